@@ -1,0 +1,29 @@
+# Standardiste: `make run` starts the demo practice, `make test` runs the whole test suite.
+# Both install whatever is missing first (Debian packages, the Asterisk root, the venv).
+SHELL := /bin/bash
+CACHE ?= $(HOME)/.cache/standardiste
+VENV := $(CACHE)/venv
+PY := $(VENV)/bin/python
+export STANDARDISTE_CACHE := $(CACHE)
+
+.PHONY: setup run test lint bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(VENV)/bin/standardiste run --config config/standardiste.toml
+
+test: setup
+	$(PY) -m ruff check src tests bench
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff format --check src tests bench
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install everything Standardiste needs on a Debian bookworm host, idempotently.
+# Caches live outside the repository (STANDARDISTE_CACHE, default ~/.cache/standardiste).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cache="${STANDARDISTE_CACHE:-$HOME/.cache/standardiste}"
+venv="$cache/venv"
+mkdir -p "$cache"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# 1. Debian packages
+mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$here/scripts/apt-packages.txt")
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  step "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  step "Debian packages already installed"
+fi
+
+# 2. The Asterisk 22 root (pinned, cached as a tarball)
+step "Asterisk root"
+bash "$here/scripts/build-asterisk-root.sh" "$cache" "$cache/asterisk-root"
+
+# 3. The Python virtual environment, reinstalled when pyproject.toml changes
+stamp="$venv/.standardiste-pyproject.sha256"
+want="$(sha256sum "$here/pyproject.toml" | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ]; then
+  step "creating the virtual environment in $venv"
+  python3.11 -m venv "$venv" 2>/dev/null || python3 -m venv "$venv"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$venv/bin/python" -c 'import standardiste' 2>/dev/null; then
+  step "installing Python packages (first run: a few minutes)"
+  "$venv/bin/pip" install -q --disable-pip-version-check -e "$here[test]"
+  echo "$want" > "$stamp"
+else
+  step "Python packages up to date"
+fi
+
+# 4. Speech models that can be had (French Vosk model only where reachable or given locally)
+step "speech models"
+"$venv/bin/standardiste" models install --if-available || true
+step "set-up complete"

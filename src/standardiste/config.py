@@ -1,0 +1,350 @@
+"""One configuration file for the practice and the deployment, validated at start.
+
+The file is TOML. Errors name the bad key, in French and in English, so that a
+clinic's IT person can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+_RANGE_RE = re.compile(r"^\s*(\d{1,2})[:h](\d{2})\s*-\s*(\d{1,2})[:h](\d{2})\s*$")
+_ID_RE = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names the key, in French and English."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeRange(_Model):
+    start: dt.time
+    end: dt.time
+
+    @classmethod
+    def parse(cls, text: str) -> TimeRange:
+        match = _RANGE_RE.match(text)
+        if not match:
+            raise ValueError(f"plage horaire invalide / invalid time range {text!r} (attendu/expected 'HH:MM-HH:MM')")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        start, end = dt.time(h1, m1), dt.time(h2, m2)
+        if end <= start:
+            raise ValueError(f"la plage {text!r} finit avant de commencer / range {text!r} ends before it starts")
+        return cls(start=start, end=end)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def _ranges(value: Any) -> list[TimeRange]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ValueError("attendu une liste de plages 'HH:MM-HH:MM' / expected a list of 'HH:MM-HH:MM' ranges")
+    ranges = sorted(
+        (TimeRange.parse(v) if isinstance(v, str) else TimeRange.model_validate(v) for v in value),
+        key=lambda r: r.start,
+    )
+    for before, after in zip(ranges, ranges[1:], strict=False):
+        if after.start < before.end:
+            raise ValueError(f"plages qui se chevauchent / overlapping ranges: {before} et/and {after}")
+    return ranges
+
+
+class WeeklyHours(_Model):
+    """Opening hours per weekday; a missing day is closed."""
+
+    monday: list[TimeRange] = []
+    tuesday: list[TimeRange] = []
+    wednesday: list[TimeRange] = []
+    thursday: list[TimeRange] = []
+    friday: list[TimeRange] = []
+    saturday: list[TimeRange] = []
+    sunday: list[TimeRange] = []
+
+    @field_validator(*WEEKDAYS, mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> list[TimeRange]:
+        return _ranges(value)
+
+    def for_weekday(self, weekday: int) -> list[TimeRange]:
+        """Ranges for a Python weekday number (Monday is 0)."""
+        return getattr(self, WEEKDAYS[weekday])
+
+    def is_open(self, moment: dt.datetime) -> bool:
+        t = moment.time()
+        return any(r.start <= t < r.end for r in self.for_weekday(moment.weekday()))
+
+
+class Practitioner(_Model):
+    id: Annotated[str, Field(pattern=_ID_RE)]
+    name: str
+    specialty: str
+    # Other ways callers (or the recogniser) say the name: "docteur martin", "claire".
+    aliases: list[str] = []
+    # Own hours; when absent, the practice's hours apply.
+    hours: WeeklyHours | None = None
+
+
+class Closure(_Model):
+    start: dt.date
+    end: dt.date
+    label: str = "fermeture"
+    practitioner: str | None = None  # None: the whole practice
+
+    @model_validator(mode="after")
+    def _order(self) -> Closure:
+        if self.end < self.start:
+            raise ValueError("la fermeture finit avant de commencer / closure ends before it starts")
+        return self
+
+
+class AppointmentType(_Model):
+    id: Annotated[str, Field(pattern=_ID_RE)]
+    label: str
+    minutes: Annotated[int, Field(gt=0, le=240)]
+    practitioners: list[str] | Literal["all"] = "all"
+    follow_up_call: bool = False
+
+
+class BookingRules(_Model):
+    min_notice_minutes: Annotated[int, Field(ge=0)] = 60
+    horizon_days: Annotated[int, Field(gt=0, le=730)] = 90
+    hold_seconds: Annotated[int, Field(gt=0, le=3600)] = 180
+    default_type: str = "consultation"
+
+
+class ReminderPolicy(_Model):
+    enabled: bool = True
+    # "day_before_at" (J-1 at `at`) or "hours_before".
+    mode: Literal["day_before_at", "hours_before"] = "day_before_at"
+    at: dt.time = dt.time(18, 0)
+    hours_before: Annotated[int, Field(gt=0, le=168)] = 24
+    window_start: dt.time = dt.time(9, 0)
+    window_end: dt.time = dt.time(19, 30)
+    call_on_saturday: bool = True
+    retries: Annotated[int, Field(ge=0, le=5)] = 2
+    retry_delay_minutes: Annotated[int, Field(gt=0, le=720)] = 30
+    max_concurrent_calls: Annotated[int, Field(gt=0, le=50)] = 2
+
+
+class Faq(_Model):
+    """Answers to practical questions, in French, as the assistant will say them. Empty: not known."""
+
+    address_access: str = ""
+    parking: str = ""
+    documents_to_bring: str = ""
+    price_payment: str = ""
+    carte_vitale: str = ""
+    tiers_payant: str = ""
+    extra: dict[str, str] = {}
+
+
+class PracticeConfig(_Model):
+    name: str
+    address: str
+    phone: str = ""
+    timezone: str = "Europe/Paris"
+    emergency_number: str = "15"
+    hours: WeeklyHours
+    practitioners: Annotated[list[Practitioner], Field(min_length=1)]
+    closures: list[Closure] = []
+    appointment_types: list[AppointmentType] = [AppointmentType(id="consultation", label="consultation", minutes=20)]
+    booking: BookingRules = BookingRules()
+    reminders: ReminderPolicy = ReminderPolicy()
+    faq: Faq = Faq()
+    # Extra NLU training data (Rasa nlu.yml format) for this practice, added to the packaged data.
+    nlu_extra: list[Path] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> PracticeConfig:
+        ids = [p.id for p in self.practitioners]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"identifiant de praticien en double / duplicate practitioner id in {ids}")
+        for closure in self.closures:
+            if closure.practitioner is not None and closure.practitioner not in ids:
+                raise ValueError(
+                    f"closures: praticien inconnu / unknown practitioner {closure.practitioner!r}"
+                )
+        for kind in self.appointment_types:
+            if kind.practitioners != "all":
+                for pid in kind.practitioners:
+                    if pid not in ids:
+                        raise ValueError(
+                            f"appointment_types.{kind.id}: praticien inconnu / unknown practitioner {pid!r}"
+                        )
+        if self.booking.default_type not in {t.id for t in self.appointment_types}:
+            raise ValueError(
+                f"booking.default_type: type inconnu / unknown appointment type {self.booking.default_type!r}"
+            )
+        return self
+
+    def practitioner(self, practitioner_id: str) -> Practitioner:
+        for p in self.practitioners:
+            if p.id == practitioner_id:
+                return p
+        raise KeyError(practitioner_id)
+
+    def hours_for(self, practitioner_id: str) -> WeeklyHours:
+        return self.practitioner(practitioner_id).hours or self.hours
+
+
+class AsteriskConfig(_Model):
+    root: Path | None = None  # None: the cached root built by `standardiste pbx build`
+    bind: str = "127.0.0.1"
+    sip_port: Annotated[int, Field(gt=0, lt=65536)] = 5060
+    http_port: Annotated[int, Field(gt=0, lt=65536)] = 8088
+    ami_port: Annotated[int, Field(gt=0, lt=65536)] = 5038
+    rtp_start: Annotated[int, Field(gt=1024, lt=65536)] = 10000
+    rtp_end: Annotated[int, Field(gt=1024, lt=65536)] = 10999
+    app_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")] = "standardiste"
+    ari_user: str = "standardiste"
+    ami_user: str = "standardiste"
+    reception_endpoint: str = "reception"
+    practice_extension: str = "100"
+    outbound_endpoint: str = "trunk"  # where reminder calls go (a trunk, or a test endpoint)
+
+    @model_validator(mode="after")
+    def _ports(self) -> AsteriskConfig:
+        if self.rtp_end <= self.rtp_start:
+            raise ValueError("rtp_end doit dépasser rtp_start / rtp_end must exceed rtp_start")
+        return self
+
+
+class SpeechConfig(_Model):
+    recognizer: Literal["auto", "vosk", "sphinx", "keypad"] = "auto"
+    vosk_model: str = "vosk-model-small-fr-0.22"
+    voice: str = "fr+f2"
+    speed_wpm: Annotated[int, Field(ge=80, le=400)] = 165
+    silence_timeout_s: Annotated[float, Field(gt=0, le=30)] = 6.0
+    end_of_turn_ms: Annotated[int, Field(ge=200, le=3000)] = 700
+    max_turn_s: Annotated[float, Field(gt=1, le=60)] = 15.0
+
+
+class RedisConfig(_Model):
+    url: str = "redis://127.0.0.1:6379/0"
+    manage_server: bool = True  # start a local redis-server with AOF under data_dir
+
+
+class DashboardConfig(_Model):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8080
+    session_minutes: Annotated[int, Field(gt=0, le=1440)] = 60
+
+
+class AgiConfig(_Model):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 4573
+
+
+class PrivacyConfig(_Model):
+    retention_days: Annotated[int, Field(gt=0, le=3650)] = 90
+    record_audio: bool = False
+
+
+class DeploymentConfig(_Model):
+    data_dir: Path = Path("var/standardiste")
+    database_url: str | None = None  # None: SQLite file in data_dir
+    asterisk: AsteriskConfig = AsteriskConfig()
+    speech: SpeechConfig = SpeechConfig()
+    redis: RedisConfig = RedisConfig()
+    dashboard: DashboardConfig = DashboardConfig()
+    agi: AgiConfig = AgiConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    log_format: Literal["json", "text"] = "json"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'standardiste.db').resolve()}"
+
+
+class Config(_Model):
+    practice: PracticeConfig
+    deployment: DeploymentConfig = DeploymentConfig()
+
+
+class Secrets(_Model):
+    """Per-install secrets, generated on first start and kept in data_dir/secrets.toml (mode 0600)."""
+
+    ari_password: str
+    ami_secret: str
+    encryption_key: str  # urlsafe base64, 32 bytes: transcripts and identities at rest
+    session_key: str  # dashboard cookies
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: configuration invalide / invalid configuration"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(racine/root)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "clé inconnue / unknown key"
+        elif e["type"] == "missing":
+            msg = "clé obligatoire manquante / required key missing"
+        lines.append(f"  - {key}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, source)) from None
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Load and validate a configuration file; None loads the packaged demo practice."""
+    if path is None:
+        text = resources.files("standardiste.data").joinpath("demo.toml").read_text(encoding="utf-8")
+        source = "demo.toml"
+    else:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(f"{path}: fichier illisible / cannot read file ({err.strerror})") from None
+        source = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{source}: TOML invalide / invalid TOML: {err}") from None
+    return parse_config(data, source)
+
+
+def load_or_create_secrets(data_dir: Path) -> Secrets:
+    """Read data_dir/secrets.toml, creating it with fresh random values on first use."""
+    path = data_dir / "secrets.toml"
+    if path.exists():
+        try:
+            return Secrets.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, ValidationError) as err:
+            raise ConfigError(f"{path}: secrets illisibles / unreadable secrets: {err}") from None
+    import base64
+
+    fresh = Secrets(
+        ari_password=secrets.token_urlsafe(24),
+        ami_secret=secrets.token_urlsafe(24),
+        encryption_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        session_key=secrets.token_urlsafe(32),
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f'{k} = "{v}"\n' for k, v in fresh.model_dump().items()), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return fresh

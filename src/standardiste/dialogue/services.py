@@ -1,0 +1,22 @@
+"""What a conversation may use: the practice's settings (a snapshot taken at call start),
+understanding, the agenda and the inbox. Built once per call by whoever runs the call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from standardiste.agenda.model import Agenda, Inbox
+from standardiste.config import PracticeConfig
+from standardiste.understanding.types import Understander
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationServices:
+    practice: PracticeConfig
+    understander: Understander
+    agenda: Agenda
+    inbox: Inbox
+    # False when the active recogniser cannot understand open French (keypad or grammars only).
+    open_speech: bool = True
+    # Whether a human can take a transfer right now (AMI watch); None: unknown, try anyway.
+    reception_available: bool | None = None

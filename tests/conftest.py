@@ -1,0 +1,5 @@
+"""Shared test set-up. Fixtures that start real services live in tests/fixtures/, one module per service."""
+
+pytest_plugins = [
+    "tests.fixtures.practice",
+]
