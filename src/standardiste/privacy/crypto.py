@@ -43,6 +43,7 @@ class FieldCipher:
             raise DecryptionError("value is not an encrypted field")
         raw = base64.urlsafe_b64decode(stored[len(_PREFIX) :].encode())
         try:
-            return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode()).decode("utf-8")
+            plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
+            return plain.decode("utf-8")
         except InvalidTag as err:
             raise DecryptionError("cannot decrypt: wrong key or altered value") from err
