@@ -1,0 +1,256 @@
+"""The conversation engine's plumbing: the question being asked, reprompts, transcript and outcome.
+
+Flows (booking, requests, ...) are mixins over `DialogueCore`; each question carries its own
+answer handler, so the state of the call is simply "which question is pending".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from standardiste.dialogue import prompts as P
+from standardiste.dialogue.messages import (
+    Action,
+    Expect,
+    Expectation,
+    Hangup,
+    Outcome,
+    OutcomeKind,
+    Say,
+    Transfer,
+    Utterance,
+)
+from standardiste.dialogue.services import ConversationServices
+from standardiste.understanding.types import Intent, Understanding, Urgency
+
+log = logging.getLogger(__name__)
+
+# Below this, the classifier's intent is not trusted on an open question (we ask again instead).
+MIN_CONFIDENCE = 0.45
+# Failures (no input / no match) on one question before a human takes over.
+MAX_FAILURES = 2
+
+YES_WORDS = ("oui", "ouais", "d'accord", "daccord", "exact", "exactement", "tout a fait", "c'est ca",
+             "bien sur", "parfait", "ok", "okay", "volontiers", "absolument", "affirmatif", "ca me va",
+             "c'est bon", "c'est bien ca", "ca marche", "entendu", "voila")
+NO_WORDS = ("non", "pas du tout", "negatif", "aucun", "ni l'un ni l'autre", "pas ca", "c'est pas ca",
+            "ce n'est pas ca", "pas vraiment")
+
+YES_NO_PHRASES = ("oui", "non", "d'accord", "exactement", "pas du tout")
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents, for keyword matching on transcripts."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
+
+
+_NON_WORD = re.compile(r"[^a-z0-9']+")
+
+
+def has_word(text: str, words: tuple[str, ...] | list[str]) -> bool:
+    folded = " " + _NON_WORD.sub(" ", fold(text)) + " "
+    return any(f" {w} " in folded for w in words)
+
+
+@dataclass(slots=True)
+class Answer:
+    """One reply of the caller: spoken (with its understanding) or typed on the keypad."""
+
+    now: dt.datetime
+    text: str = ""
+    keys: str | None = None
+    understanding: Understanding | None = None
+    confidence: float | None = None  # the recogniser's, when it gave one
+
+    @property
+    def spoken(self) -> bool:
+        return self.keys is None
+
+    @property
+    def intent(self) -> Intent | None:
+        return self.understanding.intent if self.understanding else None
+
+    def yes_no(self) -> bool | None:
+        """True/False for a clear yes/no; None when it is neither (or both)."""
+        if self.keys is not None:
+            return {"1": True, "2": False}.get(self.keys)
+        text = self.text
+        no = has_word(text, NO_WORDS)
+        yes = has_word(text, YES_WORDS)
+        if yes and not no:
+            return True
+        if no and not yes:
+            return False
+        if self.understanding is not None and self.understanding.confidence >= MIN_CONFIDENCE:
+            if self.understanding.intent == Intent.AFFIRM:
+                return True
+            if self.understanding.intent == Intent.DENY:
+                return False
+        if no and yes:
+            # "non non c'est bon" / "oui mais non": the first word decides.
+            folded = fold(text)
+            first_no = min((folded.find(w) for w in NO_WORDS if w in folded), default=10**6)
+            first_yes = min((folded.find(w) for w in YES_WORDS if w in folded), default=10**6)
+            return first_yes < first_no
+        return None
+
+
+Handler = Callable[[Answer], "list[Action] | None"]
+
+
+@dataclass(slots=True)
+class Question:
+    """What we asked and how to take the answer. The handler returns None when the answer is unusable."""
+
+    name: str
+    text: str
+    simple: str  # a simpler form with keypad choices, for reprompts
+    expect: Expectation
+    handler: Handler
+    # On repeated failure: None transfers to a human; else called instead (e.g. skip an optional slot).
+    on_give_up: Callable[[], list[Action]] | None = None
+    # Whether a task intent said here may switch the conversation to that task.
+    allow_switch: bool = True
+
+
+@dataclass(slots=True)
+class CallState:
+    call_id: str = ""
+    caller_id: str | None = None
+    direction: str = "inbound"
+    purpose: str | None = None
+    appointment_id: str | None = None
+    speech_available: bool = True
+    started: dt.datetime | None = None
+    finished: bool = False
+    in_emergency: bool = False
+    transferring: bool = False
+    achieved: list[Outcome] = field(default_factory=list)
+    final: Outcome | None = None
+    path: list[str] = field(default_factory=list)
+
+
+class DialogueCore:
+    """Shared machinery; see DialogueManager for the flows."""
+
+    def __init__(self, services: ConversationServices) -> None:
+        self.services = services
+        self.practice = services.practice
+        self.tz = ZoneInfo(self.practice.timezone)
+        self.state = CallState()
+        self.question: Question | None = None
+        self.failures = 0
+        self._transcript: list[Utterance] = []
+        self._last_answer_now: dt.datetime | None = None
+
+    # --- Conversation protocol -------------------------------------------------------------------
+
+    @property
+    def transcript(self) -> list[Utterance]:
+        return list(self._transcript)
+
+    @property
+    def outcome(self) -> Outcome | None:
+        if self.state.final is not None:
+            return self.state.final
+        return self._summary_outcome() if self.state.finished else None
+
+    @property
+    def open_speech(self) -> bool:
+        return self.services.open_speech and self.state.speech_available
+
+    # --- Helpers for flows -----------------------------------------------------------------------
+
+    def local(self, moment: dt.datetime) -> dt.datetime:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=self.tz)
+        return moment.astimezone(self.tz)
+
+    def say(self, text: str, expect: Expectation | None = None, interruptible: bool = True) -> Say:
+        self._transcript.append(Utterance("assistant", text))
+        return Say(text, expect, interruptible)
+
+    def ask(self, question: Question, preamble: str = "") -> list[Action]:
+        """Make `question` the pending one and say it (after an optional statement)."""
+        if self.question is None or self.question.name != question.name:
+            self.failures = 0
+        self.question = question
+        text = f"{preamble} {question.text}".strip() if preamble else question.text
+        return [self.say(text, question.expect)]
+
+    def achieve(self, kind: OutcomeKind, **details: Any) -> None:
+        self.state.achieved.append(Outcome(kind, details))
+        self.state.path.append(str(kind))
+
+    def _summary_outcome(self) -> Outcome:
+        """The call's outcome: the most significant thing achieved (all of them in details["tasks"])."""
+        achieved = self.state.achieved
+        if not achieved:
+            return Outcome(OutcomeKind.ABANDONED)
+        order = (
+            OutcomeKind.EMERGENCY_TRANSFERRED,
+            OutcomeKind.BOOKED, OutcomeKind.RESCHEDULED, OutcomeKind.CANCELLED, OutcomeKind.CONFIRMED,
+            OutcomeKind.REQUEST_FILED, OutcomeKind.WRONG_PERSON, OutcomeKind.TRANSFERRED,
+            OutcomeKind.ANSWERED,
+        )  # fmt: skip
+        best = min(achieved, key=lambda o: order.index(o.kind) if o.kind in order else len(order))
+        details = dict(best.details)
+        if len(achieved) > 1:
+            details["tasks"] = [o.to_json() for o in achieved]
+        return Outcome(best.kind, details)
+
+    def finish(self, actions: list[Action]) -> list[Action]:
+        self.state.finished = True
+        self.question = None
+        self.release_holds()
+        self.state.final = self._summary_outcome()
+        return actions
+
+    def release_holds(self) -> None:
+        """Flows that hold slots override this."""
+
+    def transfer(self, text: str = P.TRANSFER, reason: str = "caller_request") -> list[Action]:
+        """Hand the call to reception (or, when nobody can take it, offer to take a message)."""
+        if self.services.reception_available is False:
+            return self.reception_unavailable()
+        self.state.transferring = True
+        self.achieve(OutcomeKind.TRANSFERRED, reason=reason)
+        return self.finish([self.say(text, interruptible=False), Transfer("reception", False, reason)])
+
+    def goodbye(self) -> list[Action]:
+        return self.finish([self.say(P.GOODBYE, interruptible=False), Hangup("done")])
+
+    def reception_unavailable(self) -> list[Action]:
+        """Overridden by the manager: offer a callback message."""
+        return self.finish([self.say(P.GOODBYE, interruptible=False), Hangup("reception_unavailable")])
+
+    def failure(self, reason: str, answer: Answer | None = None) -> list[Action]:
+        """No input or no match on the pending question: a simpler reprompt, then a human."""
+        question = self.question
+        self.failures += 1
+        self.state.path.append(f"failure:{reason}")
+        if question is None:
+            return self.transfer(P.TRANSFER_AFTER_FAILURES, reason=f"{reason}_no_question")
+        if self.failures >= MAX_FAILURES:
+            if question.on_give_up is not None:
+                self.failures = 0
+                return question.on_give_up()
+            return self.transfer(P.TRANSFER_AFTER_FAILURES, reason=f"repeated_{reason}")
+        lead = P.NO_INPUT if reason == "no_input" else P.NOT_UNDERSTOOD
+        return [self.say(f"{lead} {question.simple}", question.expect)]
+
+    # --- Expectations ----------------------------------------------------------------------------
+
+    def yes_no_expect(self) -> Expectation:
+        return Expectation(Expect.YES_NO, YES_NO_PHRASES, digits=1)
+
+    def urgent(self, u: Understanding | None) -> bool:
+        return u is not None and u.urgency == Urgency.URGENT and u.emergency_rule is not None

@@ -1,0 +1,278 @@
+"""The dialogue manager: one per call, pure (no audio, no network), driven by caller events.
+
+A state machine with slot filling: the pending `Question` says what we asked and how to take
+the answer; flows (booking, existing appointments, staff requests, outbound calls) are mixins.
+Global rules apply to every answer first: the emergency rule layer, key 0 / '*' and "un humain".
+"""
+
+from __future__ import annotations
+
+import logging
+
+from standardiste.dialogue import prompts as P
+from standardiste.dialogue.core import MIN_CONFIDENCE, Answer, DialogueCore, Question, has_word
+from standardiste.dialogue.messages import (
+    Action,
+    CallerEvent,
+    CallerHungUp,
+    CallStarted,
+    Expect,
+    Expectation,
+    Hangup,
+    Heard,
+    Keypad,
+    NoInput,
+    OutcomeKind,
+    Transfer,
+    TransferFailed,
+)
+from standardiste.dialogue.services import ConversationServices
+from standardiste.understanding.types import Intent
+
+log = logging.getLogger(__name__)
+
+MENU_PHRASES = (
+    "rendez-vous", "prendre rendez-vous", "annuler", "déplacer", "confirmer", "horaires", "adresse",
+    "parking", "tarif", "ordonnance", "certificat", "arrêt de travail", "résultats", "secrétariat",
+    "urgence", "oui", "non",
+)  # fmt: skip
+
+# Intents that start a task of their own (a caller may switch to one at almost any question).
+TASK_INTENTS = frozenset({
+    Intent.BOOK_APPOINTMENT, Intent.CANCEL_APPOINTMENT, Intent.RESCHEDULE_APPOINTMENT,
+    Intent.CONFIRM_APPOINTMENT, Intent.ASK_HOURS, Intent.ASK_ADDRESS_ACCESS, Intent.ASK_PARKING,
+    Intent.ASK_DOCUMENTS_TO_BRING, Intent.ASK_PRICE_PAYMENT, Intent.PRESCRIPTION_RENEWAL,
+    Intent.MEDICAL_CERTIFICATE, Intent.SICK_LEAVE, Intent.TEST_RESULTS,
+})  # fmt: skip
+
+MENU_KEYS = {
+    "1": Intent.ASK_HOURS,
+    "2": Intent.BOOK_APPOINTMENT,
+    "3": Intent.CANCEL_APPOINTMENT,
+    "4": Intent.PRESCRIPTION_RENEWAL,
+    "5": Intent.ASK_ADDRESS_ACCESS,
+}
+
+
+class DialogueManager(DialogueCore):
+    """Implements the `Conversation` protocol (see dialogue.messages)."""
+
+    def __init__(self, services: ConversationServices) -> None:
+        super().__init__(services)
+
+    # --- Event dispatch --------------------------------------------------------------------------
+
+    def handle(self, event: CallerEvent) -> list[Action]:
+        try:
+            return self._dispatch(event)
+        except Exception:
+            # Never leave a caller stuck because of a bug or a dead dependency: a human takes over.
+            log.exception("dialogue error on %s (call %s)", type(event).__name__, self.state.call_id)
+            if self.state.finished:
+                return []
+            if self.state.in_emergency:
+                return self.finish([self.say(P.emergency_call_15(self.practice), interruptible=False),
+                                    Transfer("reception", True, "emergency_internal_error")])
+            self.state.transferring = True
+            self.achieve(OutcomeKind.TRANSFERRED, reason="internal_error")
+            return self.finish([self.say(P.TRANSFER_AFTER_FAILURES, interruptible=False),
+                                Transfer("reception", False, "internal_error")])
+
+    def _dispatch(self, event: CallerEvent) -> list[Action]:
+        if isinstance(event, CallStarted):
+            return self.on_call_started(event)
+        if isinstance(event, CallerHungUp):
+            if not self.state.finished:
+                self.state.path.append("hangup")
+                self.finish([])
+            return []
+        if isinstance(event, TransferFailed):
+            return self.on_transfer_failed(event)
+        if self.state.finished:
+            return []
+        if isinstance(event, NoInput):
+            return self.failure("no_input")
+        if isinstance(event, Keypad):
+            return self.on_keys(event)
+        if isinstance(event, Heard):
+            return self.on_heard(event)
+        log.warning("unknown event %r", event)
+        return []
+
+    def on_call_started(self, event: CallStarted) -> list[Action]:
+        self.state.call_id = event.call_id
+        self.state.caller_id = event.caller_id
+        self.state.direction = event.direction
+        self.state.purpose = event.purpose
+        self.state.appointment_id = event.appointment_id
+        self.state.speech_available = event.speech_available
+        self.state.started = event.now
+        return self.ask(self.menu_question(P.greeting(self.practice, self.open_speech)))
+
+    def on_keys(self, event: Keypad) -> list[Action]:
+        keys = event.digits.strip()
+        self._transcript_caller(f"[clavier {keys}]")
+        if not keys:
+            return self.failure("no_input")
+        if keys == "0" or "*" in keys:
+            return self.transfer(reason="keypad_0")
+        answer = Answer(now=self.local(event.now), keys=keys)
+        return self._answer(answer)
+
+    def on_heard(self, event: Heard) -> list[Action]:
+        text = event.text.strip()
+        if not text:
+            return self.failure("no_input")
+        self._transcript_caller(text)
+        now = self.local(event.now)
+        u = self.services.understander.parse(text, now)
+        answer = Answer(now=now, text=text, understanding=u, confidence=event.confidence)
+        if self.urgent(u):
+            return self.emergency(answer, rule=u.emergency_rule or "rule")
+        if u.intent == Intent.EMERGENCY and u.confidence >= MIN_CONFIDENCE and not self._asking_emergency():
+            return self.ask_emergency_confirmation()
+        human = u.intent == Intent.SPEAK_TO_HUMAN and u.confidence >= MIN_CONFIDENCE
+        if human and self._human_allowed(answer):
+            return self.transfer(reason="caller_request")
+        return self._answer(answer)
+
+    def _answer(self, answer: Answer) -> list[Action]:
+        question = self.question
+        if question is None:
+            return self.transfer(P.TRANSFER_AFTER_FAILURES, reason="no_question")
+        actions = question.handler(answer)
+        if actions is not None:
+            return actions
+        u = answer.understanding
+        if (question.allow_switch and u is not None and u.intent in TASK_INTENTS
+                and u.confidence >= MIN_CONFIDENCE):
+            self.release_holds()
+            return self.start_task(u.intent, answer)
+        return self.failure("no_match", answer)
+
+    def _transcript_caller(self, text: str) -> None:
+        from standardiste.dialogue.messages import Utterance
+
+        self._transcript.append(Utterance("caller", text))
+
+    def _human_allowed(self, answer: Answer) -> bool:
+        # "non" to "voulez-vous parler au secrétariat" style questions is handled by the question itself.
+        return not (self.question is not None and self.question.expect.kind == Expect.YES_NO
+                    and answer.yes_no() is not None)
+
+    # --- The main menu ---------------------------------------------------------------------------
+
+    def menu_question(self, text: str) -> Question:
+        expect = Expectation(
+            Expect.OPEN if self.open_speech else Expect.CHOICE,
+            () if self.open_speech else MENU_PHRASES,
+            digits=1,
+        )
+        return Question("menu", text, P.MENU_SIMPLE, expect, self.on_menu_answer)
+
+    def on_menu_answer(self, answer: Answer) -> list[Action] | None:
+        if answer.keys is not None:
+            intent = MENU_KEYS.get(answer.keys[:1])
+            return self.start_task(intent, answer) if intent else None
+        u = answer.understanding
+        if u is None or u.confidence < MIN_CONFIDENCE or u.intent == Intent.OUT_OF_SCOPE:
+            return None
+        if u.intent in TASK_INTENTS:
+            return self.start_task(u.intent, answer)
+        if u.intent == Intent.GIVE_IDENTITY:
+            return None
+        if u.intent == Intent.DENY and self.state.achieved:
+            return self.goodbye()
+        return None
+
+    def what_else(self, preamble: str) -> list[Action]:
+        question = Question(
+            "what_else", P.WHAT_ELSE, P.WHAT_ELSE_SIMPLE, self.yes_no_expect(), self.on_what_else,
+            on_give_up=self.goodbye,
+        )
+        return self.ask(question, preamble)
+
+    def on_what_else(self, answer: Answer) -> list[Action] | None:
+        u = answer.understanding
+        if u is not None and u.intent in TASK_INTENTS and u.confidence >= MIN_CONFIDENCE:
+            return self.start_task(u.intent, answer)
+        yes = answer.yes_no()
+        if yes is False or (answer.spoken and has_word(answer.text, ("merci", "au revoir", "c'est tout"))):
+            return self.goodbye()
+        if yes is True:
+            return self.ask(self.menu_question("Je vous écoute."))
+        return None
+
+    # --- Tasks -----------------------------------------------------------------------------------
+
+    def start_task(self, intent: Intent, answer: Answer) -> list[Action]:
+        self.state.path.append(str(intent))
+        if intent == Intent.ASK_HOURS:
+            self.achieve(OutcomeKind.ANSWERED, topic="hours")
+            return self.what_else(P.hours_answer(self.practice))
+        # Flows not handled here yet go to a human rather than guessing.
+        return self.transfer(reason=f"unsupported_{intent}")
+
+    # --- Emergencies -----------------------------------------------------------------------------
+
+    def _asking_emergency(self) -> bool:
+        return self.question is not None and self.question.name == "emergency_confirm"
+
+    def ask_emergency_confirmation(self) -> list[Action]:
+        previous = self.question
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            yes = answer.yes_no()
+            if yes is True:
+                return self.emergency(answer, rule="confirmed")
+            if yes is False:
+                if previous is not None:
+                    return self.ask(previous, "Très bien.")
+                return self.ask(self.menu_question("Très bien. Que puis-je faire pour vous ?"))
+            return None
+
+        question = Question(
+            "emergency_confirm", P.EMERGENCY_CONFIRM, P.EMERGENCY_CONFIRM, self.yes_no_expect(), on_answer,
+            # Unsure after two tries: treat it as an emergency (never miss one).
+            on_give_up=lambda: self.emergency(None, rule="unconfirmed"),
+            allow_switch=False,
+        )
+        return self.ask(question)
+
+    def emergency(self, answer: Answer | None, rule: str) -> list[Action]:
+        self.state.in_emergency = True
+        self.release_holds()
+        self.state.path.append(f"emergency:{rule}")
+        now = answer.now if answer is not None else None
+        closed = now is not None and not self.practice.hours.is_open(now)
+        if self.services.reception_available is False or closed:
+            self.achieve(OutcomeKind.EMERGENCY_TRANSFERRED, transferred=False, rule=rule,
+                         advised=self.practice.emergency_number)
+            return self.finish([self.say(P.emergency_call_15(self.practice), interruptible=False),
+                                Hangup("emergency_advised")])
+        self.achieve(OutcomeKind.EMERGENCY_TRANSFERRED, transferred=True, rule=rule)
+        return self.finish([self.say(P.emergency_transfer(self.practice), interruptible=False),
+                            Transfer("reception", True, f"emergency:{rule}")])
+
+    def on_transfer_failed(self, event: TransferFailed) -> list[Action]:
+        self.state.path.append(f"transfer_failed:{event.reason}")
+        self.state.finished = False
+        self.state.final = None
+        if self.state.in_emergency:
+            self.state.achieved = [o for o in self.state.achieved
+                                   if o.kind != OutcomeKind.EMERGENCY_TRANSFERRED]
+            self.achieve(OutcomeKind.EMERGENCY_TRANSFERRED, transferred=False,
+                         advised=self.practice.emergency_number, reason=event.reason)
+            return self.finish([self.say(P.emergency_call_15(self.practice), interruptible=False),
+                                Hangup("emergency_transfer_failed")])
+        self.state.achieved = [o for o in self.state.achieved if o.kind != OutcomeKind.TRANSFERRED]
+        self.state.transferring = False
+        return self.reception_unavailable()
+
+    def reception_unavailable(self) -> list[Action]:
+        # A message is offered by the request flow; until it exists, a clear goodbye.
+        return self.finish([
+            self.say("Le secrétariat ne peut pas vous répondre pour le moment. Merci de rappeler plus tard. "
+                     + P.GOODBYE, interruptible=False),
+            Hangup("reception_unavailable"),
+        ])

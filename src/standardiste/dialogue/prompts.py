@@ -1,0 +1,225 @@
+"""Everything the assistant says, in French, and how it speaks dates, times and numbers.
+
+Numbers are written in words so that speech synthesis reads them the way a secretary would
+("quatorze heures trente", "mardi vingt-quatre novembre").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from standardiste.config import WEEKDAYS_FR, PracticeConfig, TimeRange, WeeklyHours
+
+MONTHS_FR = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
+
+_UNITS = (
+    "zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix",
+    "onze", "douze", "treize", "quatorze", "quinze", "seize", "dix-sept", "dix-huit", "dix-neuf",
+)  # fmt: skip
+_TENS = {20: "vingt", 30: "trente", 40: "quarante", 50: "cinquante", 60: "soixante"}
+
+
+def number_fr(n: int, feminine: bool = False) -> str:
+    """0 <= n < 10000 in words (1990 spelling with hyphens kept traditional)."""
+    if n < 0 or n >= 10000:
+        return str(n)
+    if n < 20:
+        word = _UNITS[n]
+        return "une" if feminine and n == 1 else word
+    if n < 100:
+        if n < 70:
+            tens, unit = divmod(n, 10)
+            base = _TENS[tens * 10]
+            if unit == 0:
+                return base
+            if unit == 1:
+                return f"{base} et {'une' if feminine else 'un'}"
+            return f"{base}-{_UNITS[unit]}"
+        if n < 80:
+            rest = n - 60
+            return "soixante et onze" if rest == 11 else f"soixante-{_UNITS[rest]}"
+        rest = n - 80
+        if rest == 0:
+            return "quatre-vingts"
+        return f"quatre-vingt-{number_fr(rest, feminine)}"
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        head = "cent" if hundreds == 1 else f"{_UNITS[hundreds]} cent"
+        if rest == 0:
+            return head + ("s" if hundreds > 1 else "")
+        return f"{head} {number_fr(rest, feminine)}"
+    thousands, rest = divmod(n, 1000)
+    head = "mille" if thousands == 1 else f"{number_fr(thousands)} mille"
+    return head if rest == 0 else f"{head} {number_fr(rest, feminine)}"
+
+
+def time_fr(t: dt.time | dt.datetime) -> str:
+    """'huit heures trente', 'quatorze heures', 'midi', 'midi et quart' is avoided on purpose (clearer)."""
+    h, m = t.hour, t.minute
+    if h == 12 and m == 0:
+        return "midi"
+    if h == 0 and m == 0:
+        return "minuit"
+    hours = "une heure" if h == 1 else f"{number_fr(h, feminine=True)} heures"
+    return hours if m == 0 else f"{hours} {number_fr(m, feminine=True)}"
+
+
+def day_of_month_fr(d: dt.date) -> str:
+    return "premier" if d.day == 1 else number_fr(d.day)
+
+
+def date_fr(d: dt.date, with_weekday: bool = True, with_year: bool = False) -> str:
+    """'mardi vingt-quatre novembre' (the weekday helps callers more than the year)."""
+    text = f"{day_of_month_fr(d)} {MONTHS_FR[d.month - 1]}"
+    if with_weekday:
+        text = f"{WEEKDAYS_FR[d.weekday()]} {text}"
+    if with_year:
+        text = f"{text} {number_fr(d.year)}"
+    return text
+
+
+def datetime_fr(moment: dt.datetime, now: dt.datetime | None = None) -> str:
+    """'mardi vingt-quatre novembre à quatorze heures trente'; 'aujourd'hui'/'demain' when close."""
+    day = moment.date()
+    if now is not None and day == now.date():
+        spoken = "aujourd'hui"
+    elif now is not None and day == now.date() + dt.timedelta(days=1):
+        spoken = f"demain, {date_fr(day)}"
+    else:
+        spoken = f"le {date_fr(day)}"
+    return f"{spoken} à {time_fr(moment)}"
+
+
+def birth_date_fr(d: dt.date) -> str:
+    return f"{day_of_month_fr(d)} {MONTHS_FR[d.month - 1]} {number_fr(d.year)}"
+
+
+def phone_fr(e164: str) -> str:
+    """'+33612345678' -> 'zéro six, douze, trente-quatre, cinquante-six, soixante-dix-huit'."""
+    digits = e164
+    if digits.startswith("+33"):
+        digits = "0" + digits[3:]
+    digits = "".join(c for c in digits if c.isdigit())
+    if len(digits) != 10:
+        return ", ".join(_UNITS[int(c)] for c in digits)
+    pairs = [digits[i : i + 2] for i in range(0, 10, 2)]
+    words = []
+    for pair in pairs:
+        if pair[0] == "0":
+            words.append(f"zéro {_UNITS[int(pair[1])]}")
+        else:
+            words.append(number_fr(int(pair)))
+    return ", ".join(words)
+
+
+def _ranges_fr(ranges: Sequence[TimeRange]) -> str:
+    return " et ".join(f"de {time_fr(r.start)} à {time_fr(r.end)}" for r in ranges)
+
+
+def hours_fr(hours: WeeklyHours) -> str:
+    """'du lundi au vendredi de huit heures trente à douze heures trente et de quatorze heures à
+    dix-neuf heures, le samedi de neuf heures à midi, fermé le dimanche'."""
+    groups: list[tuple[int, int, list[TimeRange]]] = []
+    for day in range(7):
+        ranges = hours.for_weekday(day)
+        if groups and groups[-1][2] == ranges and groups[-1][1] == day - 1:
+            groups[-1] = (groups[-1][0], day, ranges)
+        else:
+            groups.append((day, day, ranges))
+    parts = []
+    for first, last, ranges in groups:
+        if first == last:
+            days = f"le {WEEKDAYS_FR[first]}"
+        elif last == first + 1:
+            days = f"le {WEEKDAYS_FR[first]} et le {WEEKDAYS_FR[last]}"
+        else:
+            days = f"du {WEEKDAYS_FR[first]} au {WEEKDAYS_FR[last]}"
+        parts.append(f"{days} {_ranges_fr(ranges)}" if ranges else f"fermé {days}")
+    return ", ".join(parts)
+
+
+def practitioner_fr(practice: PracticeConfig, practitioner_id: str) -> str:
+    """'le docteur Claire Martin'."""
+    try:
+        name = practice.practitioner(practitioner_id).name
+    except KeyError:
+        return "un de nos médecins"
+    lowered = name[0].lower() + name[1:] if name.lower().startswith("docteur") else name
+    return f"le {lowered}" if lowered.startswith("docteur") else lowered
+
+
+def ordinal_fr(index: int) -> str:
+    names = ("le premier", "le deuxième", "le troisième", "le quatrième")
+    return names[index] if index < len(names) else str(index + 1)
+
+
+# --- Fixed sentences -------------------------------------------------------------------------------
+
+KEYPAD_HINT = (
+    "Vous pouvez aussi utiliser le clavier : tapez 1 pour les horaires, 0 pour parler au secrétariat."
+)
+MENU_KEYS = (
+    "Tapez 1 pour les horaires, 2 pour prendre rendez-vous, 3 pour annuler ou déplacer un rendez-vous, "
+    "4 pour une ordonnance, un certificat ou des résultats, 5 pour l'adresse et l'accès, "
+    "ou 0 pour parler au secrétariat."
+)
+
+
+def greeting(practice: PracticeConfig, open_speech: bool) -> str:
+    intro = f"{practice.name}, bonjour, je suis l'assistant vocal du cabinet."
+    if open_speech:
+        return f"{intro} Que puis-je faire pour vous ? {KEYPAD_HINT}"
+    return (
+        f"{intro} Je comprends seulement des réponses courtes, utilisez de préférence le clavier de "
+        f"votre téléphone. {MENU_KEYS}"
+    )
+
+
+WHAT_ELSE = "Puis-je faire autre chose pour vous ?"
+WHAT_ELSE_SIMPLE = "Avez-vous une autre demande ? Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
+MENU_SIMPLE = (
+    "Dites simplement ce que vous souhaitez, par exemple : prendre rendez-vous, annuler un rendez-vous, "
+    f"les horaires, ou une ordonnance. {MENU_KEYS}"
+)
+NOT_UNDERSTOOD = "Excusez-moi, je n'ai pas bien compris."
+NO_INPUT = "Je ne vous entends pas."
+TRANSFER = "Je vous passe le secrétariat, ne quittez pas."
+TRANSFER_AFTER_FAILURES = "Je vais vous passer le secrétariat, qui pourra mieux vous aider. Ne quittez pas."
+GOODBYE = "Merci de votre appel, au revoir."
+NO_INFORMATION = "Je n'ai pas cette information, je vous passe le secrétariat. Ne quittez pas."
+RECEPTION_UNAVAILABLE = (
+    "Le secrétariat ne peut pas vous répondre pour le moment. Je peux prendre un message pour que "
+    "le cabinet vous rappelle. Voulez-vous laisser un message ? "
+    "Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
+)
+YES_NO_KEYS = "Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
+
+
+def hours_answer(practice: PracticeConfig) -> str:
+    return f"Le cabinet est ouvert {hours_fr(practice.hours)}."
+
+
+def emergency_transfer(practice: PracticeConfig) -> str:
+    n = practice.emergency_number
+    return (
+        f"Je vous passe tout de suite le secrétariat en priorité. Si personne ne répond, raccrochez et "
+        f"composez le {n}."
+    )
+
+
+def emergency_call_15(practice: PracticeConfig) -> str:
+    n = practice.emergency_number
+    digits = " ".join(_UNITS[int(c)] for c in n if c.isdigit())
+    return (
+        f"S'il s'agit d'une urgence, raccrochez et composez immédiatement le {n}, {digits}. "
+        f"Je répète : composez le {n}. Depuis un portable, vous pouvez aussi composer le 112."
+    )
+
+
+EMERGENCY_CONFIRM = (
+    "S'agit-il d'une urgence médicale grave, maintenant ? Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
+)
