@@ -7,6 +7,7 @@ clinic's IT person can fix it without reading code.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import secrets
 import tomllib
@@ -40,11 +41,15 @@ class TimeRange(_Model):
     def parse(cls, text: str) -> TimeRange:
         match = _RANGE_RE.match(text)
         if not match:
-            raise ValueError(f"plage horaire invalide / invalid time range {text!r} (attendu/expected 'HH:MM-HH:MM')")
+            raise ValueError(
+                f"plage horaire invalide / invalid time range {text!r} (attendu/expected 'HH:MM-HH:MM')"
+            )
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         start, end = dt.time(h1, m1), dt.time(h2, m2)
         if end <= start:
-            raise ValueError(f"la plage {text!r} finit avant de commencer / range {text!r} ends before it starts")
+            raise ValueError(
+                f"la plage {text!r} finit avant de commencer / range {text!r} ends before it starts"
+            )
         return cls(start=start, end=end)
 
     def __str__(self) -> str:
@@ -55,12 +60,14 @@ def _ranges(value: Any) -> list[TimeRange]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise ValueError("attendu une liste de plages 'HH:MM-HH:MM' / expected a list of 'HH:MM-HH:MM' ranges")
+        raise ValueError(
+            "attendu une liste de plages 'HH:MM-HH:MM' / expected a list of 'HH:MM-HH:MM' ranges"
+        )
     ranges = sorted(
         (TimeRange.parse(v) if isinstance(v, str) else TimeRange.model_validate(v) for v in value),
         key=lambda r: r.start,
     )
-    for before, after in zip(ranges, ranges[1:], strict=False):
+    for before, after in itertools.pairwise(ranges):
         if after.start < before.end:
             raise ValueError(f"plages qui se chevauchent / overlapping ranges: {before} et/and {after}")
     return ranges
@@ -164,7 +171,9 @@ class PracticeConfig(_Model):
     hours: WeeklyHours
     practitioners: Annotated[list[Practitioner], Field(min_length=1)]
     closures: list[Closure] = []
-    appointment_types: list[AppointmentType] = [AppointmentType(id="consultation", label="consultation", minutes=20)]
+    appointment_types: list[AppointmentType] = [
+        AppointmentType(id="consultation", label="consultation", minutes=20)
+    ]
     booking: BookingRules = BookingRules()
     reminders: ReminderPolicy = ReminderPolicy()
     faq: Faq = Faq()

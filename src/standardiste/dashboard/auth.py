@@ -65,8 +65,9 @@ class StaffAuth:
         # Verifying against a dummy hash for unknown users keeps response times alike (no user enumeration).
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
-    def create_user(self, username: str, display_name: str, role: Role, password: str,
-                    now: dt.datetime) -> StaffIdentity:
+    def create_user(
+        self, username: str, display_name: str, role: Role, password: str, now: dt.datetime
+    ) -> StaffIdentity:
         username = username.strip().lower()
         if not username or len(username) > 64 or not username.replace(".", "").replace("-", "").isalnum():
             raise AccountError("Identifiant invalide (lettres, chiffres, point ou tiret).")
@@ -75,8 +76,14 @@ class StaffAuth:
         with self._db.session() as s:
             if s.scalar(select(StaffUser).where(StaffUser.username == username)) is not None:
                 raise AccountError(f"L'identifiant « {username} » existe déjà.")
-            user = StaffUser(username=username, display_name=display_name, role=str(Role(role)),
-                             password_hash=self._hasher.hash(password), active=True, created_at=now)
+            user = StaffUser(
+                username=username,
+                display_name=display_name,
+                role=str(Role(role)),
+                password_hash=self._hasher.hash(password),
+                active=True,
+                created_at=now,
+            )
             s.add(user)
             s.flush()
             return StaffIdentity(user.id, user.username, user.display_name, Role(user.role))
@@ -106,8 +113,15 @@ class StaffAuth:
             user.last_login_at = now
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             expires = now + self._lifetime
-            s.add(WebSession(token_hash=_hash_token(token), user_id=user.id, csrf_token=csrf,
-                             created_at=now, expires_at=expires))
+            s.add(
+                WebSession(
+                    token_hash=_hash_token(token),
+                    user_id=user.id,
+                    csrf_token=csrf,
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
             identity = StaffIdentity(user.id, user.username, user.display_name, Role(user.role))
         return OpenSession(token, csrf, identity, expires)
 
@@ -142,11 +156,20 @@ class StaffAuth:
     def csrf_ok(session: OpenSession, submitted: str | None) -> bool:
         return bool(submitted) and hmac.compare_digest(session.csrf_token, submitted or "")
 
-    def audit(self, username: str, action: str, target: str, now: dt.datetime, detail: str = "",
-              remote: str = "") -> None:
+    def audit(
+        self, username: str, action: str, target: str, now: dt.datetime, detail: str = "", remote: str = ""
+    ) -> None:
         with self._db.session() as s:
-            s.add(AuditEntry(at=now, username=username, action=action, target=target[:256],
-                             detail=detail, remote=remote[:64]))
+            s.add(
+                AuditEntry(
+                    at=now,
+                    username=username,
+                    action=action,
+                    target=target[:256],
+                    detail=detail,
+                    remote=remote[:64],
+                )
+            )
 
     def audit_entries(self, limit: int = 200) -> list[AuditEntry]:
         with self._db.session() as s:
@@ -154,5 +177,7 @@ class StaffAuth:
 
     def users(self) -> list[StaffIdentity]:
         with self._db.session() as s:
-            return [StaffIdentity(u.id, u.username, u.display_name, Role(u.role))
-                    for u in s.scalars(select(StaffUser).order_by(StaffUser.username))]
+            return [
+                StaffIdentity(u.id, u.username, u.display_name, Role(u.role))
+                for u in s.scalars(select(StaffUser).order_by(StaffUser.username))
+            ]

@@ -65,7 +65,8 @@ class Understanding:
     confidence: float
     urgency: Urgency
     entities: tuple[Entity, ...] = ()
-    # Set when the emergency rule layer fired: which rule (e.g. "chest_pain"). Never cleared by the classifier.
+    # Set when the emergency rule layer fired: which rule (e.g. "chest_pain").
+    # Never cleared by the classifier.
     emergency_rule: str | None = None
 
     def first(self, kind: EntityKind) -> Entity | None:

@@ -36,7 +36,9 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("token_hash", name="pk_staff_sessions"),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["staff_users.id"], ondelete="CASCADE",
+            ["user_id"],
+            ["staff_users.id"],
+            ondelete="CASCADE",
             name="fk_staff_sessions_user_id_staff_users",
         ),
     )

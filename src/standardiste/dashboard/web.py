@@ -1,0 +1,252 @@
+"""The staff dashboard's HTTP adapter (aiohttp + Jinja2): sessions, CSRF, roles, audit.
+
+Every page view and every change is written to the audit log. Pages are server-rendered
+HTML that works with the keyboard, a screen reader and on a tablet; no script is needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from standardiste.dashboard.auth import ROLE_LABELS_FR, OpenSession, Role, StaffAuth
+
+log = logging.getLogger(__name__)
+
+COOKIE = "standardiste_session"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SESSION = web.RequestKey("dashboard_session", OpenSession)
+AUDIT_DETAIL = web.RequestKey("dashboard_audit_detail", str)
+
+NAV: list[tuple[str, str, frozenset[Role]]] = [
+    ("/", "Aujourd'hui", frozenset(Role)),
+    ("/appels", "Appels", frozenset(Role)),
+    ("/demandes", "Demandes", frozenset(Role)),
+    ("/rendez-vous", "Rendez-vous", frozenset(Role)),
+    ("/statistiques", "Statistiques", frozenset(Role)),
+    ("/reglages", "Réglages", frozenset({Role.ADMIN})),
+    ("/journal", "Journal d'audit", frozenset({Role.ADMIN})),
+]
+
+
+@dataclass
+class DashboardContext:
+    """What the pages need; built by whoever serves the dashboard."""
+
+    auth: StaffAuth
+    practice_name: Callable[[], str]
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    secure_cookies: bool = False
+    pages: list[Callable[[web.Application, DashboardContext], None]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+CONTEXT_KEY = web.AppKey("dashboard_context", DashboardContext)
+TEMPLATES_KEY = web.AppKey("dashboard_templates", jinja2.Environment)
+
+
+def requires(*roles: Role) -> Callable[[Handler], Handler]:
+    allowed = frozenset(roles) or frozenset(Role)
+
+    def wrap(handler: Handler) -> Handler:
+        handler.__dict__["allowed_roles"] = allowed
+        return handler
+
+    return wrap
+
+
+def current_session(request: web.Request) -> OpenSession:
+    return request[SESSION]
+
+
+def render(request: web.Request, template: str, title: str, status: int = 200, **values: Any) -> web.Response:
+    ctx = request.app[CONTEXT_KEY]
+    session: OpenSession | None = request.get(SESSION)
+    nav = [(href, label) for href, label, roles in NAV if session and session.user.role in roles]
+    html = (
+        request.app[TEMPLATES_KEY]
+        .get_template(template)
+        .render(
+            title=title,
+            practice_name=ctx.practice_name(),
+            user=session.user if session else None,
+            role_label=ROLE_LABELS_FR[session.user.role] if session else "",
+            csrf_token=session.csrf_token if session else "",
+            nav=nav,
+            current=request.path if request.path != "/" else "/",
+            **({"flash": request.query.get("ok", ""), "error": ""} | values),
+        )
+    )
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+def redirect(location: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(location)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'",
+    )
+    if request.path != "/static/style.css":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("dashboard page failed: %s %s", request.method, request.path)
+        return render(
+            request,
+            "error.html",
+            "Erreur",
+            status=500,
+            message="Une erreur interne est survenue ; elle a été consignée.",
+        )
+
+
+PUBLIC_PATHS = ("/connexion", "/static/", "/healthz")
+
+
+@web.middleware
+async def sessions_and_audit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request.app[CONTEXT_KEY]
+    if request.path.startswith(PUBLIC_PATHS):
+        return await handler(request)
+    now = ctx.clock()
+    session = ctx.auth.session(request.cookies.get(COOKIE), now)
+    if session is None:
+        if request.method == "GET":
+            raise redirect(f"/connexion?next={request.path_qs}" if request.path != "/" else "/connexion")
+        raise web.HTTPUnauthorized(text="Session expirée : reconnectez-vous.")
+    request[SESSION] = session
+    allowed = getattr(handler, "allowed_roles", None) or _route_roles(request)
+    if allowed is not None and session.user.role not in allowed:
+        ctx.auth.audit(session.user.username, "denied", request.path_qs, now, remote=request.remote or "")
+        return render(
+            request,
+            "error.html",
+            "Accès refusé",
+            status=403,
+            message="Votre rôle ne donne pas accès à cette page.",
+        )
+    if request.method not in ("GET", "HEAD"):
+        form = await request.post()
+        token = form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else None
+        if not StaffAuth.csrf_ok(session, token):  # type: ignore[arg-type]
+            ctx.auth.audit(
+                session.user.username, "csrf_refused", request.path, now, remote=request.remote or ""
+            )
+            return render(
+                request,
+                "error.html",
+                "Requête refusée",
+                status=403,
+                message="Le formulaire a expiré ; rechargez la page et recommencez.",
+            )
+    action = "view" if request.method in ("GET", "HEAD") else "change"
+    try:
+        return await handler(request)
+    finally:
+        # Written whatever the outcome (a redirect after a change is an exception in aiohttp).
+        ctx.auth.audit(
+            session.user.username,
+            action,
+            request.path_qs,
+            now,
+            detail=request.get(AUDIT_DETAIL, ""),
+            remote=request.remote or "",
+        )
+
+
+def _route_roles(request: web.Request) -> frozenset[Role] | None:
+    info = request.match_info.route.handler
+    return getattr(info, "allowed_roles", None)
+
+
+async def login_page(request: web.Request) -> web.Response:
+    return render(request, "login.html", "Connexion", next=request.query.get("next", "/"))
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT_KEY]
+    form = await request.post()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    target = str(form.get("next", "/"))
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"  # never redirect off-site
+    now = ctx.clock()
+    opened = ctx.auth.login(username, password, now)
+    if opened is None:
+        ctx.auth.audit(username[:64] or "?", "login_failed", "/connexion", now, remote=request.remote or "")
+        return render(
+            request,
+            "login.html",
+            "Connexion",
+            status=401,
+            next=target,
+            error="Identifiant ou mot de passe incorrect.",
+        )
+    ctx.auth.audit(opened.user.username, "login", "/connexion", now, remote=request.remote or "")
+    response = redirect(target)
+    response.set_cookie(
+        COOKIE, opened.token, httponly=True, samesite="Strict", secure=ctx.secure_cookies, path="/"
+    )
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT_KEY]
+    ctx.auth.logout(request.cookies[COOKIE])
+    response = redirect("/connexion")
+    response.del_cookie(COOKIE, path="/")
+    raise response
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@requires(Role.ADMIN)
+async def audit_page(request: web.Request) -> web.Response:
+    entries = request.app[CONTEXT_KEY].auth.audit_entries(limit=300)
+    return render(request, "audit.html", "Journal d'audit", entries=entries)
+
+
+def create_app(ctx: DashboardContext) -> web.Application:
+    app = web.Application(
+        middlewares=[security_headers, errors, sessions_and_audit], client_max_size=256 * 1024
+    )
+    app[CONTEXT_KEY] = ctx
+    app[TEMPLATES_KEY] = jinja2.Environment(
+        loader=jinja2.PackageLoader("standardiste.dashboard", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    app.router.add_get("/connexion", login_page)
+    app.router.add_post("/connexion", login_submit)
+    app.router.add_post("/deconnexion", logout)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/journal", audit_page)
+    app.router.add_static("/static/", path=Path(__file__).parent / "static")
+    for add_pages in ctx.pages:
+        add_pages(app, ctx)
+    return app
