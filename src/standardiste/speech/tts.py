@@ -1,0 +1,388 @@
+"""French speech synthesis with espeak-ng, as slin16, off the event loop, with disk and memory caches.
+
+Two engines drive the same espeak-ng: libespeak-ng through ctypes on one dedicated worker thread
+(the library keeps global state, so exactly one thread ever touches it), or the `espeak-ng` binary
+as an asyncio subprocess. `engine="auto"` takes the library when it loads (measured faster, see
+bench/bench_speech.py) and the binary otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import hashlib
+import logging
+import os
+import re
+import shutil
+import struct
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Literal
+
+from standardiste.speech.audio import resample
+from standardiste.speech.types import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+# Bump when the audio we produce from the same espeak-ng output changes (resampling, trimming...).
+OUTPUT_VERSION = "1"
+
+Engine = Literal["auto", "library", "subprocess"]
+
+
+class SynthesisError(RuntimeError):
+    """Speech synthesis failed or is unavailable; the message says what to do, in French and English."""
+
+
+class EspeakNotFound(SynthesisError):
+    pass
+
+
+def _missing_message() -> str:
+    return (
+        "espeak-ng est introuvable : installez le paquet Debian « espeak-ng » (apt-get install espeak-ng). "
+        "/ espeak-ng not found: install the Debian package espeak-ng."
+    )
+
+
+# --- libespeak-ng through ctypes ---
+
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_ESPEAK_RATE = 1
+_POS_CHARACTER = 1
+_ESPEAK_CHARS_UTF8 = 1
+_ESPEAK_INITIALIZE_DONT_EXIT = 0x8000
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
+
+
+class _EspeakLibrary:
+    """The process-wide libespeak-ng, used only from its own single worker thread."""
+
+    _instance: _EspeakLibrary | None = None
+    _instance_lock = threading.Lock()
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._lib = lib
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="espeak-ng")
+        self.sample_rate = 0
+        self.version = ""
+        self._chunks: list[bytes] = []
+        self._callback = _SYNTH_CALLBACK(self._on_audio)  # keep a reference: C holds this pointer
+        self._voice: tuple[str, int] | None = None
+
+    @classmethod
+    def get(cls) -> _EspeakLibrary:
+        with cls._instance_lock:
+            if cls._instance is None:
+                name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
+                try:
+                    lib = ctypes.CDLL(name)
+                except OSError as err:
+                    raise EspeakNotFound(_missing_message()) from err
+                inst = cls(lib)
+                inst.executor.submit(inst._initialize).result()
+                cls._instance = inst
+            return cls._instance
+
+    def _initialize(self) -> None:
+        lib = self._lib
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_SetParameter.restype = ctypes.c_int
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
+            ctypes.c_void_p, ctypes.c_void_p,
+        ]  # fmt: skip
+        lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_Info.argtypes = [ctypes.c_void_p]
+        lib.espeak_Info.restype = ctypes.c_char_p
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 200, None, _ESPEAK_INITIALIZE_DONT_EXIT)
+        if rate <= 0:
+            raise SynthesisError(f"libespeak-ng n'a pas démarré / failed to initialise (code {rate})")
+        self.sample_rate = rate
+        self.version = (lib.espeak_Info(None) or b"?").decode(errors="replace")
+        lib.espeak_SetSynthCallback(self._callback)
+
+    def _on_audio(self, wav: ctypes.Array[ctypes.c_short], numsamples: int, _events: int) -> int:
+        if numsamples > 0 and wav:
+            self._chunks.append(ctypes.string_at(wav, numsamples * 2))
+        return 0
+
+    def synth_blocking(self, text: str, voice: str, speed_wpm: int) -> bytes:
+        """Runs on the worker thread only; returns s16le at self.sample_rate."""
+        lib = self._lib
+        if self._voice != (voice, speed_wpm):
+            if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise SynthesisError(f"voix espeak-ng inconnue / unknown espeak-ng voice {voice!r}")
+            lib.espeak_SetParameter(_ESPEAK_RATE, speed_wpm, 0)
+            self._voice = (voice, speed_wpm)
+        data = text.encode("utf-8") + b"\0"
+        self._chunks = []
+        err = lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _ESPEAK_CHARS_UTF8, None, None)
+        if err != 0:
+            raise SynthesisError(f"libespeak-ng a échoué / synthesis failed (code {err})")
+        out, self._chunks = b"".join(self._chunks), []
+        return out
+
+
+# --- the espeak-ng binary ---
+
+
+def _wav_payload(data: bytes) -> tuple[bytes, int]:
+    """PCM and rate from espeak-ng's stdout WAV (its size fields are bogus when streamed)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise SynthesisError("espeak-ng n'a pas produit de WAV / espeak-ng produced no WAV")
+    pos, rate = 12, 22050
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if cid == b"fmt ":
+            rate = struct.unpack("<I", data[pos + 12 : pos + 16])[0]
+        elif cid == b"data":
+            pcm = data[pos + 8 :]
+            return pcm[: len(pcm) - len(pcm) % 2], rate
+        pos += 8 + size + (size & 1)
+    raise SynthesisError("WAV d'espeak-ng sans données / espeak-ng WAV has no data")
+
+
+_binary_version: str | None = None
+
+
+def _espeak_binary() -> str:
+    path = shutil.which("espeak-ng")
+    if path is None:
+        raise EspeakNotFound(_missing_message())
+    return path
+
+
+async def _binary_synth(text: str, voice: str, speed_wpm: int) -> tuple[bytes, int]:
+    proc = await asyncio.create_subprocess_exec(
+        _espeak_binary(), "-v", voice, "-s", str(speed_wpm), "-b", "1", "--stdout",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await proc.communicate(text.encode("utf-8"))
+    except asyncio.CancelledError:
+        if proc.returncode is None:
+            proc.kill()
+        raise
+    if proc.returncode != 0:
+        raise SynthesisError(
+            f"espeak-ng a échoué / failed ({proc.returncode}): {err.decode(errors='replace')}"
+        )
+    return _wav_payload(out)
+
+
+async def _binary_version_string() -> str:
+    global _binary_version
+    if _binary_version is None:
+        proc = await asyncio.create_subprocess_exec(
+            _espeak_binary(), "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+        out, _ = await proc.communicate()
+        match = re.search(r"speech:\s*([\w.\-]+)", out.decode(errors="replace"))
+        _binary_version = match.group(1) if match else out.decode(errors="replace").strip()
+    return _binary_version
+
+
+# --- the synthesiser ---
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:…])\s+")
+
+
+def split_sentences(text: str, min_chars: int = 20) -> list[str]:
+    """Sentence-sized pieces for streaming; very short pieces are glued to the next one."""
+    pieces: list[str] = []
+    for part in _SENTENCE_END.split(text.strip()):
+        if pieces and len(pieces[-1]) < min_chars:
+            pieces[-1] = f"{pieces[-1]} {part}"
+        elif part:
+            pieces.append(part)
+    return pieces
+
+
+class EspeakSynthesizer:
+    """espeak-ng French voice; `await synthesize(text)` returns slin16 and never blocks the event loop."""
+
+    def __init__(
+        self,
+        voice: str = "fr+f2",
+        speed_wpm: int = 165,
+        cache_dir: Path | str | None = None,
+        engine: Engine = "auto",
+        memory_cache_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
+        self.voice = voice
+        self.speed_wpm = speed_wpm
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._library: _EspeakLibrary | None = None
+        if engine in ("auto", "library"):
+            try:
+                self._library = _EspeakLibrary.get()
+            except SynthesisError:
+                if engine == "library":
+                    raise
+                log.warning("libespeak-ng unavailable, using the espeak-ng binary")
+        if self._library is None:
+            _espeak_binary()  # clear error now rather than on the first call
+        self.engine: Literal["library", "subprocess"] = "library" if self._library else "subprocess"
+        self._memory: OrderedDict[str, bytes] = OrderedDict()
+        self._memory_bytes = 0
+        self._memory_limit = memory_cache_bytes
+        self._inflight: dict[str, asyncio.Future[bytes]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    async def engine_version(self) -> str:
+        if self._library is not None:
+            return self._library.version
+        return await _binary_version_string()
+
+    async def cache_key(self, text: str) -> str:
+        version = await self.engine_version()
+        raw = "\x1f".join((OUTPUT_VERSION, version, self.voice, str(self.speed_wpm), text))
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+    async def synthesize(self, text: str) -> bytes:
+        """French speech as slin16; cached prompts come back at once."""
+        text = " ".join(text.split())
+        if not text:
+            return b""
+        key = await self.cache_key(text)
+        cached = self._memory_get(key)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        pending = self._inflight.get(key)
+        if pending is not None:  # same sentence already being made: share it
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            pcm = await self._load_disk(key)
+            if pcm is None:
+                self.misses += 1
+                pcm = await self._render(text)
+                await self._store_disk(key, pcm)
+            else:
+                self.hits += 1
+            self._memory_put(key, pcm)
+            future.set_result(pcm)
+            return pcm
+        except BaseException as err:
+            future.set_exception(err)
+            future.exception()  # mark retrieved: nobody else may be waiting
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def synthesize_stream(self, text: str) -> AsyncIterator[bytes]:
+        """Yield slin16 sentence by sentence, so a long reply can start playing early."""
+        text = " ".join(text.split())
+        if not text:
+            return
+        key = await self.cache_key(text)
+        cached = self._memory_get(key)
+        if cached is None and self.cache_dir is not None:
+            cached = await self._load_disk(key)
+        if cached is not None:
+            self.hits += 1
+            yield cached
+            return
+        parts: list[bytes] = []
+        for sentence in split_sentences(text):
+            pcm = await self.synthesize(sentence)
+            parts.append(pcm)
+            yield pcm
+        self._memory_put(key, b"".join(parts))
+
+    async def prewarm(self, texts: Iterable[str]) -> int:
+        """Synthesise static prompts ahead of calls; returns how many were not cached yet."""
+        before = self.misses
+        for text in texts:
+            await self.synthesize(text)
+        return self.misses - before
+
+    async def _render(self, text: str) -> bytes:
+        if self._library is not None:
+            lib = self._library
+            loop = asyncio.get_running_loop()
+            raw = await loop.run_in_executor(
+                lib.executor, lib.synth_blocking, text, self.voice, self.speed_wpm
+            )
+            rate = lib.sample_rate
+        else:
+            raw, rate = await _binary_synth(text, self.voice, self.speed_wpm)
+        if not raw:
+            raise SynthesisError(f"espeak-ng n'a rien produit / produced no audio for {text[:40]!r}")
+        if rate == SAMPLE_RATE:
+            return raw
+        # soxr on a few seconds of audio takes ~1 ms; keep it off the loop anyway.
+        return await asyncio.to_thread(resample, raw, rate, SAMPLE_RATE)
+
+    # --- caches ---
+
+    def _memory_get(self, key: str) -> bytes | None:
+        pcm = self._memory.get(key)
+        if pcm is not None:
+            self._memory.move_to_end(key)
+        return pcm
+
+    def _memory_put(self, key: str, pcm: bytes) -> None:
+        if len(pcm) > self._memory_limit:
+            return
+        old = self._memory.pop(key, None)
+        if old is not None:
+            self._memory_bytes -= len(old)
+        self._memory[key] = pcm
+        self._memory_bytes += len(pcm)
+        while self._memory_bytes > self._memory_limit:
+            _, evicted = self._memory.popitem(last=False)
+            self._memory_bytes -= len(evicted)
+
+    def _disk_path(self, key: str) -> Path | None:
+        return None if self.cache_dir is None else self.cache_dir / key[:2] / f"{key}.slin16"
+
+    async def _load_disk(self, key: str) -> bytes | None:
+        path = self._disk_path(key)
+        if path is None:
+            return None
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            log.warning("TTS cache unreadable (%s), synthesising again", err)
+            return None
+
+    async def _store_disk(self, key: str, pcm: bytes) -> None:
+        path = self._disk_path(key)
+        if path is None:
+            return
+        try:
+            await asyncio.to_thread(_atomic_write, path, pcm)
+        except OSError as err:  # a full or read-only disk must not break the call
+            log.warning("TTS cache not written (%s)", err)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
