@@ -1,0 +1,595 @@
+"""One call: audio in -> turn detection + recognition -> Conversation -> speech out, keypad at every step.
+
+The session only talks to a `CallLeg` (answer, media, play, transfer, hang up), so its logic is
+tested without Asterisk; `AriCallLeg` (leg.py) is the real one. Any internal error sends the
+caller to reception; nothing here may drop a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from standardiste.dialogue.messages import (
+    Action,
+    CallerEvent,
+    CallerHungUp,
+    CallStarted,
+    Conversation,
+    Expectation,
+    Hangup,
+    Heard,
+    Keypad,
+    NoInput,
+    Outcome,
+    Say,
+    Transfer,
+    TransferFailed,
+    Utterance,
+)
+from standardiste.logs import call_id_var
+from standardiste.speech.turn import EndOfTurn, SpeechStarted, TurnEvent
+from standardiste.speech.types import FRAME_MS, RecognitionStream, Recognizer, Synthesizer, Transcript
+from standardiste.telephony.keypad import DigitCollector
+
+log = logging.getLogger(__name__)
+
+FRAME_S = FRAME_MS / 1000
+
+
+class CallLeg(Protocol):
+    """The telephony side of one call, as the session needs it."""
+
+    channel_id: str
+    media_lost: asyncio.Event
+
+    async def answer(self) -> None: ...
+
+    async def open_media(self, on_frame: Callable[[bytes], None]) -> None:
+        """Connect caller audio both ways; frames (640 bytes slin16) go to on_frame as they arrive."""
+        ...
+
+    async def play(self, pcm: bytes, on_first_frame: Callable[[], None] | None = None) -> bool:
+        """Play slin16 to the caller at real time; False when stopped early or media is gone."""
+        ...
+
+    async def stop_playback(self) -> None: ...
+
+    async def transfer(self, priority: bool = False) -> None:
+        """Hand the caller to reception (the dialplan's transfer extension)."""
+        ...
+
+    async def hangup(self) -> None: ...
+
+    async def close(self) -> None:
+        """Release media resources (idempotent)."""
+        ...
+
+
+class TurnDetector(Protocol):
+    """Per call: VAD + silence window over 20 ms slin16 frames (speech.turn.TurnDetector)."""
+
+    def feed(self, frame: bytes, t: float) -> list[TurnEvent]: ...
+
+    def tick(self, now: float) -> list[TurnEvent]: ...
+
+
+# --- what flows into the session's single input queue -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Played:
+    seq: int
+    completed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _SpeechStarted:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _TurnEnded:
+    transcript: Transcript
+    at: float  # monotonic time when the end of turn was detected
+
+
+@dataclass(frozen=True, slots=True)
+class _Digit:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class _HungUp:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _MediaLost:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Returned:
+    """The transfer failed and the dialplan sent the caller back to us."""
+
+    status: str
+
+
+_Input = _Played | _SpeechStarted | _TurnEnded | _Digit | _HungUp | _MediaLost | _Returned
+
+
+class _CallerGone(Exception):
+    pass
+
+
+class _CallDone(Exception):
+    """The call left us (transfer or hang-up done by us)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    silence_timeout_s: float = 6.0
+    inter_digit_timeout_s: float = 4.0
+    max_turn_s: float = 15.0
+    max_call_s: float = 1800.0
+    # No frame for this long while the caller speaks: count it as silence (phones send nothing then).
+    gap_s: float = 0.12
+    preroll_frames: int = 15
+    direction: str = "inbound"
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """What the call log keeps about a call."""
+
+    call_id: str
+    channel_id: str
+    caller_id: str | None
+    direction: str
+    recognizer: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None = None
+    end_reason: str = ""
+    outcome: Outcome | None = None
+    path: list[str] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    transcript: list[Utterance] = field(default_factory=list)
+    greeting_ms: float | None = None
+    reply_latencies_ms: list[float] = field(default_factory=list)
+    barge_ins: int = 0
+
+
+class CallLogSink(Protocol):
+    async def call_started(self, record: SessionRecord) -> None: ...
+
+    async def call_ended(self, record: SessionRecord) -> None: ...
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class CallSession:
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        leg: CallLeg,
+        conversation: Conversation,
+        recognizer: Recognizer,
+        synthesizer: Synthesizer,
+        turn_detector: TurnDetector,
+        settings: SessionSettings,
+        caller_id: str | None = None,
+        call_log: CallLogSink | None = None,
+        clock: Callable[[], dt.datetime] = _now,
+    ) -> None:
+        self.call_id = call_id
+        self.leg = leg
+        self.conversation = conversation
+        self.recognizer = recognizer
+        self.synthesizer = synthesizer
+        self.detector = turn_detector
+        self.settings = settings
+        self.call_log = call_log
+        self.clock = clock
+        self.speech_available = bool(recognizer.understands_french)
+        self.record = SessionRecord(
+            call_id=call_id,
+            channel_id=leg.channel_id,
+            caller_id=caller_id,
+            direction=settings.direction,
+            recognizer=recognizer.name,
+            started_at=clock(),
+        )
+        self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
+        self._frames: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=500)
+        self._stream: RecognitionStream | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._play_seq = 0
+        self._playing_interruptible = False
+        self._turn_end_at: float | None = None
+        self._answered_at: float | None = None
+        self._gone = False
+        self._deferred: list[_Input] = []
+        self._transferred = False
+        self.done = asyncio.Event()
+
+    # --- called by the controller (event loop) ---------------------------------------------------
+
+    def digit(self, key: str) -> None:
+        self._inputs.put_nowait(_Digit(key))
+
+    def hung_up(self) -> None:
+        self._gone = True
+        self._inputs.put_nowait(_HungUp())
+
+    def returned(self, status: str) -> None:
+        self._inputs.put_nowait(_Returned(status))
+
+    @property
+    def transferred(self) -> bool:
+        return self._transferred
+
+    # --- the call --------------------------------------------------------------------------------
+
+    async def run(self) -> SessionRecord:
+        token = call_id_var.set(self.call_id)
+        try:
+            await self._run()
+        finally:
+            self.record.ended_at = self.clock()
+            self.record.transcript = list(
+                getattr(self.conversation, "transcript", []) or self.record.transcript
+            )
+            self.record.outcome = getattr(self.conversation, "outcome", None)
+            await self._cleanup()
+            log.info(
+                "call ended",
+                extra={
+                    "end_reason": self.record.end_reason,
+                    "outcome": self.record.outcome.to_json() if self.record.outcome else None,
+                    "path": " > ".join(self.record.path),
+                },
+            )
+            if self.call_log is not None:
+                try:
+                    await self.call_log.call_ended(self.record)
+                except Exception:
+                    log.exception("call log write failed")
+            self.done.set()
+            call_id_var.reset(token)
+        return self.record
+
+    async def _run(self) -> None:
+        log.info(
+            "call started", extra={"caller_id": self.record.caller_id, "recognizer": self.recognizer.name}
+        )
+        if self.call_log is not None:
+            try:
+                await self.call_log.call_started(self.record)
+            except Exception:
+                log.exception("call log write failed")
+        try:
+            watchdog = asyncio.timeout(self.settings.max_call_s)
+            async with watchdog:
+                await self._converse()
+        except _CallDone:
+            pass
+        except _CallerGone:
+            self.record.end_reason = self.record.end_reason or "caller_hung_up"
+            await self._tell_hung_up()
+        except asyncio.CancelledError:
+            # Controller shutting down: the caller goes to reception rather than into silence.
+            self.record.end_reason = "controller_stopped"
+            await self._fallback_transfer()
+            raise
+        except TimeoutError:
+            if not self._transferred:
+                self.record.end_reason = "max_call_duration"
+                await self._fallback_transfer()
+        except Exception:
+            log.exception("call session failed; transferring to reception")
+            self.record.end_reason = "internal_error"
+            await self._fallback_transfer()
+
+    async def _converse(self) -> None:
+        # Answer first, then build everything else at once: the greeting must start quickly.
+        await self.leg.answer()
+        self._answered_at = time.monotonic()
+        self.record.path.append("answered")
+        started = CallStarted(
+            call_id=self.call_id,
+            now=self.clock(),
+            caller_id=self.record.caller_id,
+            direction="outbound" if self.settings.direction == "outbound" else "inbound",
+            speech_available=self.speech_available,
+        )
+        media = asyncio.create_task(self.leg.open_media(self._on_frame))
+        stream = asyncio.create_task(self.recognizer.stream())
+        first = await self._handle(started)
+        first_say = next((a for a in first if isinstance(a, Say)), None)
+        prefetch = asyncio.create_task(self.synthesizer.synthesize(first_say.text)) if first_say else None
+        await media
+        self._stream = await stream
+        self._listener = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")
+        self._listener.add_done_callback(self._listener_done)
+        if prefetch is not None:
+            await prefetch  # warms the cache; _act synthesises again from cache
+        actions = first
+        while True:
+            event = await self._act(actions)
+            actions = await self._handle(event)
+
+    async def _handle(self, event: CallerEvent) -> list[Action]:
+        self.record.path.append(_describe_event(event))
+        actions = await asyncio.to_thread(self.conversation.handle, event)
+        for action in actions:
+            self.record.actions.append(_describe_action(action))
+        return list(actions)
+
+    # --- carrying out actions --------------------------------------------------------------------
+
+    async def _act(self, actions: Sequence[Action]) -> CallerEvent:
+        """Play/transfer/hang up; return the caller's answer to the last question asked."""
+        expectation: Expectation | None = None
+        early: _Input | None = None
+        for action in actions:
+            if isinstance(action, Transfer):
+                return await self._transfer(action)
+            elif isinstance(action, Hangup):
+                await self._hangup(action)
+            elif isinstance(action, Say):
+                if action.expect is not None:
+                    expectation = action.expect
+                if early is None:
+                    early = await self._say(action, expectation)
+        expectation = expectation or Expectation()
+        return await self._await_answer(expectation, early)
+
+    async def _say(self, say: Say, expectation: Expectation | None) -> _Input | None:
+        """Play one prompt; returns the input that interrupted it (barge-in), if any."""
+        if self._stream is not None:
+            await self._stream.set_grammar(
+                list(expectation.phrases) if expectation is not None and expectation.phrases else None
+            )
+        pcm = await self.synthesizer.synthesize(say.text)
+        self._play_seq += 1
+        seq = self._play_seq
+        self._playing_interruptible = say.interruptible
+        log.info("saying", extra={"text": say.text, "interruptible": say.interruptible})
+        play = asyncio.create_task(self._play(seq, pcm))
+        try:
+            while True:
+                item = await self._inputs.get()
+                if isinstance(item, _Played):
+                    if item.seq == seq:
+                        return None
+                    continue
+                if isinstance(item, _HungUp | _MediaLost):
+                    raise _CallerGone() if isinstance(item, _HungUp) else RuntimeError("media lost")
+                if not say.interruptible:
+                    # No barge-in: keys pressed now are kept for the question; speech is ignored.
+                    if isinstance(item, _Digit):
+                        self._deferred.append(item)
+                    continue
+                if isinstance(item, _SpeechStarted | _Digit):
+                    t0 = time.monotonic()
+                    await self.leg.stop_playback()
+                    self.record.barge_ins += 1
+                    log.info(
+                        "barge-in",
+                        extra={
+                            "by": type(item).__name__.strip("_"),
+                            "stop_ms": round((time.monotonic() - t0) * 1000, 1),
+                        },
+                    )
+                    return item
+                # A turn that ends while we talk (started before the prompt) is an answer, too.
+                if isinstance(item, _TurnEnded):
+                    await self.leg.stop_playback()
+                    return item
+        finally:
+            self._playing_interruptible = False
+            if not play.done():
+                play.cancel()
+            await asyncio.gather(play, return_exceptions=True)
+
+    async def _play(self, seq: int, pcm: bytes) -> None:
+        completed = False
+        try:
+            completed = await self.leg.play(pcm, on_first_frame=self._first_frame_sent)
+        finally:
+            self._inputs.put_nowait(_Played(seq, completed))
+
+    def _first_frame_sent(self) -> None:
+        now = time.monotonic()
+        if self.record.greeting_ms is None and self._answered_at is not None:
+            self.record.greeting_ms = round((now - self._answered_at) * 1000, 1)
+            log.info("greeting started", extra={"answer_to_first_frame_ms": self.record.greeting_ms})
+        elif self._turn_end_at is not None:
+            ms = round((now - self._turn_end_at) * 1000, 1)
+            self.record.reply_latencies_ms.append(ms)
+            log.info("reply started", extra={"end_of_turn_to_first_frame_ms": ms})
+        self._turn_end_at = None
+
+    async def _await_answer(self, expect: Expectation, early: _Input | None) -> CallerEvent:
+        keys = DigitCollector(expect.digits)
+        silence_s = expect.timeout_s or self.settings.silence_timeout_s
+        deadline = time.monotonic() + silence_s
+        pending: list[_Input] = [*self._deferred, *([early] if early is not None else [])]
+        self._deferred.clear()
+        while True:
+            if pending:
+                item: _Input | None = pending.pop(0)
+            else:
+                item = await self._next(deadline - time.monotonic())
+            if item is None:
+                typed = keys.timeout()
+                if typed:
+                    return Keypad(typed, self.clock())
+                return NoInput(self.clock())
+            if isinstance(item, _HungUp):
+                raise _CallerGone()
+            if isinstance(item, _MediaLost):
+                raise RuntimeError("media lost")
+            if isinstance(item, _Played):
+                continue
+            if isinstance(item, _Digit):
+                entry = keys.press(item.key)
+                if entry is not None:
+                    return Keypad(entry, self.clock())
+                deadline = time.monotonic() + self.settings.inter_digit_timeout_s
+            elif isinstance(item, _SpeechStarted):
+                # The caller is talking: wait for the end of the turn (the detector caps its length).
+                deadline = time.monotonic() + self.settings.max_turn_s + 2.0
+            elif isinstance(item, _TurnEnded):
+                self._turn_end_at = item.at
+                text = item.transcript.text.strip()
+                log.info("heard", extra={"text": text, "confidence": item.transcript.confidence})
+                return Heard(text, self.clock(), item.transcript.confidence)
+
+    async def _next(self, wait_s: float) -> _Input | None:
+        if wait_s <= 0:
+            return None if self._inputs.empty() else self._inputs.get_nowait()
+        try:
+            async with asyncio.timeout(wait_s):
+                return await self._inputs.get()
+        except TimeoutError:
+            return None
+
+    async def _transfer(self, action: Transfer) -> CallerEvent:
+        """Hand the caller to the dialplan; we stay until the call ends, or comes back (no answer)."""
+        log.info(
+            "transferring",
+            extra={"target": action.target, "priority": action.priority, "reason": action.reason},
+        )
+        self.record.end_reason = "transferred"
+        self.record.path.append(f"transfer:{action.target}")
+        await self.leg.stop_playback()
+        await self.leg.transfer(priority=action.priority)
+        self._transferred = True
+        while True:
+            item = await self._inputs.get()
+            if isinstance(item, _HungUp):
+                raise _CallDone()
+            if isinstance(item, _Returned):
+                log.info("transfer failed, caller back", extra={"status": item.status})
+                self._transferred = False
+                self.record.end_reason = ""
+                self.record.path.append(f"transfer_failed:{item.status}")
+                await self.leg.open_media(self._on_frame)
+                return TransferFailed(self.clock(), reason=item.status.lower() or "no_answer")
+
+    async def _hangup(self, action: Hangup) -> None:
+        self.record.end_reason = "assistant_hung_up"
+        self.record.path.append("hangup")
+        await self.leg.hangup()
+        raise _CallDone()
+
+    async def _fallback_transfer(self) -> None:
+        if self._gone or self._transferred:
+            return
+        self.record.path.append("fallback:reception")
+        try:
+            await self.leg.stop_playback()
+        except Exception:
+            log.debug("stop before fallback failed", exc_info=True)
+        try:
+            await self.leg.transfer(priority=False)
+        except Exception:
+            log.exception("fallback transfer failed; the dialplan takes the call when it leaves Stasis")
+
+    async def _tell_hung_up(self) -> None:
+        try:
+            await asyncio.to_thread(self.conversation.handle, CallerHungUp(self.clock()))
+            self.record.path.append("caller_hung_up")
+        except Exception:
+            log.exception("conversation failed on hang-up")
+
+    async def _cleanup(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        if self._stream is not None:
+            try:
+                await self._stream.close()
+            except Exception:
+                log.debug("recognition stream close failed", exc_info=True)
+        try:
+            await self.leg.close()
+        except Exception:
+            log.debug("leg close failed", exc_info=True)
+
+    # --- caller audio ----------------------------------------------------------------------------
+
+    def _on_frame(self, frame: bytes) -> None:
+        try:
+            self._frames.put_nowait((time.monotonic(), frame))
+        except asyncio.QueueFull:
+            log.warning("caller audio backlog; frame dropped")
+
+    def _listener_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("audio listener failed", exc_info=task.exception())
+            self._inputs.put_nowait(_MediaLost())
+
+    async def _listen(self) -> None:
+        preroll: collections.deque[bytes] = collections.deque(maxlen=self.settings.preroll_frames)
+        in_speech = False
+        stream = self._stream
+        assert stream is not None
+        while True:
+            frame: bytes | None = None
+            try:
+                async with asyncio.timeout(self.settings.gap_s):
+                    t, frame = await self._frames.get()
+                events = self.detector.feed(frame, t)
+            except TimeoutError:
+                if self.leg.media_lost.is_set():
+                    self._inputs.put_nowait(_MediaLost())
+                    return
+                # Phones send nothing in silence: time alone must be able to end a turn.
+                events = self.detector.tick(time.monotonic())
+            if frame is not None:
+                if in_speech:
+                    partial = await stream.accept(frame)
+                    if partial is not None and partial.text:
+                        log.debug("partial", extra={"text": partial.text, "final": partial.final})
+                else:
+                    preroll.append(frame)
+            for event in events:
+                if isinstance(event, SpeechStarted) and not in_speech:
+                    in_speech = True
+                    self._inputs.put_nowait(_SpeechStarted(time.monotonic()))
+                    for early in preroll:
+                        await stream.accept(early)
+                    preroll.clear()
+                elif isinstance(event, EndOfTurn) and in_speech:
+                    at = time.monotonic()
+                    in_speech = False
+                    final = await stream.finish()
+                    self._inputs.put_nowait(_TurnEnded(final, at))
+
+
+def _describe_event(event: CallerEvent) -> str:
+    if isinstance(event, Heard):
+        return f"heard:{event.text[:60]}"
+    if isinstance(event, Keypad):
+        return f"keypad:{event.digits}"
+    return type(event).__name__
+
+
+def _describe_action(action: Action) -> dict[str, Any]:
+    if isinstance(action, Say):
+        return {"say": action.text, "expect": str(action.expect.kind) if action.expect else None}
+    if isinstance(action, Transfer):
+        return {"transfer": action.target, "priority": action.priority, "reason": action.reason}
+    return {"hangup": action.reason}
