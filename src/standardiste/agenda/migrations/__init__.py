@@ -1,0 +1,1 @@
+"""Alembic branch "agenda"."""

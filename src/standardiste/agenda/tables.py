@@ -1,0 +1,158 @@
+"""The embedded agenda's tables: patients, appointments and their history, holds, slot occupancy, requests.
+
+All datetimes are stored as naive UTC (`UtcDateTime`) so that SQLite and PostgreSQL behave the same;
+the agenda converts to the practice's timezone at its boundary.
+
+Exclusivity is enforced by `agenda_slot_units`: one row per practitioner and 5-minute grid unit covered
+by a booked appointment or a live hold; its primary key (practitioner_id, unit_start) makes two
+overlapping bookings impossible whatever the isolation level or the backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from standardiste.storage.db import Base
+
+UNIT_MINUTES = 5  # occupancy grid; every duration and opening time must be a multiple of it
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetime in Python, naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # defensive: raw SQLite text
+            value = dt.datetime.fromisoformat(value)
+        return value.replace(tzinfo=dt.UTC)
+
+
+class PatientRow(Base):
+    __tablename__ = "agenda_patients"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # Normalised search keys (accents, case, hyphens and spaces removed).
+    last_key: Mapped[str] = mapped_column(String(100))
+    first_key: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class AppointmentRow(Base):
+    __tablename__ = "agenda_appointments"
+    __table_args__ = (
+        Index("ix_agenda_appointments_practitioner_start", "practitioner_id", "start"),
+        Index("ix_agenda_appointments_patient_start", "patient_id", "start"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    practitioner_id: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("agenda_patients.id"))
+    appointment_type: Mapped[str] = mapped_column(String(64))
+    start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    end: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy declarative
+
+
+class AppointmentHistoryRow(Base):
+    __tablename__ = "agenda_appointment_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    appointment_id: Mapped[str] = mapped_column(
+        ForeignKey("agenda_appointments.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(64))  # the source (phone, staff...) or a staff username
+    action: Mapped[str] = mapped_column(String(16))  # booked, moved, cancelled, confirmed, status
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class HoldRow(Base):
+    __tablename__ = "agenda_holds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    practitioner_id: Mapped[str] = mapped_column(String(64))
+    appointment_type: Mapped[str] = mapped_column(String(64))
+    start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    end: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    holder: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class SlotUnitRow(Base):
+    __tablename__ = "agenda_slot_units"
+    __table_args__ = (
+        CheckConstraint(
+            "(appointment_id IS NULL) <> (hold_id IS NULL)", name="one_owner"
+        ),
+    )
+
+    practitioner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit_start: Mapped[dt.datetime] = mapped_column(UtcDateTime, primary_key=True)
+    appointment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agenda_appointments.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    hold_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agenda_holds.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class RequestRow(Base):
+    __tablename__ = "agenda_requests"
+    __table_args__ = (Index("ix_agenda_requests_status_created", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    caller_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    callback_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    details: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    call_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    practitioner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
