@@ -1,0 +1,117 @@
+"""Staff work on the requests inbox: list, assign, change status, add notes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from standardiste.agenda.model import RequestKind, RequestStatus
+from standardiste.agenda.tables import RequestRow
+from standardiste.storage.db import Database
+
+KIND_LABELS_FR = {
+    RequestKind.PRESCRIPTION_RENEWAL: "Renouvellement d'ordonnance",
+    RequestKind.MEDICAL_CERTIFICATE: "Certificat médical",
+    RequestKind.SICK_LEAVE: "Arrêt de travail",
+    RequestKind.TEST_RESULTS: "Résultats d'examens",
+    RequestKind.CALLBACK: "Rappel demandé",
+    RequestKind.FOLLOW_UP_CONCERN: "Suivi préoccupant",
+}
+STATUS_LABELS_FR = {
+    RequestStatus.NEW: "nouvelle",
+    RequestStatus.IN_PROGRESS: "en cours",
+    RequestStatus.DONE: "traitée",
+}
+
+
+class RequestUpdateError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    id: str
+    kind: str
+    kind_label: str
+    caller_name: str
+    birth_date: dt.date | None
+    callback_number: str | None
+    details: str
+    status: str
+    status_label: str
+    assignee: str | None
+    notes: str
+    urgent: bool
+    created_at: dt.datetime
+    call_id: str | None
+
+
+def _view(row: RequestRow) -> RequestView:
+    return RequestView(
+        id=row.id,
+        kind=row.kind,
+        kind_label=KIND_LABELS_FR.get(row.kind, row.kind),  # type: ignore[call-overload]
+        caller_name=row.caller_name,
+        birth_date=row.birth_date,
+        callback_number=row.callback_number,
+        details=row.details,
+        status=row.status,
+        status_label=STATUS_LABELS_FR.get(row.status, row.status),  # type: ignore[call-overload]
+        assignee=row.assignee,
+        notes=row.notes,
+        urgent=row.urgent,
+        created_at=row.created_at,
+        call_id=row.call_id,
+    )
+
+
+class RequestsAdmin:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def list(self, status: str | None = None, kind: str | None = None, limit: int = 200) -> list[RequestView]:
+        query = select(RequestRow)
+        if status:
+            query = query.where(RequestRow.status == status)
+        if kind:
+            query = query.where(RequestRow.kind == kind)
+        query = query.order_by(RequestRow.urgent.desc(), RequestRow.created_at.desc()).limit(limit)
+        with self._db.session() as s:
+            return [_view(r) for r in s.scalars(query)]
+
+    def waiting(self) -> list[RequestView]:
+        with self._db.session() as s:
+            rows = s.scalars(
+                select(RequestRow)
+                .where(RequestRow.status != RequestStatus.DONE.value)
+                .order_by(RequestRow.urgent.desc(), RequestRow.created_at)
+            )
+            return [_view(r) for r in rows]
+
+    def update(
+        self,
+        request_id: str,
+        now: dt.datetime,
+        *,
+        status: str | None = None,
+        assignee: str | None = None,
+        note: str | None = None,
+        by: str,
+    ) -> RequestView:
+        with self._db.session() as s:
+            row = s.get(RequestRow, request_id)
+            if row is None:
+                raise RequestUpdateError("Demande introuvable.")
+            if status is not None:
+                if status not in {x.value for x in RequestStatus}:
+                    raise RequestUpdateError("Statut inconnu.")
+                row.status = status
+            if assignee is not None:
+                row.assignee = assignee or None
+            if note:
+                stamp = now.strftime("%d/%m/%Y %H:%M")
+                row.notes = (row.notes + "\n" if row.notes else "") + f"[{stamp} {by}] {note.strip()[:2000]}"
+            row.updated_at = now
+            return _view(row)
