@@ -2,4 +2,8 @@
 
 pytest_plugins = [
     "tests.fixtures.practice",
+    "tests.fixtures.postgres",
+    "tests.fixtures.radicale",
+    "tests.fixtures.redis",
+    "tests.fixtures.speech",
 ]
