@@ -12,6 +12,11 @@ from standardiste.speech import tts as tts_mod
 from standardiste.speech.audio import duration_s, rms_dbfs
 from standardiste.speech.tts import EspeakNotFound, EspeakSynthesizer, SynthesisError, split_sentences
 
+
+def cached_files(folder: Path, pattern: str = "*.slin16") -> list[Path]:
+    return sorted(folder.rglob(pattern))
+
+
 GREETING = "Cabinet médical des Tilleuls, bonjour. Que puis-je faire pour vous ?"
 
 
@@ -37,9 +42,9 @@ async def test_memory_and_disk_cache(tmp_path: Path) -> None:
     assert (synth.misses, synth.hits) == (1, 0)
     assert await synth.synthesize(f"  {GREETING} ") == first  # same text once whitespace is normalised
     assert synth.hits == 1
-    files = list(tmp_path.rglob("*.slin16"))
-    assert len(files) == 1 and files[0].read_bytes() == first
-    assert not list(tmp_path.rglob("*.tmp"))
+    files = cached_files(tmp_path)
+    assert len(files) == 1 and await asyncio.to_thread(files[0].read_bytes) == first
+    assert not cached_files(tmp_path, "*.tmp")
 
     fresh = EspeakSynthesizer(cache_dir=tmp_path)  # a new process: the disk cache answers
     assert await fresh.synthesize(GREETING) == first
@@ -47,7 +52,7 @@ async def test_memory_and_disk_cache(tmp_path: Path) -> None:
 
     other_voice = EspeakSynthesizer(voice="fr+m3", cache_dir=tmp_path)
     assert await other_voice.synthesize(GREETING) != first
-    assert len(list(tmp_path.rglob("*.slin16"))) == 2
+    assert len(cached_files(tmp_path)) == 2
 
 
 async def test_cache_key_depends_on_voice_speed_and_text() -> None:

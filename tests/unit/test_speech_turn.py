@@ -70,7 +70,7 @@ def test_pauses_inside_a_sentence_do_not_end_the_turn() -> None:
 
 def test_frames_stop_arriving_tick_ends_the_turn(french_sentence: bytes) -> None:
     # The caller's phone stops sending RTP right after speaking: no frames at all, only the timer.
-    begin, end = speech_bounds(french_sentence)
+    _, end = speech_bounds(french_sentence)
     speech_only = french_sentence[: int((end + 0.02) * 16000) * 2]
     detector = TurnDetector()
     detector.listen(0.0)
