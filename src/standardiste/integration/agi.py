@@ -1,0 +1,286 @@
+"""FastAGI server: Standardiste's building blocks for an IT person's own dialplan.
+
+Routes (dialplan side, e.g. `AGI(agi://127.0.0.1:4573/hours)`):
+- `classify`  listens to one utterance (or classifies the text given as first argument) and sets
+              STANDARDISTE_INTENT, STANDARDISTE_URGENCY, STANDARDISTE_CONFIDENCE, STANDARDISTE_TEXT;
+- `hours`     sets STANDARDISTE_OPEN (1/0), STANDARDISTE_NEXT_OPENING (ISO 8601) and
+              STANDARDISTE_NEXT_OPENING_FR ("lundi 30 novembre à 8 h 30");
+- `caller`    sets STANDARDISTE_KNOWN_PATIENT (1/0) and STANDARDISTE_NEXT_APPOINTMENT (ISO 8601 or empty);
+- `assistant` hands the call to the full assistant (the Stasis app), then returns to the dialplan.
+Every route sets STANDARDISTE_STATUS: OK, or ERROR with STANDARDISTE_ERROR naming the problem.
+A malformed session is closed cleanly; the server keeps serving.
+
+The AGI command exchange reuses panoramisk's FastAGI `Request`; reading the AGI environment is done
+here because panoramisk's own reader spins forever on a connection closed before the blank line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import re
+import urllib.parse
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from panoramisk.fast_agi import Request
+
+log = logging.getLogger(__name__)
+
+MAX_ENVIRONMENT_BYTES = 16 * 1024
+_VARIABLE_RE = re.compile(r"^[A-Z0-9_]{1,64}$")
+
+
+class AgiProtocolError(Exception):
+    pass
+
+
+class AgiCommandError(Exception):
+    """Asterisk refused a command, or the channel hung up."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgiCall:
+    route: str
+    environment: dict[str, str]
+    args: list[str]
+    request: Request
+
+    @property
+    def caller_id(self) -> str | None:
+        value = self.environment.get("agi_callerid", "")
+        return value if value and value != "unknown" else None
+
+    async def command(self, line: str) -> dict[str, Any]:
+        result = await self.request.send_command(line)
+        if "error" in result:
+            raise AgiCommandError(f"{line.split()[0]}: {result.get('msg') or result['error']}")
+        return result
+
+    async def set_variable(self, name: str, value: object) -> None:
+        if not _VARIABLE_RE.match(name):
+            raise ValueError(name)
+        text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+        await self.command(f'SET VARIABLE {name} "{text}"')
+
+
+async def read_environment(reader: asyncio.StreamReader, limit_s: float = 5.0) -> dict[str, str]:
+    """The `agi_*: value` lines up to the blank line; bounded in size and time."""
+    environment: dict[str, str] = {}
+    received = 0
+    async with asyncio.timeout(limit_s):
+        while True:
+            line = await reader.readline()
+            if not line:
+                raise AgiProtocolError("connection closed before the end of the AGI environment")
+            received += len(line)
+            if received > MAX_ENVIRONMENT_BYTES:
+                raise AgiProtocolError("AGI environment too large")
+            text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not text:
+                break
+            key, sep, value = text.partition(": ")
+            if not sep or not key.startswith("agi_"):
+                raise AgiProtocolError(f"malformed AGI environment line: {text[:80]!r}")
+            environment[key] = value
+    if "agi_network_script" not in environment:
+        raise AgiProtocolError("no agi_network_script: not a FastAGI request")
+    return environment
+
+
+def parse_script(script: str) -> tuple[str, list[str]]:
+    """ "hours" or "/classify?text=..." -> route name and arguments from the query string."""
+    parsed = urllib.parse.urlsplit(script)
+    route = parsed.path.strip("/")
+    args = [v for _k, v in urllib.parse.parse_qsl(parsed.query)]
+    return route, args
+
+
+RouteHandler = Callable[[AgiCall], Awaitable[None]]
+
+
+class AgiServer:
+    def __init__(
+        self,
+        routes: dict[str, RouteHandler],
+        host: str = "127.0.0.1",
+        port: int = 4573,
+        route_timeout_s: float = 120.0,
+    ) -> None:
+        self._routes = routes
+        self._host = host
+        self._port = port
+        self._route_timeout = route_timeout_s
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            return self._port
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self._host, self._port)
+        log.info("FastAGI server listening on %s:%s", self._host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._session(reader, writer)
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            environment = await read_environment(reader)
+        except (AgiProtocolError, TimeoutError, ConnectionError) as err:
+            log.warning("FastAGI: refused a session from %s: %s", peer, err)
+            return
+        route, args = parse_script(environment["agi_network_script"])
+        args += [v for k, v in sorted(environment.items()) if k.startswith("agi_arg_")]
+        call = AgiCall(route, environment, args, Request(None, environment, reader, writer))
+        handler = self._routes.get(route)
+        try:
+            if handler is None:
+                await _fail(call, "unknown_route", f"route inconnue : {route}")
+                return
+            async with asyncio.timeout(self._route_timeout):
+                await handler(call)
+        except AgiCommandError as err:
+            log.info("FastAGI %s: channel gone or command refused: %s", route, err)
+        except Exception as err:
+            log.exception("FastAGI %s failed", route)
+            with contextlib.suppress(Exception):
+                await _fail(call, "internal_error", type(err).__name__)
+
+
+async def _fail(call: AgiCall, code: str, message: str) -> None:
+    await call.set_variable("STANDARDISTE_STATUS", "ERROR")
+    await call.set_variable("STANDARDISTE_ERROR", code)
+    await call.command(f'VERBOSE "Standardiste: {message}" 1')
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingPlace:
+    """Where Asterisk writes a recording (path inside its root) and where we read it (host path)."""
+
+    pbx_dir: str  # e.g. /var/spool/asterisk/tmp
+    host_dir: Path  # e.g. <asterisk root>/var/spool/asterisk/tmp
+
+
+class AgiRoutes:
+    """The four documented routes, over the practice's services."""
+
+    def __init__(
+        self,
+        *,
+        practice: Callable[[], Any],
+        classify_text: Callable[[str, dt.datetime], Any],
+        transcribe_wav: Callable[[Path], Awaitable[str | None]] | None,
+        caller_lookup: Callable[[str, dt.datetime], tuple[bool, dt.datetime | None]],
+        app_name: str,
+        recordings: RecordingPlace | None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._practice = practice
+        self._classify_text = classify_text
+        self._transcribe = transcribe_wav
+        self._caller_lookup = caller_lookup
+        self._app = app_name
+        self._recordings = recordings
+        self._clock = clock
+
+    def table(self) -> dict[str, RouteHandler]:
+        return {
+            "classify": self.classify,
+            "hours": self.hours,
+            "caller": self.caller,
+            "assistant": self.assistant,
+        }
+
+    async def hours(self, call: AgiCall) -> None:
+        from standardiste.hours import opening_status, say_moment
+
+        practice = self._practice()
+        status = opening_status(practice, self._clock())
+        await call.set_variable("STANDARDISTE_OPEN", 1 if status.open_now else 0)
+        nxt = status.next_opening
+        await call.set_variable("STANDARDISTE_NEXT_OPENING", nxt.isoformat() if nxt else "")
+        await call.set_variable("STANDARDISTE_NEXT_OPENING_FR", say_moment(nxt) if nxt else "")
+        await call.set_variable("STANDARDISTE_STATUS", "OK")
+
+    async def caller(self, call: AgiCall) -> None:
+        number = call.caller_id
+        if not number:
+            await call.set_variable("STANDARDISTE_KNOWN_PATIENT", 0)
+            await call.set_variable("STANDARDISTE_NEXT_APPOINTMENT", "")
+            await _fail(call, "no_caller_id", "numéro de l'appelant absent")
+            return
+        from standardiste.agenda.names import normalise_phone
+
+        e164 = normalise_phone(number) or number
+        known, next_appointment = await asyncio.to_thread(self._caller_lookup, e164, self._clock())
+        await call.set_variable("STANDARDISTE_KNOWN_PATIENT", 1 if known else 0)
+        await call.set_variable(
+            "STANDARDISTE_NEXT_APPOINTMENT", next_appointment.isoformat() if next_appointment else ""
+        )
+        await call.set_variable("STANDARDISTE_STATUS", "OK")
+
+    async def classify(self, call: AgiCall) -> None:
+        text = call.args[0] if call.args else None
+        if text is None:
+            text = await self._listen(call)
+            if text is None:
+                return
+        result = await asyncio.to_thread(self._classify_text, text, self._clock())
+        await call.set_variable("STANDARDISTE_TEXT", text[:200])
+        await call.set_variable("STANDARDISTE_INTENT", result.intent)
+        await call.set_variable("STANDARDISTE_URGENCY", result.urgency)
+        await call.set_variable("STANDARDISTE_CONFIDENCE", f"{result.confidence:.2f}")
+        await call.set_variable("STANDARDISTE_STATUS", "OK")
+
+    async def _listen(self, call: AgiCall) -> str | None:
+        if self._transcribe is None or self._recordings is None:
+            await _fail(call, "no_recognizer", "aucun moteur de reconnaissance vocale en français")
+            return None
+        name = f"standardiste-agi-{uuid.uuid4().hex}"
+        await call.command("ANSWER")
+        # Up to 10 s, ending after 2 s of silence; '#' ends early.
+        await call.command(f'RECORD FILE {self._recordings.pbx_dir}/{name} wav "#" 10000 0 s=2')
+        path = self._recordings.host_dir / f"{name}.wav"
+        try:
+            text = await self._transcribe(path) if path.exists() else None
+        finally:
+            path.unlink(missing_ok=True)
+        if not text:
+            await call.set_variable("STANDARDISTE_INTENT", "")
+            await _fail(call, "nothing_heard", "rien entendu")
+            return None
+        return text
+
+    async def assistant(self, call: AgiCall) -> None:
+        result = await call.command(f"EXEC Stasis {self._app}")
+        await call.set_variable("STANDARDISTE_STATUS", "OK" if result.get("result") != "-1" else "ERROR")

@@ -1,0 +1,152 @@
+"""FastAGI server over real sockets, speaking the AGI protocol as Asterisk does (the real-Asterisk
+route tests live in tests/integration/test_agi_asterisk.py)."""
+
+import asyncio
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from standardiste.integration.agi import AgiRoutes, AgiServer, parse_script
+from standardiste.understanding.types import Intent, Understanding, Urgency
+
+MONDAY_10H = dt.datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
+
+
+class AsteriskSide:
+    """The Asterisk end of one FastAGI session: sends the environment, answers every command 200."""
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+        self.commands: list[str] = []
+
+    @classmethod
+    async def open(cls, port: int, script: str, **extra: str) -> "AsteriskSide":
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        env = {
+            "agi_network": "yes",
+            "agi_network_script": script,
+            "agi_channel": "PJSIP/caller1-0001",
+            "agi_callerid": "0612345678",
+        } | extra
+        writer.write("".join(f"{k}: {v}\n" for k, v in env.items()).encode() + b"\n")
+        await writer.drain()
+        return cls(reader, writer)
+
+    async def run(self) -> dict[str, str]:
+        variables = {}
+        while line := await self.reader.readline():
+            command = line.decode().strip()
+            self.commands.append(command)
+            if command.startswith("SET VARIABLE"):
+                _, _, name, value = command.split(" ", 3)
+                variables[name] = value.strip('"')
+            self.writer.write(b"200 result=1\n")
+            await self.writer.drain()
+        return variables
+
+
+def fake_classify(text: str, now: dt.datetime) -> Understanding:
+    # Stand-in classifier: this test checks the AGI plumbing; the real engine is tested elsewhere.
+    if "poitrine" in text:
+        return Understanding(text, Intent.EMERGENCY, 1.0, Urgency.URGENT)
+    return Understanding(text, Intent.ASK_HOURS, 0.93, Urgency.NORMAL)
+
+
+@pytest.fixture
+async def server(demo_config):
+    routes = AgiRoutes(
+        practice=lambda: demo_config.practice,
+        classify_text=fake_classify,
+        transcribe_wav=None,
+        caller_lookup=lambda number, now: (number == "+33612345678", MONDAY_10H + dt.timedelta(days=1)),
+        app_name="standardiste",
+        recordings=None,
+        clock=lambda: MONDAY_10H,
+    )
+    srv = AgiServer(routes.table(), port=0)
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+def test_script_parsing():
+    assert parse_script("hours") == ("hours", [])
+    assert parse_script("/classify?text=j%27ai+mal") == ("classify", ["j'ai mal"])
+
+
+async def test_hours_route(server):
+    variables = await (await AsteriskSide.open(server.port, "hours")).run()
+    assert variables["STANDARDISTE_OPEN"] == "1" and variables["STANDARDISTE_STATUS"] == "OK"
+
+
+async def test_classify_given_text(server):
+    side = await AsteriskSide.open(server.port, "classify", agi_arg_1="j'ai très mal à la poitrine")
+    variables = await side.run()
+    assert variables["STANDARDISTE_INTENT"] == "emergency"
+    assert variables["STANDARDISTE_URGENCY"] == "urgent"
+
+
+async def test_classify_without_recognizer_is_a_clean_error(server):
+    variables = await (await AsteriskSide.open(server.port, "classify")).run()
+    assert variables["STANDARDISTE_STATUS"] == "ERROR" and variables["STANDARDISTE_ERROR"] == "no_recognizer"
+
+
+async def test_caller_route(server):
+    variables = await (await AsteriskSide.open(server.port, "caller")).run()
+    assert variables["STANDARDISTE_KNOWN_PATIENT"] == "1"
+    assert variables["STANDARDISTE_NEXT_APPOINTMENT"].startswith("2026-11-24T10:00")
+
+
+async def test_unknown_route_is_a_clean_error(server):
+    variables = await (await AsteriskSide.open(server.port, "nope")).run()
+    assert variables["STANDARDISTE_ERROR"] == "unknown_route"
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"",
+        b"hello\n\n",
+        b"agi_network_script hours\n\n",
+        b"\xff\xfe\x00garbage",
+        b"agi_x: " + b"y" * 20000 + b"\n",
+    ],
+)
+async def test_malformed_sessions_are_closed_and_the_server_keeps_serving(server, garbage):
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(garbage)
+    await writer.drain()
+    if not garbage.endswith(b"\n\n"):
+        writer.write_eof()
+    assert await asyncio.wait_for(reader.read(), 6) == b""  # closed, nothing sent
+    writer.close()
+    variables = await (await AsteriskSide.open(server.port, "hours")).run()
+    assert variables["STANDARDISTE_STATUS"] == "OK"
+
+
+async def test_channel_hanging_up_mid_route_is_harmless(server):
+    side = await AsteriskSide.open(server.port, "hours")
+    await side.reader.readline()
+    side.writer.write(b"HANGUP\n")
+    await side.writer.drain()
+    side.writer.close()
+    variables = await (await AsteriskSide.open(server.port, "hours")).run()
+    assert variables["STANDARDISTE_OPEN"] == "1"
+
+
+def test_caller_lookup_reads_the_agenda(tmp_path, demo_config):
+    from standardiste.agenda.model import PatientIdentity, SlotQuery, Source
+    from standardiste.agenda.sql import SqlAgenda
+    from standardiste.integration.lookup import caller_lookup
+    from standardiste.storage.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    db.migrate()
+    agenda = SqlAgenda(db, demo_config.practice)
+    slot = agenda.find_slots(SlotQuery(), MONDAY_10H)[0]
+    identity = PatientIdentity("Durand", "Paul", dt.date(1970, 5, 4), "+33612345678")
+    agenda.book(slot, identity, Source.PHONE, MONDAY_10H)
+    assert caller_lookup(db, "+33612345678", MONDAY_10H) == (True, slot.start)
+    assert caller_lookup(db, "+33699999999", MONDAY_10H) == (False, None)
+    db.dispose()
