@@ -1,0 +1,131 @@
+"""Writes and reads call log rows. Transcripts go through here only, encrypted when a cipher is given.
+
+Database work runs in a worker thread: the event loop (live calls) never waits on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from standardiste.calllog.tables import CallRow
+from standardiste.dialogue.messages import Utterance
+from standardiste.privacy.crypto import FieldCipher
+from standardiste.storage.db import Database
+from standardiste.telephony.session import SessionRecord
+
+TRANSCRIPT_CONTEXT = "calllog_calls.transcript"
+
+
+@dataclass(frozen=True, slots=True)
+class CallEntry:
+    """A call as the dashboard or a test reads it (transcript in clear)."""
+
+    id: str
+    direction: str
+    caller_id: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    end_reason: str
+    outcome: str | None
+    outcome_details: dict[str, Any] | None
+    path: list[str]
+    actions: list[dict[str, Any]]
+    transcript: list[Utterance]
+    recognizer: str
+    greeting_ms: float | None
+    barge_ins: int
+
+
+class CallLogStore:
+    def __init__(self, db: Database, cipher: FieldCipher | None = None) -> None:
+        self.db = db
+        self.cipher = cipher
+
+    # --- the CallLogSink protocol the call session uses ---
+
+    async def call_started(self, record: SessionRecord) -> None:
+        await asyncio.to_thread(self._write, record)
+
+    async def call_ended(self, record: SessionRecord) -> None:
+        await asyncio.to_thread(self._write, record)
+
+    # --- reading ---
+
+    async def get(self, call_id: str) -> CallEntry | None:
+        return await asyncio.to_thread(self.get_sync, call_id)
+
+    def get_sync(self, call_id: str) -> CallEntry | None:
+        with self.db.session() as s:
+            row = s.get(CallRow, call_id)
+            return self._entry(row) if row is not None else None
+
+    def recent_sync(self, limit: int = 50) -> list[CallEntry]:
+        with self.db.session() as s:
+            rows = s.scalars(select(CallRow).order_by(CallRow.started_at.desc()).limit(limit)).all()
+            return [self._entry(r) for r in rows]
+
+    # --- internals ---
+
+    def _encode_transcript(self, transcript: list[Utterance]) -> tuple[str, int]:
+        text = json.dumps([{"speaker": u.speaker, "text": u.text} for u in transcript], ensure_ascii=False)
+        if self.cipher is None:
+            return text, 0
+        sealed = self.cipher.encrypt(text, TRANSCRIPT_CONTEXT)
+        assert sealed is not None
+        return sealed, 1
+
+    def _decode_transcript(self, stored: str | None, encrypted: int) -> list[Utterance]:
+        if not stored:
+            return []
+        if encrypted:
+            if self.cipher is None:
+                raise ValueError("transcript is encrypted and no key was given")
+            stored = self.cipher.decrypt(stored, TRANSCRIPT_CONTEXT) or "[]"
+        return [Utterance(u["speaker"], u["text"]) for u in json.loads(stored)]
+
+    def _write(self, record: SessionRecord) -> None:
+        transcript, encrypted = self._encode_transcript(record.transcript)
+        with self.db.session() as s:
+            row = s.get(CallRow, record.call_id)
+            if row is None:
+                row = CallRow(id=record.call_id)
+                s.add(row)
+            row.channel_id = record.channel_id
+            row.direction = record.direction
+            row.caller_id = record.caller_id
+            row.started_at = record.started_at
+            row.ended_at = record.ended_at
+            row.end_reason = record.end_reason
+            row.outcome = str(record.outcome.kind) if record.outcome else None
+            row.outcome_details = dict(record.outcome.details) if record.outcome else None
+            row.path = list(record.path)
+            row.actions = list(record.actions)
+            row.transcript = transcript
+            row.transcript_encrypted = encrypted
+            row.recognizer = record.recognizer
+            row.greeting_ms = record.greeting_ms
+            row.barge_ins = record.barge_ins
+
+    def _entry(self, row: CallRow) -> CallEntry:
+        return CallEntry(
+            id=row.id,
+            direction=row.direction,
+            caller_id=row.caller_id,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            end_reason=row.end_reason,
+            outcome=row.outcome,
+            outcome_details=row.outcome_details,
+            path=list(row.path or []),
+            actions=list(row.actions or []),
+            transcript=self._decode_transcript(row.transcript, row.transcript_encrypted),
+            recognizer=row.recognizer,
+            greeting_ms=row.greeting_ms,
+            barge_ins=row.barge_ins,
+        )
