@@ -263,3 +263,14 @@ def days_between(first: dt.date, last: dt.date) -> Iterable[dt.date]:
     while day <= last:
         yield day
         day += dt.timedelta(days=1)
+
+
+def local_datetime(tz: dt.tzinfo, year: int, month: int, day: int, hour: int = 0,
+                   minute: int = 0) -> dt.datetime:
+    """A local datetime from spoken parts; InvalidRequest (not ValueError) for '31 février' or '25h'."""
+    try:
+        return dt.datetime(year, month, day, hour, minute, tzinfo=tz)
+    except ValueError:
+        raise InvalidRequest(
+            f"date impossible / impossible date: {day:02d}/{month:02d}/{year} {hour:02d}:{minute:02d}"
+        ) from None

@@ -96,7 +96,8 @@ class AppointmentHistoryRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     appointment_id: Mapped[str] = mapped_column(
-        ForeignKey("agenda_appointments.id", ondelete="CASCADE"), index=True
+        ForeignKey("agenda_appointments.id", ondelete="CASCADE", name="fk_agenda_history_appointment"),
+        index=True,
     )
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     actor: Mapped[str] = mapped_column(String(64))  # the source (phone, staff...) or a staff username

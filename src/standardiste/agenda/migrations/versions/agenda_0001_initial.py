@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["appointment_id"],
             ["agenda_appointments.id"],
-            name="fk_agenda_appointment_history_appointment_id_agenda_appointments",
+            name="fk_agenda_history_appointment",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_agenda_appointment_history"),
