@@ -1,0 +1,653 @@
+"""One Asterisk process running in the shared chroot root, with its own instance directory.
+
+The root (a Debian sid filesystem with Asterisk 22) is shared and never modified; each
+instance keeps its configuration, sockets, spool, logs and databases under
+`<root>/<instance dir>`, pointed to by its own asterisk.conf. Several instances (tests running
+at once, each with free ports) therefore never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import wave
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from standardiste.config import AsteriskConfig, Secrets
+from standardiste.pbx.dialplan import DEFAULT_WATCHDOG_S
+
+ASTERISK_BIN = "/usr/sbin/asterisk"
+_PLACEHOLDER = re.compile(r"@@([A-Za-z0-9_]+)@@")
+_SOUND_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+# Shared read-only parts of the root's data dir, linked into each instance's data dir.
+_SHARED_DATA = ("documentation", "rest-api", "static-http", "keys", "firmware", "phoneprov", "agi-bin")
+_SOUND_LANGS_SRC = "/usr/share/asterisk/sounds"
+# Debian's French prompts (asterisk-core-sounds-fr-gsm) install as fr_CA_f_June, without an fr link.
+_FRENCH_SOUNDS = "fr_CA_f_June"
+
+
+class PbxError(RuntimeError):
+    """Asterisk could not be started, stopped or reached; the message says why in plain words."""
+
+
+def templates_dir() -> Path:
+    """The shipped configuration templates (the repository's asterisk/ folder)."""
+    env = os.environ.get("STANDARDISTE_ASTERISK_TEMPLATES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "asterisk"
+
+
+@dataclass(frozen=True)
+class PhoneAccount:
+    """Credentials of a SIP endpoint that registers to this Asterisk (reception, test phones)."""
+
+    endpoint: str
+    username: str
+    password: str
+    host: str
+    port: int
+
+    @property
+    def registrar(self) -> str:
+        return f"sip:{self.host}:{self.port}"
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{self.username}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class PbxStatus:
+    running: bool
+    pid: int | None = None
+    fully_booted: bool = False
+    active_channels: int | None = None
+    registered: tuple[str, ...] = ()
+    detail: str = ""
+    uptime: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """Plain words for an IT person."""
+        if not self.running:
+            return f"Asterisk ne tourne pas / Asterisk is not running. {self.detail}".strip()
+        parts = [f"Asterisk tourne / Asterisk is running (pid {self.pid})"]
+        if self.uptime:
+            parts.append(f"depuis / up {self.uptime}")
+        if not self.fully_booted:
+            parts.append("démarrage en cours / still starting")
+        if self.active_channels is not None:
+            parts.append(f"{self.active_channels} canal(aux) actif(s) / active channel(s)")
+        parts.append(
+            "téléphones enregistrés / registered phones: " + (", ".join(self.registered) or "aucun / none")
+        )
+        return "; ".join(parts) + "."
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port free for both TCP and UDP right now (bind port 0)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        try:
+            with socket.socket(socket.AF_INET, other) as s2:
+                s2.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise PbxError("no free port found")
+
+
+def free_asterisk_config(app_name: str = "standardiste", **overrides: object) -> AsteriskConfig:
+    """An AsteriskConfig on free loopback ports (tests, several instances at once)."""
+    rtp_start = 20000 + secrets.randbelow(40) * 1000
+    values: dict[str, object] = {
+        "bind": "127.0.0.1",
+        "sip_port": free_port(socket.SOCK_DGRAM),
+        "http_port": free_port(),
+        "ami_port": free_port(),
+        "rtp_start": rtp_start,
+        "rtp_end": rtp_start + 999,
+        "app_name": app_name,
+    }
+    values.update(overrides)
+    return AsteriskConfig.model_validate(values)
+
+
+class PbxInstance:
+    """One Asterisk: render its configuration, start, query, stop.
+
+    `root`: the Asterisk root filesystem. `instance_dir`: a directory INSIDE root (host path),
+    created if needed. `asterisk`: ports, bind address, app and user names. `secrets`: the
+    ARI password and AMI secret. Test phones `caller1..callers` and `patient1..patients` are
+    declared besides `reception`; their passwords are generated once per instance dir.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        instance_dir: Path,
+        asterisk: AsteriskConfig,
+        secrets_: Secrets,
+        *,
+        callers: int = 4,
+        patients: int = 3,
+        watchdog_s: int = DEFAULT_WATCHDOG_S,
+        reception_ring_s: int = 40,
+        templates: Path | None = None,
+        system_name: str = "standardiste",
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.instance_dir = Path(instance_dir).resolve()
+        try:
+            rel = self.instance_dir.relative_to(self.root)
+        except ValueError:
+            raise PbxError(
+                f"instance dir {self.instance_dir} must be inside the Asterisk root {self.root}"
+            ) from None
+        if rel == Path("."):
+            raise PbxError("the instance dir cannot be the root itself")
+        self.chroot_dir = "/" + rel.as_posix()  # the instance dir as Asterisk sees it
+        self.config = asterisk
+        self.secrets = secrets_
+        self.callers = callers
+        self.patients = patients
+        self.watchdog_s = watchdog_s  # 0 disables the dead-man switch (only to demonstrate why it exists)
+        self.reception_ring_s = reception_ring_s
+        self.templates = templates or templates_dir()
+        self.system_name = system_name
+        self._process: subprocess.Popen[bytes] | None = None
+        self._console: io.BufferedWriter | None = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def app_name(self) -> str:
+        return self.config.app_name
+
+    @property
+    def host(self) -> str:
+        return self.config.bind
+
+    @property
+    def ari_url(self) -> str:
+        """Base URL of ARI, e.g. http://127.0.0.1:8088/ari (no trailing slash)."""
+        return f"http://{self.config.bind}:{self.config.http_port}/ari"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.config.bind}:{self.config.http_port}"
+
+    @property
+    def ws_url(self) -> str:
+        """Base websocket URL of Asterisk's HTTP server (ws://host:port); media at /media/<id>."""
+        return f"ws://{self.config.bind}:{self.config.http_port}"
+
+    @property
+    def ari_user(self) -> str:
+        return self.config.ari_user
+
+    @property
+    def ari_password(self) -> str:
+        return self.secrets.ari_password
+
+    @property
+    def ami_port(self) -> int:
+        return self.config.ami_port
+
+    @property
+    def ami_user(self) -> str:
+        return self.config.ami_user
+
+    @property
+    def ami_secret(self) -> str:
+        return self.secrets.ami_secret
+
+    @property
+    def sip_port(self) -> int:
+        return self.config.sip_port
+
+    @property
+    def practice_extension(self) -> str:
+        return self.config.practice_extension
+
+    @property
+    def reception_endpoint(self) -> str:
+        return self.config.reception_endpoint
+
+    @property
+    def conf_path(self) -> Path:
+        """Host path of this instance's asterisk.conf."""
+        return self.instance_dir / "etc" / "asterisk.conf"
+
+    @property
+    def log_path(self) -> Path:
+        return self.instance_dir / "log" / "messages.log"
+
+    @property
+    def console_log_path(self) -> Path:
+        return self.instance_dir / "log" / "console.log"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.instance_dir / "run" / "standardiste-asterisk.pid"
+
+    @property
+    def sounds_dir(self) -> Path:
+        """Host path of this instance's custom sounds (played as sound:custom/NAME)."""
+        return self.instance_dir / "share" / "sounds" / "custom"
+
+    def host_path(self, chroot_path: str) -> Path:
+        """Host path of a path as Asterisk sees it (e.g. a recording's location)."""
+        return self.root / chroot_path.lstrip("/")
+
+    def chroot_path(self, host_path: Path) -> str:
+        return "/" + Path(host_path).resolve().relative_to(self.root).as_posix()
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Host path where ARI recordings (live and stored) are written."""
+        return self.instance_dir / "spool" / "recording"
+
+    # ------------------------------------------------------------------ phones
+    def phone_names(self) -> list[str]:
+        return (
+            [self.config.reception_endpoint]
+            + [f"caller{i}" for i in range(1, self.callers + 1)]
+            + [f"patient{i}" for i in range(1, self.patients + 1)]
+        )
+
+    def _phone_passwords(self) -> dict[str, str]:
+        path = self.instance_dir / "phones.json"
+        known: dict[str, str] = {}
+        if path.exists():
+            with contextlib.suppress(ValueError, OSError):
+                known = {str(k): str(v) for k, v in json.loads(path.read_text()).items()}
+        changed = False
+        for name in self.phone_names():
+            if name not in known:
+                known[name] = secrets.token_urlsafe(12)
+                changed = True
+        if changed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(known, indent=1))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return known
+
+    def phone(self, name: str) -> PhoneAccount:
+        """Credentials of one registered phone: 'reception', 'caller1', 'patient2'..."""
+        if name not in self.phone_names():
+            raise KeyError(f"no phone {name!r} in this instance (known: {', '.join(self.phone_names())})")
+        password = self._phone_passwords()[name]
+        return PhoneAccount(name, name, password, self.config.bind, self.config.sip_port)
+
+    @property
+    def reception(self) -> PhoneAccount:
+        return self.phone(self.config.reception_endpoint)
+
+    # ------------------------------------------------------------------ render
+    def _values(self) -> dict[str, str]:
+        cfg = self.config
+        passwords = self._phone_passwords()
+        values = {
+            "INSTANCE": self.chroot_dir,
+            "SYSTEM_NAME": self.system_name,
+            "BIND": cfg.bind,
+            "SIP_PORT": str(cfg.sip_port),
+            "HTTP_PORT": str(cfg.http_port),
+            "AMI_PORT": str(cfg.ami_port),
+            "RTP_START": str(cfg.rtp_start),
+            "RTP_END": str(cfg.rtp_end),
+            "APP": cfg.app_name,
+            "ARI_USER": cfg.ari_user,
+            "ARI_PASSWORD": self.secrets.ari_password,
+            "AMI_USER": cfg.ami_user,
+            "AMI_SECRET": self.secrets.ami_secret,
+            "PRACTICE_EXTENSION": cfg.practice_extension,
+            "RECEPTION_ENDPOINT": cfg.reception_endpoint,
+            "WATCHDOG_S": str(self.watchdog_s),
+            "RECEPTION_RING_S": str(self.reception_ring_s),
+            "CALLER_ENDPOINTS": _phone_blocks(
+                [f"caller{i}" for i in range(1, self.callers + 1)], "standardiste-inbound", passwords
+            ),
+            "PATIENT_ENDPOINTS": _phone_blocks(
+                [f"patient{i}" for i in range(1, self.patients + 1)], "standardiste-inbound", passwords
+            ),
+        }
+        for name, password in passwords.items():
+            values[f"PASSWORD_{name}"] = password
+        return values
+
+    def render(self) -> None:
+        """Write this instance's configuration and directories (idempotent)."""
+        d = self.instance_dir
+        for sub in ("etc", "run", "log", "lib/keys", "cache", "share/sounds/custom"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        for sub in ("recording", "outgoing", "tmp", "monitor", "voicemail"):
+            (d / "spool" / sub).mkdir(parents=True, exist_ok=True)
+        self._link_shared_data()
+        values = self._values()
+        templates = sorted(self.templates.glob("*.conf"))
+        if not templates:
+            raise PbxError(f"no configuration templates in {self.templates}")
+        for template in templates:
+            text = template.read_text(encoding="utf-8")
+
+            def fill(match: re.Match[str], source: Path = template) -> str:
+                key = match.group(1)
+                if key not in values:
+                    raise PbxError(f"{source.name}: unknown placeholder @@{key}@@")
+                return values[key]
+
+            out = d / "etc" / template.name
+            tmp = out.with_suffix(".tmp")
+            tmp.write_text(_PLACEHOLDER.sub(fill, text), encoding="utf-8")
+            tmp.chmod(0o600)
+            tmp.replace(out)
+
+    def _link_shared_data(self) -> None:
+        share = self.instance_dir / "share"
+        for name in _SHARED_DATA:
+            _symlink(share / name, f"/usr/share/asterisk/{name}")
+        sounds = share / "sounds"
+        src = self.root / _SOUND_LANGS_SRC.lstrip("/")
+        if src.is_dir():
+            for entry in src.iterdir():
+                if entry.name in ("custom",):
+                    continue
+                _symlink(sounds / entry.name, f"{_SOUND_LANGS_SRC}/{entry.name}")
+        if (src / _FRENCH_SOUNDS).is_dir():
+            _symlink(sounds / "fr", f"{_SOUND_LANGS_SRC}/{_FRENCH_SOUNDS}")
+
+    # ------------------------------------------------------------------ sounds
+    def install_sound(self, name: str, wav: Path | bytes) -> str:
+        """Install a WAV (file path or file bytes) as sound:custom/NAME; returns that media URI.
+
+        8 kHz mono 16-bit is kept as NAME.wav; 16 kHz as NAME.wav16 (Asterisk picks the best
+        for the channel); any other rate/width/channels is converted to 16 kHz mono first.
+        """
+        data = Path(wav).read_bytes() if isinstance(wav, Path) else wav
+        with wave.open(io.BytesIO(data)) as w:
+            rate, width, channels = w.getframerate(), w.getsampwidth(), w.getnchannels()
+            pcm = w.readframes(w.getnframes())
+        if width != 2 or channels != 1 or rate not in (8000, 16000):
+            pcm, rate = _to_mono16(pcm, rate, width, channels), 16000
+        return self.install_sound_pcm(name, pcm, rate)
+
+    def install_sound_pcm(self, name: str, pcm: bytes, rate: int = 16000) -> str:
+        """Install signed 16-bit mono PCM (8 or 16 kHz) as sound:custom/NAME."""
+        if not _SOUND_NAME.match(name):
+            raise ValueError(f"invalid sound name {name!r} (letters, digits, '-' and '_' only)")
+        if rate not in (8000, 16000):
+            raise ValueError("rate must be 8000 or 16000")
+        self.sounds_dir.mkdir(parents=True, exist_ok=True)
+        ext = "wav" if rate == 8000 else "wav16"
+        for old in ("wav", "wav16"):
+            (self.sounds_dir / f"{name}.{old}").unlink(missing_ok=True)
+        out = self.sounds_dir / f"{name}.{ext}"
+        tmp = self.sounds_dir / f".{name}.tmp"
+        with wave.open(str(tmp), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(pcm)
+        tmp.replace(out)
+        return f"sound:custom/{name}"
+
+    # ------------------------------------------------------------------ process control
+    def _command(self, *args: str) -> list[str]:
+        return ["chroot", str(self.root), ASTERISK_BIN, "-C", f"{self.chroot_dir}/etc/asterisk.conf", *args]
+
+    def rx(self, command: str, timeout: float = 10.0) -> str:
+        """Run one CLI command on the running Asterisk (asterisk -rx) and return its output."""
+        try:
+            proc = subprocess.run(
+                self._command("-rx", command), capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise PbxError(f"asterisk -rx {command!r} timed out after {timeout:.0f} s") from None
+        if proc.returncode != 0 or "Unable to connect to remote asterisk" in proc.stdout:
+            raise PbxError(f"asterisk -rx {command!r} failed: {(proc.stdout + proc.stderr).strip()}")
+        return proc.stdout
+
+    async def arx(self, command: str, timeout: float = 10.0) -> str:  # noqa: ASYNC109
+        """rx() off the event loop."""
+        return await asyncio.to_thread(self.rx, command, timeout)
+
+    def pid(self) -> int | None:
+        """Pid of this instance's Asterisk, from our process handle or the pidfile."""
+        if self._process is not None and self._process.poll() is None:
+            return self._process.pid
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) and _is_asterisk(pid, self.chroot_dir) else None
+
+    def spawn(self) -> int:
+        """Start Asterisk in the background (detached from this process group); returns its pid."""
+        if self.pid() is not None:
+            raise PbxError(f"Asterisk already runs for {self.instance_dir} (pid {self.pid()})")
+        if not (self.root / ASTERISK_BIN.lstrip("/")).exists():
+            raise PbxError(f"no Asterisk in {self.root}: run `standardiste pbx build` first")
+        self.render()
+        # Remove a stale control socket so -rx never talks to a dead instance.
+        (self.instance_dir / "run" / "asterisk.ctl").unlink(missing_ok=True)
+        self._console = open(self.console_log_path, "ab")  # noqa: SIM115 - kept open for the child
+        self._process = subprocess.Popen(
+            self._command("-f", "-n"),
+            stdin=subprocess.DEVNULL,
+            stdout=self._console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pidfile.write_text(f"{self._process.pid}\n")
+        return self._process.pid
+
+    async def start(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Start Asterisk and wait until it is fully booted and ARI answers."""
+        self.spawn()
+        deadline = time.monotonic() + timeout
+        try:
+            await self._wait_booted(deadline)
+            await self.wait_ari(deadline - time.monotonic())
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _wait_booted(self, deadline: float) -> None:
+        while True:
+            if self._process is not None and self._process.poll() is not None:
+                raise PbxError(f"Asterisk exited at start (code {self._process.returncode}): {self._tail()}")
+            try:
+                out = await self.arx("core waitfullybooted", timeout=max(1.0, deadline - time.monotonic()))
+                if "fully booted" in out.lower():
+                    return
+            except PbxError:
+                pass
+            if time.monotonic() > deadline:
+                raise PbxError(f"Asterisk did not finish booting in time: {self._tail()}")
+            await asyncio.sleep(0.1)
+
+    async def wait_ari(self, timeout: float = 10.0) -> dict[str, object]:  # noqa: ASYNC109
+        """Wait until ARI answers GET /asterisk/info; returns its JSON."""
+        deadline = time.monotonic() + max(timeout, 0.5)
+        last = ""
+        async with aiohttp.ClientSession(headers=self.ari_headers()) as http:
+            while time.monotonic() < deadline:
+                try:
+                    async with http.get(
+                        f"{self.ari_url}/asterisk/info", timeout=aiohttp.ClientTimeout(2)
+                    ) as r:
+                        if r.status == 200:
+                            return await r.json()
+                        last = f"HTTP {r.status}"
+                except (aiohttp.ClientError, TimeoutError) as err:
+                    last = str(err) or type(err).__name__
+                await asyncio.sleep(0.1)
+        raise PbxError(f"ARI does not answer on {self.ari_url}: {last}")
+
+    def ari_headers(self) -> dict[str, str]:
+        """Authorization header for ARI requests and the events websocket."""
+        import base64
+
+        token = base64.b64encode(f"{self.ari_user}:{self.ari_password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Stop Asterisk (core stop now, then SIGTERM, then SIGKILL)."""
+        await asyncio.to_thread(self.stop_sync, timeout)
+
+    def stop_sync(self, timeout: float = 10.0) -> None:
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(PbxError):
+                self.rx("core stop now", timeout=min(timeout, 5.0))
+            if not self._wait_exit(pid, timeout / 2):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                if not self._wait_exit(pid, timeout / 2):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                    self._wait_exit(pid, 2.0)
+        self._process = None
+        if self._console is not None:
+            self._console.close()
+            self._console = None
+        self.pidfile.unlink(missing_ok=True)
+
+    def _wait_exit(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.pid == pid:
+                if self._process.poll() is not None:
+                    return True
+            elif not _alive(pid):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def status(self) -> PbxStatus:
+        pid = self.pid()
+        if pid is None:
+            return PbxStatus(running=False, detail=f"(instance : {self.instance_dir})")
+        try:
+            booted = "fully booted" in self.rx("core waitfullybooted", timeout=3).lower()
+            uptime_text = self.rx("core show uptime", timeout=3)
+            channels_text = self.rx("core show channels count", timeout=3)
+            contacts_text = self.rx("pjsip show contacts", timeout=3)
+        except PbxError as err:
+            return PbxStatus(
+                running=True, pid=pid, detail=f"ne répond pas à la console / CLI not answering: {err}"
+            )
+        match = re.search(r"(\d+) active channel", channels_text)
+        uptime = re.search(r"System uptime:\s*(.+)", uptime_text)
+        registered = tuple(sorted(set(re.findall(r"Contact:\s+([A-Za-z0-9_-]+)/sip:", contacts_text))))
+        return PbxStatus(
+            running=True,
+            pid=pid,
+            fully_booted=booted,
+            active_channels=int(match.group(1)) if match else None,
+            registered=registered,
+            uptime=uptime.group(1).strip() if uptime else "",
+        )
+
+    def _tail(self, lines: int = 15) -> str:
+        try:
+            text = self.console_log_path.read_text(errors="replace")
+        except OSError:
+            return "(no console log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def remove(self) -> None:
+        """Delete the instance directory (the instance must be stopped)."""
+        if self.pid() is not None:
+            raise PbxError("stop the instance before removing it")
+        shutil.rmtree(self.instance_dir, ignore_errors=True)
+
+
+def _phone_blocks(names: list[str], context: str, passwords: Mapping[str, str]) -> str:
+    blocks = []
+    for name in names:
+        blocks.append(
+            f"[{name}](phone-endpoint)\ncontext = {context}\nauth = {name}\naors = {name}\n"
+            f'callerid = "{name}" <{name}>\n\n'
+            f"[{name}](phone-auth)\nusername = {name}\npassword = {passwords[name]}\n\n"
+            f"[{name}](phone-aor)\n"
+        )
+    return "\n".join(blocks)
+
+
+def _symlink(link: Path, target: str) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        if link.is_symlink() and os.readlink(link) == target:
+            return
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        else:
+            return
+    os.symlink(target, link)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is not alive.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _is_asterisk(pid: int, chroot_dir: str) -> bool:
+    """Guard against a reused pid: the process must be an asterisk for this instance."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return (
+        any(b"asterisk" in part for part in cmdline) and f"{chroot_dir}/etc/asterisk.conf".encode() in cmdline
+    )
+
+
+def _to_mono16(pcm: bytes, rate: int, width: int, channels: int) -> bytes:
+    import numpy as np
+    import soxr
+
+    if width == 1:
+        samples = (np.frombuffer(pcm, dtype=np.uint8).astype(np.float32) - 128) / 128
+    elif width == 2:
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
+    elif width == 4:
+        samples = np.frombuffer(pcm, dtype="<i4").astype(np.float32) / 2**31
+    else:
+        raise ValueError(f"unsupported WAV sample width {width}")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1)
+    if rate != 16000:
+        samples = soxr.resample(samples, rate, 16000)
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
