@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.practice",
+    "tests.fixtures.pbx",
     "tests.fixtures.postgres",
     "tests.fixtures.radicale",
     "tests.fixtures.redis",
