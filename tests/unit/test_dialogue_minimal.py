@@ -95,8 +95,9 @@ def test_greeting(manager):
 
 
 def test_greeting_without_open_speech(demo_config):
-    services = ConversationServices(demo_config.practice, KeywordUnderstander(), Unused(), Unused(),
-                                    open_speech=False)
+    services = ConversationServices(
+        demo_config.practice, KeywordUnderstander(), Unused(), Unused(), open_speech=False
+    )
     text = DialogueManager(services).handle(CallStarted("c1", NOW))[0].text
     assert "clavier" in text and "Tapez 1 pour les horaires" in text
 

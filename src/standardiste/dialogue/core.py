@@ -37,11 +37,40 @@ MIN_CONFIDENCE = 0.45
 # Failures (no input / no match) on one question before a human takes over.
 MAX_FAILURES = 2
 
-YES_WORDS = ("oui", "ouais", "d'accord", "daccord", "exact", "exactement", "tout a fait", "c'est ca",
-             "bien sur", "parfait", "ok", "okay", "volontiers", "absolument", "affirmatif", "ca me va",
-             "c'est bon", "c'est bien ca", "ca marche", "entendu", "voila")
-NO_WORDS = ("non", "pas du tout", "negatif", "aucun", "ni l'un ni l'autre", "pas ca", "c'est pas ca",
-            "ce n'est pas ca", "pas vraiment")
+YES_WORDS = (
+    "oui",
+    "ouais",
+    "d'accord",
+    "daccord",
+    "exact",
+    "exactement",
+    "tout a fait",
+    "c'est ca",
+    "bien sur",
+    "parfait",
+    "ok",
+    "okay",
+    "volontiers",
+    "absolument",
+    "affirmatif",
+    "ca me va",
+    "c'est bon",
+    "c'est bien ca",
+    "ca marche",
+    "entendu",
+    "voila",
+)
+NO_WORDS = (
+    "non",
+    "pas du tout",
+    "negatif",
+    "aucun",
+    "ni l'un ni l'autre",
+    "pas ca",
+    "c'est pas ca",
+    "ce n'est pas ca",
+    "pas vraiment",
+)
 
 YES_NO_PHRASES = ("oui", "non", "d'accord", "exactement", "pas du tout")
 
@@ -133,6 +162,8 @@ class CallState:
     finished: bool = False
     in_emergency: bool = False
     transferring: bool = False
+    reception_down: bool = False  # a transfer failed during this call
+    message_offered: bool = False
     achieved: list[Outcome] = field(default_factory=list)
     final: Outcome | None = None
     path: list[str] = field(default_factory=list)
@@ -173,6 +204,18 @@ class DialogueCore:
         if moment.tzinfo is None:
             return moment.replace(tzinfo=self.tz)
         return moment.astimezone(self.tz)
+
+    def _now(self) -> dt.datetime:
+        """The time of the latest caller event (the agenda is asked "as of" it)."""
+        moment = self._last_answer_now or self.state.started or dt.datetime.now(self.tz)
+        return self.local(moment)
+
+    def after_task(self, said: str) -> list[Action]:
+        """Overridden by the manager: what follows a completed task."""
+        return self.finish([self.say(said), Hangup("done")])
+
+    def what_else(self, preamble: str) -> list[Action]:
+        raise NotImplementedError
 
     def say(self, text: str, expect: Expectation | None = None, interruptible: bool = True) -> Say:
         self._transcript.append(Utterance("assistant", text))
@@ -219,11 +262,26 @@ class DialogueCore:
 
     def transfer(self, text: str = P.TRANSFER, reason: str = "caller_request") -> list[Action]:
         """Hand the call to reception (or, when nobody can take it, offer to take a message)."""
-        if self.services.reception_available is False:
-            return self.reception_unavailable()
+        if self.services.reception_available is False or self.state.reception_down:
+            return self.reception_down()
         self.state.transferring = True
         self.achieve(OutcomeKind.TRANSFERRED, reason=reason)
         return self.finish([self.say(text, interruptible=False), Transfer("reception", False, reason)])
+
+    def reception_down(self) -> list[Action]:
+        """Nobody can take the call: offer a message once, then a clear goodbye."""
+        if self.state.message_offered:
+            return self.finish(
+                [
+                    self.say(
+                        f"{P.RECEPTION_GONE} {P.GOODBYE}",
+                        interruptible=False,
+                    ),
+                    Hangup("reception_unavailable"),
+                ]
+            )
+        self.state.message_offered = True
+        return self.reception_unavailable()
 
     def goodbye(self) -> list[Action]:
         return self.finish([self.say(P.GOODBYE, interruptible=False), Hangup("done")])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from standardiste.dialogue import prompts as P
-from standardiste.dialogue.core import MIN_CONFIDENCE, Answer, DialogueCore, Question, has_word
+from standardiste.dialogue.core import MIN_CONFIDENCE, Answer, Question, fold, has_word
 from standardiste.dialogue.messages import (
     Action,
     CallerEvent,
@@ -26,6 +26,8 @@ from standardiste.dialogue.messages import (
     Transfer,
     TransferFailed,
 )
+from standardiste.dialogue.outbound import OutboundFlow
+from standardiste.dialogue.requests import REQUEST_KINDS
 from standardiste.dialogue.services import ConversationServices
 from standardiste.understanding.types import Intent
 
@@ -45,6 +47,11 @@ TASK_INTENTS = frozenset({
     Intent.MEDICAL_CERTIFICATE, Intent.SICK_LEAVE, Intent.TEST_RESULTS,
 })  # fmt: skip
 
+FAQ_INTENTS = frozenset({
+    Intent.ASK_HOURS, Intent.ASK_ADDRESS_ACCESS, Intent.ASK_PARKING, Intent.ASK_DOCUMENTS_TO_BRING,
+    Intent.ASK_PRICE_PAYMENT,
+})  # fmt: skip
+
 MENU_KEYS = {
     "1": Intent.ASK_HOURS,
     "2": Intent.BOOK_APPOINTMENT,
@@ -54,7 +61,7 @@ MENU_KEYS = {
 }
 
 
-class DialogueManager(DialogueCore):
+class DialogueManager(OutboundFlow):
     """Implements the `Conversation` protocol (see dialogue.messages)."""
 
     def __init__(self, services: ConversationServices) -> None:
@@ -71,14 +78,23 @@ class DialogueManager(DialogueCore):
             if self.state.finished:
                 return []
             if self.state.in_emergency:
-                return self.finish([self.say(P.emergency_call_15(self.practice), interruptible=False),
-                                    Transfer("reception", True, "emergency_internal_error")])
+                return self.finish(
+                    [
+                        self.say(P.emergency_call_15(self.practice), interruptible=False),
+                        Transfer("reception", True, "emergency_internal_error"),
+                    ]
+                )
             self.state.transferring = True
             self.achieve(OutcomeKind.TRANSFERRED, reason="internal_error")
-            return self.finish([self.say(P.TRANSFER_AFTER_FAILURES, interruptible=False),
-                                Transfer("reception", False, "internal_error")])
+            return self.finish(
+                [
+                    self.say(P.TRANSFER_AFTER_FAILURES, interruptible=False),
+                    Transfer("reception", False, "internal_error"),
+                ]
+            )
 
     def _dispatch(self, event: CallerEvent) -> list[Action]:
+        self._last_answer_now = getattr(event, "now", None) or self._last_answer_now
         if isinstance(event, CallStarted):
             return self.on_call_started(event)
         if isinstance(event, CallerHungUp):
@@ -107,6 +123,8 @@ class DialogueManager(DialogueCore):
         self.state.appointment_id = event.appointment_id
         self.state.speech_available = event.speech_available
         self.state.started = event.now
+        if event.direction == "outbound":
+            return self.start_outbound()
         return self.ask(self.menu_question(P.greeting(self.practice, self.open_speech)))
 
     def on_keys(self, event: Keypad) -> list[Action]:
@@ -144,8 +162,12 @@ class DialogueManager(DialogueCore):
         if actions is not None:
             return actions
         u = answer.understanding
-        if (question.allow_switch and u is not None and u.intent in TASK_INTENTS
-                and u.confidence >= MIN_CONFIDENCE):
+        if (
+            question.allow_switch
+            and u is not None
+            and u.intent in TASK_INTENTS
+            and u.confidence >= MIN_CONFIDENCE
+        ):
             self.release_holds()
             return self.start_task(u.intent, answer)
         return self.failure("no_match", answer)
@@ -157,8 +179,11 @@ class DialogueManager(DialogueCore):
 
     def _human_allowed(self, answer: Answer) -> bool:
         # "non" to "voulez-vous parler au secrétariat" style questions is handled by the question itself.
-        return not (self.question is not None and self.question.expect.kind == Expect.YES_NO
-                    and answer.yes_no() is not None)
+        return not (
+            self.question is not None
+            and self.question.expect.kind == Expect.YES_NO
+            and answer.yes_no() is not None
+        )
 
     # --- The main menu ---------------------------------------------------------------------------
 
@@ -175,6 +200,12 @@ class DialogueManager(DialogueCore):
             intent = MENU_KEYS.get(answer.keys[:1])
             return self.start_task(intent, answer) if intent else None
         u = answer.understanding
+        if self.practice.faq.extra and (
+            u is None or u.intent == Intent.OUT_OF_SCOPE or u.confidence < MIN_CONFIDENCE
+        ):
+            extra = self.extra_answer(answer)
+            if extra is not None:
+                return extra
         if u is None or u.confidence < MIN_CONFIDENCE or u.intent == Intent.OUT_OF_SCOPE:
             return None
         if u.intent in TASK_INTENTS:
@@ -187,7 +218,11 @@ class DialogueManager(DialogueCore):
 
     def what_else(self, preamble: str) -> list[Action]:
         question = Question(
-            "what_else", P.WHAT_ELSE, P.WHAT_ELSE_SIMPLE, self.yes_no_expect(), self.on_what_else,
+            "what_else",
+            P.WHAT_ELSE,
+            P.WHAT_ELSE_SIMPLE,
+            self.yes_no_expect(),
+            self.on_what_else,
             on_give_up=self.goodbye,
         )
         return self.ask(question, preamble)
@@ -207,11 +242,121 @@ class DialogueManager(DialogueCore):
 
     def start_task(self, intent: Intent, answer: Answer) -> list[Action]:
         self.state.path.append(str(intent))
-        if intent == Intent.ASK_HOURS:
-            self.achieve(OutcomeKind.ANSWERED, topic="hours")
-            return self.what_else(P.hours_answer(self.practice))
-        # Flows not handled here yet go to a human rather than guessing.
+        if intent in FAQ_INTENTS:
+            return self.answer_question(intent, answer)
+        if intent == Intent.BOOK_APPOINTMENT:
+            return self.start_booking(answer)
+        if intent == Intent.CANCEL_APPOINTMENT and answer.keys is not None:
+            return self.ask(self._cancel_or_move_question())
+        if intent == Intent.CANCEL_APPOINTMENT:
+            return self.start_change("cancel", answer)
+        if intent == Intent.RESCHEDULE_APPOINTMENT:
+            return self.start_change("move", answer)
+        if intent == Intent.CONFIRM_APPOINTMENT:
+            return self.start_change("confirm", answer)
+        if intent == Intent.PRESCRIPTION_RENEWAL and answer.keys is not None:
+            return self.ask(self._request_kind_question())
+        if intent in REQUEST_KINDS:
+            return self.start_request(REQUEST_KINDS[intent], answer)
         return self.transfer(reason=f"unsupported_{intent}")
+
+    def after_task(self, said: str) -> list[Action]:
+        if self.is_outbound():
+            return self.outbound_after_task(said)
+        return self.what_else(said)
+
+    def _cancel_or_move_question(self) -> Question:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            folded = fold(answer.text)
+            if answer.keys == "1" or "annul" in folded:
+                return self.start_change("cancel", None)
+            if answer.keys == "2" or any(w in folded for w in ("deplac", "changer", "decaler", "reporter")):
+                return self.start_change("move", None)
+            if answer.keys == "3" or "confirm" in folded:
+                return self.start_change("confirm", None)
+            return None
+
+        text = "Voulez-vous annuler, déplacer ou confirmer un rendez-vous ?"
+        return Question(
+            "cancel_or_move",
+            text,
+            "Tapez 1 pour annuler, 2 pour déplacer, 3 pour confirmer un rendez-vous.",
+            Expectation(Expect.CHOICE, ("annuler", "déplacer", "confirmer"), 1),
+            on_answer,
+        )
+
+    def _request_kind_question(self) -> Question:
+        options = (
+            ("ordonnance", Intent.PRESCRIPTION_RENEWAL),
+            ("certificat", Intent.MEDICAL_CERTIFICATE),
+            ("arret", Intent.SICK_LEAVE),
+            ("resultat", Intent.TEST_RESULTS),
+        )
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            if answer.keys is not None:
+                index = int(answer.keys[0]) - 1 if answer.keys[:1].isdigit() else -1
+                if 0 <= index < len(options):
+                    return self.start_request(REQUEST_KINDS[options[index][1]], None)
+                return None
+            folded = fold(answer.text)
+            for word, intent in options:
+                if word in folded:
+                    return self.start_request(REQUEST_KINDS[intent], answer)
+            if answer.intent in REQUEST_KINDS:
+                return self.start_request(REQUEST_KINDS[answer.intent], answer)
+            return None
+
+        return Question(
+            "request_kind",
+            "Est-ce pour une ordonnance, un certificat, un arrêt de travail, ou des résultats ?",
+            "Tapez 1 pour une ordonnance, 2 pour un certificat, 3 pour un arrêt de travail, "
+            "4 pour des résultats.",
+            Expectation(Expect.CHOICE, ("ordonnance", "certificat", "arrêt de travail", "résultats"), 1),
+            on_answer,
+        )
+
+    # --- Practical questions: only what the practice's configuration says ------------------------
+
+    def answer_question(self, intent: Intent, answer: Answer) -> list[Action]:
+        faq = self.practice.faq
+        folded = fold(answer.text) if answer.spoken else ""
+        topic, text = str(intent), ""
+        if intent == Intent.ASK_HOURS:
+            topic, text = "hours", P.hours_answer(self.practice)
+        elif "vitale" in folded:
+            topic, text = "carte_vitale", faq.carte_vitale
+        elif "tiers payant" in folded:
+            topic, text = "tiers_payant", faq.tiers_payant
+        elif intent == Intent.ASK_ADDRESS_ACCESS:
+            topic = "address_access"
+            text = faq.address_access or f"Le cabinet se trouve au {self.practice.address}."
+        elif intent == Intent.ASK_PARKING:
+            topic, text = "parking", faq.parking
+        elif intent == Intent.ASK_DOCUMENTS_TO_BRING:
+            topic, text = "documents_to_bring", faq.documents_to_bring
+        elif intent == Intent.ASK_PRICE_PAYMENT:
+            topic, text = "price_payment", faq.price_payment
+            if (
+                text
+                and faq.carte_vitale
+                and any(w in folded for w in ("rembours", "secu", "payer", "paiement"))
+            ):
+                text = f"{text} {faq.carte_vitale}"
+        if not text:
+            self.state.path.append(f"no_information:{topic}")
+            return self.transfer(P.NO_INFORMATION, reason=f"no_information:{topic}")
+        self.achieve(OutcomeKind.ANSWERED, topic=topic)
+        return self.what_else(text)
+
+    def extra_answer(self, answer: Answer) -> list[Action] | None:
+        """Practice-specific questions (faq.extra: keyword -> answer)."""
+        folded = fold(answer.text)
+        for key, text in self.practice.faq.extra.items():
+            if key and fold(key) in folded and text:
+                self.achieve(OutcomeKind.ANSWERED, topic=f"extra:{key}")
+                return self.what_else(text)
+        return None
 
     # --- Emergencies -----------------------------------------------------------------------------
 
@@ -232,7 +377,11 @@ class DialogueManager(DialogueCore):
             return None
 
         question = Question(
-            "emergency_confirm", P.EMERGENCY_CONFIRM, P.EMERGENCY_CONFIRM, self.yes_no_expect(), on_answer,
+            "emergency_confirm",
+            P.EMERGENCY_CONFIRM,
+            P.EMERGENCY_CONFIRM,
+            self.yes_no_expect(),
+            on_answer,
             # Unsure after two tries: treat it as an emergency (never miss one).
             on_give_up=lambda: self.emergency(None, rule="unconfirmed"),
             allow_switch=False,
@@ -246,33 +395,47 @@ class DialogueManager(DialogueCore):
         now = answer.now if answer is not None else None
         closed = now is not None and not self.practice.hours.is_open(now)
         if self.services.reception_available is False or closed:
-            self.achieve(OutcomeKind.EMERGENCY_TRANSFERRED, transferred=False, rule=rule,
-                         advised=self.practice.emergency_number)
-            return self.finish([self.say(P.emergency_call_15(self.practice), interruptible=False),
-                                Hangup("emergency_advised")])
+            self.achieve(
+                OutcomeKind.EMERGENCY_TRANSFERRED,
+                transferred=False,
+                rule=rule,
+                advised=self.practice.emergency_number,
+            )
+            return self.finish(
+                [
+                    self.say(P.emergency_call_15(self.practice), interruptible=False),
+                    Hangup("emergency_advised"),
+                ]
+            )
         self.achieve(OutcomeKind.EMERGENCY_TRANSFERRED, transferred=True, rule=rule)
-        return self.finish([self.say(P.emergency_transfer(self.practice), interruptible=False),
-                            Transfer("reception", True, f"emergency:{rule}")])
+        return self.finish(
+            [
+                self.say(P.emergency_transfer(self.practice), interruptible=False),
+                Transfer("reception", True, f"emergency:{rule}"),
+            ]
+        )
 
     def on_transfer_failed(self, event: TransferFailed) -> list[Action]:
         self.state.path.append(f"transfer_failed:{event.reason}")
         self.state.finished = False
         self.state.final = None
         if self.state.in_emergency:
-            self.state.achieved = [o for o in self.state.achieved
-                                   if o.kind != OutcomeKind.EMERGENCY_TRANSFERRED]
-            self.achieve(OutcomeKind.EMERGENCY_TRANSFERRED, transferred=False,
-                         advised=self.practice.emergency_number, reason=event.reason)
-            return self.finish([self.say(P.emergency_call_15(self.practice), interruptible=False),
-                                Hangup("emergency_transfer_failed")])
+            self.state.achieved = [
+                o for o in self.state.achieved if o.kind != OutcomeKind.EMERGENCY_TRANSFERRED
+            ]
+            self.achieve(
+                OutcomeKind.EMERGENCY_TRANSFERRED,
+                transferred=False,
+                advised=self.practice.emergency_number,
+                reason=event.reason,
+            )
+            return self.finish(
+                [
+                    self.say(P.emergency_call_15(self.practice), interruptible=False),
+                    Hangup("emergency_transfer_failed"),
+                ]
+            )
         self.state.achieved = [o for o in self.state.achieved if o.kind != OutcomeKind.TRANSFERRED]
         self.state.transferring = False
-        return self.reception_unavailable()
-
-    def reception_unavailable(self) -> list[Action]:
-        # A message is offered by the request flow; until it exists, a clear goodbye.
-        return self.finish([
-            self.say("Le secrétariat ne peut pas vous répondre pour le moment. Merci de rappeler plus tard. "
-                     + P.GOODBYE, interruptible=False),
-            Hangup("reception_unavailable"),
-        ])
+        self.state.reception_down = True
+        return self.reception_down()

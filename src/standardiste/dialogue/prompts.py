@@ -94,6 +94,14 @@ def datetime_fr(moment: dt.datetime, now: dt.datetime | None = None) -> str:
     return f"{spoken} à {time_fr(moment)}"
 
 
+def of_datetime_fr(moment: dt.datetime, now: dt.datetime | None = None) -> str:
+    """'du mardi vingt-quatre novembre à ...' / 'de demain, ...' (for "votre rendez-vous du ...")."""
+    spoken = datetime_fr(moment, now)
+    if spoken.startswith("le "):
+        return "du " + spoken.removeprefix("le ")
+    return "d'" + spoken if spoken.startswith("aujourd") else "de " + spoken
+
+
 def birth_date_fr(d: dt.date) -> str:
     return f"{day_of_month_fr(d)} {MONTHS_FR[d.month - 1]} {number_fr(d.year)}"
 
@@ -196,6 +204,8 @@ RECEPTION_UNAVAILABLE = (
     "le cabinet vous rappelle. Voulez-vous laisser un message ? "
     "Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
 )
+RECEPTION_GONE = "Le secrétariat ne peut pas vous répondre pour le moment. Merci de rappeler plus tard."
+NO_SLOT_THEN = "Je n'ai plus de disponibilité à ce moment-là. Voici les plus proches."
 YES_NO_KEYS = "Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
 
 

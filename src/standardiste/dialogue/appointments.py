@@ -1,0 +1,174 @@
+"""An existing appointment: find the caller, pick the appointment, then cancel, move or confirm it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from standardiste.agenda.model import AgendaError, Appointment, PatientIdentity, Source
+from standardiste.dialogue import prompts as P
+from standardiste.dialogue.booking import BookingFlow
+from standardiste.dialogue.core import Answer, Question
+from standardiste.dialogue.identity import Identity
+from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
+from standardiste.dialogue.when import pick, time_wish
+
+log = logging.getLogger(__name__)
+
+Change = Literal["cancel", "move", "confirm"]
+
+
+class AppointmentFlow(BookingFlow):
+    _lookup_failures: int = 0
+
+    def start_change(self, change: Change, answer: Answer | None) -> list[Action]:
+        self.release_holds()
+        self.booking = None
+        if answer is not None and answer.spoken:
+            self.take_identity_hints(answer)
+        self._change = change
+        self._change_hint = answer
+        return self.collect_identity(
+            self._lookup, phone=False, preamble="Je vais d'abord retrouver votre dossier."
+        )
+
+    def _lookup(self, ident: Identity) -> list[Action]:
+        assert ident.birth_date is not None
+        now = self._now()
+        patient = self.services.agenda.find_patient(
+            PatientIdentity(ident.last_name, ident.first_name, ident.birth_date, None)
+        )
+        if patient is None:
+            self._lookup_failures += 1
+            if self._lookup_failures >= 2:
+                return self.transfer(
+                    "Je ne retrouve pas votre dossier. Je vous passe le secrétariat, ne quittez pas.",
+                    reason="patient_not_found",
+                )
+            self.identity = Identity(phone=self.identity.phone)
+            return self.collect_identity(
+                self._lookup,
+                phone=False,
+                preamble="Je ne trouve pas de dossier à ce nom avec cette date de naissance. Reprenons.",
+            )
+        upcoming = [a for a in self.services.agenda.upcoming(patient.id, now)]
+        if not upcoming:
+            return self.after_task_no_appointment()
+        hint = self._change_hint
+        if hint is not None and hint.spoken and len(upcoming) > 1:
+            starts = [self.local(a.start) for a in upcoming]
+            chosen = (
+                pick(starts, hint.text, None, hint.understanding, hint.now)
+                if time_wish(hint.understanding, hint.text, hint.now)
+                else []
+            )
+            if len(chosen) == 1:
+                return self._act_on(upcoming[chosen[0]])
+        if len(upcoming) == 1:
+            return self._act_on(upcoming[0])
+        return self.ask(self._which_appointment(upcoming[:3]))
+
+    def after_task_no_appointment(self) -> list[Action]:
+        self.achieve(OutcomeKind.ANSWERED, topic="no_upcoming_appointment")
+        return self.what_else("Je ne trouve aucun rendez-vous à venir à votre nom.")
+
+    def _which_appointment(self, options: list[Appointment]) -> Question:
+        now = self._now()
+        parts = [
+            f"{P.datetime_fr(self.local(a.start), now)} avec "
+            f"{P.practitioner_fr(self.practice, a.practitioner_id)}"
+            for a in options
+        ]
+        text = "Vous avez plusieurs rendez-vous : " + ", ".join(parts[:-1]) + f", et {parts[-1]}. Lequel ?"
+        keys = ", ".join(f"{i + 1} pour {P.ordinal_fr(i)}" for i in range(len(options)))
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            starts = [self.local(a.start) for a in options]
+            chosen = pick(starts, answer.text, answer.keys, answer.understanding, answer.now)
+            if len(chosen) != 1:
+                return None
+            return self._act_on(options[chosen[0]])
+
+        return Question(
+            "which_appointment",
+            text,
+            f"{text} Tapez {keys}.",
+            Expectation(Expect.CHOICE, ("le premier", "le deuxième", "le troisième"), 1),
+            on_answer,
+        )
+
+    def _act_on(self, appointment: Appointment) -> list[Action]:
+        now = self._now()
+        when = (
+            f"{P.datetime_fr(self.local(appointment.start), now)} avec "
+            f"{P.practitioner_fr(self.practice, appointment.practitioner_id)}"
+        )
+        if self._change == "move":
+            self.start_booking(None, moving=appointment, source=self._change_source())
+            question = self._wish_question(
+                f"Votre rendez-vous est {when}. Pour quand souhaitez-vous le déplacer ?"
+            )
+            return self.ask(question)
+        if self._change == "confirm":
+            return self._confirm(appointment, f"Vous avez bien rendez-vous {when}.")
+        text = f"Vous avez rendez-vous {when}. Voulez-vous l'annuler ?"
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            yes = answer.yes_no()
+            if yes is True:
+                return self._cancel(appointment)
+            if yes is False:
+                return self.what_else("Très bien, je ne change rien.")
+            return None
+
+        return self.ask(
+            Question(
+                "cancel_confirm",
+                text,
+                f"{text} {P.YES_NO_KEYS}",
+                self.yes_no_expect(),
+                on_answer,
+                allow_switch=True,
+            )
+        )
+
+    def _change_source(self) -> Source:
+        return Source.REMINDER_CALL if self.state.direction == "outbound" else Source.PHONE
+
+    def _cancel(self, appointment: Appointment) -> list[Action]:
+        now = self._now()
+        try:
+            cancelled = self.services.agenda.cancel(appointment.id, self._change_source(), now)
+        except AgendaError as err:
+            log.warning("cancel %s failed: %s", appointment.id, err)
+            return self.transfer(
+                "Je n'arrive pas à annuler ce rendez-vous. Je vous passe le secrétariat.",
+                reason="cancel_failed",
+            )
+        self.achieve(
+            OutcomeKind.CANCELLED,
+            appointment_id=cancelled.id,
+            practitioner=cancelled.practitioner_id,
+            start=cancelled.start.isoformat(),
+        )
+        return self.after_task(
+            f"C'est fait : votre rendez-vous {P.of_datetime_fr(self.local(cancelled.start), now)} est annulé."
+        )
+
+    def _confirm(self, appointment: Appointment, preamble: str) -> list[Action]:
+        now = self._now()
+        try:
+            confirmed = self.services.agenda.confirm(appointment.id, self._change_source(), now)
+        except AgendaError as err:
+            log.warning("confirm %s failed: %s", appointment.id, err)
+            return self.transfer(
+                "Je n'arrive pas à confirmer ce rendez-vous. Je vous passe le secrétariat.",
+                reason="confirm_failed",
+            )
+        self.achieve(
+            OutcomeKind.CONFIRMED,
+            appointment_id=confirmed.id,
+            practitioner=confirmed.practitioner_id,
+            start=confirmed.start.isoformat(),
+        )
+        return self.after_task(f"{preamble} Il est confirmé, merci.".strip())

@@ -1,0 +1,615 @@
+"""Booking (and moving) an appointment: wishes -> 2-3 held slots -> pick -> identity -> recap -> book."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from standardiste.agenda.model import (
+    AgendaError,
+    Appointment,
+    Hold,
+    PatientIdentity,
+    Slot,
+    SlotQuery,
+    SlotTaken,
+    SlotUnavailable,
+    Source,
+)
+from standardiste.dialogue import prompts as P
+from standardiste.dialogue.core import Answer, Question, fold, has_word
+from standardiste.dialogue.identity import Identity, IdentityFlow
+from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
+from standardiste.dialogue.when import TimeWish, pick, says_any, sort_near, time_wish
+from standardiste.understanding.types import EntityKind
+
+log = logging.getLogger(__name__)
+
+OFFER = 3  # at most this many slots proposed at once
+_CHILD_WORDS = ("enfant", "fils", "fille", "bebe", "pediatre", "pediatrie", "petit", "petite", "nourrisson")
+_NEW_PATIENT_WORDS = (
+    "premiere fois",
+    "nouveau patient",
+    "nouvelle patiente",
+    "jamais venu",
+    "jamais venue",
+    "premiere consultation",
+    "pas encore patient",
+)
+
+
+@dataclass(slots=True)
+class BookingState:
+    practitioner_id: str | None = None
+    practitioner_asked: bool = False
+    appointment_type: str | None = None
+    wish: TimeWish | None = None
+    reason: str = ""
+    offered: list[tuple[Slot, Hold | None]] = field(default_factory=list)
+    chosen: tuple[Slot, Hold | None] | None = None
+    moving: Appointment | None = None
+    source: Source = Source.PHONE
+    excluded: set[dt.datetime] = field(default_factory=set)
+
+
+class BookingFlow(IdentityFlow):
+    booking: BookingState | None = None
+
+    # --- Entry -----------------------------------------------------------------------------------
+
+    def start_booking(
+        self, answer: Answer | None, moving: Appointment | None = None, source: Source = Source.PHONE
+    ) -> list[Action]:
+        self.release_holds()
+        self.booking = BookingState(moving=moving, source=source)
+        b = self.booking
+        if moving is not None:
+            b.practitioner_id = moving.practitioner_id
+            b.practitioner_asked = True
+            b.appointment_type = moving.appointment_type
+        if answer is not None and answer.spoken and moving is None:
+            self.take_identity_hints(answer)
+            b.reason = answer.text
+            self._take_booking_hints(answer)
+        return self._next_booking_step()
+
+    def _take_booking_hints(self, answer: Answer) -> None:
+        b = self.booking
+        assert b is not None
+        u = answer.understanding
+        practitioner = u.first(EntityKind.PRACTITIONER) if u is not None else None
+        if practitioner is not None and b.moving is None:
+            b.practitioner_id = practitioner.value
+            b.practitioner_asked = True
+        folded = fold(answer.text)
+        if b.moving is None and b.appointment_type is None:
+            if any(w in folded for w in _NEW_PATIENT_WORDS):
+                b.appointment_type = "nouveau_patient" if self._type_exists("nouveau_patient") else None
+            elif any(w in folded.split() for w in _CHILD_WORDS) and b.practitioner_id is None:
+                pediatric = self._pediatric_practitioner()
+                if pediatric is not None:
+                    b.practitioner_id = pediatric
+                    b.practitioner_asked = True
+        if says_any(answer.text) and not b.practitioner_asked:
+            b.practitioner_asked = True
+        wish = time_wish(u, answer.text, answer.now)
+        if wish is not None:
+            b.wish = wish
+
+    def _type_exists(self, type_id: str) -> bool:
+        return any(t.id == type_id for t in self.practice.appointment_types)
+
+    def _pediatric_practitioner(self) -> str | None:
+        for p in self.practice.practitioners:
+            if "pédiatr" in p.specialty.lower() or "pediatr" in p.specialty.lower():
+                return p.id
+        return None
+
+    def _type_for(self, practitioner_id: str | None) -> str | None:
+        """The practice's default type when that practitioner does it, else the first type they do."""
+        b = self.booking
+        if b is not None and b.appointment_type is not None:
+            return b.appointment_type
+        if practitioner_id is None:
+            return None
+        default = self.practice.booking.default_type
+        candidates = [
+            t
+            for t in self.practice.appointment_types
+            if t.practitioners == "all" or practitioner_id in t.practitioners
+        ]
+        for t in candidates:
+            if t.id == default:
+                return t.id
+        specific = [t for t in candidates if t.practitioners != "all"]
+        return (specific or candidates or [None])[0].id if (specific or candidates) else None
+
+    def _next_booking_step(self, preamble: str = "") -> list[Action]:
+        b = self.booking
+        assert b is not None
+        if not b.practitioner_asked:
+            return self.ask(self._practitioner_question(), preamble)
+        if b.wish is None:
+            return self.ask(self._wish_question(), preamble)
+        return self._search_and_offer(preamble)
+
+    # --- Practitioner ----------------------------------------------------------------------------
+
+    def _practitioner_question(self) -> Question:
+        names = [P.practitioner_fr(self.practice, p.id) for p in self.practice.practitioners]
+        specialties = [p.specialty for p in self.practice.practitioners]
+        spoken = ", ".join(
+            f"{n}" + (f" en {s}" if s.lower() != "médecine générale" else "")
+            for n, s in zip(names, specialties, strict=True)
+        )
+        keys = ", ".join(f"{i + 1} pour {n}" for i, n in enumerate(names))
+        any_key = len(names) + 1
+        aliases = [alias for p in self.practice.practitioners for alias in [p.name.lower(), *p.aliases]]
+        phrases = (*aliases, "peu importe", "n'importe lequel")
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            b = self.booking
+            assert b is not None
+            chosen: str | None = None
+            any_one = False
+            if answer.keys is not None:
+                index = int(answer.keys[0]) - 1 if answer.keys[:1].isdigit() else -1
+                if 0 <= index < len(self.practice.practitioners):
+                    chosen = self.practice.practitioners[index].id
+                elif index == len(self.practice.practitioners):
+                    any_one = True
+                else:
+                    return None
+            else:
+                u = answer.understanding
+                entity = u.first(EntityKind.PRACTITIONER) if u is not None else None
+                if entity is not None:
+                    chosen = entity.value
+                elif says_any(answer.text) or has_word(answer.text, ("non", "pas de preference")):
+                    any_one = True
+                else:
+                    wish = time_wish(u, answer.text, answer.now)
+                    if wish is None:
+                        return None
+                    b.wish = wish
+                    any_one = True
+                wish = time_wish(u, answer.text, answer.now)
+                if wish is not None:
+                    b.wish = wish
+
+            def accept() -> list[Action]:
+                b.practitioner_id = chosen
+                b.practitioner_asked = True
+                return self._next_booking_step()
+
+            spoken_choice = P.practitioner_fr(self.practice, chosen) if chosen else "n'importe quel médecin"
+            if any_one or chosen:
+                return self.checked(answer, spoken_choice, accept, "practitioner")
+            return None
+
+        return Question(
+            "practitioner",
+            f"Avec quel médecin souhaitez-vous ce rendez-vous : {spoken} ? "
+            "Vous pouvez aussi dire : peu importe.",
+            f"Tapez {keys}, ou {any_key} pour le premier médecin disponible.",
+            Expectation(Expect.PRACTITIONER, phrases, digits=1),
+            on_answer,
+        )
+
+    # --- Time wish -------------------------------------------------------------------------------
+
+    def _wish_question(self, text: str = "Pour quand souhaitez-vous ce rendez-vous ?") -> Question:
+        phrases = (
+            "le plus tôt possible",
+            "demain",
+            "aujourd'hui",
+            "la semaine prochaine",
+            "matin",
+            "après-midi",
+            *P.WEEKDAYS_FR[:6],
+        )
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            b = self.booking
+            assert b is not None
+            if answer.keys is not None:
+                if answer.keys[:1] != "1":
+                    return None
+                wish: TimeWish | None = TimeWish(asap=True)
+                spoken = "le plus tôt possible"
+            else:
+                wish = time_wish(answer.understanding, answer.text, answer.now)
+                if wish is None:
+                    return None
+                spoken = answer.text
+                u = answer.understanding
+                practitioner = u.first(EntityKind.PRACTITIONER) if u is not None else None
+                if practitioner is not None and b.moving is None:
+                    b.practitioner_id = practitioner.value
+
+            def accept() -> list[Action]:
+                b.wish = wish
+                return self._search_and_offer()
+
+            return self.checked(answer, spoken, accept, "wish")
+
+        return Question(
+            "wish",
+            f"{text} Par exemple : demain matin, mardi après-midi, ou le plus tôt possible.",
+            "Dites un jour, par exemple : mardi, ou dites : le plus tôt possible. "
+            "Vous pouvez aussi taper 1 pour le premier rendez-vous disponible.",
+            Expectation(Expect.DATE_TIME, phrases, digits=1),
+            on_answer,
+        )
+
+    # --- Search, hold, offer ---------------------------------------------------------------------
+
+    def _query(self, wish: TimeWish, now: dt.datetime, widen: bool = False) -> SlotQuery:
+        b = self.booking
+        assert b is not None
+        earliest = None if wish.asap else wish.earliest
+        latest = None if (wish.asap or widen) else wish.latest
+        if earliest is not None and earliest < now:
+            earliest = now
+        return SlotQuery(
+            practitioner_id=b.practitioner_id,
+            appointment_type=self._type_for(b.practitioner_id),
+            earliest=earliest,
+            latest=latest,
+            part_of_day=None if widen else wish.part_of_day,
+            asap=wish.asap,
+            limit=12 if wish.exact is not None else OFFER + len(b.excluded) + 2,
+        )
+
+    def _search_and_offer(self, preamble: str = "") -> list[Action]:
+        b = self.booking
+        assert b is not None and b.wish is not None
+        now = self._now()
+        self.release_holds()
+        slots = self._find(b.wish, now, widen=False)
+        lead = preamble
+        if not slots and not b.wish.asap:
+            slots = self._find(b.wish, now, widen=True)
+            if slots:
+                lead = f"{preamble} {P.NO_SLOT_THEN}".strip()
+        if not slots:
+            return self._no_slots()
+        offered: list[tuple[Slot, Hold | None]] = []
+        for slot in slots:
+            try:
+                hold = self.services.agenda.hold(slot, self.state.call_id or "call", now)
+            except SlotTaken:
+                continue
+            offered.append((slot, hold))
+            if len(offered) == OFFER:
+                break
+        if not offered:
+            return self._no_slots()
+        b.offered = offered
+        return self.ask(self._offer_question(), lead)
+
+    def _find(self, wish: TimeWish, now: dt.datetime, widen: bool) -> list[Slot]:
+        b = self.booking
+        assert b is not None
+        try:
+            slots = self.services.agenda.find_slots(self._query(wish, now, widen), now)
+        except AgendaError as err:
+            log.warning("find_slots failed: %s", err)
+            return []
+        slots = [s for s in slots if s.start not in b.excluded]
+        if b.moving is not None:
+            slots = [s for s in slots if s.start != b.moving.start]
+        return sort_near(slots, wish.exact)
+
+    def _no_slots(self) -> list[Action]:
+        b = self.booking
+        who = (
+            f" avec {P.practitioner_fr(self.practice, b.practitioner_id)}" if b and b.practitioner_id else ""
+        )
+        self.booking = None
+        return self.transfer(
+            f"Je suis désolé, je n'ai pas trouvé de créneau disponible{who}. "
+            "Je vous passe le secrétariat, qui trouvera une solution avec vous.",
+            reason="no_slot",
+        )
+
+    def _offer_question(self) -> Question:
+        b = self.booking
+        assert b is not None
+        now = self._now()
+        same_practitioner = len({s.practitioner_id for s, _ in b.offered}) == 1
+        parts = []
+        previous_day = None
+        for slot, _ in b.offered:
+            start = self.local(slot.start)
+            # Same day as the previous one: only the time ("à huit heures trente, huit heures cinquante").
+            text = P.time_fr(start) if start.date() == previous_day else P.datetime_fr(start, now)
+            previous_day = start.date()
+            if not same_practitioner:
+                text += f" avec {P.practitioner_fr(self.practice, slot.practitioner_id)}"
+            parts.append(text)
+        if len(parts) == 1:
+            offer = f"Je peux vous proposer {parts[0]}"
+        else:
+            offer = "Je peux vous proposer " + ", ".join(parts[:-1]) + f", ou {parts[-1]}"
+        if same_practitioner:
+            offer += f", avec {P.practitioner_fr(self.practice, b.offered[0][0].practitioner_id)}"
+        keys = ", ".join(f"{i + 1} pour {P.ordinal_fr(i)}" for i in range(len(parts)))
+        if len(parts) == 1:
+            text = f"{offer}. Cela vous convient-il ?"
+            simple = f"{offer}. {P.YES_NO_KEYS}"
+        else:
+            text = f"{offer}. Lequel préférez-vous ?"
+            simple = f"{offer}. Tapez {keys}. Ou dites : un autre jour."
+        phrases = (
+            "le premier",
+            "le deuxième",
+            "le troisième",
+            "aucun",
+            "un autre jour",
+            "oui",
+            "non",
+            *{P.WEEKDAYS_FR[self.local(s.start).weekday()] for s, _ in b.offered},
+            *{P.time_fr(self.local(s.start)) for s, _ in b.offered},
+        )
+        return Question("offer", text, simple, Expectation(Expect.CHOICE, phrases, digits=1), self._on_pick)
+
+    def _on_pick(self, answer: Answer) -> list[Action] | None:
+        b = self.booking
+        assert b is not None
+        starts = [self.local(s.start) for s, _ in b.offered]
+        if len(starts) == 1 and (answer.spoken or answer.keys in ("1", "2")):
+            yes = answer.yes_no()
+            if yes is True:
+                return self._picked(answer, 0)
+        u = answer.understanding
+        chosen = pick(starts, answer.text, answer.keys, u, answer.now)
+        if len(chosen) == 1:
+            return self._picked(answer, chosen[0])
+        if len(chosen) > 1:
+            b.offered = [b.offered[i] for i in chosen] + [
+                o for i, o in enumerate(b.offered) if i not in chosen
+            ]
+            b.offered = b.offered[: len(chosen)]
+            return self.ask(self._offer_question(), "J'ai plusieurs possibilités ce jour-là.")
+        if answer.keys is not None:
+            return None
+        # Not one of them: another day/time ("non, plutôt jeudi"), another doctor, or "aucun".
+        wish = time_wish(u, answer.text, answer.now)
+        practitioner = u.first(EntityKind.PRACTITIONER) if u is not None else None
+        if practitioner is not None and b.moving is None and practitioner.value != b.practitioner_id:
+            b.practitioner_id = practitioner.value
+            b.wish = wish or b.wish
+            return self._search_and_offer()
+        if wish is not None:
+            b.wish = wish
+            return self._search_and_offer()
+        if answer.yes_no() is False or has_word(answer.text, ("aucun", "autre", "autres", "ca ne va pas")):
+            b.excluded.update(s.start for s, _ in b.offered)
+            self.release_holds()
+            return self.ask(self._wish_question("Quand seriez-vous disponible ?"))
+        return None
+
+    def _picked(self, answer: Answer, index: int) -> list[Action]:
+        b = self.booking
+        assert b is not None
+        chosen = b.offered[index]
+
+        def accept() -> list[Action]:
+            b.chosen = chosen
+            for slot, hold in b.offered:
+                if hold is not None and slot != chosen[0]:
+                    self._release(hold)
+            b.offered = [chosen]
+            if b.moving is not None:
+                return self._recap_move()
+            return self.collect_identity(
+                lambda ident: self._recap_booking(), phone=True, preamble="Très bien."
+            )
+
+        return self.checked(answer, P.datetime_fr(self.local(chosen[0].start), self._now()), accept, "slot")
+
+    # --- Recap and booking -----------------------------------------------------------------------
+
+    def _recap_booking(self) -> list[Action]:
+        b = self.booking
+        assert b is not None and b.chosen is not None
+        slot = b.chosen[0]
+        ident = self.identity
+        label = self._type_label(slot.appointment_type)
+        born = f", date de naissance le {P.birth_date_fr(ident.birth_date)}" if ident.birth_date else ""
+        phone = f", joignable au {P.phone_fr(ident.phone)}" if ident.phone else ""
+        text = (
+            f"Je récapitule : {label} avec {P.practitioner_fr(self.practice, slot.practitioner_id)}, "
+            f"{P.datetime_fr(self.local(slot.start), self._now())}, pour {ident.full_name}{born}{phone}. "
+            "Je confirme ce rendez-vous ?"
+        )
+        return self.ask(
+            Question(
+                "recap",
+                text,
+                f"{text} {P.YES_NO_KEYS}",
+                self.yes_no_expect(),
+                self._on_recap,
+                allow_switch=False,
+            )
+        )
+
+    def _on_recap(self, answer: Answer) -> list[Action] | None:
+        b = self.booking
+        assert b is not None and b.chosen is not None
+        yes = answer.yes_no()
+        if yes is True:
+            return self._book()
+        u = answer.understanding
+        if answer.spoken:
+            wish = time_wish(u, answer.text, answer.now)
+            name = u.first(EntityKind.PATIENT_NAME) if u is not None else None
+            if wish is not None:
+                b.wish = wish
+                b.chosen = None
+                return self._search_and_offer("D'accord, je cherche un autre horaire.")
+            if name is not None:
+                self._set_name(name.value)
+                return self._recap_booking()
+            if u is not None and u.first(EntityKind.BIRTH_DATE) is not None:
+                self.identity.birth_date = None
+                self.take_identity_hints(answer)
+                return self._recap_booking()
+        if yes is False:
+            return self.ask(self._what_to_fix_question())
+        return None
+
+    def _what_to_fix_question(self) -> Question:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            b = self.booking
+            assert b is not None
+            folded = fold(answer.text)
+            if answer.keys == "1" or any(
+                w in folded for w in ("heure", "horaire", "jour", "date", "creneau")
+            ):
+                b.chosen = None
+                return self.ask(self._wish_question("Quand souhaitez-vous ce rendez-vous ?"))
+            if answer.keys == "2" or any(w in folded for w in ("nom", "prenom", "naissance", "identite")):
+                self.identity = Identity(phone=self.identity.phone)
+                return self.collect_identity(lambda ident: self._recap_booking(), phone=True)
+            if answer.keys == "3" or has_word(
+                answer.text, ("rien", "annuler", "laisser tomber", "abandonner")
+            ):
+                self.release_holds()
+                self.booking = None
+                return self.what_else("Très bien, je n'enregistre rien.")
+            wish = time_wish(answer.understanding, answer.text, answer.now)
+            if wish is not None:
+                b.wish = wish
+                b.chosen = None
+                return self._search_and_offer()
+            return None
+
+        return Question(
+            "fix",
+            "Que faut-il corriger : l'horaire, ou votre nom et date de naissance ? "
+            "Vous pouvez aussi dire : laisser tomber.",
+            "Tapez 1 pour changer l'horaire, 2 pour corriger votre identité, 3 pour ne rien enregistrer.",
+            Expectation(Expect.CHOICE, ("l'horaire", "le nom", "la date de naissance", "laisser tomber"), 1),
+            on_answer,
+        )
+
+    def _book(self) -> list[Action]:
+        b = self.booking
+        assert b is not None and b.chosen is not None
+        slot, hold = b.chosen
+        ident = self.identity
+        assert ident.birth_date is not None
+        patient = PatientIdentity(ident.last_name, ident.first_name, ident.birth_date, ident.phone)
+        now = self._now()
+        try:
+            appointment = self.services.agenda.book(
+                slot, patient, b.source, now, hold_id=hold.id if hold else None
+            )
+        except (SlotTaken, SlotUnavailable) as err:
+            log.info("booking failed (%s), offering alternatives", err)
+            b.excluded.add(slot.start)
+            b.chosen = None
+            b.offered = []
+            return self._search_and_offer("Je suis désolé, ce créneau vient d'être pris.")
+        b.offered = []
+        self.booking = None
+        self.achieve(
+            OutcomeKind.BOOKED,
+            appointment_id=appointment.id,
+            practitioner=appointment.practitioner_id,
+            start=appointment.start.isoformat(),
+            appointment_type=appointment.appointment_type,
+        )
+        said = (
+            "C'est noté : votre rendez-vous est confirmé "
+            f"{P.datetime_fr(self.local(appointment.start), now)}, "
+            f"avec {P.practitioner_fr(self.practice, appointment.practitioner_id)}."
+        )
+        return self.after_task(said)
+
+    def _recap_move(self) -> list[Action]:
+        b = self.booking
+        assert b is not None and b.chosen is not None and b.moving is not None
+        now = self._now()
+        text = (
+            f"Je déplace votre rendez-vous {P.of_datetime_fr(self.local(b.moving.start), now)} : le nouveau "
+            f"rendez-vous sera {P.datetime_fr(self.local(b.chosen[0].start), now)}, avec "
+            f"{P.practitioner_fr(self.practice, b.chosen[0].practitioner_id)}. C'est d'accord ?"
+        )
+        return self.ask(
+            Question(
+                "recap_move",
+                text,
+                f"{text} {P.YES_NO_KEYS}",
+                self.yes_no_expect(),
+                self._on_recap_move,
+                allow_switch=False,
+            )
+        )
+
+    def _on_recap_move(self, answer: Answer) -> list[Action] | None:
+        b = self.booking
+        assert b is not None and b.chosen is not None and b.moving is not None
+        yes = answer.yes_no()
+        if yes is True:
+            slot, hold = b.chosen
+            now = self._now()
+            try:
+                moved = self.services.agenda.move(
+                    b.moving.id, slot, b.source, now, hold_id=hold.id if hold else None
+                )
+            except (SlotTaken, SlotUnavailable):
+                b.excluded.add(slot.start)
+                b.chosen = None
+                return self._search_and_offer("Je suis désolé, ce créneau vient d'être pris.")
+            previous = b.moving
+            self.booking = None
+            self.achieve(
+                OutcomeKind.RESCHEDULED,
+                appointment_id=moved.id,
+                practitioner=moved.practitioner_id,
+                start=moved.start.isoformat(),
+                previous_start=previous.start.isoformat(),
+            )
+            said = (
+                "C'est fait : votre rendez-vous est maintenant "
+                f"{P.datetime_fr(self.local(moved.start), now)}, "
+                f"avec {P.practitioner_fr(self.practice, moved.practitioner_id)}."
+            )
+            return self.after_task(said)
+        wish = time_wish(answer.understanding, answer.text, answer.now) if answer.spoken else None
+        if wish is not None:
+            b.wish = wish
+            b.chosen = None
+            return self._search_and_offer()
+        if yes is False:
+            b.chosen = None
+            self.release_holds()
+            return self.ask(self._wish_question("Quand seriez-vous disponible ?"))
+        return None
+
+    # --- Holds -----------------------------------------------------------------------------------
+
+    def _release(self, hold: Hold) -> None:
+        try:
+            self.services.agenda.release(hold.id)
+        except AgendaError as err:  # an expired hold is already gone
+            log.debug("release %s: %s", hold.id, err)
+
+    def release_holds(self) -> None:
+        b = self.booking
+        if b is None:
+            return
+        for _, hold in [*b.offered, *([b.chosen] if b.chosen else [])]:
+            if hold is not None:
+                self._release(hold)
+        b.offered = []
+
+    def _type_label(self, type_id: str) -> str:
+        for t in self.practice.appointment_types:
+            if t.id == type_id:
+                return t.label
+        return "rendez-vous"

@@ -1,0 +1,274 @@
+"""Who is calling: name, birth date, callback number (caller ID offered first)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from standardiste.dialogue import prompts as P
+from standardiste.dialogue.core import Answer, DialogueCore, Question, fold
+from standardiste.dialogue.messages import Action, Expect, Expectation
+from standardiste.understanding.types import EntityKind
+
+_NAME_NOISE = (
+    "je m'appelle", "je m appelle", "mon nom est", "mon nom c'est", "mon nom c est", "c'est", "c est",
+    "moi c'est", "je suis", "madame", "monsieur", "mademoiselle", "mme", "mr", "alors", "oui", "euh",
+    "nom", "prenom", "de famille",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Identity:
+    last_name: str = ""
+    first_name: str = ""
+    birth_date: dt.date | None = None
+    phone: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+def normalise_phone(text: str) -> str | None:
+    """French national or E.164 digits -> E.164; None when it is not a plausible number."""
+    digits = re.sub(r"[^\d+]", "", text)
+    if digits.startswith("+33") and len(digits) == 12:
+        return digits
+    if digits.startswith("0033") and len(digits) == 13:
+        return "+33" + digits[4:]
+    if len(digits) == 10 and digits.startswith("0") and digits[1] != "0":
+        return "+33" + digits[1:]
+    if digits.startswith("+") and 8 <= len(digits) <= 16:
+        return digits
+    return None
+
+
+def birth_date_from_keys(keys: str, today: dt.date) -> dt.date | None:
+    """'15031985' (JJMMAAAA) -> 1985-03-15; impossible or future dates -> None."""
+    if not re.fullmatch(r"\d{8}", keys):
+        return None
+    try:
+        day = dt.date(int(keys[4:]), int(keys[2:4]), int(keys[:2]))
+    except ValueError:
+        return None
+    return day if dt.date(1900, 1, 1) <= day <= today else None
+
+
+def name_from_text(text: str) -> tuple[str, str] | None:
+    """Fallback when no patient_name entity came: 'je m'appelle Marie Dupont' -> ('Dupont', 'Marie')."""
+    folded = f" {fold(text)} "
+    intro = any(w in folded for w in (" je m'appelle ", " je m appelle ", " moi c'est "))
+    for noise in _NAME_NOISE:
+        folded = folded.replace(f" {noise} ", " ")
+    words = [w for w in re.findall(r"[a-z][a-z'-]*", folded) if len(w) > 1]
+    if not 2 <= len(words) <= 4:
+        return None
+    if intro:  # "je m'appelle Marie Dupont": first name first
+        return " ".join(words[1:]).title(), words[0].title()
+    return words[0].title(), " ".join(words[1:]).title()  # "Dupont Marie": as on a form
+
+
+class IdentityFlow(DialogueCore):
+    """Collects an Identity, then calls `then(identity)`."""
+
+    identity: Identity
+
+    def collect_identity(
+        self, then: Callable[[Identity], list[Action]], phone: bool = True, preamble: str = ""
+    ) -> list[Action]:
+        if not hasattr(self, "identity"):
+            self.identity = Identity()
+        ident = self.identity
+        if not ident.last_name:
+            return self.ask(self._name_question(then, phone), preamble)
+        if ident.birth_date is None:
+            return self.ask(self._birth_question(then, phone), preamble)
+        if phone and ident.phone is None:
+            return self._ask_phone(then, preamble)
+        return then(ident)
+
+    def take_identity_hints(self, answer: Answer) -> None:
+        """A caller who says name or birth date early ("c'est pour Marie Dupont") is not asked again."""
+        if not hasattr(self, "identity"):
+            self.identity = Identity()
+        u = answer.understanding
+        if u is None:
+            return
+        name = u.first(EntityKind.PATIENT_NAME)
+        if name is not None and not self.identity.last_name:
+            self._set_name(name.value)
+        birth = u.first(EntityKind.BIRTH_DATE)
+        if birth is not None and self.identity.birth_date is None:
+            with contextlib.suppress(ValueError):
+                self.identity.birth_date = dt.date.fromisoformat(birth.value[:10])
+
+    def _set_name(self, value: str) -> None:
+        parts = value.split()
+        self.identity.last_name = parts[0].title() if parts else ""
+        self.identity.first_name = " ".join(parts[1:]).title()
+
+    # --- Name ------------------------------------------------------------------------------------
+
+    def _name_question(self, then: Callable[[Identity], list[Action]], phone: bool) -> Question:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            if answer.keys is not None:
+                return None
+            u = answer.understanding
+            entity = u.first(EntityKind.PATIENT_NAME) if u is not None else None
+            if entity is not None and entity.value.strip():
+                parts = entity.value.split()
+                last, first = parts[0].title(), " ".join(parts[1:]).title()
+            else:
+                guess = name_from_text(answer.text)
+                if guess is None:
+                    return None
+                last, first = guess
+            self.take_identity_hints(answer)
+
+            def accept() -> list[Action]:
+                self.identity.last_name, self.identity.first_name = last, first
+                return self.collect_identity(then, phone)
+
+            return self.checked(answer, f"{first} {last}".strip(), accept, "name")
+
+        return Question(
+            "name",
+            "Quel est votre nom de famille et votre prénom ?",
+            "Dites votre nom de famille, puis votre prénom. Par exemple : Dupont, Marie.",
+            Expectation(Expect.NAME),
+            on_answer,
+            allow_switch=True,
+        )
+
+    # --- Birth date ------------------------------------------------------------------------------
+
+    def _birth_question(self, then: Callable[[Identity], list[Action]], phone: bool) -> Question:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            today = answer.now.date()
+            if answer.keys is not None:
+                day = birth_date_from_keys(answer.keys, today)
+            else:
+                day = None
+                u = answer.understanding
+                for kind in (EntityKind.BIRTH_DATE, EntityKind.DATE_TIME):
+                    entity = u.first(kind) if u is not None else None
+                    if entity is None:
+                        continue
+                    try:
+                        candidate = dt.date.fromisoformat(entity.value[:10])
+                    except ValueError:
+                        continue
+                    if candidate < today and (kind == EntityKind.BIRTH_DATE or candidate.year < today.year):
+                        day = candidate
+                        break
+                digits = re.sub(r"\D", "", answer.text)
+                if day is None and len(digits) == 8:
+                    day = birth_date_from_keys(digits, today)
+            if day is None:
+                return None
+
+            def accept() -> list[Action]:
+                self.identity.birth_date = day
+                return self.collect_identity(then, phone)
+
+            return self.checked(answer, f"le {P.birth_date_fr(day)}", accept, "birth_date")
+
+        return Question(
+            "birth_date",
+            "Quelle est votre date de naissance ? "
+            "Vous pouvez aussi la taper : jour, mois et année, huit chiffres.",
+            "Tapez votre date de naissance sur le clavier, en huit chiffres : par exemple zéro cinq, "
+            "zéro trois, mille neuf cent quatre-vingt-cinq se tape 0 5 0 3 1 9 8 5.",
+            Expectation(Expect.BIRTH_DATE, digits=8),
+            on_answer,
+        )
+
+    # --- Phone -----------------------------------------------------------------------------------
+
+    def _ask_phone(self, then: Callable[[Identity], list[Action]], preamble: str = "") -> list[Action]:
+        caller = normalise_phone(self.state.caller_id or "")
+        if caller is not None and not getattr(self, "_caller_id_refused", False):
+
+            def on_confirm(answer: Answer) -> list[Action] | None:
+                yes = answer.yes_no()
+                if yes is True:
+                    self.identity.phone = caller
+                    return then(self.identity)
+                if yes is False:
+                    self._caller_id_refused = True
+                    return self.ask(self._phone_question(then))
+                number = self._phone_in(answer)
+                if number is not None:
+                    self.identity.phone = number
+                    return then(self.identity)
+                return None
+
+            question = Question(
+                "phone_confirm",
+                f"Pouvons-nous vous joindre au numéro d'où vous appelez, le {P.phone_fr(caller)} ?",
+                f"Le {P.phone_fr(caller)} est-il le bon numéro pour vous rappeler ? {P.YES_NO_KEYS}",
+                self.yes_no_expect(),
+                on_confirm,
+            )
+            return self.ask(question, preamble)
+        return self.ask(self._phone_question(then), preamble)
+
+    def _phone_in(self, answer: Answer) -> str | None:
+        if answer.keys is not None:
+            return normalise_phone(answer.keys)
+        u = answer.understanding
+        entity = u.first(EntityKind.PHONE) if u is not None else None
+        if entity is not None:
+            return normalise_phone(entity.value)
+        return normalise_phone(answer.text)
+
+    def _phone_question(self, then: Callable[[Identity], list[Action]]) -> Question:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            number = self._phone_in(answer)
+            if number is None:
+                return None
+
+            def accept() -> list[Action]:
+                self.identity.phone = number
+                return then(self.identity)
+
+            return self.checked(answer, f"le {P.phone_fr(number)}", accept, "phone")
+
+        return Question(
+            "phone",
+            "À quel numéro pouvons-nous vous rappeler ? Vous pouvez le taper sur le clavier, dix chiffres.",
+            "Tapez votre numéro de téléphone sur le clavier, les dix chiffres, puis dièse.",
+            Expectation(Expect.PHONE, digits=10),
+            on_answer,
+        )
+
+    # --- Confirmation of what a grammar-only recogniser heard ------------------------------------
+
+    def checked(
+        self, answer: Answer, spoken: str, accept: Callable[[], list[Action]], name: str
+    ) -> list[Action]:
+        """With a grammar-only recogniser every spoken slot is read back before it is used."""
+        if answer.keys is not None or self.open_speech:
+            return accept()
+        retry = self.question
+
+        def on_answer(reply: Answer) -> list[Action] | None:
+            yes = reply.yes_no()
+            if yes is True:
+                return accept()
+            if yes is False and retry is not None:
+                return self.ask(retry, "Pardon.")
+            return None
+
+        question = Question(
+            f"check_{name}",
+            f"J'ai compris {spoken}, c'est bien ça ?",
+            f"J'ai compris {spoken}. {P.YES_NO_KEYS}",
+            self.yes_no_expect(),
+            on_answer,
+            allow_switch=False,
+        )
+        return self.ask(question)

@@ -1,0 +1,290 @@
+"""Calls we place: appointment reminders and follow-ups after a consultation.
+
+Nothing about the appointment is said before the person has said they are the patient.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from standardiste.agenda.model import AgendaError, Appointment, RequestDraft, RequestKind
+from standardiste.dialogue import prompts as P
+from standardiste.dialogue.core import Answer, Question, fold, has_word
+from standardiste.dialogue.messages import Action, Expect, Expectation, Hangup, OutcomeKind
+from standardiste.dialogue.requests import RequestFlow
+from standardiste.understanding.types import Intent, Urgency
+
+log = logging.getLogger(__name__)
+
+_WORRYING = (
+    "pas bien",
+    "pas mieux",
+    "pire",
+    "toujours mal",
+    "encore mal",
+    "douleur",
+    "fievre",
+    "inquiet",
+    "inquiete",
+    "aggrave",
+    "empire",
+    "saigne",
+    "vomi",
+    "mal au",
+    "mal a la",
+    "pas terrible",
+    "moins bien",
+    "tres mal",
+    "ca va mal",
+    "toujours pas",
+)
+_WELL = ("ca va", "bien", "mieux", "en forme", "gueri", "plus rien", "parfait", "tres bien", "impeccable")
+_SATISFACTION_WORDS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5}
+
+
+class OutboundFlow(RequestFlow):
+    appointment: Appointment | None = None
+
+    def start_outbound(self) -> list[Action]:
+        purpose = self.state.purpose or "reminder"
+        try:
+            self.appointment = self.services.agenda.get(self.state.appointment_id or "")
+        except AgendaError as err:
+            log.warning(
+                "outbound call %s: appointment %s: %s", self.state.call_id, self.state.appointment_id, err
+            )
+            self.achieve(OutcomeKind.FAILED, reason="appointment_not_found")
+            return self.finish(
+                [
+                    self.say(
+                        f"Bonjour, ici le {self.practice.name}. Merci de nous rappeler. Au revoir.",
+                        interruptible=False,
+                    ),
+                    Hangup("appointment_not_found"),
+                ]
+            )
+        patient = self.appointment.patient
+        name = f"{patient.first_name} {patient.last_name}"
+        text = (
+            f"Bonjour, ici l'assistant vocal du {self.practice.name}. Je souhaite parler à {name}. "
+            f"Êtes-vous {name} ? Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
+        )
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            yes = answer.yes_no()
+            if yes is True:
+                return self._follow_up_question() if purpose == "follow_up" else self._reminder_question()
+            if yes is False:
+                return self._wrong_person()
+            return None
+
+        question = Question(
+            "is_patient",
+            text,
+            f"Êtes-vous {name} ? {P.YES_NO_KEYS}",
+            self.yes_no_expect(),
+            on_answer,
+            on_give_up=self._outbound_no_answer,
+            allow_switch=False,
+        )
+        return self.ask(question)
+
+    def _wrong_person(self) -> list[Action]:
+        self.achieve(OutcomeKind.WRONG_PERSON)
+        number = f" au {P.phone_fr(self.practice.phone)}" if self.practice.phone else ""
+        return self.finish(
+            [
+                self.say(
+                    f"Excusez-moi pour le dérangement. Pourriez-vous lui demander de rappeler le "
+                    f"{self.practice.name}{number} ? Merci, au revoir.",
+                    interruptible=False,
+                ),
+                Hangup("wrong_person"),
+            ]
+        )
+
+    def _outbound_no_answer(self) -> list[Action]:
+        heard = any(u.speaker == "caller" for u in self._transcript)
+        self.achieve(OutcomeKind.FAILED if heard else OutcomeKind.NO_ANSWER)
+        number = f" au {P.phone_fr(self.practice.phone)}" if self.practice.phone else ""
+        return self.finish(
+            [
+                self.say(
+                    f"Je n'ai pas pu vous comprendre. Merci de rappeler le {self.practice.name}{number}. "
+                    "Au revoir.",
+                    interruptible=False,
+                ),
+                Hangup("no_answer"),
+            ]
+        )
+
+    # --- Reminder --------------------------------------------------------------------------------
+
+    def _reminder_question(self) -> list[Action]:
+        a = self.appointment
+        assert a is not None
+        when = (
+            f"{P.datetime_fr(self.local(a.start), self._now())} avec "
+            f"{P.practitioner_fr(self.practice, a.practitioner_id)}"
+        )
+        text = (
+            f"Je vous appelle pour vous rappeler votre rendez-vous {when}. "
+            "Dites oui ou tapez 1 pour confirmer, dites annuler ou tapez 2 pour annuler, "
+            "dites déplacer ou tapez 3 pour changer d'horaire."
+        )
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            choice = self._reminder_choice(answer)
+            if choice == "confirm":
+                return self._confirm(a, "")
+            if choice == "cancel":
+                return self._cancel(a)
+            if choice == "move":
+                self._change = "move"
+                self.start_booking(None, moving=a, source=self._change_source())
+                return self.ask(self._wish_question("Pour quand souhaitez-vous le déplacer ?"))
+            return None
+
+        simple = (
+            "Tapez 1 pour confirmer votre rendez-vous, 2 pour l'annuler, 3 pour le déplacer. "
+            "Ou dites : oui, annuler, ou déplacer."
+        )
+        return self.ask(
+            Question(
+                "reminder",
+                text,
+                simple,
+                Expectation(Expect.CHOICE, ("oui", "confirmer", "annuler", "déplacer", "changer"), digits=1),
+                on_answer,
+                on_give_up=self._outbound_no_answer,
+                allow_switch=False,
+            )
+        )
+
+    def _reminder_choice(self, answer: Answer) -> str | None:
+        if answer.keys is not None:
+            return {"1": "confirm", "2": "cancel", "3": "move"}.get(answer.keys[:1])
+        folded = fold(answer.text)
+        if any(
+            w in folded for w in ("deplac", "changer", "decaler", "reporter", "autre horaire", "autre jour")
+        ):
+            return "move"
+        if any(w in folded for w in ("annul", "pourrai pas venir", "peux pas venir", "pourrais pas venir")):
+            return "cancel"
+        intent = answer.intent
+        if intent == Intent.RESCHEDULE_APPOINTMENT:
+            return "move"
+        if intent == Intent.CANCEL_APPOINTMENT:
+            return "cancel"
+        if intent == Intent.CONFIRM_APPOINTMENT or answer.yes_no() is True or "confirm" in folded:
+            return "confirm"
+        return None
+
+    # --- Follow-up -------------------------------------------------------------------------------
+
+    def _follow_up_question(self) -> list[Action]:
+        text = "Comment allez-vous depuis votre consultation ?"
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            if answer.keys is not None:
+                return None
+            u = answer.understanding
+            folded = f" {fold(answer.text)} "
+            worrying = (u is not None and u.urgency in (Urgency.URGENT, Urgency.SOON)) or any(
+                w in folded for w in _WORRYING
+            )
+            if worrying:
+                a = self.appointment
+                patient = a.patient if a is not None else None
+                draft = RequestDraft(
+                    kind=RequestKind.FOLLOW_UP_CONCERN,
+                    caller_name=f"{patient.first_name} {patient.last_name}" if patient else "inconnu",
+                    birth_date=patient.birth_date if patient else None,
+                    callback_number=(patient.phone if patient else None) or self.state.caller_id,
+                    details=answer.text,
+                    urgent=True,
+                    call_id=self.state.call_id or None,
+                    practitioner_id=a.practitioner_id if a else None,
+                    extra={"appointment_id": a.id} if a else {},
+                )
+                request_id = self.services.inbox.file(draft, self._now())
+                self.achieve(
+                    OutcomeKind.REQUEST_FILED,
+                    request_type=str(RequestKind.FOLLOW_UP_CONCERN),
+                    request_id=request_id,
+                    urgent=True,
+                )
+                return self._satisfaction_question(
+                    "Je transmets tout de suite votre message au médecin, qui vous rappellera rapidement. "
+                    f"Si votre état s'aggrave, composez le {self.practice.emergency_number}."
+                )
+            if any(w in folded for w in _WELL) or answer.yes_no() is not None:
+                return self._satisfaction_question("Je suis content de l'apprendre.")
+            return None
+
+        return self.ask(
+            Question(
+                "follow_up",
+                text,
+                "Est-ce que vous allez bien ? Dites oui ou non.",
+                Expectation(Expect.OPEN),
+                on_answer,
+                on_give_up=self._outbound_no_answer,
+                allow_switch=False,
+            )
+        )
+
+    def _satisfaction_question(self, preamble: str) -> list[Action]:
+        text = (
+            "Sur une échelle de un à cinq, cinq étant très satisfait, êtes-vous satisfait de votre "
+            "consultation ? Dites un chiffre ou tapez-le."
+        )
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            score = None
+            if answer.keys is not None and answer.keys[:1] in "12345":
+                score = int(answer.keys[0])
+            elif answer.spoken:
+                digits = re.findall(r"\b[1-5]\b", answer.text)
+                words = [w for w in re.findall(r"[a-z]+", fold(answer.text)) if w in _SATISFACTION_WORDS]
+                score = int(digits[-1]) if digits else (_SATISFACTION_WORDS[words[-1]] if words else None)
+            if score is None:
+                return None
+            return self._end_follow_up(score)
+
+        return self.ask(
+            Question(
+                "satisfaction",
+                text,
+                "Tapez un chiffre de 1 à 5.",
+                Expectation(Expect.SATISFACTION, ("un", "deux", "trois", "quatre", "cinq"), digits=1),
+                on_answer,
+                on_give_up=lambda: self._end_follow_up(None),
+                allow_switch=False,
+            ),
+            preamble,
+        )
+
+    def _end_follow_up(self, score: int | None) -> list[Action]:
+        if not any(o.kind == OutcomeKind.REQUEST_FILED for o in self.state.achieved):
+            self.achieve(OutcomeKind.ANSWERED, topic="follow_up", satisfaction=score)
+        else:
+            self.state.path.append(f"satisfaction:{score}")
+            last = self.state.achieved[-1]
+            last.details["satisfaction"] = score
+        return self.finish(
+            [
+                self.say("Merci pour votre réponse, et bonne journée. Au revoir.", interruptible=False),
+                Hangup("done"),
+            ]
+        )
+
+    def is_outbound(self) -> bool:
+        return self.state.direction == "outbound"
+
+    def outbound_after_task(self, said: str) -> list[Action]:
+        return self.finish([self.say(f"{said} Merci, au revoir.", interruptible=False), Hangup("done")])
+
+    def _deny_words(self, answer: Answer) -> bool:
+        return has_word(answer.text, ("non",))

@@ -1,0 +1,158 @@
+"""Requests for the staff (prescription, certificate, sick note, results, callback): filed, never answered.
+
+The assistant gives no medical advice and never reads results: it takes who, birth date, callback
+number and the caller's own words, files them in the inbox and says what happens next.
+"""
+
+from __future__ import annotations
+
+from standardiste.agenda.model import RequestDraft, RequestKind
+from standardiste.dialogue import prompts as P
+from standardiste.dialogue.appointments import AppointmentFlow
+from standardiste.dialogue.core import Answer, Question
+from standardiste.dialogue.identity import Identity
+from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
+from standardiste.understanding.types import EntityKind, Intent, Urgency
+
+REQUEST_KINDS = {
+    Intent.PRESCRIPTION_RENEWAL: RequestKind.PRESCRIPTION_RENEWAL,
+    Intent.MEDICAL_CERTIFICATE: RequestKind.MEDICAL_CERTIFICATE,
+    Intent.SICK_LEAVE: RequestKind.SICK_LEAVE,
+    Intent.TEST_RESULTS: RequestKind.TEST_RESULTS,
+}
+
+_WHAT = {
+    RequestKind.PRESCRIPTION_RENEWAL: "Quel traitement souhaitez-vous faire renouveler ?",
+    RequestKind.MEDICAL_CERTIFICATE: (
+        "Pour quoi vous faut-il ce certificat ? Par exemple pour le sport, ou le travail."
+    ),
+    RequestKind.SICK_LEAVE: "Pouvez-vous me dire en quelques mots de quoi il s'agit ?",
+    RequestKind.TEST_RESULTS: "De quels résultats s'agit-il ? Par exemple une prise de sang ou une radio.",
+    RequestKind.CALLBACK: "Quel est votre message ?",
+}
+_INTRO = {
+    RequestKind.PRESCRIPTION_RENEWAL: "Je note une demande de renouvellement d'ordonnance pour le médecin.",
+    RequestKind.MEDICAL_CERTIFICATE: "Je note une demande de certificat médical pour le médecin.",
+    RequestKind.SICK_LEAVE: "Je note votre demande d'arrêt de travail pour le médecin.",
+    RequestKind.TEST_RESULTS: (
+        "Je ne peux pas communiquer de résultats par téléphone, mais je transmets votre demande au médecin."
+    ),
+    RequestKind.CALLBACK: "Je prends votre message pour le secrétariat.",
+}
+_NEXT = {
+    RequestKind.PRESCRIPTION_RENEWAL: (
+        "Votre demande de renouvellement est transmise au médecin. Le cabinet vous rappellera au {phone} "
+        "quand l'ordonnance sera prête, ou si le médecin souhaite vous voir en consultation."
+    ),
+    RequestKind.MEDICAL_CERTIFICATE: (
+        "Votre demande de certificat est transmise. Le cabinet vous rappellera au {phone} ; un certificat "
+        "demande souvent une consultation."
+    ),
+    RequestKind.SICK_LEAVE: (
+        "Votre demande est transmise au médecin, qui décidera de la suite. "
+        "Le cabinet vous rappellera au {phone}."
+    ),
+    RequestKind.TEST_RESULTS: (
+        "Votre demande est transmise. Le médecin ou le secrétariat vous rappellera au {phone} pour en parler."
+    ),
+    RequestKind.CALLBACK: (
+        "Votre message est transmis. Le secrétariat vous rappellera au {phone} dès que possible."
+    ),
+    RequestKind.FOLLOW_UP_CONCERN: "Je transmets votre message au médecin, qui vous rappellera rapidement.",
+}
+_LABELS = {
+    RequestKind.PRESCRIPTION_RENEWAL: "renouvellement d'ordonnance",
+    RequestKind.MEDICAL_CERTIFICATE: "certificat médical",
+    RequestKind.SICK_LEAVE: "arrêt de travail",
+    RequestKind.TEST_RESULTS: "résultats d'examen",
+    RequestKind.CALLBACK: "rappel",
+}
+
+
+class RequestFlow(AppointmentFlow):
+    def start_request(self, kind: RequestKind, answer: Answer | None) -> list[Action]:
+        self.release_holds()
+        self.booking = None
+        self._request_kind = kind
+        self._request_words: list[str] = []
+        self._request_practitioner: str | None = None
+        self._request_urgent = False
+        if answer is not None and answer.spoken:
+            self.take_identity_hints(answer)
+            self._note_request_words(answer)
+        if self.open_speech:
+            return self.ask(self._what_question(kind), _INTRO[kind])
+        # A grammar-only recogniser cannot take free words: the staff will ask when calling back.
+        return self.collect_identity(self._file_request, phone=True, preamble=_INTRO[kind])
+
+    def _note_request_words(self, answer: Answer) -> None:
+        self._request_words.append(answer.text)
+        u = answer.understanding
+        if u is None:
+            return
+        practitioner = u.first(EntityKind.PRACTITIONER)
+        if practitioner is not None:
+            self._request_practitioner = practitioner.value
+        if u.urgency == Urgency.URGENT:
+            self._request_urgent = True
+
+    def _what_question(self, kind: RequestKind) -> Question:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            if answer.keys is not None:
+                return None
+            self._note_request_words(answer)
+            self.take_identity_hints(answer)
+            return self.collect_identity(self._file_request, phone=True, preamble="C'est noté.")
+
+        return Question(
+            "request_what",
+            _WHAT[kind],
+            f"{_WHAT[kind]} Dites-le en quelques mots.",
+            Expectation(Expect.OPEN),
+            on_answer,
+            # Nothing usable twice: file it anyway, the staff will ask when calling back.
+            on_give_up=lambda: self.collect_identity(self._file_request, phone=True),
+            allow_switch=False,
+        )
+
+    def _file_request(self, ident: Identity) -> list[Action]:
+        kind = self._request_kind
+        now = self._now()
+        draft = RequestDraft(
+            kind=kind,
+            caller_name=ident.full_name or "inconnu",
+            birth_date=ident.birth_date,
+            callback_number=ident.phone or self.state.caller_id,
+            details=" / ".join(self._request_words),
+            urgent=self._request_urgent,
+            call_id=self.state.call_id or None,
+            practitioner_id=self._request_practitioner,
+        )
+        request_id = self.services.inbox.file(draft, now)
+        self.achieve(OutcomeKind.REQUEST_FILED, request_type=str(kind), request_id=request_id)
+        phone = P.phone_fr(draft.callback_number) if draft.callback_number else "votre numéro"
+        return self.after_task(_NEXT[kind].format(phone=phone))
+
+    # --- Reception unavailable: take a message ---------------------------------------------------
+
+    def reception_unavailable(self) -> list[Action]:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            yes = answer.yes_no()
+            if yes is True:
+                return self.start_request(RequestKind.CALLBACK, None)
+            if yes is False:
+                return self.goodbye()
+            return None
+
+        question = Question(
+            "leave_message",
+            P.RECEPTION_UNAVAILABLE,
+            P.RECEPTION_UNAVAILABLE,
+            self.yes_no_expect(),
+            on_answer,
+            on_give_up=self.goodbye,
+            allow_switch=True,
+        )
+        self.state.finished = False
+        self.state.final = None
+        return self.ask(question)
