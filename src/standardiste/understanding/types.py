@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+# Below this classifier confidence the intent is reported as OUT_OF_SCOPE: ask a clarifying question.
+LOW_CONFIDENCE = 0.45
+
 
 class Intent(StrEnum):
     BOOK_APPOINTMENT = "book_appointment"
@@ -68,6 +71,18 @@ class Understanding:
     # Set when the emergency rule layer fired: which rule (e.g. "chest_pain").
     # Never cleared by the classifier.
     emergency_rule: str | None = None
+    # The classifier's best guesses, best first (kept even when `intent` became OUT_OF_SCOPE).
+    alternatives: tuple[tuple[Intent, float], ...] = ()
+
+    @property
+    def needs_emergency_confirmation(self) -> bool:
+        """The classifier alone (no rule) thinks it is an emergency: ask ONE yes/no question."""
+        return self.intent == Intent.EMERGENCY and self.emergency_rule is None
+
+    @property
+    def low_confidence(self) -> bool:
+        """Unsure what the caller wants: ask a clarifying question, never guess."""
+        return self.intent == Intent.OUT_OF_SCOPE and self.confidence < LOW_CONFIDENCE
 
     def first(self, kind: EntityKind) -> Entity | None:
         return next((e for e in self.entities if e.entity == kind), None)
@@ -92,4 +107,13 @@ class Understander(Protocol):
     def parse(self, text: str, now: dt.datetime) -> Understanding: ...
 
 
-__all__ = ["Entity", "EntityKind", "Intent", "Understander", "Understanding", "Urgency", "asdict"]
+__all__ = [
+    "LOW_CONFIDENCE",
+    "Entity",
+    "EntityKind",
+    "Intent",
+    "Understander",
+    "Understanding",
+    "Urgency",
+    "asdict",
+]

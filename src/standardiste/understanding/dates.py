@@ -1,0 +1,437 @@
+"""Dates and times in caller speech, resolved against `now` in the practice's time zone.
+
+Duckling (compiled in, via pyduckling-native-phihos) does the heavy lifting on text whose numbers were
+turned into digits (text2num). Rules on top cover what it misses or gets wrong for a medical practice:
+"le plus tôt possible", week ranges, past same-day times pushed forward, "neuf heures" meaning the
+morning, impossible dates ("trente février"), and French public holidays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import zoneinfo
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from standardiste.understanding.normalize import Mapped, digits, fold, lower, without_fillers
+
+MONTHS = {
+    "janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
+    "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12,
+}  # fmt: skip
+WEEKDAY_WORDS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_ZONEINFO_DIR = "/usr/share/zoneinfo"
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class FoundDate:
+    """A resolved date/time, with offsets into the ORIGINAL text."""
+
+    start: int
+    end: int
+    value: dt.datetime
+    grain: str  # minute, hour, day, week, month, part_of_day
+    range_end: dt.datetime | None = None
+    part_of_day: str | None = None
+    asap: bool = False
+    holiday: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_extra(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"grain": self.grain}
+        if self.part_of_day:
+            out["part_of_day"] = self.part_of_day
+        if self.range_end is not None:
+            out["range_end"] = self.range_end.isoformat()
+        if self.asap:
+            out["asap"] = True
+        if self.holiday:
+            out["holiday"] = self.holiday
+        return out | self.extra
+
+
+def easter(year: int) -> dt.date:
+    """Gregorian Easter Sunday (anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    ll = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * ll) // 451
+    month = (h + ll - 7 * m + 114) // 31
+    day = (h + ll - 7 * m + 114) % 31 + 1
+    return dt.date(year, month, day)
+
+
+@lru_cache(maxsize=32)
+def french_holidays(year: int) -> dict[dt.date, str]:
+    """Public holidays in metropolitan France."""
+    e = easter(year)
+    return {
+        dt.date(year, 1, 1): "jour de l'an",
+        e + dt.timedelta(days=1): "lundi de Pâques",
+        dt.date(year, 5, 1): "fête du travail",
+        dt.date(year, 5, 8): "victoire 1945",
+        e + dt.timedelta(days=39): "Ascension",
+        e + dt.timedelta(days=50): "lundi de Pentecôte",
+        dt.date(year, 7, 14): "fête nationale",
+        dt.date(year, 8, 15): "Assomption",
+        dt.date(year, 11, 1): "Toussaint",
+        dt.date(year, 11, 11): "armistice",
+        dt.date(year, 12, 25): "Noël",
+    }
+
+
+def holiday_name(day: dt.date) -> str | None:
+    return french_holidays(day.year).get(day)
+
+
+# Holiday names Duckling does not know in French: (pattern on folded text, resolver by year).
+_HOLIDAY_RULES: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (re.compile(r"\blundi de paques\b"), lambda y: easter(y) + dt.timedelta(days=1)),
+    (re.compile(r"\bpaques\b"), easter),
+    (re.compile(r"\bascension\b"), lambda y: easter(y) + dt.timedelta(days=39)),
+    (re.compile(r"\blundi de (?:la )?pentecote\b"), lambda y: easter(y) + dt.timedelta(days=50)),
+    (re.compile(r"\btoussaint\b"), lambda y: dt.date(y, 11, 1)),
+    (re.compile(r"\bassomption\b"), lambda y: dt.date(y, 8, 15)),
+    (re.compile(r"\barmistice\b"), lambda y: dt.date(y, 11, 11)),
+    (re.compile(r"\b(?:fete du travail|premier mai|1er mai)\b"), lambda y: dt.date(y, 5, 1)),
+    (re.compile(r"\b(?:fete nationale)\b"), lambda y: dt.date(y, 7, 14)),
+    (re.compile(r"\b(?:jour de l an|nouvel an)\b"), lambda y: dt.date(y, 1, 1)),
+)
+
+_ASAP = re.compile(
+    r"\b(?:le plus tot possible|au plus tot|au plus vite|des que possible|le plus vite possible|"
+    r"aussi vite que "
+    r"possible|(?:le |au )?premier (?:creneau|rendez vous|rdv|moment|horaire)(?: \w+)? (?:disponible|libre|"
+    r"possible)|(?:la )?premiere (?:disponibilite|place (?:disponible|libre))|des que vous (?:pouvez|avez "
+    r"(?:une|de la) place)|n importe quand|peu importe (?:le jour|quand)|quand vous (?:voulez|pouvez))\b"
+)
+_PART_OF_DAY = (
+    # pattern, name, start hour/minute, end hour/minute
+    (re.compile(r"\b(?:en |dans la |sur la )?fin de (?:la )?matinee\b"), "late_morning", (10, 30), (12, 30)),
+    (
+        re.compile(r"\b(?:en |au )?debut de (?:la )?matinee\b|\b(?:tot le matin|de bonne heure)\b"),
+        "early_morning",
+        (8, 0),
+        (10, 0),
+    ),
+    (re.compile(r"\b(?:en |au )?debut d apres midi\b"), "early_afternoon", (14, 0), (16, 0)),
+    (
+        re.compile(r"\b(?:en |dans la |sur la )?fin d apres midi\b|\bfin de journee\b|\ben fin de journee\b"),
+        "late_afternoon",
+        (17, 0),
+        (19, 0),
+    ),
+    (
+        re.compile(
+            r"\bentre midi et (?:deux|2|14 heures)\b|\b(?:a )?l heure du dejeuner\b|\b(?:vers|a) midi\b"
+        ),
+        "midday",
+        (12, 0),
+        (14, 0),
+    ),
+    (re.compile(r"\b(?:le |en |dans la |plutot |la )?(?:matin|matinee)\b"), "morning", (8, 0), (12, 30)),
+    (
+        re.compile(r"\b(?:l |en |dans l |plutot l |cet |cette )?apres midi\b|\baprem\b"),
+        "afternoon",
+        (14, 0),
+        (19, 0),
+    ),
+    (
+        re.compile(r"\b(?:le |en |ce )?soir(?:ee)?\b|\bapres le travail\b|\bapres (?:18|dix huit) heures\b"),
+        "evening",
+        (18, 0),
+        (20, 0),
+    ),
+)
+_INVALID_DAY_MONTH = re.compile(r"\b(\d{1,2}|premier|1er) (" + "|".join(MONTHS) + r")\b(?: (\d{4}))?")
+_BIRTH_CONTEXT = re.compile(r"\b(?:ne|nee|naissance|naissances|nes|nees)\b(?: \w+){0,3} ?$")
+_EXPLICIT_PM = re.compile(r"\b(?:soir|apres midi|1[3-9]|2[0-3]) ?(?:h|heures?)?\b")
+
+
+class DateResolver:
+    """Finds date/time expressions. Thread-safe; Duckling is initialised once per process."""
+
+    def __init__(self, timezone: str = "Europe/Paris") -> None:
+        import duckling  # imported here: starting its runtime costs ~0.3 s
+
+        self._duckling = duckling
+        self.timezone = timezone
+        self.tz = zoneinfo.ZoneInfo(timezone)
+        self._tzdb = duckling.load_time_zones(_ZONEINFO_DIR)
+        self._locale = duckling.default_locale_lang(duckling.parse_lang("FR"))
+        self._dims = duckling.parse_dimensions(["time"])
+
+    def _duckling_parse(self, text: str, now: dt.datetime) -> list[dict[str, Any]]:
+        ref = self._duckling.parse_ref_time(self._tzdb, self.timezone, int(now.timestamp()))
+        context = self._duckling.Context(ref, self._locale)
+        with _lock:
+            return self._duckling.parse(text, context, self._dims, False)
+
+    def find(self, text: str, now: dt.datetime, skip: list[tuple[int, int]] | None = None) -> list[FoundDate]:
+        """Dates in `text` (original). `skip`: original spans already taken (phone, birth date)."""
+        now = now.astimezone(self.tz) if now.tzinfo else now.replace(tzinfo=self.tz)
+        low = without_fillers(lower(text))
+        dig = digits(low)
+        folded = fold(dig, drop_fillers=False)
+        taken = list(skip or [])
+        found: list[FoundDate] = []
+
+        def free(start: int, end: int) -> bool:
+            return all(end <= s or start >= e for s, e in taken)
+
+        def add(item: FoundDate) -> None:
+            found.append(item)
+            taken.append((item.start, item.end))
+
+        # 1. As soon as possible.
+        for m in _ASAP.finditer(folded.text):
+            s, e = folded.span(m.start(), m.end())
+            if free(s, e):
+                add(FoundDate(s, e, now.replace(second=0, microsecond=0), "minute", asap=True))
+        # 2. Impossible calendar dates: dropped, remembered so that Duckling's pieces are dropped too.
+        for m in _INVALID_DAY_MONTH.finditer(folded.text):
+            day = 1 if m.group(1) in ("premier", "1er") else int(m.group(1))
+            try:
+                dt.date(int(m.group(3) or 2000), MONTHS[m.group(2)], day)
+            except ValueError:
+                taken.append(folded.span(m.start(), m.end()))
+        # 3. Holidays Duckling does not know.
+        for pattern, resolve in _HOLIDAY_RULES:
+            for m in pattern.finditer(folded.text):
+                s, e = folded.span(m.start(), m.end())
+                if not free(s, e):
+                    continue
+                day = resolve(now.year)
+                if day < now.date():
+                    day = resolve(now.year + 1)
+                value = dt.datetime.combine(day, dt.time(0, 0), self.tz)
+                add(FoundDate(s, e, value, "day", holiday=holiday_name(day)))
+        # 4. Duckling.
+        try:
+            results = self._duckling_parse(dig.text, now)
+        except Exception:  # a Duckling failure must not lose the rest of the understanding
+            results = []
+        for r in results:
+            s, e = dig.span(r["start"], r["end"])
+            if not free(s, e):
+                continue
+            before = fold(lower(text[:s])).text
+            if _BIRTH_CONTEXT.search(before):
+                continue
+            item = self._resolve(r, s, e, now, folded_span=fold(lower(text[s:e]), drop_fillers=False).text)
+            if item is not None:
+                add(item)
+        # 5. A part of the day said apart from the day ("jeudi plutôt en fin de matinée"): merge or add.
+        parts_seen: list[tuple[int, int]] = []
+        for pattern, name, (h1, m1), (h2, m2) in _PART_OF_DAY:
+            for m in pattern.finditer(folded.text):
+                if any(ps <= m.start() < pe for ps, pe in parts_seen):
+                    continue  # "fin de matinée" already read; do not read its "matinée" again
+                parts_seen.append((m.start(), m.end()))
+                s, e = folded.span(m.start(), m.end())
+                if not free(s, e):
+                    # Inside a Duckling span: refine that one's part of day.
+                    for i, f in enumerate(found):
+                        if (
+                            f.start <= s
+                            and e <= f.end
+                            and f.part_of_day is not None
+                            and f.part_of_day != name
+                        ):
+                            found[i] = self._with_part(f, name, (h1, m1), (h2, m2), now)
+                    continue
+                days = [f for f in found if f.grain == "day" and not f.asap]
+                if days:
+                    target = days[0]
+                    idx = found.index(target)
+                    merged = self._with_part(target, name, (h1, m1), (h2, m2), now)
+                    found[idx] = FoundDate(
+                        min(target.start, s),
+                        max(target.end, e),
+                        merged.value,
+                        merged.grain,
+                        merged.range_end,
+                        merged.part_of_day,
+                        holiday=merged.holiday,
+                    )
+                    taken.append((s, e))
+                else:
+                    base = FoundDate(s, e, now, "day")
+                    add(self._with_part(base, name, (h1, m1), (h2, m2), now, roll=True))
+        found.sort(key=lambda f: f.start)
+        return found
+
+    def _with_part(
+        self,
+        f: FoundDate,
+        name: str,
+        start: tuple[int, int],
+        end: tuple[int, int],
+        now: dt.datetime,
+        roll: bool = False,
+    ) -> FoundDate:
+        day = f.value.date()
+        begin = dt.datetime.combine(day, dt.time(*start), self.tz)
+        finish = dt.datetime.combine(day, dt.time(*end), self.tz)
+        if finish <= now:
+            if not roll and f.grain != "day":
+                return f
+            shift = dt.timedelta(days=1)
+            begin, finish = begin + shift, finish + shift
+        begin = max(begin, now.replace(second=0, microsecond=0))
+        return FoundDate(
+            f.start, f.end, begin, "part_of_day", finish, name, holiday=holiday_name(begin.date())
+        )
+
+    def _resolve(
+        self, r: dict[str, Any], s: int, e: int, now: dt.datetime, folded_span: str
+    ) -> FoundDate | None:
+        v = r["value"]
+        if v.get("type") == "interval":
+            start = v.get("from", {}).get("value")
+            stop = v.get("to", {}).get("value")
+            if start is None and stop is None:
+                return None
+            begin = dt.datetime.fromisoformat(start) if start else now
+            finish = dt.datetime.fromisoformat(stop) if stop else None
+            begin = begin.astimezone(self.tz)
+            finish = finish.astimezone(self.tz) if finish else None
+            part = _part_name(begin, finish)
+            if part == "morning" and begin.hour < 8:
+                begin = begin.replace(hour=8)
+            if finish is not None and finish <= now:
+                alternatives = [a for a in v.get("values", []) if a.get("to", {}).get("value")]
+                for alt in alternatives:
+                    alt_end = dt.datetime.fromisoformat(alt["to"]["value"]).astimezone(self.tz)
+                    if alt_end > now:
+                        begin = dt.datetime.fromisoformat(alt["from"]["value"]).astimezone(self.tz)
+                        finish = alt_end
+                        break
+                else:
+                    return None
+            if part == "morning" and begin.hour < 8:
+                begin = begin.replace(hour=8)
+            begin = max(begin, now.replace(second=0, microsecond=0))
+            grain = "part_of_day" if part else "day"
+            return FoundDate(s, e, begin, grain, finish, part, holiday=holiday_name(begin.date()))
+        value = v.get("value")
+        if value is None:
+            return None
+        grain = v.get("grain", "day")
+        moment = dt.datetime.fromisoformat(value).astimezone(self.tz)
+        if grain in ("hour", "minute"):
+            # "dans quinze jours": a relative day, not a time of day.
+            if re.search(r"\bdans \w+(?: \w+)? (?:jours?|semaines?|mois)\b", folded_span) and not re.search(
+                r"\bheures?\b|\bh\b", folded_span
+            ):
+                return FoundDate(
+                    s,
+                    e,
+                    moment.replace(hour=0, minute=0, second=0, microsecond=0),
+                    "day",
+                    holiday=holiday_name(moment.date()),
+                )
+            # "à neuf heures" said in the afternoon means tomorrow morning, not 21:00.
+            if (
+                moment.hour >= 20
+                and not _EXPLICIT_PM.search(folded_span)
+                and not re.search(r"\b(?:20|21|22|23)\b", folded_span)
+            ):
+                moment = moment - dt.timedelta(hours=12)
+                while moment <= now:
+                    moment += dt.timedelta(days=1)
+            # Same-day time already past ("mardi à dix heures" said on Tuesday afternoon): next occurrence.
+            if moment <= now:
+                later = [
+                    dt.datetime.fromisoformat(a["value"]).astimezone(self.tz)
+                    for a in v.get("values", [])
+                    if a.get("value")
+                ]
+                later = [m for m in later if m > now and 7 <= m.hour < 20]
+                if later:
+                    moment = min(later)
+                else:
+                    step = (
+                        dt.timedelta(days=7)
+                        if any(w in folded_span for w in WEEKDAY_WORDS)
+                        else (dt.timedelta(days=1))
+                    )
+                    while moment <= now:
+                        moment += step
+            return FoundDate(s, e, moment, grain, holiday=holiday_name(moment.date()))
+        if grain == "day":
+            if moment.date() < now.date():
+                return None
+            return FoundDate(s, e, moment, "day", holiday=holiday_name(moment.date()))
+        if grain in ("week", "month", "quarter", "year"):
+            length = {"week": dt.timedelta(days=7)}.get(grain)
+            if length is not None:
+                finish = moment + length
+            elif grain == "month":
+                finish = (moment.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            else:
+                finish = moment.replace(year=moment.year + 1)
+            if finish <= now:
+                return None  # "il y a dix ans": the past is no appointment time
+            if grain == "week" and "dans la semaine" in folded_span and (finish - now) < dt.timedelta(days=2):
+                moment, finish = finish, finish + dt.timedelta(days=7)
+            begin = max(moment, now.replace(second=0, microsecond=0))
+            return FoundDate(s, e, begin, grain, finish)
+        return None
+
+
+def _part_name(begin: dt.datetime, finish: dt.datetime | None) -> str | None:
+    if finish is None:
+        return None
+    span_h = (finish - begin).total_seconds() / 3600
+    if span_h >= 24:
+        return None
+    h1, h2 = begin.hour, finish.hour if finish.date() == begin.date() else 24
+    if h2 <= 13 and h1 >= 10:
+        return "late_morning"
+    if h2 <= 13:
+        return "morning"
+    if h1 >= 18:
+        return "evening"
+    if h1 >= 16:
+        return "late_afternoon"
+    if h1 == 12 and h2 <= 15:
+        return "midday"
+    if h1 >= 12:
+        return "afternoon"
+    return None
+
+
+def parse_birth_date(folded_digits: str, today: dt.date) -> tuple[int, int, dt.date | None] | None:
+    """Find a birth date in folded text with digits. Returns (start, end, date or None if impossible).
+
+    Accepts "12 mars 1985", "12 03 1985", "12 03 85", "premier mars 1985". None for no candidate.
+    """
+    for m in re.finditer(
+        r"\b(\d{1,2}|premier|1er) (?:(" + "|".join(MONTHS) + r")|(\d{1,2})) (\d{4}|\d{2})\b", folded_digits
+    ):
+        day = 1 if m.group(1) in ("premier", "1er") else int(m.group(1))
+        month = MONTHS[m.group(2)] if m.group(2) else int(m.group(3))
+        year = int(m.group(4))
+        if year < 100:
+            year += 2000 if year <= today.year % 100 else 1900
+        try:
+            born = dt.date(year, month, day)
+        except ValueError:
+            return m.start(), m.end(), None
+        if born > today or born.year < today.year - 120:
+            return m.start(), m.end(), None
+        return m.start(), m.end(), born
+    return None
+
+
+def to_digits_folded(text: str) -> Mapped:
+    return fold(digits(lower(text)))
