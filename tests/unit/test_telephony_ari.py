@@ -36,7 +36,9 @@ CHAN = {"id": "c1", "name": "PJSIP/caller-1", "state": "Ring", "caller": {"numbe
 def test_parse_events() -> None:
     ev = parse_event(json.dumps({"type": "StasisStart", "channel": CHAN, "args": ["inbound"]}))
     assert isinstance(ev, StasisStart) and ev.args == ("inbound",) and ev.channel.caller_number == "0601"
-    ev = parse_event(json.dumps({"type": "ChannelDtmfReceived", "channel": CHAN, "digit": "5", "duration_ms": 90}))
+    ev = parse_event(
+        json.dumps({"type": "ChannelDtmfReceived", "channel": CHAN, "digit": "5", "duration_ms": 90})
+    )
     assert isinstance(ev, DtmfReceived) and ev.digit == "5"
     assert isinstance(parse_event(json.dumps({"type": "StasisEnd", "channel": CHAN})), StasisEnd)
     ev = parse_event(json.dumps({"type": "ChannelDestroyed", "channel": CHAN, "cause": 16}))
@@ -63,7 +65,9 @@ def test_malformed_events_raise_valueerror(raw: str | bytes) -> None:
 
 
 def test_parse_control_plain_and_json() -> None:
-    ctl = parse_control("MEDIA_START connection_id:abc channel:WebSocket/x format:slin16 optimal_frame_size:640")
+    ctl = parse_control(
+        "MEDIA_START connection_id:abc channel:WebSocket/x format:slin16 optimal_frame_size:640"
+    )
     assert ctl.event == "MEDIA_START" and ctl.fields["format"] == "slin16"
     ctl = parse_control('{"event": "MEDIA_XOFF", "channel_id": "m1"}')
     assert ctl.event == "MEDIA_XOFF" and ctl.fields == {"channel_id": "m1"}

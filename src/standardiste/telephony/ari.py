@@ -147,7 +147,7 @@ class AriClient:
         backoff_max_s: float = 5.0,
         request_timeout_s: float = 5.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url.rstrip("/").removesuffix("/ari")
         self.app = app
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         self._headers = {"Authorization": f"Basic {token}"}

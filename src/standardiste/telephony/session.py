@@ -143,6 +143,8 @@ class SessionSettings:
     gap_s: float = 0.12
     preroll_frames: int = 15
     direction: str = "inbound"
+    purpose: str | None = None  # outbound calls: why we call
+    appointment_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -311,6 +313,8 @@ class CallSession:
             caller_id=self.record.caller_id,
             direction="outbound" if self.settings.direction == "outbound" else "inbound",
             speech_available=self.speech_available,
+            purpose=self.settings.purpose,
+            appointment_id=self.settings.appointment_id,
         )
         media = asyncio.create_task(self.leg.open_media(self._on_frame))
         stream = asyncio.create_task(self.recognizer.stream())

@@ -1,0 +1,196 @@
+"""The voice loop end to end: real Asterisk 22 (chroot), real pjsua2 phones, real espeak-ng,
+the real controller (ARI + chan_websocket), the real dialogue manager and a real recogniser.
+
+Recognisers here: the keypad-only backend (what a clinic without a French model runs) and the
+real Vosk engine with the Korean model from PyPI (the only Vosk model obtainable here; see
+tests/integration/test_voice_loop_vosk.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from standardiste.app import AriAccess, VoiceApp
+from standardiste.calllog.store import CallLogStore
+from standardiste.config import Config
+from standardiste.dialogue import prompts
+from standardiste.pbx import PbxInstance
+from standardiste.speech.keypad_backend import KeypadOnlyRecognizer
+from standardiste.speech.tts import EspeakSynthesizer
+from standardiste.speech.types import Recognizer
+from standardiste.storage.db import Database
+from standardiste.telephony.session import SessionRecord
+from standardiste.testphone import PhoneCall, TestPhone, find_reference
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
+
+AppFactory = Callable[..., Awaitable[VoiceApp]]
+
+
+@pytest.fixture(scope="session")
+def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("prompts")
+
+
+@pytest.fixture
+async def app_factory(
+    pbx: PbxInstance, demo_config: Config, tmp_path: Path, prompt_cache: Path
+) -> AsyncIterator[AppFactory]:
+    apps: list[VoiceApp] = []
+
+    async def make(recognizer: Recognizer | None = None, **speech: Any) -> VoiceApp:
+        deployment = demo_config.deployment.model_copy(
+            update={
+                "data_dir": tmp_path,
+                "speech": demo_config.deployment.speech.model_copy(update=speech),
+            }
+        )
+        config = demo_config.model_copy(update={"deployment": deployment})
+        app = VoiceApp(
+            config,
+            AriAccess(pbx.ari_url, pbx.ari_user, pbx.ari_password, pbx.app_name),
+            db=Database(f"sqlite:///{tmp_path / 'std.db'}"),
+            recognizer=recognizer or KeypadOnlyRecognizer(),
+            synthesizer=EspeakSynthesizer(cache_dir=prompt_cache),
+            secrets_=pbx.secrets,
+        )
+        apps.append(app)
+        await app.start()
+        assert app.controller is not None
+        async with asyncio.timeout(10):
+            await app.controller.ari.connected.wait()
+        return app
+
+    yield make
+    for app in apps:
+        await app.stop()
+
+
+async def ended_record(app: VoiceApp, timeout: float = 15.0) -> SessionRecord:
+    assert app.controller is not None
+    async with asyncio.timeout(timeout):
+        return await app.controller.ended.get()
+
+
+async def synth(app: VoiceApp, text: str) -> bytes:
+    assert app.synthesizer is not None
+    return await app.synthesizer.synthesize(text)
+
+
+async def wait_found(call: PhoneCall, reference: bytes, timeout: float = 20.0, after_s: float = 0.0) -> float:
+    """Seconds into the call's recording where `reference` (slin16) was heard; fails after timeout."""
+    need = len(reference) / 32000
+    deadline = time.monotonic() + timeout
+    while True:
+        heard = call.heard_pcm()
+        skip = int(after_s * 16000) * 2
+        if len(heard) - skip >= len(reference):
+            match = find_reference(reference, heard[skip:])
+            if match.found:
+                return after_s + match.offset_s
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"prompt not heard within {timeout} s (heard {len(heard) / 32000:.1f} s, prompt {need:.1f} s)"
+            )
+        if call.ended and len(heard) - skip < len(reference):
+            raise AssertionError("call ended before the prompt was heard")
+        await asyncio.sleep(0.25)
+
+
+async def test_greeting_heard_then_key1_hours_then_key0_reception(
+    pbx: PbxInstance, app_factory: AppFactory, caller_phone: TestPhone, reception_phone: TestPhone
+) -> None:
+    app = await app_factory()
+    greeting = await synth(app, prompts.greeting(app.config.practice, False))
+    call = await caller_phone.call(pbx.practice_extension, answer_timeout=10)
+    at = await wait_found(call, greeting[: 32000 * 3])  # its first 3 s
+    print(f"\ngreeting heard at {at:.2f} s into the call")
+    await call.send_dtmf("1")
+    hours = await synth(app, prompts.hours_answer(app.config.practice))
+    heard_hours = await wait_found(call, hours[: 32000 * 3], after_s=at)
+    print(f"hours heard at {heard_hours:.2f} s")
+    await call.send_dtmf("0")
+    async with asyncio.timeout(15):
+        while not reception_phone.calls or reception_phone.calls[0].state.name != "CONFIRMED":
+            await asyncio.sleep(0.1)
+    await call.hangup()
+    record = await ended_record(app)
+    assert record.end_reason == "transferred"
+    assert "keypad:1" in record.path and "keypad:0" in record.path
+    assert record.greeting_ms is not None
+    print(f"answer -> first greeting frame: {record.greeting_ms} ms")
+    assert app.call_log is not None
+    entry = await app.call_log.get(record.call_id)
+    assert entry is not None and entry.ended_at is not None and entry.outcome == "transferred"
+    assert any("Cabinet" in u.text for u in entry.transcript if u.speaker == "assistant")
+
+
+async def test_silence_reprompts_then_transfers(
+    pbx: PbxInstance, app_factory: AppFactory, caller_phone: TestPhone, reception_phone: TestPhone
+) -> None:
+    app = await app_factory(silence_timeout_s=2.0)
+    call = await caller_phone.call(pbx.practice_extension, answer_timeout=10)
+    async with asyncio.timeout(60):
+        while not reception_phone.calls or reception_phone.calls[0].state.name != "CONFIRMED":
+            await asyncio.sleep(0.1)
+    await call.hangup()
+    record = await ended_record(app)
+    assert record.path.count("NoInput") >= 1
+    assert record.end_reason == "transferred"
+    says = [a["say"] for a in record.actions if "say" in a]
+    assert len(says) >= 2  # greeting, then at least one reprompt before the transfer
+    print(f"\npath: {' > '.join(record.path)}")
+
+
+async def test_caller_hangs_up_mid_greeting(
+    pbx: PbxInstance, app_factory: AppFactory, caller_phone: TestPhone
+) -> None:
+    app = await app_factory()
+    call = await caller_phone.call(pbx.practice_extension, answer_timeout=10)
+    await call.wait_sound(timeout=10)
+    await asyncio.sleep(0.5)
+    await call.hangup()
+    record = await ended_record(app)
+    assert record.end_reason == "caller_hung_up"
+    assert record.path[-1] == "caller_hung_up"
+    assert app.controller is not None and not app.controller.calls
+    store = CallLogStore(app.db)  # type: ignore[arg-type]
+    entry = store.get_sync(record.call_id)
+    assert entry is not None and entry.end_reason == "caller_hung_up" and entry.ended_at is not None
+
+
+async def test_barge_in_stops_our_audio(
+    pbx: PbxInstance, app_factory: AppFactory, caller_phone: TestPhone
+) -> None:
+    app = await app_factory()
+    call = await caller_phone.call(pbx.practice_extension, answer_timeout=10)
+    start = await call.wait_sound(timeout=10)
+    await asyncio.sleep(0.8)  # the greeting is well under way
+    speech = await synth(app, "Bonjour, je voudrais parler à la secrétaire s'il vous plaît.")
+    sent_at = call.heard_seconds()
+    await call.play_pcm(speech, wait=False)
+    await asyncio.sleep(2.0)
+    heard = call.heard_pcm()
+    # Where did our audio stop? The first 200 ms of silence after the caller started speaking.
+    from standardiste.testphone import sound_segments
+
+    segments = sound_segments(heard, threshold=300.0, min_gap_s=0.2)
+    after = [seg for seg in segments if seg[1] > sent_at]
+    stop_at = after[0][1] if after else sent_at
+    assert app.controller is not None
+    live = list(app.controller.calls.values())
+    assert live and live[0].session.record.barge_ins >= 1, "no barge-in detected"
+    latency_ms = (stop_at - sent_at) * 1000
+    print(
+        f"\ngreeting started at {start:.2f} s; caller spoke at {sent_at:.2f} s; our audio stopped at "
+        f"{stop_at:.2f} s -> {latency_ms:.0f} ms (includes the phone's and Asterisk's jitter buffers)"
+    )
+    assert latency_ms < 800
+    await call.hangup()
+    await ended_record(app)
