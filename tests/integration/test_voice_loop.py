@@ -72,9 +72,9 @@ async def app_factory(
         await app.stop()
 
 
-async def ended_record(app: VoiceApp, timeout: float = 15.0) -> SessionRecord:
+async def ended_record(app: VoiceApp, limit_s: float = 15.0) -> SessionRecord:
     assert app.controller is not None
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(limit_s):
         return await app.controller.ended.get()
 
 
@@ -83,10 +83,10 @@ async def synth(app: VoiceApp, text: str) -> bytes:
     return await app.synthesizer.synthesize(text)
 
 
-async def wait_found(call: PhoneCall, reference: bytes, timeout: float = 20.0, after_s: float = 0.0) -> float:
-    """Seconds into the call's recording where `reference` (slin16) was heard; fails after timeout."""
+async def wait_found(call: PhoneCall, reference: bytes, limit_s: float = 20.0, after_s: float = 0.0) -> float:
+    """Seconds into the call's recording where `reference` (slin16) was heard; fails after limit_s."""
     need = len(reference) / 32000
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     while True:
         heard = call.heard_pcm()
         skip = int(after_s * 16000) * 2
@@ -96,7 +96,7 @@ async def wait_found(call: PhoneCall, reference: bytes, timeout: float = 20.0, a
                 return after_s + match.offset_s
         if time.monotonic() > deadline:
             raise AssertionError(
-                f"prompt not heard within {timeout} s (heard {len(heard) / 32000:.1f} s, prompt {need:.1f} s)"
+                f"prompt not heard within {limit_s} s (heard {len(heard) / 32000:.1f} s, prompt {need:.1f} s)"
             )
         if call.ended and len(heard) - skip < len(reference):
             raise AssertionError("call ended before the prompt was heard")
@@ -117,7 +117,7 @@ async def test_greeting_heard_then_key1_hours_then_key0_reception(
     print(f"hours heard at {heard_hours:.2f} s")
     await call.send_dtmf("0")
     async with asyncio.timeout(15):
-        while not reception_phone.calls or reception_phone.calls[0].state.name != "CONFIRMED":
+        while not reception_phone.calls or reception_phone.calls[0].state.name != "CONFIRMED":  # noqa: ASYNC110
             await asyncio.sleep(0.1)
     await call.hangup()
     record = await ended_record(app)
@@ -137,7 +137,7 @@ async def test_silence_reprompts_then_transfers(
     app = await app_factory(silence_timeout_s=2.0)
     call = await caller_phone.call(pbx.practice_extension, answer_timeout=10)
     async with asyncio.timeout(60):
-        while not reception_phone.calls or reception_phone.calls[0].state.name != "CONFIRMED":
+        while not reception_phone.calls or reception_phone.calls[0].state.name != "CONFIRMED":  # noqa: ASYNC110
             await asyncio.sleep(0.1)
     await call.hangup()
     record = await ended_record(app)

@@ -157,7 +157,7 @@ async def test_client_auth_header_reconnect_and_malformed(
     await fake.sockets[0].send_str("garbage{")
     await fake.sockets[0].send_str(json.dumps({"type": "StasisStart", "channel": CHAN, "args": []}))
     async with asyncio.timeout(3):
-        while not got:
+        while not got:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     assert isinstance(got[0], StasisStart)
     assert "malformed ARI event ignored" in caplog.text
@@ -165,7 +165,7 @@ async def test_client_auth_header_reconnect_and_malformed(
     fake.connected.clear()
     await fake.sockets[0].close()
     async with asyncio.timeout(3):
-        while client.connections < 2:
+        while client.connections < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     await client.answer("c1")
     with pytest.raises(AriError) as err:
@@ -206,6 +206,6 @@ async def test_handler_error_does_not_stop_events(fake_ari: tuple[FakeAri, str])
     for _ in range(2):
         await fake.sockets[0].send_str(json.dumps({"type": "StasisEnd", "channel": CHAN}))
     async with asyncio.timeout(3):
-        while len(got) < 2:
+        while len(got) < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     await client.close()

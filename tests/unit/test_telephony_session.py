@@ -249,17 +249,17 @@ class Harness:
     def start(self) -> None:
         self.task = asyncio.create_task(self.session.run())
 
-    async def until(self, cond: Callable[[], bool], timeout: float = 3.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not cond():
+    async def until(self, cond: Callable[[], bool], limit_s: float = 3.0) -> None:
+        async with asyncio.timeout(limit_s):
+            while not cond():  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
 
     async def events_of(self, kind: type) -> list[CallerEvent]:
         return [e for e in self.conversation.events if isinstance(e, kind)]
 
-    async def finish(self, timeout: float = 3.0) -> SessionRecord:
+    async def finish(self, limit_s: float = 3.0) -> SessionRecord:
         assert self.task is not None
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit_s):
             return await self.task
 
 
@@ -292,7 +292,7 @@ async def test_greeting_then_key1_hours_then_key0_transfer_and_hangup() -> None:
 async def test_silence_gives_noinput_then_transfer() -> None:
     h = Harness()
     h.start()
-    await h.until(lambda: bool(h.leg.transfers), timeout=3)
+    await h.until(lambda: bool(h.leg.transfers), limit_s=3)
     assert isinstance(h.conversation.events[1], NoInput)
     assert h.synth.texts[-1] == "Je vous passe le secrétariat."
     h.session.hung_up()
@@ -306,7 +306,7 @@ async def test_barge_in_stops_audio_and_speech_becomes_heard() -> None:
     await h.until(lambda: h.leg.playing.is_set())
     await asyncio.sleep(0.1)
     h.leg.send([VOICED] * 5)
-    await h.until(lambda: h.leg.stops >= 1, timeout=1)
+    await h.until(lambda: h.leg.stops >= 1, limit_s=1)
     h.leg.send([QUIET] * 4)
     heard = await _wait_for_event(h, Heard)
     assert heard.text == "quels sont vos horaires"
