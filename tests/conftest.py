@@ -1,6 +1,7 @@
 """Shared test set-up. Fixtures that start real services live in tests/fixtures/, one module per service."""
 
 pytest_plugins = [
+    "tests.fixtures.browser",
     "tests.fixtures.practice",
     "tests.fixtures.pbx",
     "tests.fixtures.postgres",

@@ -123,7 +123,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
 
 
-PUBLIC_PATHS = ("/connexion", "/static/", "/healthz")
+PUBLIC_PATHS = ("/connexion", "/static/", "/healthz", "/metrics")
 
 
 @web.middleware

@@ -1,0 +1,73 @@
+"""The dashboard as an async component of `standardiste serve`: staff pages, /metrics, /healthz."""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from standardiste import metrics
+from standardiste.calllog.store import CallLogStore
+from standardiste.config import DashboardConfig
+from standardiste.dashboard.auth import StaffAuth
+from standardiste.dashboard.calls import CallQueries, add_call_pages
+from standardiste.dashboard.pages import StaffServices, add_staff_pages
+from standardiste.dashboard.requests_admin import RequestsAdmin
+from standardiste.dashboard.web import DashboardContext, create_app
+from standardiste.settings.store import PracticeSettings
+from standardiste.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.", "::1")
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    # Scraped by a local Prometheus; never exposed beyond the machine.
+    if not (request.remote or "").startswith(LOOPBACK):
+        raise web.HTTPForbidden()
+    return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8")
+
+
+def build_dashboard(
+    db: Database,
+    settings: PracticeSettings,
+    calls: CallLogStore,
+    config: DashboardConfig,
+    reminder_status=None,
+) -> web.Application:  # type: ignore[no-untyped-def]
+    auth = StaffAuth(db, session_minutes=config.session_minutes)
+    services = StaffServices(
+        db=db, settings=settings, requests=RequestsAdmin(db), reminder_status=reminder_status
+    )
+    queries = CallQueries(calls, lambda: ZoneInfo(settings.current().timezone))
+    ctx = DashboardContext(
+        auth=auth,
+        practice_name=lambda: settings.current().name,
+        secure_cookies=config.host not in ("127.0.0.1", "localhost", "::1"),
+        pages=[add_staff_pages(services), add_call_pages(queries)],
+    )
+    app = create_app(ctx)
+    app.router.add_get("/metrics", metrics_endpoint)
+    return app
+
+
+class DashboardServer:
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self._app = app
+        self._host, self._port = host, port
+        self._runner: web.AppRunner | None = None
+        self.port = port
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self._app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        log.info("dashboard on http://%s:%s/", self._host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
