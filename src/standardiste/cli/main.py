@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "standardiste.cli.simulate",  # simulate
     "standardiste.cli.understand",  # understand
     "standardiste.cli.doctor",  # doctor
+    "standardiste.cli.users",  # users add|passwd|list
 )
 
 
