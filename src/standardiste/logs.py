@@ -75,3 +75,4 @@ def setup_logging(fmt: str = "json", level: int | str = logging.INFO, stream: An
     root.setLevel(level)
     # aiohttp's access logs and asyncio debug chatter are noise for an IT person.
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

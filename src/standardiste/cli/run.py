@@ -1,0 +1,129 @@
+"""`standardiste serve` (the controller) and `standardiste run` (Asterisk, Redis, controller: make run)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from standardiste.cli.common import add_config_option, config_from
+from standardiste.config import Config, load_or_create_secrets
+from standardiste.logs import setup_logging
+
+log = logging.getLogger("standardiste.run")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="le contrôleur d'appels (Asterisk doit tourner)")
+    add_config_option(serve)
+    serve.add_argument("--log-format", choices=("json", "text"), default=None, help="format des journaux")
+    serve.set_defaults(func=cmd_serve)
+
+    run = sub.add_parser("run", help="démarre Asterisk, Redis et le contrôleur (make run)")
+    add_config_option(run)
+    run.add_argument("--log-format", choices=("json", "text"), default="text", help="format des journaux")
+    run.set_defaults(func=cmd_run)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    setup_logging(args.log_format or config.deployment.log_format)
+    return asyncio.run(_serve(config))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    setup_logging(args.log_format or config.deployment.log_format)
+    return asyncio.run(_run(config))
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _serve(config: Config) -> int:
+    from standardiste.app import VoiceApp
+
+    app = VoiceApp(config)
+    try:
+        await app.start()
+    except Exception as err:
+        log.exception("le contrôleur n'a pas pu démarrer / controller failed to start")
+        print(f"Erreur au démarrage : {err}", file=sys.stderr)
+        await app.stop()
+        return 1
+    try:
+        await _until_signal()
+    finally:
+        log.info("arrêt : les appels en cours sont passés au secrétariat / stopping")
+        await app.stop()
+    return 0
+
+
+def instance_dir_for(root: Path, config: Config) -> Path:
+    """Where `run` keeps this deployment's Asterisk instance (inside the root, one per data dir)."""
+    name = Path(config.deployment.data_dir).resolve().as_posix().strip("/").replace("/", "_") or "default"
+    return root / "instances" / f"run-{name}"
+
+
+async def _run(config: Config) -> int:
+    from standardiste.pbx import PbxInstance, ensure_root
+
+    dep = config.deployment
+    secrets_ = load_or_create_secrets(dep.data_dir)
+    root = await asyncio.to_thread(ensure_root, dep.asterisk.root)
+    pbx = PbxInstance(root, instance_dir_for(root, config), dep.asterisk, secrets_)
+    print("Démarrage d'Asterisk ...", flush=True)
+    await pbx.start()
+    redis = None
+    try:
+        if dep.redis.manage_server:
+            try:
+                from standardiste.redis_server import RedisServer
+
+                redis = RedisServer.from_deployment(dep)
+                await asyncio.to_thread(redis.start)
+            except Exception as err:  # the voice loop works without Redis (reminders need it)
+                log.warning("Redis non démarré / Redis not started: %s", err)
+                redis = None
+        print(_how_to_call(pbx, config), flush=True)
+        return await _serve(config)
+    finally:
+        if redis is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(redis.stop)
+        await pbx.stop()
+        print("Asterisk arrêté.", flush=True)
+
+
+def _how_to_call(pbx: object, config: Config) -> str:
+    from standardiste.pbx import PbxInstance
+
+    assert isinstance(pbx, PbxInstance)
+    caller = pbx.phone("caller1")
+    reception = pbx.reception
+    a = config.deployment.asterisk
+    return "\n".join(
+        [
+            "",
+            f"Standardiste répond pour « {config.practice.name} ».",
+            f"Pour l'appeler : un softphone SIP (Linphone, Zoiper...) sur {a.bind}:{a.sip_port} (UDP),",
+            f"  compte « {caller.username} », mot de passe « {caller.password} »,",
+            f"  puis composez le {a.practice_extension}.",
+            f"Le secrétariat (transferts) : compte « {reception.username} »,"
+            f" mot de passe « {reception.password} ».",
+            "Ou bien : standardiste call --config <fichier>",
+            "  (un téléphone de test appelle et affiche le dialogue).",
+            "Ctrl-C pour tout arrêter.",
+            "",
+        ]
+    )
