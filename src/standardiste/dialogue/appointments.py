@@ -84,7 +84,8 @@ class AppointmentFlow(BookingFlow):
 
         def on_answer(answer: Answer) -> list[Action] | None:
             starts = [self.local(a.start) for a in options]
-            chosen = pick(starts, answer.text, answer.keys, answer.understanding, answer.now)
+            who = [a.practitioner_id for a in options]
+            chosen = pick(starts, answer.text, answer.keys, answer.understanding, answer.now, who)
             if len(chosen) != 1:
                 return None
             return self._act_on(options[chosen[0]])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from standardiste.agenda.model import (
     AgendaError,
@@ -21,7 +21,7 @@ from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, Question, fold, has_word
 from standardiste.dialogue.identity import Identity, IdentityFlow
 from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
-from standardiste.dialogue.when import TimeWish, pick, says_any, sort_near, time_wish
+from standardiste.dialogue.when import TimeWish, names_a_day, pick, says_any, sort_near, time_wish
 from standardiste.understanding.types import EntityKind
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ class BookingFlow(IdentityFlow):
             limit=12 if wish.exact is not None else OFFER + len(b.excluded) + 2,
         )
 
-    def _search_and_offer(self, preamble: str = "") -> list[Action]:
+    def _search_and_offer(self, preamble: str = "", take_exact: bool = False) -> list[Action]:
         b = self.booking
         assert b is not None and b.wish is not None
         now = self._now()
@@ -287,13 +287,39 @@ class BookingFlow(IdentityFlow):
         if not offered:
             return self._no_slots()
         b.offered = offered
+        exact = b.wish.exact
+        if take_exact and exact is not None and offered[0][0].start != exact:
+            lead = f"{lead} Je n'ai pas exactement cette heure-là.".strip()
+        if take_exact and exact is not None and offered[0][0].start == exact:
+            # Exactly the time asked for is free: take it rather than offering a list again.
+            for slot, hold in offered[1:]:
+                if hold is not None:
+                    self._release(hold)
+            b.offered = offered[:1]
+            return self._accept_pick(
+                0, f"{P.datetime_fr(self.local(exact), now).capitalize()}, c'est possible."
+            )
         return self.ask(self._offer_question(), lead)
 
     def _find(self, wish: TimeWish, now: dt.datetime, widen: bool) -> list[Slot]:
         b = self.booking
         assert b is not None
+        query = self._query(wish, now, widen)
+        queries = [query]
+        if wish.exact is not None and not widen:
+            # The agenda spreads its proposals over the day; around a precise time, ask for that hour.
+            hour = dt.timedelta(hours=1)
+            queries = [
+                replace(query, earliest=max(wish.exact, now), latest=wish.exact + hour, limit=2),
+                replace(query, earliest=max(wish.exact - hour, now), latest=wish.exact, limit=2),
+                query,
+            ]
+        slots: list[Slot] = []
         try:
-            slots = self.services.agenda.find_slots(self._query(wish, now, widen), now)
+            for q in queries:
+                if q.earliest is not None and q.latest is not None and q.earliest >= q.latest:
+                    continue
+                slots.extend(s for s in self.services.agenda.find_slots(q, now) if s not in slots)
         except AgendaError as err:
             log.warning("find_slots failed: %s", err)
             return []
@@ -364,7 +390,8 @@ class BookingFlow(IdentityFlow):
             if yes is True:
                 return self._picked(answer, 0)
         u = answer.understanding
-        chosen = pick(starts, answer.text, answer.keys, u, answer.now)
+        who = [s.practitioner_id for s, _ in b.offered]
+        chosen = pick(starts, answer.text, answer.keys, u, answer.now, who)
         if len(chosen) == 1:
             return self._picked(answer, chosen[0])
         if len(chosen) > 1:
@@ -383,8 +410,14 @@ class BookingFlow(IdentityFlow):
             b.wish = wish or b.wish
             return self._search_and_offer()
         if wish is not None:
+            if wish.exact is not None and not names_a_day(answer.text):
+                # "celui de neuf heures" when nine o'clock was not offered: that time, on the offered day.
+                day = self.local(b.offered[0][0].start).date() if b.offered else wish.exact.date()
+                exact = dt.datetime.combine(day, wish.exact.timetz())
+                start = dt.datetime.combine(day, dt.time(), tzinfo=exact.tzinfo)
+                wish = TimeWish(earliest=start, latest=start + dt.timedelta(days=1), exact=exact, day=day)
             b.wish = wish
-            return self._search_and_offer()
+            return self._search_and_offer(take_exact=wish.exact is not None)
         if answer.yes_no() is False or has_word(answer.text, ("aucun", "autre", "autres", "ca ne va pas")):
             b.excluded.update(s.start for s, _ in b.offered)
             self.release_holds()
@@ -397,18 +430,22 @@ class BookingFlow(IdentityFlow):
         chosen = b.offered[index]
 
         def accept() -> list[Action]:
-            b.chosen = chosen
-            for slot, hold in b.offered:
-                if hold is not None and slot != chosen[0]:
-                    self._release(hold)
-            b.offered = [chosen]
-            if b.moving is not None:
-                return self._recap_move()
-            return self.collect_identity(
-                lambda ident: self._recap_booking(), phone=True, preamble="Très bien."
-            )
+            return self._accept_pick(index, "Très bien.")
 
         return self.checked(answer, P.datetime_fr(self.local(chosen[0].start), self._now()), accept, "slot")
+
+    def _accept_pick(self, index: int, preamble: str) -> list[Action]:
+        b = self.booking
+        assert b is not None
+        chosen = b.offered[index]
+        b.chosen = chosen
+        for slot, hold in b.offered:
+            if hold is not None and slot != chosen[0]:
+                self._release(hold)
+        b.offered = [chosen]
+        if b.moving is not None:
+            return self._recap_move(preamble)
+        return self.collect_identity(lambda ident: self._recap_booking(), phone=True, preamble=preamble)
 
     # --- Recap and booking -----------------------------------------------------------------------
 
@@ -530,7 +567,7 @@ class BookingFlow(IdentityFlow):
         )
         return self.after_task(said)
 
-    def _recap_move(self) -> list[Action]:
+    def _recap_move(self, preamble: str = "") -> list[Action]:
         b = self.booking
         assert b is not None and b.chosen is not None and b.moving is not None
         now = self._now()
@@ -547,7 +584,8 @@ class BookingFlow(IdentityFlow):
                 self.yes_no_expect(),
                 self._on_recap_move,
                 allow_switch=False,
-            )
+            ),
+            preamble,
         )
 
     def _on_recap_move(self, answer: Answer) -> list[Action] | None:

@@ -57,6 +57,44 @@ def birth_date_from_keys(keys: str, today: dt.date) -> dt.date | None:
     return day if dt.date(1900, 1, 1) <= day <= today else None
 
 
+_MONTHS = (
+    "janvier",
+    "fevrier",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "aout",
+    "septembre",
+    "octobre",
+    "novembre",
+    "decembre",
+)
+
+
+def birth_date_from_words(text: str, today: dt.date) -> dt.date | None:
+    """Fallback for "deux mai mille neuf cent soixante-dix", "le 2/5/1970", "02 05 70"."""
+    from text_to_num import alpha2digit
+
+    folded = fold(alpha2digit(text, "fr", threshold=0)).replace("1er", "1")
+    match = re.search(r"\b(\d{1,2})\s+(" + "|".join(_MONTHS) + r")\s+(\d{2,4})\b", folded)
+    if match:
+        day, month, year = int(match.group(1)), _MONTHS.index(match.group(2)) + 1, int(match.group(3))
+    else:
+        match = re.search(r"\b(\d{1,2})[\s/.-]+(\d{1,2})[\s/.-]+(\d{2,4})\b", folded)
+        if not match:
+            return None
+        day, month, year = (int(g) for g in match.groups())
+    if year < 100:  # "soixante-dix": the most recent past year ending so
+        year += 1900 if 1900 + year <= today.year - 0 and year > today.year % 100 else 2000
+    try:
+        born = dt.date(year, month, day)
+    except ValueError:
+        return None
+    return born if dt.date(1900, 1, 1) <= born <= today else None
+
+
 def name_from_text(text: str) -> tuple[str, str] | None:
     """Fallback when no patient_name entity came: 'je m'appelle Marie Dupont' -> ('Dupont', 'Marie')."""
     folded = f" {fold(text)} "
@@ -167,6 +205,8 @@ class IdentityFlow(DialogueCore):
                 digits = re.sub(r"\D", "", answer.text)
                 if day is None and len(digits) == 8:
                     day = birth_date_from_keys(digits, today)
+                if day is None:
+                    day = birth_date_from_words(answer.text, today)
             if day is None:
                 return None
 

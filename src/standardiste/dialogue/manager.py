@@ -29,7 +29,7 @@ from standardiste.dialogue.messages import (
 from standardiste.dialogue.outbound import OutboundFlow
 from standardiste.dialogue.requests import REQUEST_KINDS
 from standardiste.dialogue.services import ConversationServices
-from standardiste.understanding.types import Intent
+from standardiste.understanding.types import EntityKind, Intent, Understanding
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,17 @@ FAQ_INTENTS = frozenset({
     Intent.ASK_PRICE_PAYMENT,
 })  # fmt: skip
 
+# Classifier-only emergency guesses worth a confirmation question (rules always act, whatever these say).
+EMERGENCY_ASK_OPEN = 0.4
+EMERGENCY_ASK_SLOT = 0.6
+# Above this confidence, a task intent said in the middle of another task switches to it.
+SWITCH_CONFIDENCE = 0.8
+TASK_FAMILY = {
+    Intent.CANCEL_APPOINTMENT: "existing",
+    Intent.RESCHEDULE_APPOINTMENT: "existing",
+    Intent.CONFIRM_APPOINTMENT: "existing",
+}
+
 MENU_KEYS = {
     "1": Intent.ASK_HOURS,
     "2": Intent.BOOK_APPOINTMENT,
@@ -66,6 +77,7 @@ class DialogueManager(OutboundFlow):
 
     def __init__(self, services: ConversationServices) -> None:
         super().__init__(services)
+        self.current_task: Intent | None = None
 
     # --- Event dispatch --------------------------------------------------------------------------
 
@@ -147,8 +159,8 @@ class DialogueManager(OutboundFlow):
         answer = Answer(now=now, text=text, understanding=u, confidence=event.confidence)
         if self.urgent(u):
             return self.emergency(answer, rule=u.emergency_rule or "rule")
-        if u.intent == Intent.EMERGENCY and u.confidence >= MIN_CONFIDENCE and not self._asking_emergency():
-            return self.ask_emergency_confirmation()
+        if self._classifier_emergency(u) and not self._asking_emergency():
+            return self.ask_emergency_confirmation(answer)
         human = u.intent == Intent.SPEAK_TO_HUMAN and u.confidence >= MIN_CONFIDENCE
         if human and self._human_allowed(answer):
             return self.transfer(reason="caller_request")
@@ -158,10 +170,21 @@ class DialogueManager(OutboundFlow):
         question = self.question
         if question is None:
             return self.transfer(P.TRANSFER_AFTER_FAILURES, reason="no_question")
+        u = answer.understanding
+        if self._switching(question, answer):
+            assert u is not None
+            self.release_holds()
+            return self.start_task(u.intent, answer)
         actions = question.handler(answer)
         if actions is not None:
             return actions
-        u = answer.understanding
+        if (
+            u is not None
+            and u.intent == Intent.SPEAK_TO_HUMAN
+            and u.confidence >= MIN_CONFIDENCE
+            and u.first(EntityKind.PRACTITIONER) is None
+        ):
+            return self.transfer(reason="caller_request")
         if (
             question.allow_switch
             and u is not None
@@ -172,18 +195,47 @@ class DialogueManager(OutboundFlow):
             return self.start_task(u.intent, answer)
         return self.failure("no_match", answer)
 
+    def _classifier_emergency(self, u: Understanding) -> bool:
+        """The classifier alone (no rule) thinks it is an emergency: worth one question?
+
+        The rule layer already ran and found nothing. On open questions a moderate guess is enough;
+        on a short slot answer ("Blanc Emma") the classifier's weak guesses are noise.
+        """
+        if not u.needs_emergency_confirmation:
+            return False
+        question = self.question
+        open_question = question is None or question.expect.kind == Expect.OPEN
+        return u.confidence >= (EMERGENCY_ASK_OPEN if open_question else EMERGENCY_ASK_SLOT)
+
+    def _switching(self, question: Question, answer: Answer) -> bool:
+        """A clear request for another kind of task in the middle of one ("en fait je voudrais annuler")."""
+        u = answer.understanding
+        if (
+            u is None
+            or not question.allow_switch
+            or self.current_task is None
+            or question.name in ("menu", "what_else")
+            or u.intent not in TASK_INTENTS
+            or u.confidence < SWITCH_CONFIDENCE
+        ):
+            return False
+        return TASK_FAMILY.get(u.intent, u.intent) != TASK_FAMILY.get(self.current_task, self.current_task)
+
     def _transcript_caller(self, text: str) -> None:
         from standardiste.dialogue.messages import Utterance
 
         self._transcript.append(Utterance("caller", text))
 
     def _human_allowed(self, answer: Answer) -> bool:
-        # "non" to "voulez-vous parler au secrétariat" style questions is handled by the question itself.
-        return not (
-            self.question is not None
-            and self.question.expect.kind == Expect.YES_NO
-            and answer.yes_no() is not None
-        )
+        """Whether "speak to a human" wins over the pending question (else its handler decides first)."""
+        question = self.question
+        if question is None or question.name == "menu":
+            return True
+        if question.expect.kind == Expect.YES_NO and answer.yes_no() is not None:
+            return False
+        # "celui avec le docteur Martin", "docteur Martin": a choice, not a request for the secretary.
+        u = answer.understanding
+        return not (u is not None and u.first(EntityKind.PRACTITIONER) is not None)
 
     # --- The main menu ---------------------------------------------------------------------------
 
@@ -210,6 +262,8 @@ class DialogueManager(OutboundFlow):
             return None
         if u.intent in TASK_INTENTS:
             return self.start_task(u.intent, answer)
+        if u.intent == Intent.SPEAK_TO_HUMAN:
+            return self.transfer(reason="caller_request")
         if u.intent == Intent.GIVE_IDENTITY:
             return None
         if u.intent == Intent.DENY and self.state.achieved:
@@ -217,6 +271,7 @@ class DialogueManager(OutboundFlow):
         return None
 
     def what_else(self, preamble: str) -> list[Action]:
+        self.current_task = None
         question = Question(
             "what_else",
             P.WHAT_ELSE,
@@ -242,6 +297,7 @@ class DialogueManager(OutboundFlow):
 
     def start_task(self, intent: Intent, answer: Answer) -> list[Action]:
         self.state.path.append(str(intent))
+        self.current_task = intent
         if intent in FAQ_INTENTS:
             return self.answer_question(intent, answer)
         if intent == Intent.BOOK_APPOINTMENT:
@@ -363,7 +419,7 @@ class DialogueManager(OutboundFlow):
     def _asking_emergency(self) -> bool:
         return self.question is not None and self.question.name == "emergency_confirm"
 
-    def ask_emergency_confirmation(self) -> list[Action]:
+    def ask_emergency_confirmation(self, trigger: Answer) -> list[Action]:
         previous = self.question
 
         def on_answer(answer: Answer) -> list[Action] | None:
@@ -371,9 +427,12 @@ class DialogueManager(OutboundFlow):
             if yes is True:
                 return self.emergency(answer, rule="confirmed")
             if yes is False:
-                if previous is not None:
-                    return self.ask(previous, "Très bien.")
-                return self.ask(self.menu_question("Très bien. Que puis-je faire pour vous ?"))
+                if previous is None:
+                    return self.ask(self.menu_question("Très bien. Que puis-je faire pour vous ?"))
+                # Not an emergency: what was said still answers the question we had asked.
+                self.question = previous
+                actions = previous.handler(trigger)
+                return actions if actions is not None else self.ask(previous, "Très bien.")
             return None
 
         question = Question(
@@ -392,8 +451,8 @@ class DialogueManager(OutboundFlow):
         self.state.in_emergency = True
         self.release_holds()
         self.state.path.append(f"emergency:{rule}")
-        now = answer.now if answer is not None else None
-        closed = now is not None and not self.practice.hours.is_open(now)
+        now = answer.now if answer is not None else self._now()
+        closed = not self.practice.hours.is_open(now)
         if self.services.reception_available is False or closed:
             self.achieve(
                 OutcomeKind.EMERGENCY_TRANSFERRED,

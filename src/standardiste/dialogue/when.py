@@ -157,6 +157,37 @@ def _weekday_in(text: str) -> int | None:
     return found
 
 
+_DAY_WORDS = (
+    "demain",
+    "aujourd",
+    "apres demain",
+    "semaine",
+    "janvier",
+    "fevrier",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "aout",
+    "septembre",
+    "octobre",
+    "novembre",
+    "decembre",
+    "en huit",
+)
+
+
+def names_a_day(text: str) -> bool:
+    """Whether the words name a day (weekday, tomorrow, a date), not only a time."""
+    folded = fold(text)
+    return (
+        _weekday_in(text) is not None
+        or any(w in folded for w in _DAY_WORDS)
+        or bool(re.search(r"\ble \d{1,2}\b(?! ?h)", folded))
+    )
+
+
 def last_date_time(u: Understanding | None) -> Entity | None:
     if u is None:
         return None
@@ -173,7 +204,12 @@ _LAST = ("dernier", "derniere")
 
 
 def pick(
-    options: Sequence[dt.datetime], text: str, keys: str | None, u: Understanding | None, now: dt.datetime
+    options: Sequence[dt.datetime],
+    text: str,
+    keys: str | None,
+    u: Understanding | None,
+    now: dt.datetime,
+    practitioners: Sequence[str] = (),
 ) -> list[int]:
     """Indexes of the offered times the answer designates (one: a clear pick; several: ambiguous)."""
     if keys is not None:
@@ -214,6 +250,11 @@ def pick(
         )
     )
     matches = list(range(len(options)))
+    who = u.first(EntityKind.PRACTITIONER) if u is not None else None
+    if who is not None and len(practitioners) == len(options) and len(set(practitioners)) > 1:
+        matches = [i for i in matches if practitioners[i] == who.value]
+        if not has_time and not mentions_day:
+            return matches
     if has_time and moment is not None:
         matches = [i for i in matches if (options[i].hour, options[i].minute) == (moment.hour, moment.minute)]
     if mentions_day:
