@@ -10,6 +10,7 @@ from standardiste.pbx.instance import (
     free_port,
 )
 from standardiste.pbx.root import default_root, ensure_root
+from standardiste.pbx.watchdog import Watchdog
 
 __all__ = [
     "RECEPTION",
@@ -19,6 +20,7 @@ __all__ = [
     "PbxStatus",
     "PhoneAccount",
     "TransferTarget",
+    "Watchdog",
     "default_root",
     "ensure_root",
     "free_asterisk_config",

@@ -29,12 +29,12 @@ STASIS_ARG_TRANSFER_FAILED = "transfer-failed"
 
 # Dead-man switch. The dialplan sets TIMEOUT(absolute)=WATCHDOG_S before Stasis(); while it
 # owns a channel the controller must set it again (ARI POST /channels/{id}/variable with
-# variable=TIMEOUT(absolute), value=WATCHDOG_S) at least every WATCHDOG_RENEW_S. If the
-# controller dies or stalls, the timeout fires, the channel leaves Stasis and its "T"
-# extension sends it to reception.
+# variable=TIMEOUT(absolute), value=WATCHDOG_S) every WATCHDOG_RENEW_S (standardiste.pbx.
+# watchdog.Watchdog does it). If the controller dies or stalls, the timeout fires, the channel
+# leaves Stasis and its "T" extension sends it to reception.
 WATCHDOG_VARIABLE = "TIMEOUT(absolute)"
-DEFAULT_WATCHDOG_S = 6
-WATCHDOG_RENEW_S = 2.0
+DEFAULT_WATCHDOG_S = 5
+WATCHDOG_RENEW_S = 1.5
 
 
 @dataclass(frozen=True)
