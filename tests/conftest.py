@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.radicale",
     "tests.fixtures.redis",
     "tests.fixtures.speech",
+    "tests.fixtures.voice",
 ]

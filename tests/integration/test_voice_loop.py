@@ -1,106 +1,23 @@
 """The voice loop end to end: real Asterisk 22 (chroot), real pjsua2 phones, real espeak-ng,
 the real controller (ARI + chan_websocket), the real dialogue manager and a real recogniser.
 
-Recognisers here: the keypad-only backend (what a clinic without a French model runs) and the
-real Vosk engine with the Korean model from PyPI (the only Vosk model obtainable here; see
-tests/integration/test_voice_loop_vosk.py).
+Recognisers here: the keypad-only backend (what a clinic without a French model runs); the real
+Vosk engine with the Korean model from PyPI is in test_voice_loop_vosk.py. Fixtures: tests/fixtures/voice.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from standardiste.app import AriAccess, VoiceApp
 from standardiste.calllog.store import CallLogStore
-from standardiste.config import Config
 from standardiste.dialogue import prompts
 from standardiste.pbx import PbxInstance
-from standardiste.speech.keypad_backend import KeypadOnlyRecognizer
-from standardiste.speech.tts import EspeakSynthesizer
-from standardiste.speech.types import Recognizer
-from standardiste.storage.db import Database
-from standardiste.telephony.session import SessionRecord
-from standardiste.testphone import PhoneCall, TestPhone, find_reference
+from standardiste.testphone import TestPhone, sound_segments
+from tests.fixtures.voice import AppFactory, ended_record, synth, wait_found
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
-
-AppFactory = Callable[..., Awaitable[VoiceApp]]
-
-
-@pytest.fixture(scope="session")
-def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("prompts")
-
-
-@pytest.fixture
-async def app_factory(
-    pbx: PbxInstance, demo_config: Config, tmp_path: Path, prompt_cache: Path
-) -> AsyncIterator[AppFactory]:
-    apps: list[VoiceApp] = []
-
-    async def make(recognizer: Recognizer | None = None, **speech: Any) -> VoiceApp:
-        deployment = demo_config.deployment.model_copy(
-            update={
-                "data_dir": tmp_path,
-                "speech": demo_config.deployment.speech.model_copy(update=speech),
-            }
-        )
-        config = demo_config.model_copy(update={"deployment": deployment})
-        app = VoiceApp(
-            config,
-            AriAccess(pbx.ari_url, pbx.ari_user, pbx.ari_password, pbx.app_name),
-            db=Database(f"sqlite:///{tmp_path / 'std.db'}"),
-            recognizer=recognizer or KeypadOnlyRecognizer(),
-            synthesizer=EspeakSynthesizer(cache_dir=prompt_cache),
-            secrets_=pbx.secrets,
-        )
-        apps.append(app)
-        await app.start()
-        assert app.controller is not None
-        async with asyncio.timeout(10):
-            await app.controller.ari.connected.wait()
-        return app
-
-    yield make
-    for app in apps:
-        await app.stop()
-
-
-async def ended_record(app: VoiceApp, limit_s: float = 15.0) -> SessionRecord:
-    assert app.controller is not None
-    async with asyncio.timeout(limit_s):
-        return await app.controller.ended.get()
-
-
-async def synth(app: VoiceApp, text: str) -> bytes:
-    assert app.synthesizer is not None
-    return await app.synthesizer.synthesize(text)
-
-
-async def wait_found(call: PhoneCall, reference: bytes, limit_s: float = 20.0, after_s: float = 0.0) -> float:
-    """Seconds into the call's recording where `reference` (slin16) was heard; fails after limit_s."""
-    need = len(reference) / 32000
-    deadline = time.monotonic() + limit_s
-    while True:
-        heard = call.heard_pcm()
-        skip = int(after_s * 16000) * 2
-        if len(heard) - skip >= len(reference):
-            match = find_reference(reference, heard[skip:])
-            if match.found:
-                return after_s + match.offset_s
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"prompt not heard within {limit_s} s (heard {len(heard) / 32000:.1f} s, prompt {need:.1f} s)"
-            )
-        if call.ended and len(heard) - skip < len(reference):
-            raise AssertionError("call ended before the prompt was heard")
-        await asyncio.sleep(0.25)
 
 
 async def test_greeting_heard_then_key1_hours_then_key0_reception(
@@ -178,8 +95,6 @@ async def test_barge_in_stops_our_audio(
     await asyncio.sleep(2.0)
     heard = call.heard_pcm()
     # Where did our audio stop? The first 200 ms of silence after the caller started speaking.
-    from standardiste.testphone import sound_segments
-
     segments = sound_segments(heard, threshold=300.0, min_gap_s=0.2)
     after = [seg for seg in segments if seg[1] > sent_at]
     stop_at = after[0][1] if after else sent_at
