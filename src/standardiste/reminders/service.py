@@ -95,7 +95,10 @@ class ReminderService:
         sweep_grace_s: float = 10.0,
         drain_interval_s: float = 1.0,
         max_concurrent_calls: int | None = None,
+        dispatch: bool = True,
     ) -> None:
+        """`dispatch=False`: a process that only changes the schedule (e.g. the dashboard); it never
+        becomes the active scheduler nor places calls."""
         self.db = db
         self.store = ReminderStore(db)
         self.practice = practice
@@ -111,6 +114,7 @@ class ReminderService:
         self.sweep_grace_s = sweep_grace_s
         self.drain_interval_s = drain_interval_s
         self.max_concurrent_calls = max_concurrent_calls or practice.reminders.max_concurrent_calls
+        self.dispatch = dispatch
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self.lease = Lease(self.redis, namespace, self.node, lease_ttl_s)
         self._sync_lock_key = f"{namespace}:sync-lock"
@@ -125,6 +129,7 @@ class ReminderService:
         self._leader_fence: int | None = None
         self._scheduler_lock = threading.Lock()
         self._last_sweep = 0.0
+        self._stopping = False
         self.redis_ok = False
         self.on_leadership: Callable[[bool], None] | None = None  # tests and logs
 
@@ -154,17 +159,20 @@ class ReminderService:
         self._loop = asyncio.get_running_loop()
         # Paused: every process writes jobs to the store; only the leader processes them.
         self.scheduler.start(paused=True)
-        self._tasks = [asyncio.create_task(self._lease_loop(), name="reminders-lease"),
-                       asyncio.create_task(self._maintenance_loop(), name="reminders-maintenance")]
-        self._tasks += [asyncio.create_task(self._worker(i), name=f"reminders-call-{i}")
-                        for i in range(self.max_concurrent_calls)]
+        self._tasks = [asyncio.create_task(self._maintenance_loop(), name="reminders-maintenance")]
+        if self.dispatch:
+            self._tasks.append(asyncio.create_task(self._lease_loop(), name="reminders-lease"))
+            self._tasks += [asyncio.create_task(self._worker(i), name=f"reminders-call-{i}")
+                            for i in range(self.max_concurrent_calls)]
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._poke.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: a cancellation swallowed by a library must not hang the shutdown.
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks = []
         await asyncio.to_thread(self._shutdown_sync)
 
@@ -224,7 +232,7 @@ class ReminderService:
 
     async def _lease_loop(self) -> None:
         interval = self.lease_ttl_s / 3
-        while True:
+        while not self._stopping:
             try:
                 became = await asyncio.to_thread(self._lease_tick)
                 self.redis_ok = True
@@ -306,10 +314,15 @@ class ReminderService:
     # -- maintenance ---------------------------------------------------------------------------------
 
     async def _maintenance_loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self.drain_interval_s)
+        while not self._stopping:
+            poked = asyncio.ensure_future(self._poke.wait())
+            try:
+                await asyncio.wait({poked}, timeout=self.drain_interval_s)
+            finally:
+                poked.cancel()
             self._poke.clear()
+            if self._stopping:
+                return
             try:
                 await asyncio.to_thread(self._drain)
             except (redis.RedisError, OSError) as err:
@@ -348,7 +361,7 @@ class ReminderService:
         self._queue.put_nowait(job_id)
 
     async def _worker(self, _index: int) -> None:
-        while True:
+        while not self._stopping:
             job_id = await self._queue.get()
             self._queued.discard(job_id)
             self._in_flight.add(job_id)
