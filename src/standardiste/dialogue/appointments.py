@@ -172,4 +172,4 @@ class AppointmentFlow(BookingFlow):
             practitioner=confirmed.practitioner_id,
             start=confirmed.start.isoformat(),
         )
-        return self.after_task(f"{preamble} Il est confirmé, merci.".strip())
+        return self.after_task(f"{preamble} C'est confirmé.".strip())

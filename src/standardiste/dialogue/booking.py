@@ -139,10 +139,11 @@ class BookingFlow(IdentityFlow):
     def _practitioner_question(self) -> Question:
         names = [P.practitioner_fr(self.practice, p.id) for p in self.practice.practitioners]
         specialties = [p.specialty for p in self.practice.practitioners]
-        spoken = ", ".join(
+        described = [
             f"{n}" + (f" en {s}" if s.lower() != "médecine générale" else "")
             for n, s in zip(names, specialties, strict=True)
-        )
+        ]
+        spoken = P.join_or(described)
         keys = ", ".join(f"{i + 1} pour {n}" for i, n in enumerate(names))
         any_key = len(names) + 1
         aliases = [alias for p in self.practice.practitioners for alias in [p.name.lower(), *p.aliases]]
@@ -241,6 +242,7 @@ class BookingFlow(IdentityFlow):
             "Vous pouvez aussi taper 1 pour le premier rendez-vous disponible.",
             Expectation(Expect.DATE_TIME, phrases, digits=1),
             on_answer,
+            keys="Tapez 1 pour le premier rendez-vous disponible.",
         )
 
     # --- Search, hold, offer ---------------------------------------------------------------------
@@ -292,7 +294,7 @@ class BookingFlow(IdentityFlow):
             lead = f"{lead} Je n'ai pas exactement cette heure-là.".strip()
         if take_exact and exact is not None and offered[0][0].start == exact:
             # Exactly the time asked for is free: take it rather than offering a list again.
-            for slot, hold in offered[1:]:
+            for _slot, hold in offered[1:]:
                 if hold is not None:
                     self._release(hold)
             b.offered = offered[:1]
@@ -379,7 +381,14 @@ class BookingFlow(IdentityFlow):
             *{P.WEEKDAYS_FR[self.local(s.start).weekday()] for s, _ in b.offered},
             *{P.time_fr(self.local(s.start)) for s, _ in b.offered},
         )
-        return Question("offer", text, simple, Expectation(Expect.CHOICE, phrases, digits=1), self._on_pick)
+        return Question(
+            "offer",
+            text,
+            simple,
+            Expectation(Expect.CHOICE, phrases, digits=1),
+            self._on_pick,
+            keys=f"Tapez {keys}." if len(parts) > 1 else P.YES_NO_KEYS,
+        )
 
     def _on_pick(self, answer: Answer) -> list[Action] | None:
         b = self.booking
@@ -389,6 +398,12 @@ class BookingFlow(IdentityFlow):
             yes = answer.yes_no()
             if yes is True:
                 return self._picked(answer, 0)
+            if yes is False and (
+                answer.keys is not None or time_wish(answer.understanding, answer.text, answer.now) is None
+            ):
+                b.excluded.update(s.start for s, _ in b.offered)
+                self.release_holds()
+                return self.ask(self._wish_question("Quand seriez-vous disponible ?"))
         u = answer.understanding
         who = [s.practitioner_id for s, _ in b.offered]
         chosen = pick(starts, answer.text, answer.keys, u, answer.now, who)

@@ -148,6 +148,8 @@ class Question:
     on_give_up: Callable[[], list[Action]] | None = None
     # Whether a task intent said here may switch the conversation to that task.
     allow_switch: bool = True
+    # Keypad choices, said at once when the recogniser only knows short answers (else in reprompts).
+    keys: str = ""
 
 
 @dataclass(slots=True)
@@ -226,7 +228,14 @@ class DialogueCore:
         if self.question is None or self.question.name != question.name:
             self.failures = 0
         self.question = question
-        text = f"{preamble} {question.text}".strip() if preamble else question.text
+        text = question.text
+        keys = question.keys or (question.simple if question.simple.startswith("Tapez") else "")
+        if question.expect.kind == Expect.YES_NO and not keys:
+            keys = P.YES_NO_KEYS
+        if not self.open_speech and keys and keys not in text:
+            # Keypad first when the recogniser only knows short answers: the key choices at once.
+            text = f"{text} {keys}"
+        text = f"{preamble} {text}".strip() if preamble else text
         return [self.say(text, question.expect)]
 
     def achieve(self, kind: OutcomeKind, **details: Any) -> None:

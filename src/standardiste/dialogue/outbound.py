@@ -125,7 +125,7 @@ class OutboundFlow(RequestFlow):
         a = self.appointment
         assert a is not None
         when = (
-            f"{P.datetime_fr(self.local(a.start), self._now())} avec "
+            f"{P.of_datetime_fr(self.local(a.start), self._now())} avec "
             f"{P.practitioner_fr(self.practice, a.practitioner_id)}"
         )
         text = (

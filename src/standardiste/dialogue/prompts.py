@@ -160,6 +160,14 @@ def practitioner_fr(practice: PracticeConfig, practitioner_id: str) -> str:
     return f"le {lowered}" if lowered.startswith("docteur") else lowered
 
 
+def join_or(items: Sequence[str]) -> str:
+    """'a, b ou c'."""
+    items = list(items)
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} ou {items[-1]}"
+
+
 def ordinal_fr(index: int) -> str:
     names = ("le premier", "le deuxième", "le troisième", "le quatrième")
     return names[index] if index < len(names) else str(index + 1)
@@ -223,10 +231,9 @@ def emergency_transfer(practice: PracticeConfig) -> str:
 
 def emergency_call_15(practice: PracticeConfig) -> str:
     n = practice.emergency_number
-    digits = " ".join(_UNITS[int(c)] for c in n if c.isdigit())
     return (
-        f"S'il s'agit d'une urgence, raccrochez et composez immédiatement le {n}, {digits}. "
-        f"Je répète : composez le {n}. Depuis un portable, vous pouvez aussi composer le 112."
+        f"Personne au cabinet ne peut vous répondre tout de suite. Raccrochez et composez immédiatement "
+        f"le {n}. Je répète : raccrochez et composez le {n}. Vous pouvez aussi composer le 112."
     )
 
 
