@@ -195,3 +195,35 @@ def test_describe_says_what_callers_can_do(recognizer: VoskRecognizer, tmp_path:
     assert "clavier" in recognizer.describe()
     french = VoskRecognizer(tmp_path / "vosk-model-small-fr-0.22")
     assert "français" in french.describe() and french.name == "vosk:vosk-model-small-fr-0.22"
+
+
+async def test_grammar_switch_in_the_middle_of_speech_is_safe(
+    recognizer: VoskRecognizer, korean_sentence: bytes
+) -> None:
+    # Vosk aborts the process if SetGrammar meets a running utterance: the stream resets first.
+    stream = await recognizer.stream()
+    await stream.set_grammar(["네", "아니요"])
+    await feed(stream, korean_sentence[: len(korean_sentence) // 2])
+    await stream.set_grammar([HELLO, "네"])
+    await feed(stream, korean_sentence[: len(korean_sentence) // 2])
+    await stream.set_grammar(None)
+    await feed(stream, korean_sentence[: len(korean_sentence) // 3])
+    await stream.set_grammar([HELLO])
+    await feed(stream, korean_sentence)
+    assert (await stream.finish()).text.split()[0] == HELLO
+    await stream.close()
+
+
+async def test_closed_streams_recognisers_are_reused(vosk_ko_model: Path, korean_sentence: bytes) -> None:
+    pooled = VoskRecognizer(vosk_ko_model, understands_french=False, pool_size=2)
+    streams = [await pooled.stream() for _ in range(3)]
+    assert pooled.idle_recognizers() == 0
+    await feed(streams[0], korean_sentence[:32000])  # closed mid-utterance: reset before reuse
+    for s in streams:
+        await s.close()
+    assert pooled.idle_recognizers() == 2  # bounded pool
+    again = await pooled.stream()
+    assert pooled.idle_recognizers() == 1
+    await feed(again, A.silence(1000))
+    assert (await again.finish()).text == ""  # nothing left over from the previous call
+    await again.close()
