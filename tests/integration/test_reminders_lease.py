@@ -35,8 +35,11 @@ def wait(condition: Callable[[], bool], within_s: float, step: float = 0.05) -> 
     return condition()
 
 
+Workers = tuple[Database, dict[str, subprocess.Popen[bytes]], Path]
+
+
 @pytest.fixture
-def workers(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[Database, dict[str, subprocess.Popen[bytes]], Path]]:
+def workers(tmp_path: Path, redis_server: RedisServer) -> Iterator[Workers]:
     db_url = f"sqlite:///{tmp_path / 'standardiste.db'}"
     db = Database(db_url)
     db.migrate()
@@ -68,8 +71,8 @@ def leader(client: redis.Redis) -> str | None:
     return value.decode().split("|")[0] if value else None
 
 
-def test_leader_killed_other_takes_over_each_reminder_once(
-        workers: tuple[Database, dict[str, subprocess.Popen[bytes]], Path], redis_server: RedisServer) -> None:
+def test_leader_killed_other_takes_over_each_reminder_once(workers: Workers,
+                                                           redis_server: RedisServer) -> None:
     db, procs, calls = workers
     client = redis.Redis.from_url(redis_server.url)
     assert wait(lambda: leader(client) is not None, 20), "no scheduler became active"
