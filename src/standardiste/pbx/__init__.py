@@ -1,5 +1,6 @@
 """The PBX side: one Asterisk 22 per instance directory inside a shared chroot root."""
 
+from standardiste.pbx.deployment import deployment_instance, deployment_instance_dir, deployment_root
 from standardiste.pbx.dialplan import RECEPTION, URGENT, TransferTarget
 from standardiste.pbx.instance import (
     PbxError,
@@ -22,6 +23,9 @@ __all__ = [
     "TransferTarget",
     "Watchdog",
     "default_root",
+    "deployment_instance",
+    "deployment_instance_dir",
+    "deployment_root",
     "ensure_root",
     "free_asterisk_config",
     "free_port",
