@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.practice",
+    "tests.fixtures.dialogue",
     "tests.fixtures.pbx",
     "tests.fixtures.postgres",
     "tests.fixtures.radicale",
