@@ -227,3 +227,9 @@ async def test_closed_streams_recognisers_are_reused(vosk_ko_model: Path, korean
     await feed(again, A.silence(1000))
     assert (await again.finish()).text == ""  # nothing left over from the previous call
     await again.close()
+
+
+async def test_warm_up_fills_the_pool(vosk_ko_model: Path, korean_sentence: bytes) -> None:
+    pooled = VoskRecognizer(vosk_ko_model, understands_french=False, pool_size=2)
+    await pooled.warm_up(korean_sentence, count=5)
+    assert pooled.idle_recognizers() == 2

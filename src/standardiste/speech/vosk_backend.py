@@ -169,6 +169,16 @@ class VoskRecognizer:
         await stream._run(stream._use_open)
         return stream
 
+    async def warm_up(self, pcm: bytes, count: int = 1, sample_rate: int = SAMPLE_RATE) -> None:
+        """Decode some speech (e.g. a synthesised prompt) on `count` recognisers and pool them,
+        so the first calls after start-up do not pay the cold first utterance."""
+        streams = [await self.stream(sample_rate) for _ in range(min(count, self.pool_size))]
+        for stream in streams:
+            await stream.accept(pcm)
+            await stream.finish()
+        for stream in streams:
+            await stream.close()
+
     def idle_recognizers(self, sample_rate: int = SAMPLE_RATE) -> int:
         with self._pool_lock:
             return len(self._pool.get(sample_rate, []))
