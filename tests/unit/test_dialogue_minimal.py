@@ -1,8 +1,7 @@
 """The minimal conversation of the voice loop (issue 2): greeting, hours, a human, silence, hang-up.
 
-These tests drive DialogueManager directly. The understander here is a TEST DOUBLE (keyword rules)
-so that the voice loop's minimal flows are checked independently of the trained model; the full
-flows are tested with the real engine and the real SQL agenda in test_dialogue_flows.py.
+DialogueManager driven directly with the real understanding engine. The agenda and inbox are a
+guard (not a fake): these flows must never touch them.
 """
 
 from __future__ import annotations
@@ -27,27 +26,8 @@ from standardiste.dialogue.messages import (
 )
 from standardiste.dialogue.prompts import hours_fr, number_fr, time_fr
 from standardiste.dialogue.services import ConversationServices
-from standardiste.understanding.types import Intent, Understanding, Urgency
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))  # a Tuesday, open
-
-
-class KeywordUnderstander:
-    """TEST DOUBLE: a few keyword rules, standing in for the trained engine in these unit tests."""
-
-    def parse(self, text: str, now: dt.datetime) -> Understanding:
-        t = text.lower()
-        if "poitrine" in t:
-            return Understanding(text, Intent.EMERGENCY, 0.99, Urgency.URGENT, emergency_rule="chest_pain")
-        if "horaire" in t or "ouvert" in t:
-            return Understanding(text, Intent.ASK_HOURS, 0.9, Urgency.NORMAL)
-        if "quelqu'un" in t or "secrétaire" in t:
-            return Understanding(text, Intent.SPEAK_TO_HUMAN, 0.9, Urgency.NORMAL)
-        if t.startswith("non"):
-            return Understanding(text, Intent.DENY, 0.9, Urgency.NORMAL)
-        if t.startswith("oui"):
-            return Understanding(text, Intent.AFFIRM, 0.9, Urgency.NORMAL)
-        return Understanding(text, Intent.OUT_OF_SCOPE, 0.3, Urgency.NORMAL)
 
 
 class Unused:
@@ -58,8 +38,8 @@ class Unused:
 
 
 @pytest.fixture
-def manager(demo_config) -> DialogueManager:
-    services = ConversationServices(demo_config.practice, KeywordUnderstander(), Unused(), Unused())
+def manager(demo_config, understander) -> DialogueManager:
+    services = ConversationServices(demo_config.practice, understander, Unused(), Unused())
     return DialogueManager(services)
 
 
@@ -94,9 +74,9 @@ def test_greeting(manager):
     assert actions[0].expect is not None
 
 
-def test_greeting_without_open_speech(demo_config):
+def test_greeting_without_open_speech(demo_config, understander):
     services = ConversationServices(
-        demo_config.practice, KeywordUnderstander(), Unused(), Unused(), open_speech=False
+        demo_config.practice, understander, Unused(), Unused(), open_speech=False
     )
     text = DialogueManager(services).handle(CallStarted("c1", NOW))[0].text
     assert "clavier" in text and "Tapez 1 pour les horaires" in text
@@ -136,11 +116,11 @@ def test_no_match_reprompts_then_transfers(manager):
     assert isinstance(manager.handle(Heard("gloubi", NOW))[-1], Transfer)
 
 
-def test_hangup_is_abandoned_or_what_was_achieved(manager, demo_config):
+def test_hangup_is_abandoned_or_what_was_achieved(manager, demo_config, understander):
     start(manager)
     assert manager.handle(CallerHungUp(NOW)) == []
     assert manager.outcome.kind == OutcomeKind.ABANDONED
-    services = ConversationServices(demo_config.practice, KeywordUnderstander(), Unused(), Unused())
+    services = ConversationServices(demo_config.practice, understander, Unused(), Unused())
     other = DialogueManager(services)
     start(other)
     other.handle(Keypad("1", NOW))
