@@ -153,3 +153,16 @@ async def test_keypad_stream_hears_nothing() -> None:
     await stream.close()
     with pytest.raises(RuntimeError):
         await stream.accept(b"\x00" * 640)
+
+
+def test_real_sphinx_backend_is_picked_when_it_loads(tmp_path: Path) -> None:
+    try:
+        from standardiste.speech.sphinx import SphinxRecognizer
+    except Exception as err:  # built by another part of the project; may be absent
+        pytest.skip(f"standardiste.speech.sphinx not importable: {err}")
+    choice = load_recognizer(deployment(tmp_path))
+    assert choice.backend == "sphinx" and isinstance(choice.recognizer, SphinxRecognizer)
+    assert "Non utilisé" in choice.explanation and "models install" in choice.explanation
+    close = getattr(choice.recognizer, "close", None)
+    if callable(close):
+        close()

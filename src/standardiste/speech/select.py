@@ -46,8 +46,8 @@ def _vosk(deployment: DeploymentConfig, require_french: bool) -> tuple[Recognize
     if path is None:
         where = ", ".join(str(d) for d in search_dirs(deployment))
         return None, (
-            f"le modèle Vosk « {setting} » n'est pas installé (cherché dans {where} ; "
-            "installez-le avec « standardiste models install »)"
+            f"le modèle Vosk « {setting} » n'est pas installé, installez-le avec "
+            f"« standardiste models install » ; dossiers cherchés : {where}"
         )
     french = looks_french(path.name)
     if require_french and not french:
@@ -110,7 +110,7 @@ def load_recognizer(deployment: DeploymentConfig) -> RecognizerChoice:
         if recognizer is not None:
             text = recognizer.describe()
             if skipped:
-                text += " (" + " ; ".join(skipped) + ")"
+                text += " Non utilisé : " + " ; ".join(skipped) + "."
             return RecognizerChoice(recognizer, backend, text, skipped)
         skipped.append(why)
     keypad = KeypadOnlyRecognizer()
