@@ -145,3 +145,17 @@ def test_missing_espeak_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(tts_mod.shutil, "which", lambda _name: None)
     with pytest.raises(EspeakNotFound, match="apt-get install espeak-ng"):
         EspeakSynthesizer(engine="subprocess")
+
+
+async def test_cancelled_caller_does_not_break_shared_synthesis(tmp_path: Path) -> None:
+    # A caller hangs up while its sentence is being made; another call waits for the same sentence.
+    synth = EspeakSynthesizer(cache_dir=tmp_path, engine="subprocess")
+    text = "Merci de votre appel, au revoir."
+    first = asyncio.create_task(synth.synthesize(text))
+    second = asyncio.create_task(synth.synthesize(text))
+    await asyncio.sleep(0.002)
+    first.cancel()
+    pcm = await second
+    assert pcm and first.cancelled()
+    assert await synth.synthesize(text) == pcm and synth.misses == 1
+    assert not synth._inflight

@@ -240,7 +240,7 @@ class EspeakSynthesizer:
         self._memory: OrderedDict[str, bytes] = OrderedDict()
         self._memory_bytes = 0
         self._memory_limit = memory_cache_bytes
-        self._inflight: dict[str, asyncio.Future[bytes]] = {}
+        self._inflight: dict[str, asyncio.Task[bytes]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -264,28 +264,30 @@ class EspeakSynthesizer:
         if cached is not None:
             self.hits += 1
             return cached
-        pending = self._inflight.get(key)
-        if pending is not None:  # same sentence already being made: share it
-            return await asyncio.shield(pending)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            pcm = await self._load_disk(key)
-            if pcm is None:
-                self.misses += 1
-                pcm = await self._render(text)
-                await self._store_disk(key, pcm)
-            else:
-                self.hits += 1
-            self._memory_put(key, pcm)
-            future.set_result(pcm)
-            return pcm
-        except BaseException as err:
-            future.set_exception(err)
-            future.exception()  # mark retrieved: nobody else may be waiting
-            raise
-        finally:
-            del self._inflight[key]
+        task = self._inflight.get(key)
+        if task is None:
+            # A task of its own: a caller hanging up (cancellation) must not waste or break the
+            # work that other calls may be waiting for, and the result still lands in the cache.
+            task = asyncio.ensure_future(self._produce(key, text))
+            self._inflight[key] = task
+            task.add_done_callback(lambda t: self._settled(key, t))
+        return await asyncio.shield(task)
+
+    def _settled(self, key: str, task: asyncio.Task[bytes]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:  # retrieved: no "never retrieved" noise
+            log.debug("synthesis failed: %r", task.exception())
+
+    async def _produce(self, key: str, text: str) -> bytes:
+        pcm = await self._load_disk(key)
+        if pcm is None:
+            self.misses += 1
+            pcm = await self._render(text)
+            await self._store_disk(key, pcm)
+        else:
+            self.hits += 1
+        self._memory_put(key, pcm)
+        return pcm
 
     async def synthesize_stream(self, text: str) -> AsyncIterator[bytes]:
         """Yield slin16 sentence by sentence, so a long reply can start playing early."""
