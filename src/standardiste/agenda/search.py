@@ -14,7 +14,7 @@ from standardiste.agenda.rules import PART_OF_DAY, UNIT, Interval, PracticeRules
 
 # Stop scanning once this many candidates are known (enough to choose a varied 2-3).
 MAX_CANDIDATES = 60
-FIRST_WINDOW_DAYS = 7
+FIRST_WINDOW_DAYS = 3  # then 6, 12, 24... days per database read
 
 BusyFetcher = Callable[[Sequence[str], dt.datetime, dt.datetime], dict[str, list[Interval]]]
 
@@ -78,8 +78,7 @@ def free_starts(opening: Interval, busy: Sequence[Interval], minutes: int, lo: d
     """Packed starts in one opening interval: every `minutes` from its start or right after a busy block."""
     length = dt.timedelta(minutes=minutes)
     t = opening.start
-    blocks = sorted((b for b in busy if b.end > opening.start and b.start < opening.end),
-                    key=lambda b: b.start)
+    blocks = [b for b in busy if b.end > opening.start and b.start < opening.end]  # sorted by the caller
     i = 0
     while t + length <= opening.end:
         while i < len(blocks) and blocks[i].end <= t:
@@ -119,19 +118,19 @@ def candidates(rules: PracticeRules, p: Plan, fetch_busy: BusyFetcher) -> list[S
         window_last = min(last_day, day + dt.timedelta(days=window - 1))
         w_start = dt.datetime.combine(day, dt.time(0), rules.tz)
         w_end = dt.datetime.combine(window_last + dt.timedelta(days=1), dt.time(0), rules.tz)
-        busy = fetch_busy(p.practitioners, max(w_start, p.start - dt.timedelta(hours=6)), w_end)
+        fetched = fetch_busy(p.practitioners, max(w_start, p.start - dt.timedelta(hours=6)), w_end)
+        busy = _by_day(rules, fetched)
         for d in days_between(day, window_last):
             day_slots: list[Slot] = []
             for pid in p.practitioners:
                 for opening in rules.open_intervals(pid, d):
-                    for start in free_starts(opening, busy.get(pid, ()), p.minutes, p.start, p.end):
+                    for start in free_starts(opening, busy.get((pid, d), ()), p.minutes, p.start, p.end):
                         local = rules.local(start)
                         if start + length > p.end or not in_part_of_day(local, p.part_of_day):
                             continue
                         day_slots.append(Slot(pid, p.type_id, local, local + length))
             # Same time with several practitioners: the least busy that day first (spreads the load).
-            load = {pid: sum(1 for b in busy.get(pid, ()) if rules.local(b.start).date() == d)
-                    for pid in p.practitioners}
+            load = {pid: len(busy.get((pid, d), ())) for pid in p.practitioners}
             day_slots.sort(key=lambda s: (s.start, s.practitioner_id != p.preferred, load[s.practitioner_id],
                                           s.practitioner_id))
             found.extend(day_slots)
@@ -143,6 +142,21 @@ def candidates(rules: PracticeRules, p: Plan, fetch_busy: BusyFetcher) -> list[S
         day = window_last + dt.timedelta(days=1)
         window = min(window * 2, 56)
     return found
+
+
+def _by_day(rules: PracticeRules,
+            busy: dict[str, list[Interval]]) -> dict[tuple[str, dt.date], list[Interval]]:
+    """Busy intervals per practitioner and local day they touch, sorted by start."""
+    out: dict[tuple[str, dt.date], list[Interval]] = {}
+    for pid, intervals in busy.items():
+        for b in intervals:
+            first = rules.local(b.start).date()
+            last = rules.local(b.end - dt.timedelta(microseconds=1)).date() if b.end > b.start else first
+            for d in days_between(first, min(last, first + dt.timedelta(days=62))):
+                out.setdefault((pid, d), []).append(b)
+    for intervals in out.values():
+        intervals.sort(key=lambda b: b.start)
+    return out
 
 
 def _half_day(slot: Slot) -> tuple[dt.date, bool]:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -46,6 +46,7 @@ from standardiste.agenda.tables import (
     HoldRow,
     PatientRow,
     SlotUnitRow,
+    UtcDateTime,
 )
 from standardiste.config import PracticeConfig
 from standardiste.storage.db import Database
@@ -57,6 +58,22 @@ __all__ = ["SlotTakenWithAlternatives", "SqlAgenda", "SqlInbox"]
 ACTIVE = (AppointmentStatus.BOOKED.value, AppointmentStatus.CONFIRMED.value)
 MATCH_THRESHOLD = 85.0  # name score needed on the same birth date
 MATCH_THRESHOLD_WITH_PHONE = 70.0  # lower when the caller ID is the patient's phone
+
+
+# Built once: compiled statements are cached by SQLAlchemy (search is the hot path).
+_BUSY_APPOINTMENTS = select(AppointmentRow.practitioner_id, AppointmentRow.start, AppointmentRow.end).where(
+    AppointmentRow.practitioner_id.in_(bindparam("pids", expanding=True)),
+    AppointmentRow.start >= bindparam("lookback", type_=UtcDateTime()),
+    AppointmentRow.start < bindparam("end", type_=UtcDateTime()),
+    AppointmentRow.end > bindparam("start", type_=UtcDateTime()),
+    AppointmentRow.status.in_(ACTIVE),
+)
+_BUSY_HOLDS = select(HoldRow.practitioner_id, HoldRow.start, HoldRow.end).where(
+    HoldRow.practitioner_id.in_(bindparam("pids", expanding=True)),
+    HoldRow.expires_at > bindparam("now", type_=UtcDateTime()),
+    HoldRow.start < bindparam("end", type_=UtcDateTime()),
+    HoldRow.end > bindparam("start", type_=UtcDateTime()),
+)
 
 
 class SlotTakenWithAlternatives(SlotTaken):
@@ -198,26 +215,11 @@ class SqlAgenda:
              now: dt.datetime) -> dict[str, list[Interval]]:
         """Booked appointments and live holds overlapping [start, end), per practitioner."""
         out: dict[str, list[Interval]] = {p: [] for p in practitioners}
-        lookback = start - dt.timedelta(days=1)
-        with self.db.sessions() as session:
-            appts = session.execute(
-                select(AppointmentRow.practitioner_id, AppointmentRow.start, AppointmentRow.end).where(
-                    AppointmentRow.practitioner_id.in_(practitioners),
-                    AppointmentRow.start >= lookback,
-                    AppointmentRow.start < end,
-                    AppointmentRow.end > start,
-                    AppointmentRow.status.in_(ACTIVE),
-                )
-            ).all()
-            holds = session.execute(
-                select(HoldRow.practitioner_id, HoldRow.start, HoldRow.end).where(
-                    HoldRow.practitioner_id.in_(practitioners),
-                    HoldRow.expires_at > now,
-                    HoldRow.start < end,
-                    HoldRow.end > start,
-                )
-            ).all()
-        for pid, s, e in (*appts, *holds):
+        params = {"pids": list(practitioners), "lookback": start - dt.timedelta(days=1), "start": start,
+                  "end": end, "now": now}
+        with self.db.engine.connect() as conn:
+            rows = [*conn.execute(_BUSY_APPOINTMENTS, params), *conn.execute(_BUSY_HOLDS, params)]
+        for pid, s, e in rows:
             out[pid].append(Interval(s, e))
         return out
 
@@ -284,7 +286,8 @@ class SqlAgenda:
             for u in grid
         ]
         try:
-            session.execute(insert(SlotUnitRow), rows)
+            # One multi-row INSERT: one round trip, and the whole slot fails or succeeds together.
+            session.execute(insert(SlotUnitRow).values(rows))
         except IntegrityError as err:
             raise SlotTaken(
                 f"créneau déjà pris / slot taken: {slot.practitioner_id} {slot.start.isoformat()}"
