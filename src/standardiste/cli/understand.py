@@ -22,7 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_config_option(parser)
     parser.add_argument("--now", help="date et heure de référence, ISO 8601 (défaut : maintenant)")
     parser.add_argument(
-        "--nlu", type=Path, action="append", default=[], help="données d'entraînement supplémentaires (nlu.yml)"
+        "--nlu",
+        type=Path,
+        action="append",
+        default=[],
+        help="données d'entraînement supplémentaires (nlu.yml)",
     )
     parser.add_argument("--cache-dir", type=Path, default=None, help="dossier du modèle entraîné en cache")
     parser.add_argument("--rasa-url", default=None, help="serveur Rasa pour les intentions (optionnel)")

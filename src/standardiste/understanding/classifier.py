@@ -193,7 +193,7 @@ def featurize(texts: Sequence[str], use_char: bool):  # type: ignore[no-untyped-
     return sparse.hstack(blocks).tocsr()
 
 
-def train(examples: Sequence[tuple[str, Intent]], use_char: bool = True, c: float = 10.0) -> IntentModel:
+def train(examples: Sequence[tuple[str, Intent]], use_char: bool = True, c: float = 30.0) -> IntentModel:
     """Train the linear head (multinomial logistic regression). Needs scikit-learn (build time)."""
     from sklearn.linear_model import LogisticRegression
 

@@ -18,7 +18,7 @@ _N = (
     r"(?:\d+|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|quelques|plusieurs)"
 )
 _BABY = (
-    r"(?:bebe|nourrisson|nouveau ne|nouveaux nes|petit bout|(?:de|d|age|agee|a) "
+    r"(?:\bbebe|\bnourrisson|\bnouveau ne|\bnouveaux nes|\bpetit bout|\b(?:de|d|age|agee|a) "
     + _N
     + r" (?:mois|semaines|jours)(?! de fievre))"
 )
@@ -41,6 +41,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"\b(?:douleurs?|oppression|serrement) thoraciques?\b",
         r"\bmal (?:au|dans le) thorax\b",
         r"\bcrise cardiaque\b",
+        r"\b(?:serre|serrent|compresse|ecrase|oppresse|brule) (?:la|ma|sa|le) (?:poitrine|thorax)\b",
         r"\binfarctus\b",
         r"\bcomme un etau\b",
         r"\b(?:douleurs?|mal)\b(?: \w+){0,3}? (?:dans|au) (?:le |mon |son )?bras gauche\b(?: \w+){0,6} "
@@ -139,7 +140,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"\bgrosse reaction allergique\b",
         r"\b(?:allergi|piqure|pique)\w*\b(?: \w+){0,8} (?:respire mal|arrive (?:pas|plus) a respirer|gonfle|"
         r"enfle|plaques partout)",
-        r"\bstylo d adrenaline\b|\banapen\b|\bepipen\b",
+        r"\b(?:utilise|fait|pique avec|injecte) (?:mon|son|sa|le|l) (?:stylo d adrenaline|anapen|epipen)\b",
     ),
     "seizure": (
         r"\bconvuls",
