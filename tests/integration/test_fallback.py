@@ -131,6 +131,7 @@ async def start_app(tmp_path: Path) -> AsyncIterator[object]:
             await app.proc.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bridged", [True, False], ids=["in-bridge", "alone"])
 async def test_controller_killed_mid_call_lands_at_reception(
     pbx_factory: PbxFactory, phone_factory: PhoneFactory, start_app: object, bridged: bool
@@ -167,6 +168,7 @@ async def test_controller_killed_mid_call_lands_at_reception(
     await call.hangup()
 
 
+@pytest.mark.slow
 async def test_without_watchdog_asterisk_keeps_the_caller_in_stasis(
     pbx_factory: PbxFactory, phone_factory: PhoneFactory, start_app: object
 ) -> None:
@@ -239,6 +241,7 @@ def test_watchdog_variable_name_matches_the_dialplan() -> None:
         assert f"[{target.context}]" in text and f"exten => {target.extension},1," in text
 
 
+@pytest.mark.slow
 async def test_watchdog_class_holds_the_call_and_lets_go_when_stopped(
     pbx_factory: PbxFactory, phone_factory: PhoneFactory
 ) -> None:

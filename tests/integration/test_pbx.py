@@ -135,3 +135,34 @@ async def test_install_sound_writes_a_wav16(pbx: PbxInstance) -> None:
     assert pbx.install_sound("essai", (pbx.sounds_dir / "essai.wav16").read_bytes()) == uri
     with pytest.raises(ValueError):
         pbx.install_sound_pcm("../evil", b"")
+
+
+async def test_reception_answers_after_a_delay(pbx: PbxInstance, phone_factory: PhoneFactory) -> None:
+    from standardiste.testphone import AnswerMode, AnswerPolicy
+
+    reception = await phone_factory(pbx.reception, answer=AnswerPolicy(AnswerMode.ANSWER, 1.5))
+    caller = await phone_factory(pbx.phone("caller3"))
+    call = await caller.call(pbx.practice_extension)
+    incoming = await reception.wait_incoming(10)
+    await call.wait_answered(5)
+    assert incoming.answered_at is not None
+    assert incoming.answered_at - incoming.created_at >= 1.4
+    # Before the answer the caller got 180 Ringing (its phone plays the ringback locally).
+    assert call.answered_at is not None and call.answered_at >= incoming.answered_at - 0.05
+    await call.hangup()
+
+
+async def test_reception_never_answers_then_unavailable(
+    pbx_factory: PbxFactory, phone_factory: PhoneFactory
+) -> None:
+    from standardiste.testphone import NEVER_ANSWER
+
+    pbx = await pbx_factory(reception_ring_s=2)
+    reception = await phone_factory(pbx.reception, answer=NEVER_ANSWER)
+    caller = await phone_factory(pbx.phone("caller4"))
+    call = await caller.call(pbx.practice_extension)
+    incoming = await reception.wait_incoming(10)
+    assert incoming.state in (CallState.INCOMING, CallState.EARLY)
+    await call.wait_disconnected(30)
+    assert incoming.ended
+    assert "NOANSWER" in pbx.log_path.read_text()
