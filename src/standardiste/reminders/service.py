@@ -59,7 +59,9 @@ from standardiste.storage.db import Database
 log = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACE = "standardiste:reminders"
-CLAIM_SLACK = dt.timedelta(seconds=1)  # APScheduler may fire a hair before the stored virtual time
+CLAIM_SLACK = dt.timedelta(seconds=1)
+DRAIN_BATCH = 200
+SYNC_LOCK_MS = 10_000  # APScheduler may fire a hair before the stored virtual time
 
 
 def due_marker(job_id: str) -> None:
@@ -203,30 +205,41 @@ class ReminderService:
     def _drain(self) -> int:
         """Copy unsynced rows into the Redis job store, under a short Redis lock (applying an old
         version after a newer one would undo a change). Returns how many were applied."""
-        pending = self.store.unsynced()
+        pending = self.store.unsynced(DRAIN_BATCH)
         if not pending:
             return 0
         token = secrets.token_hex(8)
-        if not self.redis.set(self._sync_lock_key, token, nx=True, px=10_000):
+        if not self.redis.set(self._sync_lock_key, token, nx=True, px=SYNC_LOCK_MS):
             return 0
         applied = 0
         try:
-            for job in self.store.unsynced():
-                with self._scheduler_lock:
-                    if job.state == SCHEDULED and job.run_at is not None:
-                        self.scheduler.add_job(
-                            due_marker, trigger=DateTrigger(run_date=self.clock.to_real(job.run_at)),
-                            args=[job.job_id], id=job.job_id, replace_existing=True,
-                        )
-                    else:
-                        with contextlib.suppress(JobLookupError):
-                            self.scheduler.remove_job(job.job_id)
-                if self.store.mark_synced(job.job_id, job.version):
-                    applied += 1
+            while pending:
+                done: list[tuple[str, int]] = []
+                for job in pending:
+                    with self._scheduler_lock:
+                        if job.state == SCHEDULED and job.run_at is not None:
+                            self.scheduler.add_job(
+                                due_marker, trigger=DateTrigger(run_date=self.clock.to_real(job.run_at)),
+                                args=[job.job_id], id=job.job_id, replace_existing=True,
+                            )
+                        else:
+                            with contextlib.suppress(JobLookupError):
+                                self.scheduler.remove_job(job.job_id)
+                    done.append((job.job_id, job.version))
+                applied += self.store.mark_synced_many(done)
+                # Still ours? (a stalled drainer must not apply old versions after another one)
+                if not self._renew_sync_lock(token):
+                    break
+                pending = self.store.unsynced(DRAIN_BATCH)
         finally:
             self.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end",
                             1, self._sync_lock_key, token)
         return applied
+
+    def _renew_sync_lock(self, token: str) -> bool:
+        script = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+                  "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0")
+        return bool(self.redis.eval(script, 1, self._sync_lock_key, token, SYNC_LOCK_MS))
 
     # -- leadership ----------------------------------------------------------------------------------
 

@@ -159,6 +159,19 @@ class ReminderStore:
                                .values(synced=True))
             return bool(result.rowcount)
 
+    def mark_synced_many(self, applied: list[tuple[str, int]]) -> int:
+        """One transaction for a drained batch; a row changed meanwhile stays unsynced."""
+        if not applied:
+            return 0
+        done = 0
+        with self.db.session() as s:
+            for job_id, version in applied:
+                result = s.execute(update(ReminderJobRow)
+                                   .where(ReminderJobRow.job_id == job_id, ReminderJobRow.version == version)
+                                   .values(synced=True))
+                done += result.rowcount or 0
+        return done
+
     def count_unsynced(self) -> int:
         with self.db.session() as s:
             return int(s.scalar(select(func.count()).select_from(ReminderJobRow)
