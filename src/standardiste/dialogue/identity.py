@@ -99,9 +99,17 @@ def name_from_text(text: str) -> tuple[str, str] | None:
     """Fallback when no patient_name entity came: 'je m'appelle Marie Dupont' -> ('Dupont', 'Marie')."""
     folded = f" {fold(text)} "
     intro = any(w in folded for w in (" je m'appelle ", " je m appelle ", " moi c'est "))
-    for noise in _NAME_NOISE:
-        folded = folded.replace(f" {noise} ", " ")
-    words = [w for w in re.findall(r"[a-z][a-z'-]*", folded) if len(w) > 1]
+    # Cut what follows the name ("Martin Claire, née le ...").
+    text = re.split(r"\b(?:n[ée]e?s?|le|du)\b|\d", text.lower().replace("’", "'"), maxsplit=1)[0]
+    text = re.sub(r"\b(?:je m'? ?appelle|mon nom (?:c'est|est)|moi c'est|c'est)\b", " ", text)
+    noise = {fold(n) for n in _NAME_NOISE}
+    words: list[str] = []
+    for word in re.findall(r"[^\W\d_][^\W\d_'-]*(?:[-'][^\W\d_]+)*", text):
+        if fold(word) in noise or len(word) < 2:
+            continue
+        words.append(word)
+    # Multi-word noise ("je m'appelle", "mon nom est") once the words are split.
+    words = [w for w in words if fold(w) not in ("je", "m", "appelle", "mon", "est", "moi", "alors")]
     if not 2 <= len(words) <= 4:
         return None
     if intro:  # "je m'appelle Marie Dupont": first name first

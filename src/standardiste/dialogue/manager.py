@@ -39,6 +39,25 @@ MENU_PHRASES = (
     "urgence", "oui", "non",
 )  # fmt: skip
 
+# Menu words, most specific first (a grammar-only recogniser returns exactly these).
+MENU_WORDS = (
+    ("prendre rendez", Intent.BOOK_APPOINTMENT), ("annul", Intent.CANCEL_APPOINTMENT),
+    ("deplac", Intent.RESCHEDULE_APPOINTMENT), ("confirm", Intent.CONFIRM_APPOINTMENT),
+    ("horaire", Intent.ASK_HOURS), ("adresse", Intent.ASK_ADDRESS_ACCESS), ("parking", Intent.ASK_PARKING),
+    ("tarif", Intent.ASK_PRICE_PAYMENT), ("ordonnance", Intent.PRESCRIPTION_RENEWAL),
+    ("certificat", Intent.MEDICAL_CERTIFICATE), ("arret de travail", Intent.SICK_LEAVE),
+    ("resultat", Intent.TEST_RESULTS), ("secretariat", Intent.SPEAK_TO_HUMAN),
+    ("rendez", Intent.BOOK_APPOINTMENT),
+)  # fmt: skip
+
+
+def menu_word_intent(text: str) -> Intent | None:
+    folded = fold(text)
+    if len(folded.split()) > 4:  # a sentence the classifier could not place: not a menu word
+        return None
+    return next((intent for word, intent in MENU_WORDS if word in folded), None)
+
+
 # Intents that start a task of their own (a caller may switch to one at almost any question).
 TASK_INTENTS = frozenset({
     Intent.BOOK_APPOINTMENT, Intent.CANCEL_APPOINTMENT, Intent.RESCHEDULE_APPOINTMENT,
@@ -259,7 +278,11 @@ class DialogueManager(OutboundFlow):
             if extra is not None:
                 return extra
         if u is None or u.confidence < MIN_CONFIDENCE or u.intent == Intent.OUT_OF_SCOPE:
-            return None
+            # Short menu words ("horaires", "annuler"), as a grammar-only recogniser gives them.
+            intent = menu_word_intent(answer.text)
+            if intent == Intent.SPEAK_TO_HUMAN:
+                return self.transfer(reason="caller_request")
+            return self.start_task(intent, answer) if intent in TASK_INTENTS else None
         if u.intent in TASK_INTENTS:
             return self.start_task(u.intent, answer)
         if u.intent == Intent.SPEAK_TO_HUMAN:

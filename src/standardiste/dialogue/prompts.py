@@ -232,8 +232,8 @@ def emergency_transfer(practice: PracticeConfig) -> str:
 def emergency_call_15(practice: PracticeConfig) -> str:
     n = practice.emergency_number
     return (
-        f"Personne au cabinet ne peut vous répondre tout de suite. Raccrochez et composez immédiatement "
-        f"le {n}. Je répète : raccrochez et composez le {n}. Vous pouvez aussi composer le 112."
+        f"Personne au cabinet ne peut vous répondre tout de suite. Raccrochez et composez le {n}, "
+        f"immédiatement. Je répète : raccrochez et composez le {n}. Vous pouvez aussi composer le 112."
     )
 
 

@@ -1,0 +1,190 @@
+"""Every conversation flow through the simulation channel: the real understanding engine, the real SQL
+agenda (a fresh migrated SQLite copy per call), scripted calls from tests/data/scripted_calls.jsonl."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from standardiste.cli import simulate as simulate_cli
+from standardiste.dialogue.messages import CallerHungUp, Heard, Keypad, NoInput, TransferFailed
+from standardiste.dialogue.simulation import ScriptError, check_expectation, parse_turn, summary
+from tests.fixtures.dialogue import SIM_NOW
+
+SCRIPT = Path(__file__).parent.parent / "data" / "scripted_calls.jsonl"
+CALLS = [json.loads(line) for line in SCRIPT.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def cli(argv: list[str]) -> int:
+    """`standardiste simulate ...` through its own subparser (other subcommands are not needed here)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="standardiste")
+    simulate_cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+def by_id(call_id: str) -> dict:
+    return next(c for c in CALLS if c["id"] == call_id)
+
+
+def test_script_covers_every_flow():
+    assert len(CALLS) >= 50
+    assert len({c["id"] for c in CALLS}) == len(CALLS)
+    kinds = {c["expect"]["kind"] for c in CALLS}
+    assert kinds >= {
+        "booked", "cancelled", "rescheduled", "confirmed", "request_filed", "answered", "transferred",
+        "emergency_transferred", "abandoned", "wrong_person",
+    }  # fmt: skip
+    assert any(c.get("open_speech") is False for c in CALLS)
+    assert any(c.get("direction") == "outbound" for c in CALLS)
+    assert any("<transfer_failed>" in c["turns"] for c in CALLS)
+
+
+@pytest.mark.parametrize("call", CALLS, ids=[c["id"] for c in CALLS])
+def test_scripted_call(simulator, call):
+    result = simulator.run(call)
+    dialogue = "\n".join(f"{d['speaker']}: {d['text']}" for d in result.dialogue)
+    assert result.ok, f"{result.mismatches}\n{dialogue}"
+    # Whatever happened, the caller always heard something and every assistant line is French text.
+    assert result.dialogue[0]["speaker"] == "assistant"
+
+
+def test_booking_lands_in_the_agenda(simulator):
+    result = simulator.run(by_id("book-martin-thursday-morning"), with_state=True)
+    [appointment] = result.state["appointments"]
+    assert appointment["status"] == "booked"
+    assert appointment["patient"] == "Dupont Marie"
+    assert appointment["birth_date"] == "1985-03-15"
+    assert appointment["phone"] == "+33612345678"
+    assert appointment["start"] == result.outcome["start"] == "2026-11-26T08:30:00+01:00"
+    said = [d["text"] for d in result.dialogue if d["speaker"] == "assistant"]
+    assert any(t.startswith("Je récapitule :") for t in said)
+    assert "jeudi vingt-six novembre à huit heures trente" in said[-2]
+
+
+def test_each_call_starts_from_fresh_data(simulator):
+    first = simulator.run(by_id("book-pick-by-time"))
+    second = simulator.run(by_id("book-pick-by-time"))
+    assert first.ok and second.ok
+    assert first.outcome["start"] == second.outcome["start"]
+
+
+def test_cancel_and_move_change_the_agenda(simulator):
+    cancelled = simulator.run(by_id("cancel-voice"), with_state=True)
+    assert [a["status"] for a in cancelled.state["appointments"]] == ["cancelled"]
+    moved = simulator.run(by_id("move-voice"), with_state=True)
+    [appointment] = [a for a in moved.state["appointments"] if a["status"] != "cancelled"]
+    assert appointment["start"] == moved.outcome["start"] != moved.outcome["previous_start"]
+
+
+def test_declined_cancellation_keeps_the_appointment(simulator):
+    result = simulator.run(by_id("cancel-keeps-if-no"), with_state=True)
+    assert [a["status"] for a in result.state["appointments"]] == ["booked"]
+
+
+def test_request_is_structured_for_the_staff(simulator):
+    result = simulator.run(by_id("request-prescription"), with_state=True)
+    [request] = result.state["requests"]
+    assert request["kind"] == "prescription_renewal"
+    assert request["caller_name"] == "André Martin"
+    assert request["birth_date"] == "1950-08-08"
+    assert request["callback_number"] == "+33612345678"
+    assert "ramipril" in request["details"]
+    assert not request["urgent"]
+    said = " ".join(d["text"] for d in result.dialogue if d["speaker"] == "assistant")
+    assert "rappellera" in said  # what happens next is said
+
+
+def test_results_are_never_read_out(simulator):
+    result = simulator.run(by_id("request-results"))
+    said = " ".join(d["text"] for d in result.dialogue if d["speaker"] == "assistant")
+    assert "Je ne peux pas communiquer de résultats par téléphone" in said
+
+
+def test_follow_up_concern_is_urgent(simulator):
+    result = simulator.run(by_id("followup-worrying"), with_state=True)
+    [request] = result.state["requests"]
+    assert request["kind"] == "follow_up_concern" and request["urgent"]
+
+
+def test_wrong_person_hears_nothing_about_the_appointment(simulator):
+    result = simulator.run(by_id("reminder-wrong-person"))
+    said = " ".join(d["text"] for d in result.dialogue if d["speaker"] == "assistant")
+    assert "novembre" not in said and "Benali" not in said and "rendez-vous" not in said
+
+
+def test_emergency_without_reception_says_15_twice(simulator):
+    result = simulator.run(by_id("emergency-breathing-no-reception"))
+    said = result.dialogue[-2]["text"]
+    assert said.count("composez le 15") == 2
+    assert result.dialogue[-1]["text"] == "<raccroché>"
+
+
+def test_grammar_only_confirms_every_spoken_slot(simulator):
+    result = simulator.run(by_id("grammar-book"))
+    said = [d["text"] for d in result.dialogue if d["speaker"] == "assistant"]
+    confirmations = [t for t in said if t.startswith("J'ai compris")]
+    assert len(confirmations) == 4  # practitioner, day, slot, name (keypad entries are not read back)
+
+
+def test_parse_turn():
+    assert isinstance(parse_turn("#12", SIM_NOW), Keypad) and parse_turn("#12#", SIM_NOW).digits == "12"
+    assert isinstance(parse_turn("", SIM_NOW), NoInput)
+    assert isinstance(parse_turn("<silence>", SIM_NOW), NoInput)
+    assert isinstance(parse_turn("<hangup>", SIM_NOW), CallerHungUp)
+    assert isinstance(parse_turn("<transfer_failed>", SIM_NOW), TransferFailed)
+    assert isinstance(parse_turn("bonjour", SIM_NOW), Heard)
+    with pytest.raises(ScriptError):
+        parse_turn(12, SIM_NOW)
+
+
+def test_expectations_compare_instants():
+    outcome = {"kind": "booked", "start": "2026-11-26T07:30:00+00:00"}
+    assert check_expectation({"kind": "booked", "start": "2026-11-26T08:30:00+01:00"}, outcome) == []
+    assert check_expectation({"kind": "cancelled"}, outcome)
+
+
+def test_bad_setup_is_a_clear_error(simulator):
+    with pytest.raises(ScriptError, match=r"setup\.patients"):
+        simulator.run({"id": "x", "turns": [], "setup": {"patients": [{"last_name": "A"}]}})
+
+
+def test_summary_counts_task_success(simulator):
+    results = [simulator.run(by_id("faq-hours-key")), simulator.run(by_id("human-key0"))]
+    results.append(simulator.run({"id": "wrong", "turns": ["#1"], "expect": {"kind": "booked"}}))
+    report = summary(results)["summary"]
+    assert report["with_expectations"] == 3 and report["succeeded"] == 2
+    assert report["failed"] == ["wrong"]
+
+
+def test_cli_batch(tmp_path, capsys):
+    script = tmp_path / "calls.jsonl"
+    lines = [json.dumps(by_id("faq-hours-key")), "{not json", json.dumps(by_id("book-keypad-menu")), ""]
+    script.write_text("\n".join(lines), encoding="utf-8")
+    rc = cli(["simulate", "--script", str(script), "--now", SIM_NOW.isoformat()])
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rc == 1  # one malformed line
+    assert out[0]["id"] == "faq-hours-key" and out[0]["outcome"]["kind"] == "answered"
+    assert out[1]["line"] == 2 and "error" in out[1]
+    assert out[2]["outcome"]["kind"] == "booked" and out[2]["ok"] is True
+    assert out[3]["summary"]["task_success"] == 1.0 and out[3]["summary"]["script_errors"] == 1
+
+
+def test_cli_missing_script(tmp_path, capsys):
+    assert cli(["simulate", "--script", str(tmp_path / "nope.jsonl")]) == 2
+    assert "illisible" in capsys.readouterr().err
+
+
+def test_cli_interactive(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("#1\nnon merci\n"))
+    assert cli(["simulate", "--now", (SIM_NOW + dt.timedelta(hours=1)).isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert "Cabinet médical des Tilleuls, bonjour" in out
+    assert "du lundi au vendredi" in out
+    assert json.loads(out.strip().splitlines()[-1])["outcome"]["kind"] == "answered"
