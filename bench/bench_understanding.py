@@ -31,6 +31,7 @@ import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "tests" / "data" / "nlu_dev.yml"
+HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
 RESULTS = ROOT / "bench" / "results" / "understanding.json"
 
 LOAD_SNIPPET = """
@@ -60,8 +61,8 @@ def macro_f1(gold: list[str], pred: list[str]) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
-def load_dev() -> tuple[dt.datetime, list[dict[str, Any]]]:
-    doc = yaml.safe_load(DEV.read_text(encoding="utf-8"))
+def load_dev(path: Path = DEV) -> tuple[dt.datetime, list[dict[str, Any]]]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     return dt.datetime.fromisoformat(doc["now"]), doc["items"]
 
 
@@ -175,6 +176,8 @@ def main() -> int:
     }
     print(f"dev set: {len(items)} utterances, training examples: {report['training_examples']}")
     report["engine"] = evaluate(understander, now, items, verbose=not args.quiet)
+    h_now, h_items = load_dev(HELDOUT)
+    report["heldout"] = evaluate(understander, h_now, h_items, verbose=not args.quiet)
 
     if args.compare:
         examples = load_examples([packaged_nlu()])
@@ -206,6 +209,13 @@ def main() -> int:
     print(
         f"date accuracy {e['date_accuracy']:.3f} ({e['dates']})  latency p50 {e['latency_ms_p50']} ms "
         f"p95 {e['latency_ms_p95']} ms (one core)  model load {report['model_load_s']} s"
+    )
+    h = report["heldout"]
+    print(
+        f"held-out ({h['utterances']}): intent accuracy {h['intent_accuracy']:.3f}  "
+        f"macro-F1 {h['macro_f1']:.3f}  "
+        f"emergency recall {h['emergency_recall']:.3f} precision {h['emergency_precision']:.3f}  "
+        f"date accuracy {h['date_accuracy']:.3f} ({h['dates']})"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
