@@ -9,5 +9,6 @@ pytest_plugins = [
     "tests.fixtures.radicale",
     "tests.fixtures.redis",
     "tests.fixtures.speech",
+    "tests.fixtures.speech_corpus",
     "tests.fixtures.voice",
 ]
