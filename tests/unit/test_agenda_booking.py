@@ -312,3 +312,12 @@ def test_process_killed_mid_transaction_leaves_data_as_before(agenda: SqlAgenda,
     agenda.book(consult("benali", at(5, 9)), OTHER, Source.PHONE, NOW)
     with agenda.db.session() as s:
         assert len(s.scalars(select(SlotUnitRow)).all()) == 8
+
+
+def test_abandoned_holds_are_cleaned_up(agenda: SqlAgenda) -> None:
+    for i in range(5):
+        agenda.hold(consult("martin", at(3, 9) + dt.timedelta(minutes=20 * i)), f"call-{i}", NOW)
+    agenda.hold(consult("benali", at(3, 9)), "call-late", NOW + dt.timedelta(hours=1))
+    snap = snapshot(agenda.db)
+    assert len(snap["agenda_holds"]) == 1 and len(snap["agenda_slot_units"]) == 4
+    assert agenda.purge_expired(NOW + dt.timedelta(days=1)) == 1

@@ -136,3 +136,11 @@ def test_bad_queries(agenda: SqlAgenda) -> None:
         agenda.find_slots(SlotQuery(earliest=at(5, 10), latest=at(4, 10)), NOW)
     with pytest.raises(InvalidRequest, match="fuseau"):
         agenda.find_slots(SlotQuery(), NOW.replace(tzinfo=None))
+
+
+def test_exact_time_asked_is_offered(agenda: SqlAgenda) -> None:
+    # "Mardi à 10 heures": 10:00 is off the 08:30 + 20-min grid but free, so it comes first.
+    slots = agenda.find_slots(SlotQuery(practitioner_id="martin", earliest=at(3, 10), latest=at(3, 11)), NOW)
+    assert slots[0].start == at(3, 10)
+    # Right after the notice limit, times stay on the round grid (10:10, not 10:05).
+    assert agenda.find_slots(SlotQuery(earliest=NOW), NOW)[0].start == at(2, 10, 10)

@@ -32,6 +32,8 @@ class Plan:
     limit: int
     asap: bool
     preferred: str | None
+    # The caller's own earliest time ("à 10 heures"): packing starts there, not at the range's opening.
+    anchor: dt.datetime | None = None
 
 
 def plan(rules: PracticeRules, query: SlotQuery, now: dt.datetime) -> Plan:
@@ -51,6 +53,7 @@ def plan(rules: PracticeRules, query: SlotQuery, now: dt.datetime) -> Plan:
     if start >= horizon:
         raise SlotUnavailable("au-delà de la période de réservation / beyond the booking horizon")
     end = min(horizon, query.latest) if query.latest else horizon
+    anchor = query.earliest if query.earliest is not None and query.earliest >= start else None
     return Plan(
         practitioners=practitioners,
         type_id=type_id,
@@ -61,6 +64,7 @@ def plan(rules: PracticeRules, query: SlotQuery, now: dt.datetime) -> Plan:
         limit=max(1, min(query.limit, 10)),
         asap=query.asap,
         preferred=query.practitioner_id,
+        anchor=_ceil_unit(anchor) if anchor is not None else None,
     )
 
 
@@ -74,10 +78,11 @@ def _ceil_unit(moment: dt.datetime) -> dt.datetime:
 
 
 def free_starts(opening: Interval, busy: Sequence[Interval], minutes: int, lo: dt.datetime,
-                hi: dt.datetime) -> Iterable[dt.datetime]:
-    """Packed starts in one opening interval: every `minutes` from its start or right after a busy block."""
+                hi: dt.datetime, anchor: dt.datetime | None = None) -> Iterable[dt.datetime]:
+    """Packed starts in one opening interval: every `minutes` from its start (or from the caller's own
+    time when it falls inside) or right after a busy block."""
     length = dt.timedelta(minutes=minutes)
-    t = opening.start
+    t = anchor if anchor is not None and opening.start < anchor < opening.end else opening.start
     blocks = [b for b in busy if b.end > opening.start and b.start < opening.end]  # sorted by the caller
     i = 0
     while t + length <= opening.end:
@@ -124,7 +129,8 @@ def candidates(rules: PracticeRules, p: Plan, fetch_busy: BusyFetcher) -> list[S
             day_slots: list[Slot] = []
             for pid in p.practitioners:
                 for opening in rules.open_intervals(pid, d):
-                    for start in free_starts(opening, busy.get((pid, d), ()), p.minutes, p.start, p.end):
+                    for start in free_starts(opening, busy.get((pid, d), ()), p.minutes, p.start, p.end,
+                                             p.anchor):
                         local = rules.local(start)
                         if start + length > p.end or not in_part_of_day(local, p.part_of_day):
                             continue

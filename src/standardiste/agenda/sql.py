@@ -301,6 +301,7 @@ class SqlAgenda:
         expires = now + dt.timedelta(seconds=self.practice.booking.hold_seconds)
 
         def work(session: Session) -> HoldRow:
+            self._purge(session, now - dt.timedelta(minutes=10), limit=50)
             same = session.scalars(select(HoldRow).where(
                 HoldRow.holder == holder, HoldRow.practitioner_id == slot.practitioner_id,
                 HoldRow.start == slot.start, HoldRow.end == slot.end,
@@ -343,14 +344,17 @@ class SqlAgenda:
 
     def purge_expired(self, now: dt.datetime) -> int:
         """Delete expired holds (they already stopped blocking anyone); returns how many."""
-        def work(session: Session) -> int:
-            ids = list(session.scalars(select(HoldRow.id).where(HoldRow.expires_at <= now)))
-            if ids:
-                session.execute(delete(SlotUnitRow).where(SlotUnitRow.hold_id.in_(ids)))
-                session.execute(delete(HoldRow).where(HoldRow.id.in_(ids)))
-            return len(ids)
+        return self._tx(lambda session: self._purge(session, now))
 
-        return self._tx(work)
+    @staticmethod
+    def _purge(session: Session, before: dt.datetime, limit: int | None = None) -> int:
+        # Also done a little at each hold(), so the table never grows with abandoned calls.
+        stmt = select(HoldRow.id).where(HoldRow.expires_at <= before)
+        ids = list(session.scalars(stmt.limit(limit) if limit else stmt))
+        if ids:
+            session.execute(delete(SlotUnitRow).where(SlotUnitRow.hold_id.in_(ids)))
+            session.execute(delete(HoldRow).where(HoldRow.id.in_(ids)))
+        return len(ids)
 
     # --- patients ---------------------------------------------------------------------------
 
