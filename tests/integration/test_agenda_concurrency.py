@@ -132,3 +132,80 @@ def test_process_killed_mid_booking(agenda: SqlAgenda, step: str) -> None:
     assert child.exitcode == 3
     assert snapshot(agenda.db) == before
     agenda.book(SLOT, PatientIdentity("Vivant", "Bien", dt.date(1950, 1, 1)), Source.PHONE, NOW)
+
+
+def check_invariants(db: Database) -> None:
+    """Every active appointment owns exactly the units of its time; nothing else owns units but live holds."""
+    with db.engine.connect() as conn:
+        appts = conn.execute(text('SELECT id, practitioner_id, start, "end", status '
+                                  "FROM agenda_appointments")).all()
+        owned = conn.execute(text("SELECT appointment_id, practitioner_id FROM agenda_slot_units "
+                                  "WHERE appointment_id IS NOT NULL")).all()
+    per_appt: dict[str, int] = {}
+    for aid, _pid in owned:
+        per_appt[aid] = per_appt.get(aid, 0) + 1
+    for aid, _pid, start, end, status in appts:
+        start = dt.datetime.fromisoformat(str(start)) if not isinstance(start, dt.datetime) else start
+        end = dt.datetime.fromisoformat(str(end)) if not isinstance(end, dt.datetime) else end
+        expected = int((end - start).total_seconds() // 300) if status in ("booked", "confirmed") else 0
+        assert per_appt.get(aid, 0) == expected, (aid, status)
+
+
+@pytest.mark.slow
+def test_concurrent_cancel_and_moves_of_one_appointment(agenda: SqlAgenda) -> None:
+    appt = agenda.book(SLOT, PatientIdentity("Seul", "Patient", dt.date(1960, 1, 1)), Source.PHONE, NOW)
+    first = dt.datetime(2026, 3, 4, 8, 30, tzinfo=TZ)
+    targets = [Slot("benali", "consultation", first + dt.timedelta(minutes=20 * i),
+                    first + dt.timedelta(minutes=20 * i + 20)) for i in range(10)]
+    barrier = threading.Barrier(20)
+
+    def act(i: int) -> str:
+        barrier.wait(30)
+        try:
+            if i % 2:
+                agenda.cancel(appt.id, Source.STAFF, NOW)
+                return "cancel"
+            agenda.move(appt.id, targets[i // 2], Source.PHONE, NOW)
+            return "move"
+        except Exception as err:  # moves after the cancel are refused: that is expected
+            return type(err).__name__
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(act, range(20)))
+    assert set(outcomes) <= {"cancel", "move", "InvalidRequest"}, outcomes
+    final = agenda.get(appt.id)
+    assert final.status.value == "cancelled"
+    check_invariants(agenda.db)
+    history = agenda.history(appt.id)
+    assert [h["action"] for h in history].count("cancelled") == 1
+
+
+STEPS = [("book", s) for s in ("begin", "patient", "appointment", "units", "history")] + \
+    [("move", s) for s in ("begin", "release", "units", "appointment", "history")] + \
+    [("cancel", s) for s in ("begin", "units", "appointment", "history")]
+
+
+class HangUp(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("action", "step"), STEPS)
+def test_hang_up_at_each_step_on_both_backends(agenda: SqlAgenda, action: str, step: str) -> None:
+    appt = agenda.book(SLOT, PatientIdentity("Avant", "Tout", dt.date(1960, 1, 1)), Source.PHONE, NOW)
+    other = Slot("benali", "consultation", SLOT.start, SLOT.end)
+    before = snapshot(agenda.db)
+
+    def hang_up(name: str) -> None:
+        if name == step:
+            raise HangUp(name)
+
+    agenda.step_hook = hang_up
+    with pytest.raises(HangUp):
+        if action == "book":
+            agenda.book(other, PatientIdentity("Nouveau", "X", dt.date(1999, 9, 9)), Source.PHONE, NOW)
+        elif action == "move":
+            agenda.move(appt.id, other, Source.PHONE, NOW)
+        else:
+            agenda.cancel(appt.id, Source.PHONE, NOW)
+    assert snapshot(agenda.db) == before
+    check_invariants(agenda.db)
