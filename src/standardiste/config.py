@@ -266,6 +266,16 @@ class PrivacyConfig(_Model):
     record_audio: bool = False
 
 
+class CalDavConfig(_Model):
+    """The clinic's CalDAV server as the agenda (absent: the embedded agenda)."""
+
+    url: str
+    username: str = ""
+    password_file: Path | None = None  # a file holding the password (kept out of this file)
+    calendars: dict[str, str]  # practitioner id -> calendar path or URL
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
 class DeploymentConfig(_Model):
     data_dir: Path = Path("var/standardiste")
     database_url: str | None = None  # None: SQLite file in data_dir
@@ -276,6 +286,7 @@ class DeploymentConfig(_Model):
     agi: AgiConfig = AgiConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     log_format: Literal["json", "text"] = "json"
+    caldav: CalDavConfig | None = None
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -239,3 +239,28 @@ def test_dead_server_is_a_clear_error(demo_config: Config, db: Database) -> None
                                                          demo_config.practice.practitioners}, db)
     with pytest.raises(CalDavError, match="injoignable"):
         agenda.find_slots(SlotQuery(), NOW)
+
+
+def test_factory_builds_caldav_from_config(radicale_server: RadicaleServer, db: Database, demo_config: Config,
+                                           tmp_path: Path) -> None:
+    from standardiste.agenda.factory import build_agenda
+    from standardiste.config import ConfigError, parse_config
+
+    secret = tmp_path / "caldav.pw"
+    secret.write_text("secret\n")
+    data = demo_config.model_dump(mode="json")
+    data["deployment"]["caldav"] = {"url": radicale_server.url, "username": "cabinet",
+                                    "password_file": str(secret),
+                                    "calendars": {p.id: f"/cabinet/{p.id}/" for p in
+                                                  demo_config.practice.practitioners}}
+    agenda, _inbox = build_agenda(db, parse_config(data))
+    assert isinstance(agenda, CalDavAgenda)
+    agenda.ensure_calendars()
+    assert agenda.find_slots(SlotQuery(), NOW)
+    data["deployment"]["caldav"]["calendars"] = {"martin": "/cabinet/martin/"}
+    with pytest.raises(ConfigError, match="sans calendrier"):
+        build_agenda(db, parse_config(data))
+    data["deployment"].pop("caldav")
+    from standardiste.agenda.sql import SqlAgenda
+
+    assert isinstance(build_agenda(db, parse_config(data))[0], SqlAgenda)
