@@ -17,6 +17,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from standardiste.speech.grammars import to_text
 from standardiste.speech.sphinx.lexicon import Lexicon
 from standardiste.speech.sphinx.model import DECODER_SETTINGS, SAMPLE_RATE
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 class SpeechGate:
     """Feeds the decoder speech only: line noise before the caller speaks (and long after) makes a grammar
     decoder insert words ("seize zéro" for "zéro"). Keeps a short pre-roll, and pauses between words."""
+
+    min_rms = 100.0
 
     def __init__(self, preroll_ms: int = 100, hangover_ms: int = 200, onset_frames: int = 3) -> None:
         from pocketsphinx import Vad
@@ -52,7 +56,9 @@ class SpeechGate:
         out: list[bytes] = []
         for i in range(0, cut, self._frame):
             frame = data[i : i + self._frame]
-            speech = self._vad.is_speech(frame)
+            samples = np.frombuffer(frame, dtype="<i2").astype(np.float32)
+            # The VAD alone takes near-silence (a few LSB) for speech; speech is far above -50 dBFS.
+            speech = self._vad.is_speech(frame) and float(np.sqrt(np.mean(samples**2))) > self.min_rms
             if not self.started:
                 self._ring = [*self._ring[-self._preroll :], frame]
                 self._run = self._run + 1 if speech else 0
@@ -84,6 +90,7 @@ class _Stream:
     search: str | None = None  # active grammar; None: no grammar, audio is ignored
     searches: set[str] = field(default_factory=set)
     in_utterance: bool = False
+    fed: bool = False  # speech reached the decoder in this utterance
     partial: str = ""
 
 
@@ -170,9 +177,12 @@ class Engine:
         if not stream.in_utterance:
             decoder.start_utt()
             stream.in_utterance = True
+            stream.fed = False
             stream.partial = ""
-        if pcm:
-            decoder.process_raw(pcm, False, False)
+        if not pcm:
+            return None
+        decoder.process_raw(pcm, False, False)
+        stream.fed = True
         hyp = decoder.hyp()
         text = to_text(hyp.hypstr) if hyp is not None else ""
         if text and text != stream.partial:
@@ -194,11 +204,13 @@ class Engine:
             tail = stream.gate.process(tail) + stream.gate.flush()
         if tail:
             stream.decoder.process_raw(tail, False, False)
+            stream.fed = True
         stream.decoder.end_utt()
+        if not stream.fed:
+            return ""  # silence: no match
         hyp = stream.decoder.hyp()
-        text = to_text(hyp.hypstr) if hyp is not None else ""
-        # No complete sentence of the grammar: the best partial beats nothing (the dialogue confirms it).
-        return text or stream.partial
+        # No complete sentence of the grammar: a no-match (partials are not answers; the dialogue reprompts).
+        return to_text(hyp.hypstr) if hyp is not None else ""
 
 
 def serve(incoming: Connection, outgoing: Connection, model_dir: str, dict_path: str) -> None:
