@@ -53,18 +53,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 class _Progress:
-    """One updating line on a terminal, a line per step otherwise."""
+    """One updating line on a terminal; otherwise (logs) a line per step and per 10 %."""
 
     def __init__(self) -> None:
         self._step = ""
         self._last = 0.0
+        self._decile = -1
         self._tty = sys.stderr.isatty()
 
     def __call__(self, step: str, done: int, total: int | None) -> None:
         now = time.monotonic()
         new_step = step != self._step
         finished = total is not None and done >= total
-        if not new_step and not finished and now - self._last < 0.5:
+        decile = int(10 * done / total) if total else 0
+        if not self._tty and not new_step and not finished and decile == self._decile:
+            return
+        if self._tty and not new_step and not finished and now - self._last < 0.5:
             return
         self._last = now
         if total and total > 1:
@@ -76,8 +80,9 @@ class _Progress:
         if self._tty:
             end = "\n" if finished else ""
             print(f"\r{text:<70}", end=end, file=sys.stderr, flush=True)
-        elif new_step or finished:
+        else:
             print(text, file=sys.stderr, flush=True)
+            self._decile = decile
         self._step = step
 
 
