@@ -10,7 +10,13 @@ import pytest
 
 from standardiste.speech import tts as tts_mod
 from standardiste.speech.audio import duration_s, rms_dbfs
-from standardiste.speech.tts import EspeakNotFound, EspeakSynthesizer, SynthesisError, split_sentences
+from standardiste.speech.tts import (
+    EspeakNotFound,
+    EspeakSynthesizer,
+    SynthesisError,
+    normalize_fr,
+    split_sentences,
+)
 
 
 def cached_files(folder: Path, pattern: str = "*.slin16") -> list[Path]:
@@ -159,3 +165,26 @@ async def test_cancelled_caller_does_not_break_shared_synthesis(tmp_path: Path) 
     assert pcm and first.cancelled()
     assert await synth.synthesize(text) == pcm and synth.misses == 1
     assert not synth._inflight
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        (
+            "Ouvert de 8h30 à 12h30 et de 14h à 19h.",
+            "Ouvert de 8 heures 30 à 12 heures 30 et de 14 heures à 19 heures.",
+        ),
+        ("le samedi 9:00-12:00", "le samedi 9 heures à 12 heures"),
+        ("RDV à 1h05", "rendez-vous à une heure 5"),
+        ("n° 12, Dre Lefèvre, tiers payant ALD", "numéro 12, docteur Lefèvre, tiers payant A L D"),
+        ("69003 Lyon, 30 €", "69003 Lyon, 30 €"),
+        ("Pardon ?  Je  n'ai pas compris.", "Pardon ? Je n'ai pas compris."),
+    ],
+)
+def test_normalize_fr_rewrites_what_espeak_misreads(text: str, spoken: str) -> None:
+    assert normalize_fr(text) == spoken
+
+
+async def test_times_are_spoken_as_hours_not_letters() -> None:
+    synth = EspeakSynthesizer()
+    assert await synth.synthesize("à 8h30") == await synth.synthesize("à 8 heures 30")
