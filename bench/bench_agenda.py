@@ -48,9 +48,16 @@ def fill(agenda: SqlAgenda, now: dt.datetime, fill_ratio: float, rng: random.Ran
     """Bulk-load 6 months of appointments (the rows book() writes), packed on each practitioner's grid."""
     rules = agenda.rules
     patients = [
-        {"id": uuid.uuid4().hex, "last_name": f"Nom{i}", "first_name": "Prénom",
-         "birth_date": dt.date(1950 + i % 60, 1 + i % 12, 1 + i % 28), "phone": None,
-         "last_key": f"nom{i}", "first_key": "prenom", "created_at": now}
+        {
+            "id": uuid.uuid4().hex,
+            "last_name": f"Nom{i}",
+            "first_name": "Prénom",
+            "birth_date": dt.date(1950 + i % 60, 1 + i % 12, 1 + i % 28),
+            "phone": None,
+            "last_key": f"nom{i}",
+            "first_key": "prenom",
+            "created_at": now,
+        }
         for i in range(3000)
     ]
     appts: list[dict[str, Any]] = []
@@ -69,20 +76,38 @@ def fill(agenda: SqlAgenda, now: dt.datetime, fill_ratio: float, rng: random.Ran
                         break
                     if rng.random() < fill_ratio:
                         aid = uuid.uuid4().hex
-                        appts.append({
-                            "id": aid, "practitioner_id": pid, "patient_id": rng.choice(patients)["id"],
-                            "appointment_type": kind, "start": t, "end": end, "status": "booked",
-                            "source": "staff", "created_at": now, "updated_at": now, "version": 1,
-                        })
-                        unit_rows += [{"practitioner_id": pid, "unit_start": u, "appointment_id": aid,
-                                       "hold_id": None, "expires_at": None} for u in units(t, end)]
+                        appts.append(
+                            {
+                                "id": aid,
+                                "practitioner_id": pid,
+                                "patient_id": rng.choice(patients)["id"],
+                                "appointment_type": kind,
+                                "start": t,
+                                "end": end,
+                                "status": "booked",
+                                "source": "staff",
+                                "created_at": now,
+                                "updated_at": now,
+                                "version": 1,
+                            }
+                        )
+                        unit_rows += [
+                            {
+                                "practitioner_id": pid,
+                                "unit_start": u,
+                                "appointment_id": aid,
+                                "hold_id": None,
+                                "expires_at": None,
+                            }
+                            for u in units(t, end)
+                        ]
                     t = end
     with agenda.db.session() as s:
         s.execute(insert(PatientRow), patients)
         for i in range(0, len(appts), 2000):
-            s.execute(insert(AppointmentRow), appts[i:i + 2000])
+            s.execute(insert(AppointmentRow), appts[i : i + 2000])
         for i in range(0, len(unit_rows), 5000):
-            s.execute(insert(SlotUnitRow), unit_rows[i:i + 5000])
+            s.execute(insert(SlotUnitRow), unit_rows[i : i + 5000])
     return len(appts)
 
 
@@ -92,8 +117,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary(ms: list[float]) -> dict[str, float]:
-    return {"n": len(ms), "p50_ms": pct(ms, 0.5), "p95_ms": pct(ms, 0.95), "max_ms": round(max(ms), 2),
-            "mean_ms": round(statistics.fmean(ms), 2)}
+    return {
+        "n": len(ms),
+        "p50_ms": pct(ms, 0.5),
+        "p95_ms": pct(ms, 0.95),
+        "max_ms": round(max(ms), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
 
 
 def queries(now: dt.datetime, rng: random.Random) -> list[SlotQuery]:
@@ -101,17 +131,25 @@ def queries(now: dt.datetime, rng: random.Random) -> list[SlotQuery]:
     for _ in range(300):
         day = now + dt.timedelta(days=rng.randint(1, 80))
         day0 = day.replace(hour=0, minute=0, second=0, microsecond=0)
-        out.append(rng.choice([
-            SlotQuery(),
-            SlotQuery(asap=True),
-            SlotQuery(practitioner_id=rng.choice(["martin", "benali"])),
-            SlotQuery(appointment_type="pediatrie"),
-            SlotQuery(part_of_day=rng.choice(list(PartOfDay))),
-            SlotQuery(earliest=day0, latest=day0 + dt.timedelta(days=1)),
-            SlotQuery(practitioner_id="martin", earliest=day0, latest=day0 + dt.timedelta(days=7),
-                      part_of_day=PartOfDay.AFTERNOON),
-            SlotQuery(appointment_type="nouveau_patient", earliest=day0),
-        ]))
+        out.append(
+            rng.choice(
+                [
+                    SlotQuery(),
+                    SlotQuery(asap=True),
+                    SlotQuery(practitioner_id=rng.choice(["martin", "benali"])),
+                    SlotQuery(appointment_type="pediatrie"),
+                    SlotQuery(part_of_day=rng.choice(list(PartOfDay))),
+                    SlotQuery(earliest=day0, latest=day0 + dt.timedelta(days=1)),
+                    SlotQuery(
+                        practitioner_id="martin",
+                        earliest=day0,
+                        latest=day0 + dt.timedelta(days=7),
+                        part_of_day=PartOfDay.AFTERNOON,
+                    ),
+                    SlotQuery(appointment_type="nouveau_patient", earliest=day0),
+                ]
+            )
+        )
     return out
 
 
@@ -153,8 +191,11 @@ def run(url: str, label: str, threads: int) -> dict[str, Any]:
         offered = agenda.find_slots(SlotQuery(earliest=now + dt.timedelta(days=rng.randint(1, 80))), now)
         if not offered:
             continue
-        ms, _ = timed(lambda s=offered[0], i=i: agenda.book(
-            s, PatientIdentity(f"Bench{i}", "Seq", dt.date(1980, 1, 1 + i % 28)), Source.PHONE, now))
+        ms, _ = timed(
+            lambda s=offered[0], i=i: agenda.book(
+                s, PatientIdentity(f"Bench{i}", "Seq", dt.date(1980, 1, 1 + i % 28)), Source.PHONE, now
+            )
+        )
         book_ms.append(ms)
     book_cpu = summary(CPU_MS)
     print(f"[{label}] book wall: {summary(book_ms)}")
@@ -191,8 +232,10 @@ def run(url: str, label: str, threads: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - t0
     booked = len(free) - taken[0]
     rate = round(booked / elapsed, 1)
-    print(f"[{label}] {threads} threads: {booked} bookings in {elapsed:.2f}s = {rate}/s "
-          f"({taken[0]} overlapping slots refused)")
+    print(
+        f"[{label}] {threads} threads: {booked} bookings in {elapsed:.2f}s = {rate}/s "
+        f"({taken[0]} overlapping slots refused)"
+    )
 
     # Contention: all threads fight for the same 20 slots; exactly 20 must win.
     contested = agenda.find_slots(SlotQuery(earliest=now + dt.timedelta(days=100), limit=10), now)
@@ -218,17 +261,33 @@ def run(url: str, label: str, threads: int) -> dict[str, Any]:
     for t in pool:
         t.join()
     contention_s = time.perf_counter() - t0
-    print(f"[{label}] contention: {threads} threads x {len(contested)} slots -> {wins[0]} wins "
-          f"in {contention_s:.2f}s")
+    print(
+        f"[{label}] contention: {threads} threads x {len(contested)} slots -> {wins[0]} wins "
+        f"in {contention_s:.2f}s"
+    )
     db.dispose()
     return {
-        "backend": label, "appointments_loaded": count, "practitioners": 3, "months_of_bookings": 6,
-        "find_slots": summary(search_ms), "find_slots_cpu": search_cpu,
-        "book": summary(book_ms), "book_cpu": book_cpu,
-        "concurrency": {"threads": threads, "bookings": booked, "seconds": round(elapsed, 2),
-                        "bookings_per_s": rate},
-        "contention": {"threads": threads, "slots": len(contested), "wins": wins[0],
-                       "attempts": threads * len(contested), "seconds": round(contention_s, 2)},
+        "backend": label,
+        "appointments_loaded": count,
+        "practitioners": 3,
+        "months_of_bookings": 6,
+        "find_slots": summary(search_ms),
+        "find_slots_cpu": search_cpu,
+        "book": summary(book_ms),
+        "book_cpu": book_cpu,
+        "concurrency": {
+            "threads": threads,
+            "bookings": booked,
+            "seconds": round(elapsed, 2),
+            "bookings_per_s": rate,
+        },
+        "contention": {
+            "threads": threads,
+            "slots": len(contested),
+            "wins": wins[0],
+            "attempts": threads * len(contested),
+            "seconds": round(contention_s, 2),
+        },
     }
 
 
@@ -266,7 +325,7 @@ def main() -> int:
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
         "note": "shared 2-core machine, other test runs in parallel: wall figures are noisy upper bounds;"
-                " *_cpu is the calling thread's CPU time (client side only)",
+        " *_cpu is the calling thread's CPU time (client side only)",
         "load_average": list(__import__("os").getloadavg()),
         "goal": "find_slots p95 <= 20 ms",
         "results": results,

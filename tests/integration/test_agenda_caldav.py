@@ -75,8 +75,9 @@ def foreign_event(server: RadicaleServer, pid: str, name: str, start: str, end: 
     return url
 
 
-def test_book_is_visible_to_other_clients_and_blocks_the_slot(agenda: CalDavAgenda,
-                                                               radicale_server: RadicaleServer) -> None:
+def test_book_is_visible_to_other_clients_and_blocks_the_slot(
+    agenda: CalDavAgenda, radicale_server: RadicaleServer
+) -> None:
     offered = agenda.find_slots(SlotQuery(practitioner_id="martin"), NOW)
     assert offered[0].start == at(2, 10, 10)
     appt = agenda.book(offered[0], PAT, Source.PHONE, NOW)
@@ -93,31 +94,45 @@ def test_book_is_visible_to_other_clients_and_blocks_the_slot(agenda: CalDavAgen
 
 def test_foreign_and_recurring_events_are_busy(agenda: CalDavAgenda, radicale_server: RadicaleServer) -> None:
     foreign_event(radicale_server, "benali", "reunion", "20260303T083000", "20260303T123000")
-    foreign_event(radicale_server, "benali", "staff", "20260302T140000", "20260302T190000",
-                  "RRULE:FREQ=DAILY;COUNT=5\r\n")
+    foreign_event(
+        radicale_server,
+        "benali",
+        "staff",
+        "20260302T140000",
+        "20260302T190000",
+        "RRULE:FREQ=DAILY;COUNT=5\r\n",
+    )
     slots = agenda.find_slots(SlotQuery(practitioner_id="benali", earliest=at(3, 0), latest=at(4, 0)), NOW)
     assert slots == []  # morning meeting, afternoons taken by the daily recurrence
     slots = agenda.find_slots(SlotQuery(practitioner_id="benali", earliest=at(4, 0), latest=at(5, 0)), NOW)
     assert slots and all(s.start.hour < 12 for s in slots)
 
 
-def test_conflict_made_by_another_client_between_offer_and_booking(agenda: CalDavAgenda,
-                                                                   radicale_server: RadicaleServer) -> None:
+def test_conflict_made_by_another_client_between_offer_and_booking(
+    agenda: CalDavAgenda, radicale_server: RadicaleServer
+) -> None:
     offered = agenda.find_slots(SlotQuery(practitioner_id="lefevre", appointment_type="pediatrie"), NOW)[0]
     local = offered.start.astimezone(TZ)
-    foreign_event(radicale_server, "lefevre", "urgence", local.strftime("%Y%m%dT%H%M00"),
-                  (local + dt.timedelta(minutes=15)).strftime("%Y%m%dT%H%M00"))
+    foreign_event(
+        radicale_server,
+        "lefevre",
+        "urgence",
+        local.strftime("%Y%m%dT%H%M00"),
+        (local + dt.timedelta(minutes=15)).strftime("%Y%m%dT%H%M00"),
+    )
     with pytest.raises(SlotTakenWithAlternatives) as err:
         agenda.book(offered, PAT, Source.PHONE, NOW)
-    assert err.value.alternatives and all(a.start >= local + dt.timedelta(minutes=15)
-                                          for a in err.value.alternatives)
+    assert err.value.alternatives and all(
+        a.start >= local + dt.timedelta(minutes=15) for a in err.value.alternatives
+    )
     # Nothing of ours was left behind.
     events = agenda.client.query(agenda.calendars["lefevre"], at(2, 0), at(3, 0))
     assert [e.uid for r in events for e in r.events] == ["urgence"]
 
 
-def test_conflict_detected_after_write_is_withdrawn(agenda: CalDavAgenda,
-                                                   radicale_server: RadicaleServer) -> None:
+def test_conflict_detected_after_write_is_withdrawn(
+    agenda: CalDavAgenda, radicale_server: RadicaleServer
+) -> None:
     """Another client writes between our check and our PUT: the post-write read withdraws our event."""
     slot = consult("martin", at(3, 9))
 
@@ -132,8 +147,9 @@ def test_conflict_detected_after_write_is_withdrawn(agenda: CalDavAgenda,
     assert [e.uid for r in events for e in r.events] == ["intrus"]
 
 
-def test_two_assistants_race_for_one_slot(radicale_server: RadicaleServer, db: Database,
-                                          demo_config: Config) -> None:
+def test_two_assistants_race_for_one_slot(
+    radicale_server: RadicaleServer, db: Database, demo_config: Config
+) -> None:
     nodes = [_agenda(radicale_server, db, demo_config) for _ in range(2)]
     nodes[0].ensure_calendars()
     slot = consult("benali", at(4, 11))
@@ -143,8 +159,9 @@ def test_two_assistants_race_for_one_slot(radicale_server: RadicaleServer, db: D
     def attempt(i: int) -> None:
         barrier.wait(10)
         try:
-            results.append(nodes[i % 2].book(slot, PatientIdentity(f"P{i}", "X", dt.date(1990, 1, 1)),
-                                              Source.PHONE, NOW))
+            results.append(
+                nodes[i % 2].book(slot, PatientIdentity(f"P{i}", "X", dt.date(1990, 1, 1)), Source.PHONE, NOW)
+            )
         except SlotTaken as err:
             results.append(err)
 
@@ -160,8 +177,9 @@ def test_two_assistants_race_for_one_slot(radicale_server: RadicaleServer, db: D
     assert len(kept) == len(wins)  # never two bookings of one slot
 
 
-def test_hold_then_book_and_expiry(agenda: CalDavAgenda, radicale_server: RadicaleServer, db: Database,
-                                   demo_config: Config) -> None:
+def test_hold_then_book_and_expiry(
+    agenda: CalDavAgenda, radicale_server: RadicaleServer, db: Database, demo_config: Config
+) -> None:
     other_node = _agenda(radicale_server, db, demo_config)
     slot = consult("martin", at(5, 15))
     hold = agenda.hold(slot, "call-A", NOW)
@@ -202,7 +220,8 @@ def test_move_and_cancel(agenda: CalDavAgenda, radicale_server: RadicaleServer) 
     old = requests.get(f"{radicale_server.url}cabinet/martin/{appt.id}.ics", auth=AUTH, timeout=5)
     assert old.status_code == 404
     assert consult("martin", at(3, 9, 10)) in agenda.find_slots(
-        SlotQuery(practitioner_id="martin", earliest=at(3, 8), latest=at(3, 10), limit=10), NOW)
+        SlotQuery(practitioner_id="martin", earliest=at(3, 8), latest=at(3, 10), limit=10), NOW
+    )
     # Cancel: the event stays for the staff, marked cancelled, and the time is free again.
     cancelled = agenda.cancel(appt.id, Source.PHONE, NOW)
     assert cancelled.status == AppointmentStatus.CANCELLED
@@ -212,16 +231,18 @@ def test_move_and_cancel(agenda: CalDavAgenda, radicale_server: RadicaleServer) 
     assert events_seen == ["booked", "moved", "moved", "cancelled", "booked"]
 
 
-def test_move_refused_when_event_changed_meanwhile(agenda: CalDavAgenda,
-                                                   radicale_server: RadicaleServer) -> None:
+def test_move_refused_when_event_changed_meanwhile(
+    agenda: CalDavAgenda, radicale_server: RadicaleServer
+) -> None:
     appt = agenda.book(consult("martin", at(3, 9)), PAT, Source.PHONE, NOW)
 
     def staff_edit(step: str) -> None:
         if step == "held":
             url = f"{radicale_server.url}cabinet/martin/{appt.id}.ics"
             text = requests.get(url, auth=AUTH, timeout=5).text.replace("SUMMARY:", "SUMMARY:(vu) ")
-            requests.put(url, data=text.encode(), auth=AUTH, timeout=5,
-                         headers={"Content-Type": "text/calendar"})
+            requests.put(
+                url, data=text.encode(), auth=AUTH, timeout=5, headers={"Content-Type": "text/calendar"}
+            )
 
     agenda.step_hook = staff_edit
     with pytest.raises(SlotTaken, match="modifié"):  # 412 on If-Match
@@ -235,24 +256,28 @@ def test_move_refused_when_event_changed_meanwhile(agenda: CalDavAgenda,
 
 def test_dead_server_is_a_clear_error(demo_config: Config, db: Database) -> None:
     client = CalDavClient("http://127.0.0.1:9/", auth=AUTH, timeout=1)
-    agenda = CalDavAgenda(demo_config.practice, client, {p.id: f"/x/{p.id}/" for p in
-                                                         demo_config.practice.practitioners}, db)
+    agenda = CalDavAgenda(
+        demo_config.practice, client, {p.id: f"/x/{p.id}/" for p in demo_config.practice.practitioners}, db
+    )
     with pytest.raises(CalDavError, match="injoignable"):
         agenda.find_slots(SlotQuery(), NOW)
 
 
-def test_factory_builds_caldav_from_config(radicale_server: RadicaleServer, db: Database, demo_config: Config,
-                                           tmp_path: Path) -> None:
+def test_factory_builds_caldav_from_config(
+    radicale_server: RadicaleServer, db: Database, demo_config: Config, tmp_path: Path
+) -> None:
     from standardiste.agenda.factory import build_agenda
     from standardiste.config import ConfigError, parse_config
 
     secret = tmp_path / "caldav.pw"
     secret.write_text("secret\n")
     data = demo_config.model_dump(mode="json")
-    data["deployment"]["caldav"] = {"url": radicale_server.url, "username": "cabinet",
-                                    "password_file": str(secret),
-                                    "calendars": {p.id: f"/cabinet/{p.id}/" for p in
-                                                  demo_config.practice.practitioners}}
+    data["deployment"]["caldav"] = {
+        "url": radicale_server.url,
+        "username": "cabinet",
+        "password_file": str(secret),
+        "calendars": {p.id: f"/cabinet/{p.id}/" for p in demo_config.practice.practitioners},
+    }
     agenda, _inbox = build_agenda(db, parse_config(data))
     assert isinstance(agenda, CalDavAgenda)
     agenda.ensure_calendars()

@@ -23,11 +23,20 @@ from standardiste.storage.db import Database
 
 TZ = ZoneInfo("Europe/Paris")
 NOW = dt.datetime(2026, 3, 2, 9, 3, tzinfo=TZ)
-SLOT = Slot("martin", "consultation", dt.datetime(2026, 3, 3, 9, 10, tzinfo=TZ),
-            dt.datetime(2026, 3, 3, 9, 30, tzinfo=TZ))
+SLOT = Slot(
+    "martin",
+    "consultation",
+    dt.datetime(2026, 3, 3, 9, 10, tzinfo=TZ),
+    dt.datetime(2026, 3, 3, 9, 30, tzinfo=TZ),
+)
 CALLERS = 50
-TABLES = ("agenda_patients", "agenda_appointments", "agenda_appointment_history", "agenda_holds",
-          "agenda_slot_units")
+TABLES = (
+    "agenda_patients",
+    "agenda_appointments",
+    "agenda_appointment_history",
+    "agenda_holds",
+    "agenda_slot_units",
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -47,8 +56,9 @@ def agenda(url: str, demo_config: Config) -> Iterator[SqlAgenda]:
 
 def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     with db.engine.connect() as conn:
-        return {t: sorted(map(tuple, conn.execute(text(f"SELECT * FROM {t}")).all()), key=repr)
-                for t in TABLES}
+        return {
+            t: sorted(map(tuple, conn.execute(text(f"SELECT * FROM {t}")).all()), key=repr) for t in TABLES
+        }
 
 
 def _race(agenda: SqlAgenda, attempt: Any) -> tuple[list[Any], list[BaseException]]:
@@ -73,15 +83,19 @@ def _race(agenda: SqlAgenda, attempt: Any) -> tuple[list[Any], list[BaseExceptio
 @pytest.mark.slow
 def test_fifty_callers_book_the_same_slot(agenda: SqlAgenda) -> None:
     def attempt(i: int) -> Appointment:
-        return agenda.book(SLOT, PatientIdentity(f"Patient{i}", "Test", dt.date(1980, 1, 1 + i % 28)),
-                           Source.PHONE, NOW)
+        return agenda.book(
+            SLOT, PatientIdentity(f"Patient{i}", "Test", dt.date(1980, 1, 1 + i % 28)), Source.PHONE, NOW
+        )
 
     wins, errors = _race(agenda, attempt)
     assert len(wins) == 1, errors[:3]
     assert len(errors) == CALLERS - 1
     assert all(isinstance(e, SlotTakenWithAlternatives) for e in errors), {type(e) for e in errors}
-    assert all(e.alternatives and SLOT not in e.alternatives for e in errors  # type: ignore[attr-defined]
-               if isinstance(e, SlotTakenWithAlternatives))
+    assert all(
+        e.alternatives and SLOT not in e.alternatives
+        for e in errors  # type: ignore[attr-defined]
+        if isinstance(e, SlotTakenWithAlternatives)
+    )
     snap = snapshot(agenda.db)
     assert len(snap["agenda_appointments"]) == 1
     assert len(snap["agenda_slot_units"]) == 4
@@ -98,10 +112,20 @@ def test_fifty_callers_hold_the_same_slot_then_overlapping_moves(agenda: SqlAgen
     for i in range(CALLERS):
         pid = "martin" if i % 24 < 12 else "benali"
         start = dt.datetime(2026, 3, 10 + i // 24, 8, 30, tzinfo=TZ) + dt.timedelta(minutes=20 * (i % 12))
-        appts.append(agenda.book(Slot(pid, "consultation", start, start + dt.timedelta(minutes=20)),
-                                 PatientIdentity(f"P{i}", "T", dt.date(1970, 1, 1)), Source.STAFF, NOW))
-    target = Slot("martin", "nouveau_patient", dt.datetime(2026, 3, 4, 15, 0, tzinfo=TZ),
-                  dt.datetime(2026, 3, 4, 15, 40, tzinfo=TZ))
+        appts.append(
+            agenda.book(
+                Slot(pid, "consultation", start, start + dt.timedelta(minutes=20)),
+                PatientIdentity(f"P{i}", "T", dt.date(1970, 1, 1)),
+                Source.STAFF,
+                NOW,
+            )
+        )
+    target = Slot(
+        "martin",
+        "nouveau_patient",
+        dt.datetime(2026, 3, 4, 15, 0, tzinfo=TZ),
+        dt.datetime(2026, 3, 4, 15, 40, tzinfo=TZ),
+    )
     wins, errors = _race(agenda, lambda i: agenda.move(appts[i].id, target, Source.PHONE, NOW))
     assert len(wins) == 1 and all(isinstance(e, SlotTaken) for e in errors), errors[:3]
     snap = snapshot(agenda.db)
@@ -137,10 +161,15 @@ def test_process_killed_mid_booking(agenda: SqlAgenda, step: str) -> None:
 def check_invariants(db: Database) -> None:
     """Every active appointment owns exactly the units of its time; nothing else owns units but live holds."""
     with db.engine.connect() as conn:
-        appts = conn.execute(text('SELECT id, practitioner_id, start, "end", status '
-                                  "FROM agenda_appointments")).all()
-        owned = conn.execute(text("SELECT appointment_id, practitioner_id FROM agenda_slot_units "
-                                  "WHERE appointment_id IS NOT NULL")).all()
+        appts = conn.execute(
+            text('SELECT id, practitioner_id, start, "end", status FROM agenda_appointments')
+        ).all()
+        owned = conn.execute(
+            text(
+                "SELECT appointment_id, practitioner_id FROM agenda_slot_units "
+                "WHERE appointment_id IS NOT NULL"
+            )
+        ).all()
     per_appt: dict[str, int] = {}
     for aid, _pid in owned:
         per_appt[aid] = per_appt.get(aid, 0) + 1
@@ -155,8 +184,15 @@ def check_invariants(db: Database) -> None:
 def test_concurrent_cancel_and_moves_of_one_appointment(agenda: SqlAgenda) -> None:
     appt = agenda.book(SLOT, PatientIdentity("Seul", "Patient", dt.date(1960, 1, 1)), Source.PHONE, NOW)
     first = dt.datetime(2026, 3, 4, 8, 30, tzinfo=TZ)
-    targets = [Slot("benali", "consultation", first + dt.timedelta(minutes=20 * i),
-                    first + dt.timedelta(minutes=20 * i + 20)) for i in range(10)]
+    targets = [
+        Slot(
+            "benali",
+            "consultation",
+            first + dt.timedelta(minutes=20 * i),
+            first + dt.timedelta(minutes=20 * i + 20),
+        )
+        for i in range(10)
+    ]
     barrier = threading.Barrier(20)
 
     def act(i: int) -> str:
@@ -180,9 +216,11 @@ def test_concurrent_cancel_and_moves_of_one_appointment(agenda: SqlAgenda) -> No
     assert [h["action"] for h in history].count("cancelled") == 1
 
 
-STEPS = [("book", s) for s in ("begin", "patient", "appointment", "units", "history")] + \
-    [("move", s) for s in ("begin", "release", "units", "appointment", "history")] + \
-    [("cancel", s) for s in ("begin", "units", "appointment", "history")]
+STEPS = (
+    [("book", s) for s in ("begin", "patient", "appointment", "units", "history")]
+    + [("move", s) for s in ("begin", "release", "units", "appointment", "history")]
+    + [("cancel", s) for s in ("begin", "units", "appointment", "history")]
+)
 
 
 class HangUp(Exception):

@@ -35,8 +35,13 @@ TZ = ZoneInfo("Europe/Paris")
 NOW = dt.datetime(2026, 3, 2, 9, 3, tzinfo=TZ)
 PAT = PatientIdentity("Lefèvre", "Jeanne", dt.date(1984, 7, 12), "06 11 22 33 44")
 OTHER = PatientIdentity("Martin", "Luc", dt.date(1991, 1, 30))
-TABLES = ("agenda_patients", "agenda_appointments", "agenda_appointment_history", "agenda_holds",
-          "agenda_slot_units")
+TABLES = (
+    "agenda_patients",
+    "agenda_appointments",
+    "agenda_appointment_history",
+    "agenda_holds",
+    "agenda_slot_units",
+)
 
 
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
@@ -57,8 +62,9 @@ def agenda(tmp_path: Path, demo_config: Config) -> Iterator[SqlAgenda]:
 
 def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     with db.engine.connect() as conn:
-        return {t: sorted(map(tuple, conn.execute(text(f"SELECT * FROM {t}")).all()), key=repr)
-                for t in TABLES}
+        return {
+            t: sorted(map(tuple, conn.execute(text(f"SELECT * FROM {t}")).all()), key=repr) for t in TABLES
+        }
 
 
 class Recorder:
@@ -109,11 +115,13 @@ def test_bad_bookings(agenda: SqlAgenda) -> None:
     with pytest.raises(SlotUnavailable):
         agenda.book(consult("martin", at(3, 13)), PAT, Source.PHONE, NOW)
     with pytest.raises(InvalidRequest, match="naissance"):
-        agenda.book(consult("martin", at(3, 9)), PatientIdentity("A", "B", dt.date(2030, 1, 1)), Source.PHONE,
-                    NOW)
+        agenda.book(
+            consult("martin", at(3, 9)), PatientIdentity("A", "B", dt.date(2030, 1, 1)), Source.PHONE, NOW
+        )
     with pytest.raises(InvalidRequest, match="vide"):
-        agenda.book(consult("martin", at(3, 9)), PatientIdentity(" - ", "B", dt.date(1990, 1, 1)),
-                    Source.PHONE, NOW)
+        agenda.book(
+            consult("martin", at(3, 9)), PatientIdentity(" - ", "B", dt.date(1990, 1, 1)), Source.PHONE, NOW
+        )
     assert snapshot(agenda.db)["agenda_appointments"] == []
 
 
@@ -296,10 +304,12 @@ def _die_at(url: str, step: str, action: str, appointment_id: str | None) -> Non
     os._exit(0)
 
 
-@pytest.mark.parametrize(("action", "step"), [("book", "units"), ("book", "history"), ("move", "units"),
-                                               ("cancel", "appointment")])
-def test_process_killed_mid_transaction_leaves_data_as_before(agenda: SqlAgenda, action: str,
-                                                              step: str) -> None:
+@pytest.mark.parametrize(
+    ("action", "step"), [("book", "units"), ("book", "history"), ("move", "units"), ("cancel", "appointment")]
+)
+def test_process_killed_mid_transaction_leaves_data_as_before(
+    agenda: SqlAgenda, action: str, step: str
+) -> None:
     appt = agenda.book(consult("martin", at(3, 9)), PAT, Source.PHONE, NOW)
     before = snapshot(agenda.db)
     ctx = multiprocessing.get_context("spawn")

@@ -61,12 +61,17 @@ def test_normalisation() -> None:
         ("Dubois", "Jeanne", False),
     ],
 )
-def test_find_patient_spelling_tolerance(db: Database, demo_config: Config, last: str, first: str,
-                                         found: bool) -> None:
+def test_find_patient_spelling_tolerance(
+    db: Database, demo_config: Config, last: str, first: str, found: bool
+) -> None:
     agenda = SqlAgenda(db, demo_config.practice)
     start = dt.datetime(2026, 3, 3, 9, 0, tzinfo=TZ)
-    booked = agenda.book(Slot("martin", "consultation", start, start + dt.timedelta(minutes=20)),
-                         PatientIdentity("Lefèvre", "Jeanne", BIRTH, "+33611223344"), Source.PHONE, NOW)
+    booked = agenda.book(
+        Slot("martin", "consultation", start, start + dt.timedelta(minutes=20)),
+        PatientIdentity("Lefèvre", "Jeanne", BIRTH, "+33611223344"),
+        Source.PHONE,
+        NOW,
+    )
     match = agenda.find_patient(PatientIdentity(last, first, BIRTH))
     assert (match is not None and match.id == booked.patient.id) is found
     assert agenda.find_patient(PatientIdentity("Lefèvre", "Jeanne", dt.date(1984, 7, 13))) is None
@@ -75,8 +80,12 @@ def test_find_patient_spelling_tolerance(db: Database, demo_config: Config, last
 def test_phone_hint_helps_a_poorly_heard_name(db: Database, demo_config: Config) -> None:
     agenda = SqlAgenda(db, demo_config.practice)
     start = dt.datetime(2026, 3, 3, 9, 0, tzinfo=TZ)
-    booked = agenda.book(Slot("martin", "consultation", start, start + dt.timedelta(minutes=20)),
-                         PatientIdentity("Nguyen", "Thi", BIRTH, "+33611223344"), Source.PHONE, NOW)
+    booked = agenda.book(
+        Slot("martin", "consultation", start, start + dt.timedelta(minutes=20)),
+        PatientIdentity("Nguyen", "Thi", BIRTH, "+33611223344"),
+        Source.PHONE,
+        NOW,
+    )
     heard = PatientIdentity("nouyenne", "ti", BIRTH)
     assert agenda.find_patient(heard) is None
     with_phone = agenda.find_patient(PatientIdentity("nouyenne", "ti", BIRTH, "06 11 22 33 44"))
@@ -86,11 +95,19 @@ def test_phone_hint_helps_a_poorly_heard_name(db: Database, demo_config: Config)
 def test_same_patient_reused_across_bookings(db: Database, demo_config: Config) -> None:
     agenda = SqlAgenda(db, demo_config.practice)
     day = dt.datetime(2026, 3, 3, 9, 0, tzinfo=TZ)
-    a = agenda.book(Slot("martin", "consultation", day, day + dt.timedelta(minutes=20)),
-                    PatientIdentity("Lefèvre", "Jeanne", BIRTH), Source.PHONE, NOW)
+    a = agenda.book(
+        Slot("martin", "consultation", day, day + dt.timedelta(minutes=20)),
+        PatientIdentity("Lefèvre", "Jeanne", BIRTH),
+        Source.PHONE,
+        NOW,
+    )
     later = day + dt.timedelta(days=1)
-    b = agenda.book(Slot("martin", "consultation", later, later + dt.timedelta(minutes=20)),
-                    PatientIdentity("le faivre", "jeanne", BIRTH, "0611223344"), Source.PHONE, NOW)
+    b = agenda.book(
+        Slot("martin", "consultation", later, later + dt.timedelta(minutes=20)),
+        PatientIdentity("le faivre", "jeanne", BIRTH, "0611223344"),
+        Source.PHONE,
+        NOW,
+    )
     assert a.patient.id == b.patient.id
     assert b.patient.phone == "+33611223344"  # learnt from the caller ID
     assert [x.id for x in agenda.upcoming(a.patient.id, NOW)] == [a.id, b.id]
@@ -98,10 +115,29 @@ def test_same_patient_reused_across_bookings(db: Database, demo_config: Config) 
 
 def test_inbox_file_list_update(db: Database) -> None:
     inbox = SqlInbox(db)
-    first = inbox.file(RequestDraft(RequestKind.PRESCRIPTION_RENEWAL, "Jeanne Lefèvre", BIRTH,
-                                    "06 11 22 33 44", "mon traitement pour la tension", call_id="c1"), NOW)
-    urgent = inbox.file(RequestDraft(RequestKind.CALLBACK, "Paul Durand", None, None, "résultats inquiets",
-                                     urgent=True, extra={"lab": "Biogroup"}), NOW + dt.timedelta(minutes=5))
+    first = inbox.file(
+        RequestDraft(
+            RequestKind.PRESCRIPTION_RENEWAL,
+            "Jeanne Lefèvre",
+            BIRTH,
+            "06 11 22 33 44",
+            "mon traitement pour la tension",
+            call_id="c1",
+        ),
+        NOW,
+    )
+    urgent = inbox.file(
+        RequestDraft(
+            RequestKind.CALLBACK,
+            "Paul Durand",
+            None,
+            None,
+            "résultats inquiets",
+            urgent=True,
+            extra={"lab": "Biogroup"},
+        ),
+        NOW + dt.timedelta(minutes=5),
+    )
     listed = inbox.list()
     assert [r.id for r in listed] == [urgent, first]
     got = inbox.get(first)

@@ -46,10 +46,13 @@ def test_easter_and_moving_holidays() -> None:
 
 
 def test_no_opening_on_holiday_or_closure(demo_config: Config) -> None:
-    practice = _practice(demo_config, closures=[
-        {"start": "2026-03-10", "end": "2026-03-11", "label": "congés"},
-        {"start": "2026-03-12", "end": "2026-03-12", "label": "formation", "practitioner": "martin"},
-    ])
+    practice = _practice(
+        demo_config,
+        closures=[
+            {"start": "2026-03-10", "end": "2026-03-11", "label": "congés"},
+            {"start": "2026-03-12", "end": "2026-03-12", "label": "formation", "practitioner": "martin"},
+        ],
+    )
     rules = PracticeRules(practice)
     assert rules.open_intervals("martin", dt.date(2026, 4, 6)) == ()  # lundi de Pâques
     assert rules.open_intervals("martin", dt.date(2026, 3, 10)) == ()
@@ -81,8 +84,9 @@ def test_no_opening_on_holiday_or_closure(demo_config: Config) -> None:
         (_slot("martin", dt.datetime(2026, 3, 3, 9, 0)), InvalidRequest, "fuseau"),
     ],
 )
-def test_bad_slots_give_clear_errors(demo_config: Config, slot: Slot, error: type[Exception],
-                                     match: str) -> None:
+def test_bad_slots_give_clear_errors(
+    demo_config: Config, slot: Slot, error: type[Exception], match: str
+) -> None:
     rules = PracticeRules(demo_config.practice)
     with pytest.raises(error, match=match):
         rules.check_slot(slot, NOW)
@@ -110,10 +114,14 @@ def test_overlapping_hours_config_is_refused(demo_config: Config) -> None:
 
 
 def test_type_longer_than_any_opening_is_refused(demo_config: Config) -> None:
-    practice = _practice(demo_config, hours={"monday": ["09:00-09:30"]}, appointment_types=[
-        {"id": "consultation", "label": "consultation", "minutes": 20},
-        {"id": "bilan", "label": "bilan", "minutes": 60},
-    ])
+    practice = _practice(
+        demo_config,
+        hours={"monday": ["09:00-09:30"]},
+        appointment_types=[
+            {"id": "consultation", "label": "consultation", "minutes": 20},
+            {"id": "bilan", "label": "bilan", "minutes": 60},
+        ],
+    )
     problems = check_practice(practice)
     assert any("bilan" in p and "plus longue plage" in p for p in problems)
     with pytest.raises(ConfigError, match="bilan"):
@@ -121,9 +129,12 @@ def test_type_longer_than_any_opening_is_refused(demo_config: Config) -> None:
 
 
 def test_off_grid_duration_and_no_hours_are_refused(demo_config: Config) -> None:
-    practice = _practice(demo_config, appointment_types=[
-        {"id": "consultation", "label": "consultation", "minutes": 17},
-    ])
+    practice = _practice(
+        demo_config,
+        appointment_types=[
+            {"id": "consultation", "label": "consultation", "minutes": 17},
+        ],
+    )
     assert any("multiple de 5" in p for p in check_practice(practice))
     practice = _practice(demo_config, hours={})
     assert any("aucune plage" in p for p in check_practice(practice))

@@ -18,8 +18,14 @@ def test_migration_matches_orm(tmp_path: Path) -> None:
     db.migrate()  # idempotent
     with db.engine.connect() as conn:
         tables = set(inspect(conn).get_table_names())
-        assert {"agenda_patients", "agenda_appointments", "agenda_appointment_history", "agenda_holds",
-                "agenda_slot_units", "agenda_requests"} <= tables
+        assert {
+            "agenda_patients",
+            "agenda_appointments",
+            "agenda_appointment_history",
+            "agenda_holds",
+            "agenda_slot_units",
+            "agenda_requests",
+        } <= tables
         ctx = MigrationContext.configure(conn, opts={"compare_type": False})
         diffs = [d for d in compare_metadata(ctx, Base.metadata) if "agenda_" in repr(d)]
     assert diffs == []

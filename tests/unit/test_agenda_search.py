@@ -76,8 +76,9 @@ def test_late_afternoon(agenda: SqlAgenda) -> None:
 
 def test_type_restricts_practitioners(agenda: SqlAgenda) -> None:
     slots = agenda.find_slots(SlotQuery(appointment_type="pediatrie"), NOW)
-    assert slots and all(s.practitioner_id == "lefevre" and s.end - s.start == dt.timedelta(minutes=30)
-                         for s in slots)
+    assert slots and all(
+        s.practitioner_id == "lefevre" and s.end - s.start == dt.timedelta(minutes=30) for s in slots
+    )
 
 
 def test_saturday_only_morning(agenda: SqlAgenda) -> None:

@@ -78,8 +78,9 @@ class Resource:
 class CalDavClient:
     """A small synchronous CalDAV client on requests."""
 
-    def __init__(self, base_url: str, auth: tuple[str, str] | None = None, timeout: float = 5.0,
-                 tz: dt.tzinfo = dt.UTC) -> None:
+    def __init__(
+        self, base_url: str, auth: tuple[str, str] | None = None, timeout: float = 5.0, tz: dt.tzinfo = dt.UTC
+    ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.http = requests.Session()
         if auth:
@@ -104,8 +105,9 @@ class CalDavClient:
             '<C:supported-calendar-component-set><C:comp name="VEVENT"/></C:supported-calendar-component-set>'
             "</D:prop></D:set></C:mkcalendar>"
         )
-        r = self._request("MKCALENDAR", url, data=body.encode(),
-                          headers={"Content-Type": "application/xml; charset=utf-8"})
+        r = self._request(
+            "MKCALENDAR", url, data=body.encode(), headers={"Content-Type": "application/xml; charset=utf-8"}
+        )
         if r.status_code not in (201, 405, 409):  # 405/409: already exists
             raise CalDavError(f"MKCALENDAR {url}: {r.status_code}")
 
@@ -121,8 +123,12 @@ class CalDavClient:
             f'<C:time-range start="{s}" end="{e}"/>'
             "</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"
         )
-        r = self._request("REPORT", calendar_url, data=body.encode(),
-                          headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"})
+        r = self._request(
+            "REPORT",
+            calendar_url,
+            data=body.encode(),
+            headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
+        )
         if r.status_code == 404:
             raise CalDavError(f"calendrier introuvable / calendar not found: {calendar_url}")
         if r.status_code != 207:
@@ -185,8 +191,14 @@ def _stamp_name(start: dt.datetime) -> str:
 class CalDavAgenda:
     """The Agenda protocol on a CalDAV server (one calendar per practitioner)."""
 
-    def __init__(self, practice: PracticeConfig, client: CalDavClient, calendars: Mapping[str, str],
-                 db: Database, listeners: Iterable[AgendaListener] = ()) -> None:
+    def __init__(
+        self,
+        practice: PracticeConfig,
+        client: CalDavClient,
+        calendars: Mapping[str, str],
+        db: Database,
+        listeners: Iterable[AgendaListener] = (),
+    ) -> None:
         self.practice = practice
         self.rules = PracticeRules(practice)
         self.client = client
@@ -219,8 +231,9 @@ class CalDavAgenda:
 
     # --- reading ----------------------------------------------------------------------------
 
-    def _busy_events(self, pid: str, start: dt.datetime, end: dt.datetime, now: dt.datetime,
-                     exclude: Sequence[str] = ()) -> list[Event]:
+    def _busy_events(
+        self, pid: str, start: dt.datetime, end: dt.datetime, now: dt.datetime, exclude: Sequence[str] = ()
+    ) -> list[Event]:
         out = []
         for res in self.client.query(self.calendars[pid], start, end):
             for ev in res.events:
@@ -235,10 +248,13 @@ class CalDavAgenda:
                     out.append(ev)
         return out
 
-    def busy(self, practitioners: Sequence[str], start: dt.datetime, end: dt.datetime,
-             now: dt.datetime) -> dict[str, list[Interval]]:
-        return {pid: [Interval(e.start, e.end) for e in self._busy_events(pid, start, end, now)]
-                for pid in practitioners}
+    def busy(
+        self, practitioners: Sequence[str], start: dt.datetime, end: dt.datetime, now: dt.datetime
+    ) -> dict[str, list[Interval]]:
+        return {
+            pid: [Interval(e.start, e.end) for e in self._busy_events(pid, start, end, now)]
+            for pid in practitioners
+        }
 
     def find_slots(self, query: SlotQuery, now: dt.datetime) -> list[Slot]:
         p = plan(self.rules, query, now)
@@ -247,9 +263,14 @@ class CalDavAgenda:
     def _alternatives(self, slot: Slot, now: dt.datetime) -> list[Slot]:
         try:
             day = dt.datetime.combine(self.rules.local(slot.start).date(), dt.time(0), self.rules.tz)
-            return self.find_slots(SlotQuery(practitioner_id=slot.practitioner_id,
-                                             appointment_type=slot.appointment_type,
-                                             earliest=max(day, now)), now)
+            return self.find_slots(
+                SlotQuery(
+                    practitioner_id=slot.practitioner_id,
+                    appointment_type=slot.appointment_type,
+                    earliest=max(day, now),
+                ),
+                now,
+            )
         except AgendaError:
             log.exception("could not compute alternatives")
             return []
@@ -268,7 +289,8 @@ class CalDavAgenda:
     def _appointment(self, pid: str, ev: Event) -> Appointment:
         p = ev.props
         patient = Patient(
-            id=p.get(X + "PATIENT-ID", ""), last_name=p.get(X + "PATIENT-LAST", ""),
+            id=p.get(X + "PATIENT-ID", ""),
+            last_name=p.get(X + "PATIENT-LAST", ""),
             first_name=p.get(X + "PATIENT-FIRST", ""),
             birth_date=dt.date.fromisoformat(p.get(X + "PATIENT-BIRTH", "1900-01-01")),
             phone=p.get(X + "PATIENT-PHONE") or None,
@@ -277,22 +299,34 @@ class CalDavAgenda:
         if ev.status == "CANCELLED":
             status = AppointmentStatus.CANCELLED.value
         return Appointment(
-            id=ev.uid, practitioner_id=pid, patient=patient,
+            id=ev.uid,
+            practitioner_id=pid,
+            patient=patient,
             appointment_type=p.get(X + "TYPE", self.practice.booking.default_type),
-            start=ev.start.astimezone(self.rules.tz), end=ev.end.astimezone(self.rules.tz),
-            status=AppointmentStatus(status), source=Source(p.get(X + "SOURCE", Source.STAFF.value)),
+            start=ev.start.astimezone(self.rules.tz),
+            end=ev.end.astimezone(self.rules.tz),
+            status=AppointmentStatus(status),
+            source=Source(p.get(X + "SOURCE", Source.STAFF.value)),
         )
 
     def _ics(self, appt: Appointment, now: dt.datetime) -> str:
-        label = next((t.label for t in self.practice.appointment_types if t.id == appt.appointment_type),
-                     appt.appointment_type)
+        label = next(
+            (t.label for t in self.practice.appointment_types if t.id == appt.appointment_type),
+            appt.appointment_type,
+        )
         cancelled = appt.status == AppointmentStatus.CANCELLED
-        summary = f"{'ANNULÉ - ' if cancelled else ''}{label} - {appt.patient.last_name.upper()} " \
-                  f"{appt.patient.first_name}"
+        summary = (
+            f"{'ANNULÉ - ' if cancelled else ''}{label} - {appt.patient.last_name.upper()} "
+            f"{appt.patient.first_name}"
+        )
         props = {
-            X + "KIND": "appointment", X + "TYPE": appt.appointment_type, X + "STATUS": appt.status.value,
-            X + "SOURCE": appt.source.value, X + "PATIENT-ID": appt.patient.id,
-            X + "PATIENT-LAST": appt.patient.last_name, X + "PATIENT-FIRST": appt.patient.first_name,
+            X + "KIND": "appointment",
+            X + "TYPE": appt.appointment_type,
+            X + "STATUS": appt.status.value,
+            X + "SOURCE": appt.source.value,
+            X + "PATIENT-ID": appt.patient.id,
+            X + "PATIENT-LAST": appt.patient.last_name,
+            X + "PATIENT-FIRST": appt.patient.first_name,
             X + "PATIENT-BIRTH": appt.patient.birth_date.isoformat(),
         }
         if appt.patient.phone:
@@ -311,8 +345,12 @@ class CalDavAgenda:
         uid = f"hold-{_stamp_name(slot.start)}"
         href = urljoin(cal, f"{uid}.ics")
         expires = now + dt.timedelta(seconds=self.practice.booking.hold_seconds)
-        props = {X + "KIND": "hold", X + "HOLDER": holder, X + "EXPIRES": expires.isoformat(),
-                 X + "TYPE": slot.appointment_type}
+        props = {
+            X + "KIND": "hold",
+            X + "HOLDER": holder,
+            X + "EXPIRES": expires.isoformat(),
+            X + "TYPE": slot.appointment_type,
+        }
         ics = build_event(uid, slot.start, slot.end, "Réservation en cours (appel)", "TENTATIVE", props, now)
         if self._busy_events(slot.practitioner_id, slot.start, slot.end, now, exclude):
             raise SlotTaken(_taken(slot))
@@ -321,8 +359,10 @@ class CalDavAgenda:
         except PreconditionFailed:
             existing = self.client.get(href)
             ev = existing.events[0] if existing and existing.events else None
-            live = ev is not None and dt.datetime.fromisoformat(ev.props.get(X + "EXPIRES", "1970-01-01T00:00"
-                                                                            "+00:00")) > now
+            live = (
+                ev is not None
+                and dt.datetime.fromisoformat(ev.props.get(X + "EXPIRES", "1970-01-01T00:00+00:00")) > now
+            )
             if existing is None or (live and ev is not None and ev.props.get(X + "HOLDER") != holder):
                 raise SlotTaken(f"créneau réservé / slot held: {slot.start.isoformat()}") from None
             # Expired, or ours: take it over (If-Match: nobody changed it since we looked).
@@ -330,8 +370,11 @@ class CalDavAgenda:
                 etag = self.client.put(href, ics, etag=existing.etag)
             except PreconditionFailed:
                 raise SlotTaken(f"créneau réservé / slot held: {slot.start.isoformat()}") from None
-        others = [e for e in self._busy_events(slot.practitioner_id, slot.start, slot.end, now, exclude)
-                  if e.uid != uid]
+        others = [
+            e
+            for e in self._busy_events(slot.practitioner_id, slot.start, slot.end, now, exclude)
+            if e.uid != uid
+        ]
         if others:
             self._withdraw(href, etag)
             raise SlotTaken(_taken(slot))
@@ -363,10 +406,14 @@ class CalDavAgenda:
             row = find_patient_row(session, identity)
             if row is None:
                 row = PatientRow(
-                    id=uuid.uuid4().hex, last_name=identity.last_name.strip(),
-                    first_name=identity.first_name.strip(), birth_date=identity.birth_date,
-                    phone=normalise_phone(identity.phone), last_key=fold(identity.last_name),
-                    first_key=fold(identity.first_name), created_at=now,
+                    id=uuid.uuid4().hex,
+                    last_name=identity.last_name.strip(),
+                    first_name=identity.first_name.strip(),
+                    birth_date=identity.birth_date,
+                    phone=normalise_phone(identity.phone),
+                    last_key=fold(identity.last_name),
+                    first_key=fold(identity.first_name),
+                    created_at=now,
                 )
                 session.add(row)
                 session.flush()
@@ -374,20 +421,35 @@ class CalDavAgenda:
 
     # --- appointments -----------------------------------------------------------------------
 
-    def book(self, slot: Slot, patient: PatientIdentity, source: Source, now: dt.datetime,
-             hold_id: str | None = None) -> Appointment:
+    def book(
+        self,
+        slot: Slot,
+        patient: PatientIdentity,
+        source: Source,
+        now: dt.datetime,
+        hold_id: str | None = None,
+    ) -> Appointment:
         self.rules.check_slot(slot, now)
         check_identity(patient, now)
         own_hold = hold_id.partition("/")[2] if hold_id else ""
         pid = slot.practitioner_id
         if self._busy_events(pid, slot.start, slot.end, now, exclude=(own_hold,)):
-            raise SlotTakenWithAlternatives(f"créneau déjà pris / slot taken: {slot.start.isoformat()}",
-                                            self._alternatives(slot, now))
+            raise SlotTakenWithAlternatives(
+                f"créneau déjà pris / slot taken: {slot.start.isoformat()}", self._alternatives(slot, now)
+            )
         person = self._patient(patient, now)
         cal = self.calendars[pid]
         uid = f"std-{pid}-{_stamp_name(slot.start)}"
-        appt = Appointment(uid, pid, person, slot.appointment_type, slot.start, slot.end,
-                           AppointmentStatus.BOOKED, Source(source))
+        appt = Appointment(
+            uid,
+            pid,
+            person,
+            slot.appointment_type,
+            slot.start,
+            slot.end,
+            AppointmentStatus.BOOKED,
+            Source(source),
+        )
         href = urljoin(cal, f"{uid}.ics")
         self._step("begin")
         try:
@@ -398,19 +460,30 @@ class CalDavAgenda:
             if existing is not None and any(
                 e.status != "CANCELLED" and e.start < slot.end and e.end > slot.start for e in existing.events
             ):
-                raise SlotTakenWithAlternatives(f"créneau déjà pris / slot taken: {slot.start.isoformat()}",
-                                                self._alternatives(slot, now)) from None
+                raise SlotTakenWithAlternatives(
+                    f"créneau déjà pris / slot taken: {slot.start.isoformat()}", self._alternatives(slot, now)
+                ) from None
             uid = f"{uid}-{uuid.uuid4().hex[:6]}"
-            appt = Appointment(uid, pid, person, slot.appointment_type, slot.start, slot.end,
-                               AppointmentStatus.BOOKED, Source(source))
+            appt = Appointment(
+                uid,
+                pid,
+                person,
+                slot.appointment_type,
+                slot.start,
+                slot.end,
+                AppointmentStatus.BOOKED,
+                Source(source),
+            )
             href = urljoin(cal, f"{uid}.ics")
             etag = self.client.put(href, self._ics(appt, now))
         self._step("put")
         others = self._busy_events(pid, slot.start, slot.end, now, exclude=(uid, own_hold))
         if others:
             self._withdraw(href, etag)
-            raise SlotTakenWithAlternatives(f"créneau pris entre-temps / slot taken meanwhile: "
-                                            f"{slot.start.isoformat()}", self._alternatives(slot, now))
+            raise SlotTakenWithAlternatives(
+                f"créneau pris entre-temps / slot taken meanwhile: {slot.start.isoformat()}",
+                self._alternatives(slot, now),
+            )
         self._step("verified")
         if hold_id:
             self._release_quietly(hold_id)
@@ -439,8 +512,9 @@ class CalDavAgenda:
                             out.append(appt)
         return sorted(out, key=lambda a: a.start)
 
-    def _rewrite(self, appointment_id: str, change: Callable[[Appointment], Appointment | None],
-                 now: dt.datetime) -> tuple[Appointment, bool]:
+    def _rewrite(
+        self, appointment_id: str, change: Callable[[Appointment], Appointment | None], now: dt.datetime
+    ) -> tuple[Appointment, bool]:
         """Read, change, write back with If-Match; one retry when someone else changed it meanwhile."""
         for attempt in range(2):
             pid, res, ev = self._locate(appointment_id)
@@ -454,8 +528,9 @@ class CalDavAgenda:
                 return updated, True
             except PreconditionFailed:
                 if attempt == 1:
-                    raise SlotTaken("rendez-vous modifié entre-temps / appointment changed meanwhile") \
-                        from None
+                    raise SlotTaken(
+                        "rendez-vous modifié entre-temps / appointment changed meanwhile"
+                    ) from None
         raise AssertionError("unreachable")
 
     def cancel(self, appointment_id: str, source: Source, now: dt.datetime) -> Appointment:
@@ -484,8 +559,14 @@ class CalDavAgenda:
             self._notify("confirmed", appt)
         return appt
 
-    def move(self, appointment_id: str, new_slot: Slot, source: Source, now: dt.datetime,
-             hold_id: str | None = None) -> Appointment:
+    def move(
+        self,
+        appointment_id: str,
+        new_slot: Slot,
+        source: Source,
+        now: dt.datetime,
+        hold_id: str | None = None,
+    ) -> Appointment:
         self.rules.check_slot(new_slot, now)
         pid, res, ev = self._locate(appointment_id)
         current = self._appointment(pid, ev)
@@ -499,12 +580,19 @@ class CalDavAgenda:
             try:
                 hold = self._hold(new_slot, f"move:{appointment_id}", now, exclude=own)
             except SlotTaken:
-                raise SlotTakenWithAlternatives(_taken(new_slot),
-                                                self._alternatives(new_slot, now)) from None
+                raise SlotTakenWithAlternatives(_taken(new_slot), self._alternatives(new_slot, now)) from None
             hold_id = hold.id
         self._step("held")
-        moved = Appointment(current.id, new_slot.practitioner_id, current.patient, new_slot.appointment_type,
-                            new_slot.start, new_slot.end, AppointmentStatus.BOOKED, Source(source))
+        moved = Appointment(
+            current.id,
+            new_slot.practitioner_id,
+            current.patient,
+            new_slot.appointment_type,
+            new_slot.start,
+            new_slot.end,
+            AppointmentStatus.BOOKED,
+            Source(source),
+        )
         try:
             if new_slot.practitioner_id == pid:
                 self.client.put(res.href, self._ics(moved, now), etag=res.etag)
@@ -531,5 +619,6 @@ def _taken(slot: Slot) -> str:
 
 
 def _replace(a: Appointment, *, status: AppointmentStatus) -> Appointment:
-    return Appointment(a.id, a.practitioner_id, a.patient, a.appointment_type, a.start, a.end, status,
-                       a.source)
+    return Appointment(
+        a.id, a.practitioner_id, a.patient, a.appointment_type, a.start, a.end, status, a.source
+    )

@@ -29,6 +29,7 @@ def build_agenda(db: Database, config: Config) -> tuple[SqlAgenda | CalDavAgenda
             raise ConfigError(
                 f"deployment.caldav.password_file: illisible / unreadable ({err.strerror})"
             ) from None
-    client = CalDavClient(cal.url, auth=(cal.username, password) if cal.username else None,
-                          timeout=cal.timeout_s)
+    client = CalDavClient(
+        cal.url, auth=(cal.username, password) if cal.username else None, timeout=cal.timeout_s
+    )
     return CalDavAgenda(config.practice, client, cal.calendars, db), SqlInbox(db)

@@ -41,8 +41,13 @@ def _parse(value: str) -> dt.datetime:
     return moment
 
 
-def schedule_resource(practice: PracticeConfig, practitioner_id: str, horizon_start: dt.datetime,
-                      horizon_end: dt.datetime, profiles: Sequence[str] = ()) -> dict[str, Any]:
+def schedule_resource(
+    practice: PracticeConfig,
+    practitioner_id: str,
+    horizon_start: dt.datetime,
+    horizon_end: dt.datetime,
+    profiles: Sequence[str] = (),
+) -> dict[str, Any]:
     p = practice.practitioner(practitioner_id)
     res: dict[str, Any] = {
         "resourceType": "Schedule",
@@ -71,10 +76,12 @@ def slot_resource(slot: Slot, status: str = "free", profiles: Sequence[str] = ()
     return res
 
 
-def appointment_resource(appt: Appointment, practice: PracticeConfig, slot_ids: Sequence[str] = (),
-                         profiles: Sequence[str] = ()) -> dict[str, Any]:
-    label = next((t.label for t in practice.appointment_types if t.id == appt.appointment_type),
-                 appt.appointment_type)
+def appointment_resource(
+    appt: Appointment, practice: PracticeConfig, slot_ids: Sequence[str] = (), profiles: Sequence[str] = ()
+) -> dict[str, Any]:
+    label = next(
+        (t.label for t in practice.appointment_types if t.id == appt.appointment_type), appt.appointment_type
+    )
     practitioner = practice.practitioner(appt.practitioner_id)
     patient_status = "accepted" if appt.status != AppointmentStatus.BOOKED else "needs-action"
     res: dict[str, Any] = {
@@ -87,11 +94,19 @@ def appointment_resource(appt: Appointment, practice: PracticeConfig, slot_ids: 
         "end": _iso(appt.end),
         "minutesDuration": int((appt.end - appt.start).total_seconds() // 60),
         "participant": [
-            {"actor": {"reference": f"Practitioner/{appt.practitioner_id}", "display": practitioner.name},
-             "required": "required", "status": "accepted"},
-            {"actor": {"reference": f"Patient/{appt.patient.id}",
-                       "display": f"{appt.patient.last_name.upper()} {appt.patient.first_name}"},
-             "required": "required", "status": patient_status},
+            {
+                "actor": {"reference": f"Practitioner/{appt.practitioner_id}", "display": practitioner.name},
+                "required": "required",
+                "status": "accepted",
+            },
+            {
+                "actor": {
+                    "reference": f"Patient/{appt.patient.id}",
+                    "display": f"{appt.patient.last_name.upper()} {appt.patient.first_name}",
+                },
+                "required": "required",
+                "status": patient_status,
+            },
         ],
     }
     if slot_ids:

@@ -11,8 +11,13 @@ _DURATION = re.compile(r"^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M
 
 
 def escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))
+    return (
+        text.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
 
 
 def unescape(text: str) -> str:
@@ -62,12 +67,26 @@ class Event:
     props: dict[str, str] = field(default_factory=dict)
 
 
-def build_event(uid: str, start: dt.datetime, end: dt.datetime, summary: str, status: str,
-                props: dict[str, str], now: dt.datetime) -> str:
+def build_event(
+    uid: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    summary: str,
+    status: str,
+    props: dict[str, str],
+    now: dt.datetime,
+) -> str:
     lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Standardiste//Agenda//FR", "BEGIN:VEVENT",
-        f"UID:{uid}", f"DTSTAMP:{utc_stamp(now)}", f"DTSTART:{utc_stamp(start)}", f"DTEND:{utc_stamp(end)}",
-        f"SUMMARY:{escape(summary)}", f"STATUS:{status}",
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Standardiste//Agenda//FR",
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        f"DTSTAMP:{utc_stamp(now)}",
+        f"DTSTART:{utc_stamp(start)}",
+        f"DTEND:{utc_stamp(end)}",
+        f"SUMMARY:{escape(summary)}",
+        f"STATUS:{status}",
     ]
     lines += [f"{name}:{escape(value)}" for name, value in props.items()]
     lines += ["END:VEVENT", "END:VCALENDAR"]
@@ -115,8 +134,13 @@ def parse_duration(value: str) -> dt.timedelta:
     if not m:
         raise ValueError(f"bad duration {value!r}")
     sign, weeks, days, hours, minutes, seconds = m.groups()
-    delta = dt.timedelta(weeks=int(weeks or 0), days=int(days or 0), hours=int(hours or 0),
-                         minutes=int(minutes or 0), seconds=int(seconds or 0))
+    delta = dt.timedelta(
+        weeks=int(weeks or 0),
+        days=int(days or 0),
+        hours=int(hours or 0),
+        minutes=int(minutes or 0),
+        seconds=int(seconds or 0),
+    )
     return -delta if sign == "-" else delta
 
 
@@ -166,11 +190,16 @@ def _event(lines: list[str], tz: dt.tzinfo) -> Event | None:
         if start is None:
             return None
         if end is None:
-            end = start + (duration if duration is not None else
-                           dt.timedelta(days=1) if all_day else dt.timedelta(0))
+            end = start + (
+                duration if duration is not None else dt.timedelta(days=1) if all_day else dt.timedelta(0)
+            )
     except ValueError:
         return None
     return Event(
-        uid=props.get("UID", ""), start=start, end=end, status=props.get("STATUS", "").upper(),
-        transparent=props.get("TRANSP", "").upper() == "TRANSPARENT", props=props,
+        uid=props.get("UID", ""),
+        start=start,
+        end=end,
+        status=props.get("STATUS", "").upper(),
+        transparent=props.get("TRANSP", "").upper() == "TRANSPARENT",
+        props=props,
     )

@@ -37,10 +37,20 @@ class InboxRequest:
 
 def _request(row: RequestRow) -> InboxRequest:
     return InboxRequest(
-        id=row.id, kind=RequestKind(row.kind), caller_name=row.caller_name, birth_date=row.birth_date,
-        callback_number=row.callback_number, details=row.details, status=RequestStatus(row.status),
-        assignee=row.assignee, notes=row.notes, urgent=row.urgent, call_id=row.call_id,
-        practitioner_id=row.practitioner_id, created_at=row.created_at, updated_at=row.updated_at,
+        id=row.id,
+        kind=RequestKind(row.kind),
+        caller_name=row.caller_name,
+        birth_date=row.birth_date,
+        callback_number=row.callback_number,
+        details=row.details,
+        status=RequestStatus(row.status),
+        assignee=row.assignee,
+        notes=row.notes,
+        urgent=row.urgent,
+        call_id=row.call_id,
+        practitioner_id=row.practitioner_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
         extra=dict(row.extra or {}),
     )
 
@@ -60,12 +70,21 @@ class SqlInbox:
             raise InvalidRequest(f"type de demande inconnu / unknown request kind {draft.kind!r}") from None
         # A request is never refused for a missing detail: staff call back and ask.
         row = RequestRow(
-            id=uuid.uuid4().hex, kind=kind.value,
+            id=uuid.uuid4().hex,
+            kind=kind.value,
             caller_name=(draft.caller_name or "").strip()[:200] or "(inconnu)",
-            birth_date=draft.birth_date, callback_number=normalise_phone(draft.callback_number),
-            details=(draft.details or "")[:MAX_DETAILS], status=RequestStatus.NEW.value, assignee=None,
-            notes="", urgent=bool(draft.urgent), call_id=draft.call_id, practitioner_id=draft.practitioner_id,
-            extra={str(k): str(v) for k, v in (draft.extra or {}).items()}, created_at=now, updated_at=now,
+            birth_date=draft.birth_date,
+            callback_number=normalise_phone(draft.callback_number),
+            details=(draft.details or "")[:MAX_DETAILS],
+            status=RequestStatus.NEW.value,
+            assignee=None,
+            notes="",
+            urgent=bool(draft.urgent),
+            call_id=draft.call_id,
+            practitioner_id=draft.practitioner_id,
+            extra={str(k): str(v) for k, v in (draft.extra or {}).items()},
+            created_at=now,
+            updated_at=now,
         )
         with self.db.session() as session:
             session.add(row)
@@ -95,8 +114,15 @@ class SqlInbox:
             out[RequestStatus(status)] = count
         return out
 
-    def update(self, request_id: str, now: dt.datetime, *, status: RequestStatus | None = None,
-               assignee: str | None = None, notes: str | None = None) -> InboxRequest:
+    def update(
+        self,
+        request_id: str,
+        now: dt.datetime,
+        *,
+        status: RequestStatus | None = None,
+        assignee: str | None = None,
+        notes: str | None = None,
+    ) -> InboxRequest:
         with self.db.session() as session:
             row = session.get(RequestRow, request_id)
             if row is None:

@@ -138,8 +138,10 @@ class PracticeRules:
     def __init__(self, practice: PracticeConfig) -> None:
         problems = check_practice(practice)
         if problems:
-            raise ConfigError("configuration d'agenda invalide / invalid agenda configuration:\n  - "
-                              + "\n  - ".join(problems))
+            raise ConfigError(
+                "configuration d'agenda invalide / invalid agenda configuration:\n  - "
+                + "\n  - ".join(problems)
+            )
         self.practice = practice
         self.tz = ZoneInfo(practice.timezone)
         self.types = {t.id: t for t in practice.appointment_types}
@@ -225,9 +227,7 @@ class PracticeRules:
         type_id = self.resolve_type(slot.appointment_type)
         self.performers(type_id, slot.practitioner_id)
         if slot.end - slot.start != dt.timedelta(minutes=self.type_minutes(type_id)):
-            raise SlotUnavailable(
-                f"durée incorrecte pour {type_id} / wrong length: {slot.end - slot.start}"
-            )
+            raise SlotUnavailable(f"durée incorrecte pour {type_id} / wrong length: {slot.end - slot.start}")
         if slot.start < now:
             raise InvalidRequest("date dans le passé / date in the past")
         if slot.start < self.earliest_start(now):
@@ -265,8 +265,9 @@ def days_between(first: dt.date, last: dt.date) -> Iterable[dt.date]:
         day += dt.timedelta(days=1)
 
 
-def local_datetime(tz: dt.tzinfo, year: int, month: int, day: int, hour: int = 0,
-                   minute: int = 0) -> dt.datetime:
+def local_datetime(
+    tz: dt.tzinfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0
+) -> dt.datetime:
     """A local datetime from spoken parts; InvalidRequest (not ValueError) for '31 février' or '25h'."""
     try:
         return dt.datetime(year, month, day, hour, minute, tzinfo=tz)

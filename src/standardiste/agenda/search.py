@@ -77,8 +77,14 @@ def _ceil_unit(moment: dt.datetime) -> dt.datetime:
     return (base + UNIT).astimezone(moment.tzinfo)
 
 
-def free_starts(opening: Interval, busy: Sequence[Interval], minutes: int, lo: dt.datetime,
-                hi: dt.datetime, anchor: dt.datetime | None = None) -> Iterable[dt.datetime]:
+def free_starts(
+    opening: Interval,
+    busy: Sequence[Interval],
+    minutes: int,
+    lo: dt.datetime,
+    hi: dt.datetime,
+    anchor: dt.datetime | None = None,
+) -> Iterable[dt.datetime]:
     """Packed starts in one opening interval: every `minutes` from its start (or from the caller's own
     time when it falls inside) or right after a busy block."""
     length = dt.timedelta(minutes=minutes)
@@ -129,16 +135,23 @@ def candidates(rules: PracticeRules, p: Plan, fetch_busy: BusyFetcher) -> list[S
             day_slots: list[Slot] = []
             for pid in p.practitioners:
                 for opening in rules.open_intervals(pid, d):
-                    for start in free_starts(opening, busy.get((pid, d), ()), p.minutes, p.start, p.end,
-                                             p.anchor):
+                    for start in free_starts(
+                        opening, busy.get((pid, d), ()), p.minutes, p.start, p.end, p.anchor
+                    ):
                         local = rules.local(start)
                         if start + length > p.end or not in_part_of_day(local, p.part_of_day):
                             continue
                         day_slots.append(Slot(pid, p.type_id, local, local + length))
             # Same time with several practitioners: the least busy that day first (spreads the load).
             load = {pid: len(busy.get((pid, d), ())) for pid in p.practitioners}
-            day_slots.sort(key=lambda s: (s.start, s.practitioner_id != p.preferred, load[s.practitioner_id],
-                                          s.practitioner_id))
+            day_slots.sort(
+                key=lambda s: (
+                    s.start,
+                    s.practitioner_id != p.preferred,
+                    load[s.practitioner_id],
+                    s.practitioner_id,
+                )
+            )
             found.extend(day_slots)
             if day_slots:
                 days_with_slots.add(d)
@@ -150,8 +163,9 @@ def candidates(rules: PracticeRules, p: Plan, fetch_busy: BusyFetcher) -> list[S
     return found
 
 
-def _by_day(rules: PracticeRules,
-            busy: dict[str, list[Interval]]) -> dict[tuple[str, dt.date], list[Interval]]:
+def _by_day(
+    rules: PracticeRules, busy: dict[str, list[Interval]]
+) -> dict[tuple[str, dt.date], list[Interval]]:
     """Busy intervals per practitioner and local day they touch, sorted by start."""
     out: dict[tuple[str, dt.date], list[Interval]] = {}
     for pid, intervals in busy.items():

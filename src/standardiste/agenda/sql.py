@@ -141,8 +141,9 @@ def patient_of(row: PatientRow) -> Patient:
 class SqlAgenda:
     """The Agenda protocol on the practice's own database."""
 
-    def __init__(self, db: Database, practice: PracticeConfig,
-                 listeners: Iterable[AgendaListener] = ()) -> None:
+    def __init__(
+        self, db: Database, practice: PracticeConfig, listeners: Iterable[AgendaListener] = ()
+    ) -> None:
         self.db = db
         self.practice = practice
         self.rules = PracticeRules(practice)
@@ -202,21 +203,39 @@ class SqlAgenda:
         }
 
     @staticmethod
-    def _history(session: Session, row: AppointmentRow, actor: str, action: str, now: dt.datetime,
-                 before: dict[str, Any] | None) -> None:
-        session.add(AppointmentHistoryRow(
-            appointment_id=row.id, at=now, actor=actor, action=action,
-            before=before, after=SqlAgenda._snapshot(row),
-        ))
+    def _history(
+        session: Session,
+        row: AppointmentRow,
+        actor: str,
+        action: str,
+        now: dt.datetime,
+        before: dict[str, Any] | None,
+    ) -> None:
+        session.add(
+            AppointmentHistoryRow(
+                appointment_id=row.id,
+                at=now,
+                actor=actor,
+                action=action,
+                before=before,
+                after=SqlAgenda._snapshot(row),
+            )
+        )
 
     # --- search -----------------------------------------------------------------------------
 
-    def busy(self, practitioners: Sequence[str], start: dt.datetime, end: dt.datetime,
-             now: dt.datetime) -> dict[str, list[Interval]]:
+    def busy(
+        self, practitioners: Sequence[str], start: dt.datetime, end: dt.datetime, now: dt.datetime
+    ) -> dict[str, list[Interval]]:
         """Booked appointments and live holds overlapping [start, end), per practitioner."""
         out: dict[str, list[Interval]] = {p: [] for p in practitioners}
-        params = {"pids": list(practitioners), "lookback": start - dt.timedelta(days=1), "start": start,
-                  "end": end, "now": now}
+        params = {
+            "pids": list(practitioners),
+            "lookback": start - dt.timedelta(days=1),
+            "start": start,
+            "end": end,
+            "now": now,
+        }
         with self.db.engine.connect() as conn:
             rows = [*conn.execute(_BUSY_APPOINTMENTS, params), *conn.execute(_BUSY_HOLDS, params)]
         for pid, s, e in rows:
@@ -244,14 +263,26 @@ class SqlAgenda:
 
     # --- occupancy --------------------------------------------------------------------------
 
-    def _claim(self, session: Session, slot: Slot, now: dt.datetime, *, appointment_id: str | None = None,
-               hold: HoldRow | None = None, from_hold: str | None = None) -> None:
+    def _claim(
+        self,
+        session: Session,
+        slot: Slot,
+        now: dt.datetime,
+        *,
+        appointment_id: str | None = None,
+        hold: HoldRow | None = None,
+        from_hold: str | None = None,
+    ) -> None:
         """Give the slot's units to an appointment or a hold; SlotTaken if any unit has another owner."""
         grid = units(slot.start, slot.end)
         if from_hold is not None and appointment_id is not None:
             held = session.get(HoldRow, from_hold)
-            if (held is not None and held.practitioner_id == slot.practitioner_id
-                    and held.start == slot.start and held.end == slot.end):
+            if (
+                held is not None
+                and held.practitioner_id == slot.practitioner_id
+                and held.start == slot.start
+                and held.end == slot.end
+            ):
                 converted = session.execute(
                     update(SlotUnitRow)
                     .where(SlotUnitRow.hold_id == from_hold)
@@ -302,20 +333,35 @@ class SqlAgenda:
 
         def work(session: Session) -> HoldRow:
             self._purge(session, now - dt.timedelta(minutes=10), limit=50)
-            same = session.scalars(select(HoldRow).where(
-                HoldRow.holder == holder, HoldRow.practitioner_id == slot.practitioner_id,
-                HoldRow.start == slot.start, HoldRow.end == slot.end,
-            )).first()
+            same = session.scalars(
+                select(HoldRow).where(
+                    HoldRow.holder == holder,
+                    HoldRow.practitioner_id == slot.practitioner_id,
+                    HoldRow.start == slot.start,
+                    HoldRow.end == slot.end,
+                )
+            ).first()
             if same is not None and session.scalar(
                 select(SlotUnitRow.hold_id).where(SlotUnitRow.hold_id == same.id).limit(1)
             ):
                 same.expires_at = expires
-                session.execute(update(SlotUnitRow).where(SlotUnitRow.hold_id == same.id)
-                                .values(expires_at=expires).execution_options(synchronize_session=False))
+                session.execute(
+                    update(SlotUnitRow)
+                    .where(SlotUnitRow.hold_id == same.id)
+                    .values(expires_at=expires)
+                    .execution_options(synchronize_session=False)
+                )
                 return same
-            row = HoldRow(id=new_id(), practitioner_id=slot.practitioner_id,
-                          appointment_type=slot.appointment_type, start=slot.start, end=slot.end,
-                          holder=holder, created_at=now, expires_at=expires)
+            row = HoldRow(
+                id=new_id(),
+                practitioner_id=slot.practitioner_id,
+                appointment_type=slot.appointment_type,
+                start=slot.start,
+                end=slot.end,
+                holder=holder,
+                created_at=now,
+                expires_at=expires,
+            )
             session.add(row)
             session.flush()
             self._claim(session, slot, now, hold=row)
@@ -333,6 +379,7 @@ class SqlAgenda:
 
     def release_holder(self, holder: str) -> int:
         """Release every hold of a caller (the call ended); returns how many."""
+
         def work(session: Session) -> int:
             ids = list(session.scalars(select(HoldRow.id).where(HoldRow.holder == holder)))
             if ids:
@@ -368,9 +415,14 @@ class SqlAgenda:
         phone = normalise_phone(identity.phone)
         if row is None:
             row = PatientRow(
-                id=new_id(), last_name=identity.last_name.strip(), first_name=identity.first_name.strip(),
-                birth_date=identity.birth_date, phone=phone, last_key=fold(identity.last_name),
-                first_key=fold(identity.first_name), created_at=now,
+                id=new_id(),
+                last_name=identity.last_name.strip(),
+                first_name=identity.first_name.strip(),
+                birth_date=identity.birth_date,
+                phone=phone,
+                last_key=fold(identity.last_name),
+                first_key=fold(identity.first_name),
+                created_at=now,
             )
             session.add(row)
             session.flush()
@@ -380,8 +432,14 @@ class SqlAgenda:
 
     # --- appointments -----------------------------------------------------------------------
 
-    def book(self, slot: Slot, patient: PatientIdentity, source: Source, now: dt.datetime,
-             hold_id: str | None = None) -> Appointment:
+    def book(
+        self,
+        slot: Slot,
+        patient: PatientIdentity,
+        source: Source,
+        now: dt.datetime,
+        hold_id: str | None = None,
+    ) -> Appointment:
         _aware(now)
         self.rules.check_slot(slot, now)
         check_identity(patient, now)
@@ -391,10 +449,16 @@ class SqlAgenda:
             pat = self._patient_for(session, patient, now)
             self._step("patient")
             row = AppointmentRow(
-                id=new_id(), practitioner_id=slot.practitioner_id, patient_id=pat.id,
-                appointment_type=slot.appointment_type, start=slot.start, end=slot.end,
-                status=AppointmentStatus.BOOKED.value, source=Source(source).value,
-                created_at=now, updated_at=now,
+                id=new_id(),
+                practitioner_id=slot.practitioner_id,
+                patient_id=pat.id,
+                appointment_type=slot.appointment_type,
+                start=slot.start,
+                end=slot.end,
+                status=AppointmentStatus.BOOKED.value,
+                source=Source(source).value,
+                created_at=now,
+                updated_at=now,
             )
             session.add(row)
             session.flush()
@@ -439,19 +503,29 @@ class SqlAgenda:
                 return []
             rows = session.scalars(
                 select(AppointmentRow)
-                .where(AppointmentRow.patient_id == patient_id, AppointmentRow.start >= now,
-                       AppointmentRow.status.in_(ACTIVE))
+                .where(
+                    AppointmentRow.patient_id == patient_id,
+                    AppointmentRow.start >= now,
+                    AppointmentRow.status.in_(ACTIVE),
+                )
                 .order_by(AppointmentRow.start)
             ).all()
             return [self._appointment(r, patient) for r in rows]
 
-    def appointments(self, start: dt.datetime, end: dt.datetime, practitioner_id: str | None = None,
-                     include_cancelled: bool = False) -> list[Appointment]:
+    def appointments(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        practitioner_id: str | None = None,
+        include_cancelled: bool = False,
+    ) -> list[Appointment]:
         """Appointments starting in [start, end), for the staff's day view and the reminders."""
         with self.db.sessions() as session:
-            stmt = select(AppointmentRow, PatientRow).join(
-                PatientRow, PatientRow.id == AppointmentRow.patient_id
-            ).where(AppointmentRow.start >= start, AppointmentRow.start < end)
+            stmt = (
+                select(AppointmentRow, PatientRow)
+                .join(PatientRow, PatientRow.id == AppointmentRow.patient_id)
+                .where(AppointmentRow.start >= start, AppointmentRow.start < end)
+            )
             if practitioner_id is not None:
                 stmt = stmt.where(AppointmentRow.practitioner_id == practitioner_id)
             if not include_cancelled:
@@ -498,8 +572,14 @@ class SqlAgenda:
             self._notify("cancelled", appointment)
         return appointment
 
-    def move(self, appointment_id: str, new_slot: Slot, source: Source, now: dt.datetime,
-             hold_id: str | None = None) -> Appointment:
+    def move(
+        self,
+        appointment_id: str,
+        new_slot: Slot,
+        source: Source,
+        now: dt.datetime,
+        hold_id: str | None = None,
+    ) -> Appointment:
         _aware(now)
         self.rules.check_slot(new_slot, now)
 
@@ -537,8 +617,9 @@ class SqlAgenda:
     def confirm(self, appointment_id: str, source: Source, now: dt.datetime) -> Appointment:
         return self.set_status(appointment_id, AppointmentStatus.CONFIRMED, Source(source).value, now)
 
-    def set_status(self, appointment_id: str, status: AppointmentStatus, actor: str,
-                   now: dt.datetime) -> Appointment:
+    def set_status(
+        self, appointment_id: str, status: AppointmentStatus, actor: str, now: dt.datetime
+    ) -> Appointment:
         """Confirmed, attended, no-show (staff or reminders); use cancel() to cancel."""
         _aware(now)
         if status == AppointmentStatus.CANCELLED:

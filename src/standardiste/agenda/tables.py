@@ -121,11 +121,7 @@ class HoldRow(Base):
 
 class SlotUnitRow(Base):
     __tablename__ = "agenda_slot_units"
-    __table_args__ = (
-        CheckConstraint(
-            "(appointment_id IS NULL) <> (hold_id IS NULL)", name="one_owner"
-        ),
-    )
+    __table_args__ = (CheckConstraint("(appointment_id IS NULL) <> (hold_id IS NULL)", name="one_owner"),)
 
     practitioner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     unit_start: Mapped[dt.datetime] = mapped_column(UtcDateTime, primary_key=True)

@@ -105,7 +105,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["hold_id"], ["agenda_holds.id"], name="fk_agenda_slot_units_hold_id_agenda_holds",
+            ["hold_id"],
+            ["agenda_holds.id"],
+            name="fk_agenda_slot_units_hold_id_agenda_holds",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("practitioner_id", "unit_start", name="pk_agenda_slot_units"),
