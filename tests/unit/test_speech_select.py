@@ -166,3 +166,13 @@ def test_real_sphinx_backend_is_picked_when_it_loads(tmp_path: Path) -> None:
     close = getattr(choice.recognizer, "close", None)
     if callable(close):
         close()
+
+
+@pytest.mark.slow
+async def test_ready_recogniser_is_loaded_and_warmed(tmp_path: Path, vosk_ko_model: Path) -> None:
+    choice = await load_recognizer_ready(
+        deployment(tmp_path, recognizer="vosk", vosk_model=str(vosk_ko_model))
+    )
+    assert isinstance(choice.recognizer, VoskRecognizer)
+    assert choice.recognizer.loaded and choice.recognizer.idle_recognizers() == 1
+    choice.recognizer.shutdown()

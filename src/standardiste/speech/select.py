@@ -120,8 +120,25 @@ def load_recognizer(deployment: DeploymentConfig) -> RecognizerChoice:
     return RecognizerChoice(keypad, "keypad", text, skipped)
 
 
-async def load_recognizer_ready(deployment: DeploymentConfig) -> RecognizerChoice:
-    """Like load_recognizer, and loads the Vosk model now (off the loop), falling back if it fails."""
+async def _warm_up(recognizer: Any, count: int) -> None:
+    """Decode a synthesised French sentence so the first calls do not pay a cold recogniser."""
+    warm = getattr(recognizer, "warm_up", None)
+    if count <= 0 or not callable(warm):
+        return
+    try:
+        from standardiste.speech.tts import EspeakSynthesizer
+
+        pcm = await EspeakSynthesizer().synthesize("Bonjour, je voudrais un rendez-vous mardi matin.")
+        await warm(pcm, count)
+    except Exception as err:  # only an optimisation
+        log.warning("recogniser warm-up skipped: %r", err)
+
+
+async def load_recognizer_ready(deployment: DeploymentConfig, warm_up: int = 1) -> RecognizerChoice:
+    """Like load_recognizer, and loads the Vosk model now (off the loop), falling back if it fails.
+
+    `warm_up`: how many Vosk recognisers to prepare for the first calls (0: none).
+    """
     choice = load_recognizer(deployment)
     load = getattr(choice.recognizer, "load", None)
     if load is None:
@@ -130,6 +147,7 @@ async def load_recognizer_ready(deployment: DeploymentConfig) -> RecognizerChoic
         result = load()
         if inspect.isawaitable(result):
             await result
+        await _warm_up(choice.recognizer, warm_up)
         return choice
     except Exception as err:
         log.error("recogniser %s failed to load: %r", choice.recognizer.name, err)
