@@ -15,8 +15,20 @@ from standardiste.dialogue.messages import CallerHungUp, Heard, Keypad, NoInput,
 from standardiste.dialogue.simulation import ScriptError, check_expectation, parse_turn, summary
 from tests.fixtures.dialogue import SIM_NOW
 
-SCRIPT = Path(__file__).parent.parent / "data" / "scripted_calls.jsonl"
+DATA = Path(__file__).parent.parent / "data"
+SCRIPT = DATA / "scripted_calls.jsonl"
 CALLS = [json.loads(line) for line in SCRIPT.read_text(encoding="utf-8").splitlines() if line.strip()]
+# Written after the engine was tuned on CALLS, never tuned on: kept to measure, not to pass.
+HOLDOUT = [
+    json.loads(line)
+    for line in (DATA / "scripted_calls_holdout.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
+# Known misses, each with its reason (the task success in bench/results/dialogue.json counts them).
+KNOWN_MISSES = {
+    "ho-results-radio": "the classifier does not recognise 'a-t-il reçu ma radio' as test_results; "
+    "the caller is safely transferred to the secretary",
+}
 
 
 def cli(argv: list[str]) -> int:
@@ -53,6 +65,15 @@ def test_scripted_call(simulator, call):
     assert result.ok, f"{result.mismatches}\n{dialogue}"
     # Whatever happened, the caller always heard something and every assistant line is French text.
     assert result.dialogue[0]["speaker"] == "assistant"
+
+
+@pytest.mark.parametrize("call", HOLDOUT, ids=[c["id"] for c in HOLDOUT])
+def test_holdout_call(simulator, call):
+    if call["id"] in KNOWN_MISSES:
+        pytest.xfail(KNOWN_MISSES[call["id"]])
+    result = simulator.run(call)
+    dialogue = "\n".join(f"{d['speaker']}: {d['text']}" for d in result.dialogue)
+    assert result.ok, f"{result.mismatches}\n{dialogue}"
 
 
 def test_booking_lands_in_the_agenda(simulator):

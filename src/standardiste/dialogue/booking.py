@@ -27,7 +27,17 @@ from standardiste.understanding.types import EntityKind
 log = logging.getLogger(__name__)
 
 OFFER = 3  # at most this many slots proposed at once
-_CHILD_WORDS = ("enfant", "fils", "fille", "bebe", "pediatre", "pediatrie", "petit", "petite", "nourrisson")
+_CHILD_WORDS = (
+    "enfant",
+    "fils",
+    "fille",
+    "bebe",
+    "pediatre",
+    "pediatrie",
+    "nourrisson",
+    "petit-fils",
+    "petite-fille",
+)
 _NEW_PATIENT_WORDS = (
     "premiere fois",
     "nouveau patient",
@@ -83,6 +93,8 @@ class BookingFlow(IdentityFlow):
             b.practitioner_id = practitioner.value
             b.practitioner_asked = True
         folded = fold(answer.text)
+        if b.moving is None and any(w in folded.split() for w in _CHILD_WORDS):
+            self.for_child = True
         if b.moving is None and b.appointment_type is None:
             if any(w in folded for w in _NEW_PATIENT_WORDS):
                 b.appointment_type = "nouveau_patient" if self._type_exists("nouveau_patient") else None

@@ -121,6 +121,8 @@ class IdentityFlow(DialogueCore):
     """Collects an Identity, then calls `then(identity)`."""
 
     identity: Identity
+    # The appointment is for a child (the caller is a parent): questions say "l'enfant".
+    for_child: bool = False
 
     def collect_identity(
         self, then: Callable[[Identity], list[Action]], phone: bool = True, preamble: str = ""
@@ -144,7 +146,8 @@ class IdentityFlow(DialogueCore):
         if u is None:
             return
         name = u.first(EntityKind.PATIENT_NAME)
-        if name is not None and not self.identity.last_name:
+        # Only a full name counts ("c'est monsieur Lefort" alone: we still ask for name and first name).
+        if name is not None and not self.identity.last_name and len(name.value.split()) >= 2:
             self._set_name(name.value)
         birth = u.first(EntityKind.BIRTH_DATE)
         if birth is not None and self.identity.birth_date is None:
@@ -164,10 +167,10 @@ class IdentityFlow(DialogueCore):
                 return None
             u = answer.understanding
             entity = u.first(EntityKind.PATIENT_NAME) if u is not None else None
-            if entity is not None and entity.value.strip():
+            if entity is not None and len(entity.value.split()) >= 2:
                 parts = entity.value.split()
                 last, first = parts[0].title(), " ".join(parts[1:]).title()
-            else:
+            else:  # no name, or only one word of it: our own reading, else ask again
                 guess = name_from_text(answer.text)
                 if guess is None:
                     return None
@@ -182,7 +185,9 @@ class IdentityFlow(DialogueCore):
 
         return Question(
             "name",
-            "Quel est votre nom de famille et votre prénom ?",
+            "Quel est le nom de famille et le prénom de l'enfant ?"
+            if self.for_child
+            else "Quel est votre nom de famille et votre prénom ?",
             "Dites votre nom de famille, puis votre prénom. Par exemple : Dupont, Marie.",
             Expectation(Expect.NAME),
             on_answer,
@@ -226,8 +231,12 @@ class IdentityFlow(DialogueCore):
 
         return Question(
             "birth_date",
-            "Quelle est votre date de naissance ? "
-            "Vous pouvez aussi la taper : jour, mois et année, huit chiffres.",
+            (
+                "Quelle est sa date de naissance ? "
+                if self.for_child
+                else "Quelle est votre date de naissance ? "
+            )
+            + "Vous pouvez aussi la taper : jour, mois et année, huit chiffres.",
             "Tapez votre date de naissance sur le clavier, en huit chiffres : par exemple zéro cinq, "
             "zéro trois, mille neuf cent quatre-vingt-cinq se tape 0 5 0 3 1 9 8 5.",
             Expectation(Expect.BIRTH_DATE, digits=8),

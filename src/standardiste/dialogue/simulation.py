@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,8 @@ class CallResult:
     ok: bool | None = None
     mismatches: list[str] = field(default_factory=list)
     state: dict[str, Any] | None = None
+    # Milliseconds spent in the conversation engine per caller turn (understanding + agenda), for bench/.
+    turn_ms: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "dialogue": self.dialogue, "outcome": self.outcome}
@@ -250,8 +252,8 @@ class Simulator:
             if spec.get("direction") == "outbound":
                 index = int(spec.get("appointment", 0))
                 appointment_id = appointment_ids[index] if index < len(appointment_ids) else "missing"
-            events: Iterator[CallerEvent] = iter(())
             dialogue: list[dict[str, str]] = []
+            turn_ms: list[float] = []
             actions = manager.handle(
                 CallStarted(
                     call_id,
@@ -277,16 +279,17 @@ class Simulator:
                     dialogue.append({"speaker": "caller", "text": "<silence>"})
                 else:
                     dialogue.append({"speaker": "system", "text": turn})
+                started = time.perf_counter()
                 actions = manager.handle(event)
+                turn_ms.append((time.perf_counter() - started) * 1000)
                 self._record(dialogue, actions)
                 ended = self._ended(actions) or isinstance(event, CallerHungUp)
-            del events
             if not ended:
                 manager.handle(CallerHungUp(now + dt.timedelta(seconds=SECONDS_PER_TURN)))
                 dialogue.append({"speaker": "system", "text": "<hangup>"})
             outcome = manager.outcome.to_json() if manager.outcome else {"kind": "abandoned"}
             expect = spec.get("expect")
-            result = CallResult(call_id, dialogue, outcome, expect)
+            result = CallResult(call_id, dialogue, outcome, expect, turn_ms=turn_ms)
             if isinstance(expect, dict):
                 result.mismatches = check_expectation(expect, outcome)
                 result.ok = not result.mismatches
