@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLOCK_RATE = 16000
+MAX_CALLS_PER_PROCESS = 4
 _WAV_HEADER = 44
 
 
@@ -108,7 +109,9 @@ class _Hub:
             cfg = pj.EpConfig()
             cfg.uaConfig.threadCnt = 0  # events are polled by this thread only
             cfg.uaConfig.mainThreadOnly = False
-            cfg.uaConfig.maxCalls = 32
+            # The PyPI wheel is built with PJSUA_MAX_CALLS = 4: at most 4 calls per process
+            # (both legs count). Load tests use several processes (bench/bench_calls.py).
+            cfg.uaConfig.maxCalls = MAX_CALLS_PER_PROCESS
             cfg.uaConfig.userAgent = "Standardiste-TestPhone"
             cfg.logConfig.level = int(os.environ.get("STANDARDISTE_PJSIP_LOG", "1"))
             cfg.logConfig.consoleLevel = cfg.logConfig.level
@@ -373,7 +376,8 @@ class PhoneCall:
         import pjsua2 as pj
 
         def do() -> None:
-            if self.state is not CallState.DISCONNECTED and self._pj is not None:
+            # pjsua asserts (abort) on a call id already released: check it first.
+            if self.state is not CallState.DISCONNECTED and self._pj is not None and self._pj.getId() >= 0:
                 with contextlib.suppress(Exception):
                     self._pj.hangup(pj.CallOpParam())
 
@@ -551,7 +555,7 @@ class TestPhone:
         policy = self.answer_policy
 
         def reply(code: int) -> None:
-            if call.state is CallState.DISCONNECTED:
+            if call.state is CallState.DISCONNECTED or call._pj is None or call._pj.getId() < 0:
                 return
             prm = pj.CallOpParam()
             prm.statusCode = code
