@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -189,3 +191,34 @@ def test_8khz_frames() -> None:
     for i, frame in enumerate(A.split_frames(pcm8, 8000)):
         events += detector.feed(frame, i * FRAME)
     assert kinds(events) == ["SpeechStarted", "EndOfTurn"]
+
+
+HUMAN_PROMPTS = Path("/usr/share/asterisk/sounds/fr_CA_f_June")
+
+
+def test_human_telephone_speech() -> None:
+    # Real human French (Debian asterisk-core-sounds-fr-wav, 8 kHz) after a G.711 round trip, with
+    # line noise: every prompt is detected, onsets within a few frames, turns end ~0.7 s after speech.
+    files = sorted(HUMAN_PROMPTS.glob("*.wav"))[::6]
+    if len(files) < 20:
+        pytest.skip("Debian package asterisk-core-sounds-fr-wav is not installed")
+    onset_errors: list[float] = []
+    end_delays: list[float] = []
+    for path in files:
+        pcm8, rate = A.read_wav(path)
+        pcm = A.resample(A.ulaw_to_lin(A.lin_to_ulaw(pcm8)), rate, 16000)
+        if A.rms_dbfs(pcm) < -60:
+            continue
+        begin, end = speech_bounds(A.silence(500) + pcm, threshold=600)
+        signal = A.silence(500) + pcm + A.silence(1500)
+        signal = A.mix(signal, A.white_noise(int(A.duration_s(signal) * 1000), -55))
+        events = run(TurnDetector(), signal)
+        started = [e for e in events if isinstance(e, SpeechStarted)]
+        ended = [e for e in events if isinstance(e, EndOfTurn)]
+        assert started and ended, f"{path.name}: no turn detected"
+        onset_errors.append(abs(started[0].at - begin))
+        end_delays.append(ended[-1].at - end)
+    assert len(onset_errors) >= 20
+    assert float(np.percentile(onset_errors, 95)) <= 0.06
+    assert 0.69 <= float(np.percentile(end_delays, 50)) <= 0.8
+    assert float(np.percentile(end_delays, 95)) <= 1.0
