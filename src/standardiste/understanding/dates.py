@@ -178,6 +178,7 @@ class DateResolver:
     def find(self, text: str, now: dt.datetime, skip: list[tuple[int, int]] | None = None) -> list[FoundDate]:
         """Dates in `text` (original). `skip`: original spans already taken (phone, birth date)."""
         now = now.astimezone(self.tz) if now.tzinfo else now.replace(tzinfo=self.tz)
+        text = re.sub(r"[\x00-\x1f\x7f]", " ", text)  # NUL makes Duckling panic; same length
         low = without_fillers(lower(text))
         dig = digits(low)
         folded = fold(dig, drop_fillers=False)

@@ -42,6 +42,12 @@ from standardiste.understanding.types import (
 
 log = logging.getLogger(__name__)
 
+# Utterances are short; a runaway transcript is cut (the rules and the classifier see the first part).
+MAX_CHARS = 1000
+# A classifier-only emergency below this is too vague to act on: clarify instead (rules are not affected).
+EMERGENCY_MIN_CONFIDENCE = 0.35
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 # Predicts ranked (intent, probability) for a text.
 IntentSource = Callable[[str], list[tuple[Intent, float]]]
 
@@ -76,7 +82,9 @@ class LocalUnderstander:
     def parse(self, text: str, now: dt.datetime) -> Understanding:
         text = text if isinstance(text, str) else ""
         now = now.astimezone(self.tz) if now.tzinfo else now.replace(tzinfo=self.tz)
-        low = lower(text)
+        # Control characters (NUL breaks Duckling) become spaces: same length, offsets stay valid.
+        safe = _CONTROL.sub(" ", text[:MAX_CHARS])
+        low = lower(safe)
         plain = fold(low)
         folded_digits = fold(digits(without_fillers(low)))
 
@@ -87,7 +95,7 @@ class LocalUnderstander:
         verdict = urgency_rules.assess(folded_digits.text)
 
         # 2. Entities.
-        entities = self._entities(text, plain, folded_digits, now)
+        entities = self._entities(safe, plain, folded_digits, now)
 
         # 3. Intent.
         if verdict.urgency is Urgency.URGENT:
@@ -100,7 +108,7 @@ class LocalUnderstander:
                 emergency_rule=verdict.rule,
                 alternatives=((Intent.EMERGENCY, 1.0),),
             )
-        ranked = self._classify(text, plain.text)
+        ranked = self._classify(safe, plain.text)
         intent, confidence = ranked[0]
         urgency = verdict.urgency
         if intent is Intent.EMERGENCY:
@@ -108,6 +116,8 @@ class LocalUnderstander:
                 # "c'est pas urgent", or a symptom in the past: not an emergency; take the next guess.
                 ranked = [r for r in ranked if r[0] is not Intent.EMERGENCY]
                 intent, confidence = ranked[0]
+            elif confidence < EMERGENCY_MIN_CONFIDENCE:
+                intent = Intent.OUT_OF_SCOPE  # a vague guess: clarify (the guess stays in alternatives)
             else:
                 urgency = Urgency.SOON
         if intent is not Intent.EMERGENCY and confidence < self.threshold:

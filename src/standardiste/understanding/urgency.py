@@ -156,6 +156,7 @@ RULES: dict[str, tuple[str, ...]] = {
         r"etendues|au (?:2|3|deuxieme|troisieme|second) (?:e )?degre)\b",
         r"\b(?:grave|grosse|grande|enorme) brulure\b",
         r"\bgravement brule(?:e|s)?\b",
+        r"\bbrule(?:e|s)? (?:gravement|grievement|serieusement|tres fort)\b",
         r"\bbrule(?:e|s)? (?:sur tout|partout|au visage|sur tout le|au (?:2|3|deuxieme|troisieme|second) "
         r"(?:e )?degre)\b",
         r"\bebouillante(?:e)?\b",
