@@ -78,7 +78,10 @@ def child_main(spec_path: str) -> None:
 
 
 def proc_stats(pid: int) -> tuple[float, float]:
-    """(cpu seconds, RSS MB) of a process."""
+    """(cpu seconds, RSS MB) of a process (raises ProcessLookupError once it is gone)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    if "VmRSS:" not in status:
+        raise ProcessLookupError(f"controller process {pid} exited")
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLK
     rss_kb = next(

@@ -12,9 +12,9 @@ import collections
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from standardiste.dialogue.messages import (
     Action,
@@ -39,6 +39,7 @@ from standardiste.speech.types import FRAME_MS, RecognitionStream, Recognizer, S
 from standardiste.telephony.keypad import DigitCollector
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FRAME_S = FRAME_MS / 1000
 
@@ -361,9 +362,8 @@ class CallSession:
     async def _say(self, say: Say, expectation: Expectation | None) -> _Input | None:
         """Play one prompt; returns the input that interrupted it (barge-in), if any."""
         if self._stream is not None:
-            await self._stream.set_grammar(
-                list(expectation.phrases) if expectation is not None and expectation.phrases else None
-            )
+            phrases = list(expectation.phrases) if expectation is not None and expectation.phrases else None
+            await _uncancelled(self._stream.set_grammar(phrases))
         pcm = await self.synthesizer.synthesize(say.text)
         self._play_seq += 1
         seq = self._play_seq
@@ -524,7 +524,7 @@ class CallSession:
             await asyncio.gather(self._listener, return_exceptions=True)
         if self._stream is not None:
             try:
-                await self._stream.close()
+                await _uncancelled(self._stream.close())
             except Exception:
                 log.debug("recognition stream close failed", exc_info=True)
         try:
@@ -564,7 +564,7 @@ class CallSession:
                 events = self.detector.tick(time.monotonic())
             if frame is not None:
                 if in_speech:
-                    partial = await stream.accept(frame)
+                    partial = await _uncancelled(stream.accept(frame))
                     if partial is not None and partial.text:
                         log.debug("partial", extra={"text": partial.text, "final": partial.final})
                 else:
@@ -574,13 +574,28 @@ class CallSession:
                     in_speech = True
                     self._inputs.put_nowait(_SpeechStarted(time.monotonic()))
                     for early in preroll:
-                        await stream.accept(early)
+                        await _uncancelled(stream.accept(early))
                     preroll.clear()
                 elif isinstance(event, EndOfTurn) and in_speech:
                     at = time.monotonic()
                     in_speech = False
-                    final = await stream.finish()
+                    final = await _uncancelled(stream.finish())
                     self._inputs.put_nowait(_TurnEnded(final, at))
+
+
+async def _uncancelled(op: Coroutine[Any, Any, T]) -> T:
+    """Run a recogniser call to its end even if we are cancelled meanwhile.
+
+    Recognisers work in native threads: cancelling the awaiting task does not stop the thread, and
+    closing (or recycling) the recogniser while it still decodes crashed libvosk (segfault, seen in the
+    bench). So the call always completes before the cancellation goes on.
+    """
+    task = asyncio.ensure_future(op)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.gather(task, return_exceptions=True)
+        raise
 
 
 def _describe_event(event: CallerEvent) -> str:
