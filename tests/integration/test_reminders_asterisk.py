@@ -1,0 +1,141 @@
+"""End to end on real parts: Asterisk 22 (chroot), a pjsua2 test phone as the patient, real Redis,
+the real voice app (keypad recogniser, espeak-ng) and SQLite agenda.
+
+A booked appointment gets a reminder job; at its time (virtual clock a few seconds before J-1 18:00)
+the outbound call rings the patient's phone, which answers and presses 1 (it is the patient) then
+1 / 2 (confirm / cancel): the appointment is confirmed / cancelled. A phone that never answers or is
+busy: the retries happen as configured, then the outcome is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from standardiste.agenda.model import Appointment, AppointmentStatus
+from standardiste.agenda.sql import SqlAgenda
+from standardiste.app import VoiceApp
+from standardiste.config import Config, PracticeConfig
+from standardiste.pbx import PbxInstance
+from standardiste.redis_server import RedisServer
+from standardiste.reminders.ari_dialer import AriDialer, AriDialerSettings, call_log_lookup
+from standardiste.reminders.clock import Clock
+from standardiste.reminders.service import ReminderService
+from standardiste.reminders.store import DONE, AttemptRecord, ReminderStore
+from standardiste.testphone import ANSWER_NOW, BUSY, NEVER_ANSWER, AnswerPolicy, TestPhone
+from tests.integration.reminders_support import VIRTUAL_NOW, book, wait_until, wednesday
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@dataclass
+class Rig:
+    app: VoiceApp
+    agenda: SqlAgenda
+    store: ReminderStore
+    phone: TestPhone
+    service: ReminderService
+    dialer: AriDialer
+
+
+RigFactory = Callable[..., Awaitable[Rig]]
+
+
+@pytest.fixture
+async def rig(pbx: PbxInstance, app_factory: Callable[..., Awaitable[VoiceApp]],
+              phone_factory: Callable[..., Awaitable[TestPhone]], redis_server: RedisServer,
+              demo_config: Config) -> AsyncIterator[RigFactory]:
+    made: list[Rig] = []
+
+    async def make(answer: AnswerPolicy, clock: Clock, practice: PracticeConfig | None = None,
+                   ring_timeout_s: int = 20) -> Rig:
+        app = await app_factory()
+        assert app.db is not None and app.call_log is not None
+        agenda = app._agenda
+        assert isinstance(agenda, SqlAgenda)
+        phone = await phone_factory(pbx.phone("patient1"), answer=answer)
+        settings = AriDialerSettings(app=pbx.app_name, outbound_endpoint="patient1",
+                                     caller_id=demo_config.practice.phone, ring_timeout_s=ring_timeout_s)
+        dialer = AriDialer(pbx.ari_url, pbx.ari_user, pbx.ari_password, settings,
+                           call_log_lookup(app.call_log))
+        await dialer.start()
+        service = ReminderService(db=app.db, practice=practice or demo_config.practice,
+                                  redis_url=redis_server.url, dialer=dialer, agenda=agenda, clock=clock,
+                                  namespace="e2e:reminders", lease_ttl_s=1.5, sweep_interval_s=1.0,
+                                  sweep_grace_s=5.0, drain_interval_s=0.2)
+        agenda.add_listener(service.listener)
+        await service.start()
+        assert await wait_until(lambda: service.is_leader, 10)
+        rig = Rig(app, agenda, ReminderStore(app.db), phone, service, dialer)
+        made.append(rig)
+        return rig
+
+    yield make
+    for r in made:
+        await r.service.stop()
+        await r.dialer.stop()
+
+
+async def _answer_and_press(phone: TestPhone, digits: list[str]) -> None:
+    call = await phone.wait_incoming(timeout=20)
+    await call.wait_media()
+    for digit in digits:
+        # Each question is a few seconds of speech; keys barge in, but let the prompt start first.
+        await asyncio.sleep(2.5)
+        await call.send_dtmf(digit)
+    await call.wait_disconnected(timeout=60)
+
+
+def _attempts_done(store: ReminderStore, appointment: Appointment, count: int) -> Callable[[], bool]:
+    def check() -> bool:
+        attempts = store.attempts(appointment.id)
+        return len(attempts) >= count and all(a.outcome is not None for a in attempts)
+
+    return check
+
+
+@pytest.mark.parametrize(("key", "status", "outcome"), [
+    ("1", AppointmentStatus.CONFIRMED, "confirmed"),
+    ("2", AppointmentStatus.CANCELLED, "cancelled"),
+])
+async def test_reminder_call_confirms_or_cancels(rig: RigFactory, key: str, status: AppointmentStatus,
+                                                 outcome: str) -> None:
+    clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=5))
+    r = await rig(ANSWER_NOW, clock)
+    appointment = book(r.agenda, wednesday(10), clock.now())
+    job_id = f"reminder:{appointment.id}"
+    assert await wait_until(lambda: (r.store.get(job_id) or pytest.fail()).synced, 5)
+    await _answer_and_press(r.phone, ["1", key])
+    assert await wait_until(_attempts_done(r.store, appointment, 1), 20)
+    [attempt] = r.store.attempts(appointment.id)
+    assert attempt.outcome == outcome, attempt
+    assert r.agenda.get(appointment.id).status == status
+    job = r.store.get(job_id)
+    assert job is not None and job.state in (DONE, "removed")
+    await asyncio.sleep(2)
+    assert len(r.store.attempts(appointment.id)) == 1  # sent exactly once
+    assert len(r.phone.incoming_calls()) == 1
+
+
+@pytest.mark.parametrize(("policy", "expected"), [(NEVER_ANSWER, "no_answer"), (BUSY, "busy")])
+async def test_unanswered_reminder_is_retried_then_recorded(rig: RigFactory, demo_config: Config,
+                                                            policy: AnswerPolicy, expected: str) -> None:
+    # 1 retry, 1 minute apart; the clock runs 20x (a virtual minute is 3 real seconds).
+    policy_ = demo_config.practice.reminders.model_copy(update={"retries": 1, "retry_delay_minutes": 1})
+    practice = demo_config.practice.model_copy(update={"reminders": policy_})
+    clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=100), speed=20)
+    r = await rig(policy, clock, practice=practice, ring_timeout_s=5)
+    appointment = book(r.agenda, wednesday(10), clock.now())
+    assert await wait_until(_attempts_done(r.store, appointment, 2), 90)
+    attempts: list[AttemptRecord] = r.store.attempts(appointment.id)
+    assert [a.outcome for a in attempts] == [expected, expected], attempts
+    assert attempts[1].due_at - attempts[0].ended_at >= dt.timedelta(minutes=1)  # type: ignore[operator]
+    job = r.store.get(f"reminder:{appointment.id}")
+    assert job is not None and job.state == DONE and job.last_outcome == expected
+    await asyncio.sleep(3)
+    assert len(r.store.attempts(appointment.id)) == 2
+    assert r.agenda.get(appointment.id).status == AppointmentStatus.BOOKED
