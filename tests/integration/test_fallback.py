@@ -64,8 +64,9 @@ async def main():
                 if sound != "-":
                     async with http.post(f"{base}/ari/{target}/play", params={"media": sound}) as r:
                         assert r.status < 300, await r.text()
-                print("CALL", channel, flush=True)
-                if then != "-":
+                args = event.get("args") or []
+                print("CALL", channel, ",".join(args), flush=True)
+                if then != "-" and args[:1] == ["inbound"]:
                     await asyncio.sleep(1.0)
                     params = {} if then == "next" else dict(p.split("=") for p in then.split(","))
                     async with http.post(f"{base}/ari/channels/{channel}/continue", params=params) as r:
@@ -286,3 +287,56 @@ def test_watchdog_rejects_a_period_longer_than_the_timeout() -> None:
 
     with pytest.raises(ValueError):
         Watchdog(None, "http://x", seconds=2, every_s=3)  # type: ignore[arg-type]
+
+
+async def test_reception_busy_gives_the_call_back_to_the_assistant(
+    pbx_factory: PbxFactory, phone_factory: PhoneFactory, start_app: object
+) -> None:
+    from standardiste.pbx.dialplan import STASIS_ARG_TRANSFER_FAILED
+    from standardiste.testphone import BUSY
+
+    pbx = await pbx_factory()
+    await phone_factory(pbx.reception, answer=BUSY)
+    caller = await phone_factory(pbx.phone("caller1"))
+    then = ",".join(f"{k}={v}" for k, v in RECEPTION.as_params().items())
+    app = await start_app(pbx, renew_s=1.0, then=then)  # type: ignore[operator]
+    call = await caller.call(pbx.practice_extension)
+    first = await app.expect("CALL")
+    assert first.endswith(" inbound")
+    # Reception busy: the assistant gets the call back, told why, and can take a message.
+    again = await app.expect("CALL")
+    assert again.split()[1] == first.split()[1]
+    assert again.split()[2] == f"{STASIS_ARG_TRANSFER_FAILED},BUSY,reception"
+    assert not call.ended
+    await call.hangup()
+
+
+async def test_outbound_reminder_call_falls_back_when_the_assistant_dies(
+    pbx_factory: PbxFactory, phone_factory: PhoneFactory, start_app: object
+) -> None:
+    import aiohttp
+
+    from standardiste.pbx.dialplan import OUTBOUND_CONTEXT, OUTBOUND_EXTENSION
+    from standardiste.testphone.audio import sound_segments
+
+    pbx = await pbx_factory(watchdog_s=3)
+    patient = await phone_factory(pbx.phone("patient1"))
+    app = await start_app(pbx, renew_s=1.0)  # type: ignore[operator]
+    params = {
+        "endpoint": "PJSIP/patient1",
+        "context": OUTBOUND_CONTEXT,
+        "extension": OUTBOUND_EXTENSION,
+        "priority": "1",
+        "callerId": "Cabinet <100>",
+    }
+    async with (
+        aiohttp.ClientSession(headers=pbx.ari_headers()) as http,
+        http.post(f"{pbx.ari_url}/channels", params=params) as r,
+    ):
+        assert r.status == 200, await r.text()
+    incoming = await patient.wait_incoming(10)
+    assert (await app.expect("CALL")).endswith(" outbound")
+    app.kill()
+    # The patient is not left in silence: the apology plays, then the call ends.
+    await incoming.wait_disconnected(pbx.watchdog_s + 20)
+    assert sound_segments(incoming.heard_pcm()), "the patient heard nothing"
