@@ -134,6 +134,14 @@ def test_follow_up_concern_is_urgent(simulator):
     assert request["kind"] == "follow_up_concern" and request["urgent"]
 
 
+def test_two_requests_in_one_sentence(simulator):
+    result = simulator.run(by_id("multi-two-in-one-sentence"), with_state=True)
+    kinds = [t["kind"] for t in result.outcome["tasks"]]
+    assert kinds == ["booked", "request_filed"]
+    assert result.state["requests"][0]["kind"] == "prescription_renewal"
+    assert "diabète" in result.state["requests"][0]["details"]
+
+
 def test_wrong_person_hears_nothing_about_the_appointment(simulator):
     result = simulator.run(by_id("reminder-wrong-person"))
     said = " ".join(d["text"] for d in result.dialogue if d["speaker"] == "assistant")

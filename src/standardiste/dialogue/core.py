@@ -183,6 +183,7 @@ class DialogueCore:
         self.failures = 0
         self._transcript: list[Utterance] = []
         self._last_answer_now: dt.datetime | None = None
+        self.lead = ""
 
     # --- Conversation protocol -------------------------------------------------------------------
 
@@ -220,6 +221,8 @@ class DialogueCore:
         raise NotImplementedError
 
     def say(self, text: str, expect: Expectation | None = None, interruptible: bool = True) -> Say:
+        if self.lead:  # a statement waiting to be said before the next sentence
+            text, self.lead = f"{self.lead} {text}", ""
         self._transcript.append(Utterance("assistant", text))
         return Say(text, expect, interruptible)
 

@@ -51,6 +51,22 @@ MENU_WORDS = (
 )  # fmt: skip
 
 
+OTHER_REQUEST = {
+    Intent.BOOK_APPOINTMENT: "d'un rendez-vous",
+    Intent.CANCEL_APPOINTMENT: "d'une annulation",
+    Intent.RESCHEDULE_APPOINTMENT: "d'un rendez-vous à déplacer",
+    Intent.CONFIRM_APPOINTMENT: "d'un rendez-vous à confirmer",
+    Intent.ASK_HOURS: "des horaires",
+    Intent.ASK_ADDRESS_ACCESS: "de l'adresse",
+    Intent.ASK_PARKING: "du stationnement",
+    Intent.ASK_PRICE_PAYMENT: "des tarifs",
+    Intent.PRESCRIPTION_RENEWAL: "d'une ordonnance",
+    Intent.MEDICAL_CERTIFICATE: "d'un certificat",
+    Intent.SICK_LEAVE: "d'un arrêt de travail",
+    Intent.TEST_RESULTS: "de résultats d'examen",
+}
+
+
 def menu_word_intent(text: str) -> Intent | None:
     folded = fold(text)
     if len(folded.split()) > 4:  # a sentence the classifier could not place: not a menu word
@@ -97,6 +113,8 @@ class DialogueManager(OutboundFlow):
     def __init__(self, services: ConversationServices) -> None:
         super().__init__(services)
         self.current_task: Intent | None = None
+        # Requests mentioned in passing, taken once the current one is done: (intent, the words).
+        self.pending: list[tuple[Intent, str]] = []
 
     # --- Event dispatch --------------------------------------------------------------------------
 
@@ -293,8 +311,27 @@ class DialogueManager(OutboundFlow):
             return self.goodbye()
         return None
 
+    def _queue_other_request(self, intent: Intent, answer: Answer) -> None:
+        """ "un rendez-vous, et aussi une ordonnance": the second request is taken after the first."""
+        folded = fold(answer.text)
+        for connector in (" et aussi ", " et puis ", " egalement ", " en plus ", " ainsi que ", " aussi "):
+            if connector in f" {folded} ":
+                rest = f" {folded} ".split(connector, 1)[1]
+                other = next((i for word, i in MENU_WORDS if word in rest), None)
+                same = TASK_FAMILY.get(other, other) == TASK_FAMILY.get(intent, intent)
+                if other in TASK_INTENTS and not same and other not in self.pending:
+                    self.pending.append((other, rest))
+                return
+
     def what_else(self, preamble: str) -> list[Action]:
         self.current_task = None
+        if self.pending:
+            intent, words = self.pending.pop(0)
+            other = OTHER_REQUEST.get(intent, "d'une autre demande")
+            self.lead = f"{preamble} Vous m'aviez aussi parlé {other}."
+            now = self._now()
+            answer = Answer(now=now, text=words, understanding=self.services.understander.parse(words, now))
+            return self.start_task(intent, answer)
         question = Question(
             "what_else",
             P.WHAT_ELSE,
@@ -321,6 +358,8 @@ class DialogueManager(OutboundFlow):
     def start_task(self, intent: Intent, answer: Answer) -> list[Action]:
         self.state.path.append(str(intent))
         self.current_task = intent
+        if answer.spoken:
+            self._queue_other_request(intent, answer)
         if intent in FAQ_INTENTS:
             return self.answer_question(intent, answer)
         if intent == Intent.BOOK_APPOINTMENT:
