@@ -123,3 +123,24 @@ def test_past_and_birth_dates_are_not_appointments(resolver: DateResolver) -> No
 def test_garbage_is_safe(resolver: DateResolver) -> None:
     for text in ("", "   ", "zzz qsdf ++ 123456789012345", "é" * 500):
         resolver.find(text, TUESDAY_15H)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "demain matin",
+        "en début de matinée",
+        "en fin de matinée",
+        "entre midi et deux",
+        "jeudi en début d'après-midi",
+        "en fin d'après-midi",
+        "ce soir",
+        "plutôt l'après-midi",
+    ],
+)
+def test_part_of_day_names_are_the_agenda_ones(resolver: DateResolver, text: str) -> None:
+    from standardiste.agenda.model import PartOfDay
+
+    found = one(resolver, text, TUESDAY_8H)
+    assert found.part_of_day is not None
+    PartOfDay(found.part_of_day)

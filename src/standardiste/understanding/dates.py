@@ -36,7 +36,7 @@ class FoundDate:
     value: dt.datetime
     grain: str  # minute, hour, day, week, month, part_of_day
     range_end: dt.datetime | None = None
-    part_of_day: str | None = None
+    part_of_day: str | None = None  # agenda.model.PartOfDay values: morning, late_morning, noon, ...
     asap: bool = False
     holiday: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -118,11 +118,11 @@ _PART_OF_DAY = (
     (re.compile(r"\b(?:en |dans la |sur la )?fin de (?:la )?matinee\b"), "late_morning", (10, 30), (12, 30)),
     (
         re.compile(r"\b(?:en |au )?debut de (?:la )?matinee\b|\b(?:tot le matin|de bonne heure)\b"),
-        "early_morning",
+        "morning",
         (8, 0),
         (10, 0),
     ),
-    (re.compile(r"\b(?:en |au )?debut d apres midi\b"), "early_afternoon", (14, 0), (16, 0)),
+    (re.compile(r"\b(?:en |au )?debut d apres midi\b"), "afternoon", (14, 0), (16, 0)),
     (
         re.compile(r"\b(?:en |dans la |sur la )?fin d apres midi\b|\bfin de journee\b|\ben fin de journee\b"),
         "late_afternoon",
@@ -133,7 +133,7 @@ _PART_OF_DAY = (
         re.compile(
             r"\bentre midi et (?:deux|2|14 heures)\b|\b(?:a )?l heure du dejeuner\b|\b(?:vers|a) midi\b"
         ),
-        "midday",
+        "noon",
         (12, 0),
         (14, 0),
     ),
@@ -405,7 +405,7 @@ def _part_name(begin: dt.datetime, finish: dt.datetime | None) -> str | None:
     if h1 >= 16:
         return "late_afternoon"
     if h1 == 12 and h2 <= 15:
-        return "midday"
+        return "noon"
     if h1 >= 12:
         return "afternoon"
     return None
