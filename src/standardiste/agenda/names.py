@@ -22,9 +22,13 @@ _PHONETIC = [
     (re.compile(r"gu(?=[ei])"), "g"),
     (re.compile(r"th"), "t"),
     (re.compile(r"(?<!^)h|^h"), ""),
-    (re.compile(r"(an|en|am|em)(?=[^aeiou]|$)"), "an"),
     (re.compile(r"(.)\1+"), r"\1"),
-    (re.compile(r"(?<=.)[estxdz]$"), ""),
+    # Nasal vowels (a vowel + n/m not followed by a vowel) are other sounds: "Jean" is not "Jeanne".
+    (re.compile(r"[ae][nm](?=[^aeiou]|$)"), "A"),
+    (re.compile(r"i[nm](?=[^aeiou]|$)"), "I"),
+    (re.compile(r"o[nm](?=[^aeiou]|$)"), "O"),
+    (re.compile(r"u[nm](?=[^aeiou]|$)"), "U"),
+    (re.compile(r"(?<=.)[estxd]$"), ""),
 ]
 
 
@@ -48,18 +52,27 @@ def name_similarity(a: str, b: str) -> float:
         return 0.0
     if fa == fb:
         return 100.0
-    spelled = fuzz.ratio(fa, fb)
     sounded = fuzz.ratio(phonetic(a), phonetic(b))
-    return max(spelled, sounded)
+    if sounded < 75:
+        # They do not sound alike ("Jean"/"Jeanne", "Marin"/"Marine"): close spelling must not rescue them.
+        return sounded
+    return max(fuzz.ratio(fa, fb), sounded)
 
 
 def identity_score(last: str, first: str, cand_last: str, cand_first: str) -> float:
-    """0-100 for a caller-given name against a stored one; tolerates first/last swapped."""
-    straight = 0.6 * name_similarity(last, cand_last) + 0.4 * name_similarity(first, cand_first)
-    swapped = 0.6 * name_similarity(last, cand_first) + 0.4 * name_similarity(first, cand_last)
+    """0-100 for a caller-given name against a stored one; tolerates first/last swapped.
+
+    The weaker of the two names caps the score, so a close last name cannot carry another first name
+    (a twin, a parent with the same birth date is rare, "Jean" for "Jeanne" is not)."""
+    straight = _pair(name_similarity(last, cand_last), name_similarity(first, cand_first))
+    swapped = _pair(name_similarity(last, cand_first), name_similarity(first, cand_last))
     # Recognisers sometimes glue both names together.
     glued = name_similarity(last + first, cand_last + cand_first)
-    return max(straight, swapped - 5, glued - 5)
+    return max(straight, swapped - 5, glued - 10)
+
+
+def _pair(last: float, first: float) -> float:
+    return min(0.6 * last + 0.4 * first, last + 10, first + 10)
 
 
 def normalise_phone(phone: str | None) -> str | None:
