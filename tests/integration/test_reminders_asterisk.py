@@ -52,8 +52,8 @@ async def rig(pbx: PbxInstance, app_factory: Callable[..., Awaitable[VoiceApp]],
     made: list[Rig] = []
 
     async def make(answer: AnswerPolicy, clock: Clock, practice: PracticeConfig | None = None,
-                   ring_timeout_s: int = 20) -> Rig:
-        app = await app_factory()
+                   ring_timeout_s: int = 20, **speech: object) -> Rig:
+        app = await app_factory(**speech)
         assert app.db is not None and app.call_log is not None
         agenda = app._agenda
         assert isinstance(agenda, SqlAgenda)
@@ -98,22 +98,27 @@ def _attempts_done(store: ReminderStore, appointment: Appointment, count: int) -
     return check
 
 
-@pytest.mark.parametrize(("key", "status", "outcome"), [
+@pytest.mark.parametrize(("keys", "status", "outcome"), [
     ("1", AppointmentStatus.CONFIRMED, "confirmed"),
     ("2", AppointmentStatus.CANCELLED, "cancelled"),
+    # 3: move; 1: the first free slot; 1: the first offer; 1: yes.
+    ("3111", AppointmentStatus.BOOKED, "rescheduled"),
 ])
-async def test_reminder_call_confirms_or_cancels(rig: RigFactory, key: str, status: AppointmentStatus,
-                                                 outcome: str) -> None:
+async def test_reminder_call_confirms_cancels_or_moves(rig: RigFactory, keys: str, status: AppointmentStatus,
+                                                       outcome: str) -> None:
     clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=5))
     r = await rig(ANSWER_NOW, clock)
     appointment = book(r.agenda, wednesday(10), clock.now())
     job_id = f"reminder:{appointment.id}"
     assert await wait_until(lambda: (r.store.get(job_id) or pytest.fail()).synced, 5)
-    await _answer_and_press(r.phone, ["1", key])
+    await _answer_and_press(r.phone, ["1", *keys])
     assert await wait_until(_attempts_done(r.store, appointment, 1), 20)
     [attempt] = r.store.attempts(appointment.id)
     assert attempt.outcome == outcome, attempt
-    assert r.agenda.get(appointment.id).status == status
+    after = r.agenda.get(appointment.id)
+    assert after.status == status
+    if outcome == "rescheduled":
+        assert after.start != appointment.start
     job = r.store.get(job_id)
     assert job is not None and job.state in (DONE, "removed")
     await asyncio.sleep(2)
@@ -138,4 +143,21 @@ async def test_unanswered_reminder_is_retried_then_recorded(rig: RigFactory, dem
     assert job is not None and job.state == DONE and job.last_outcome == expected
     await asyncio.sleep(3)
     assert len(r.store.attempts(appointment.id)) == 2
+    assert r.agenda.get(appointment.id).status == AppointmentStatus.BOOKED
+
+
+async def test_answering_machine_gets_callback_message(rig: RigFactory) -> None:
+    """Picked up, nobody responds (an answering machine): the conversation leaves the "please call
+    us back" message; the attempt is recorded as voicemail and not retried."""
+    clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=5))
+    r = await rig(ANSWER_NOW, clock, silence_timeout_s=2.0)
+    appointment = book(r.agenda, wednesday(10), clock.now())
+    call = await r.phone.wait_incoming(timeout=20)
+    await call.wait_disconnected(timeout=90)
+    assert await wait_until(_attempts_done(r.store, appointment, 1), 20)
+    [attempt] = r.store.attempts(appointment.id)
+    assert attempt.outcome == "voicemail", attempt
+    assert call.heard_seconds() > 5  # the questions, then the call-back message
+    job = r.store.get(f"reminder:{appointment.id}")
+    assert job is not None and job.state == DONE
     assert r.agenda.get(appointment.id).status == AppointmentStatus.BOOKED
