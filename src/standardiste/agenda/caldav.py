@@ -242,7 +242,7 @@ class CalDavAgenda:
                 if ev.props.get(X + "STATUS", "") == AppointmentStatus.CANCELLED.value:
                     continue
                 expires = ev.props.get(X + "EXPIRES")
-                if expires and dt.datetime.fromisoformat(expires) <= now:
+                if expires and _expired(expires, now):
                     continue
                 if ev.start < end and ev.end > start:
                     out.append(ev)
@@ -292,7 +292,7 @@ class CalDavAgenda:
             id=p.get(X + "PATIENT-ID", ""),
             last_name=p.get(X + "PATIENT-LAST", ""),
             first_name=p.get(X + "PATIENT-FIRST", ""),
-            birth_date=dt.date.fromisoformat(p.get(X + "PATIENT-BIRTH", "1900-01-01")),
+            birth_date=_date(p.get(X + "PATIENT-BIRTH", "")),
             phone=p.get(X + "PATIENT-PHONE") or None,
         )
         status = p.get(X + "STATUS", AppointmentStatus.BOOKED.value)
@@ -359,10 +359,7 @@ class CalDavAgenda:
         except PreconditionFailed:
             existing = self.client.get(href)
             ev = existing.events[0] if existing and existing.events else None
-            live = (
-                ev is not None
-                and dt.datetime.fromisoformat(ev.props.get(X + "EXPIRES", "1970-01-01T00:00+00:00")) > now
-            )
+            live = ev is not None and not _expired(ev.props.get(X + "EXPIRES", ""), now)
             if existing is None or (live and ev is not None and ev.props.get(X + "HOLDER") != holder):
                 raise SlotTaken(f"créneau réservé / slot held: {slot.start.isoformat()}") from None
             # Expired, or ours: take it over (If-Match: nobody changed it since we looked).
@@ -612,6 +609,22 @@ class CalDavAgenda:
         self._release_quietly(hold_id)
         self._notify("moved", moved)
         return moved
+
+
+def _expired(text: str, now: dt.datetime) -> bool:
+    """A hold's expiry; an unreadable one (edited by hand) counts as live: safer to keep the slot busy."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment <= now
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return dt.date(1900, 1, 1)  # unknown: the staff see the name in the event
 
 
 def _taken(slot: Slot) -> str:
