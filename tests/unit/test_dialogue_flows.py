@@ -88,7 +88,7 @@ def test_expectations_follow_the_question(call):
     birth = call.say("dupont marie")
     assert birth[0].expect.kind == Expect.BIRTH_DATE and birth[0].expect.digits == 8
     phone = call.key("15031985")
-    assert phone[0].expect.kind == Expect.YES_NO and "oui" in phone[0].expect.phrases
+    assert phone[0].expect.kind == Expect.YES_NO and phone[0].expect.digits == 1
     call.say("non")
     # Refused caller ID: the number is asked, 10 keypad digits.
     assert call.manager.question.expect.kind == Expect.PHONE

@@ -159,6 +159,7 @@ class BookingFlow(IdentityFlow):
         keys = ", ".join(f"{i + 1} pour {n}" for i, n in enumerate(names))
         any_key = len(names) + 1
         aliases = [alias for p in self.practice.practitioners for alias in [p.name.lower(), *p.aliases]]
+        aliases += [p.name.split()[-1].lower() for p in self.practice.practitioners]  # the surname alone
         phrases = (*aliases, "peu importe", "n'importe lequel")
 
         def on_answer(answer: Answer) -> list[Action] | None:
@@ -213,16 +214,6 @@ class BookingFlow(IdentityFlow):
     # --- Time wish -------------------------------------------------------------------------------
 
     def _wish_question(self, text: str = "Pour quand souhaitez-vous ce rendez-vous ?") -> Question:
-        phrases = (
-            "le plus tôt possible",
-            "demain",
-            "aujourd'hui",
-            "la semaine prochaine",
-            "matin",
-            "après-midi",
-            *P.WEEKDAYS_FR[:6],
-        )
-
         def on_answer(answer: Answer) -> list[Action] | None:
             b = self.booking
             assert b is not None
@@ -252,7 +243,8 @@ class BookingFlow(IdentityFlow):
             f"{text} Par exemple : demain matin, mardi après-midi, ou le plus tôt possible.",
             "Dites un jour, par exemple : mardi, ou dites : le plus tôt possible. "
             "Vous pouvez aussi taper 1 pour le premier rendez-vous disponible.",
-            Expectation(Expect.DATE_TIME, phrases, digits=1),
+            # The kind's own grammar (days, parts of day, hours) is richer than a phrase list here.
+            Expectation(Expect.DATE_TIME, digits=1),
             on_answer,
             keys="Tapez 1 pour le premier rendez-vous disponible.",
         )

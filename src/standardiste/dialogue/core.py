@@ -72,7 +72,6 @@ NO_WORDS = (
     "pas vraiment",
 )
 
-YES_NO_PHRASES = ("oui", "non", "d'accord", "exactement", "pas du tout")
 
 
 def fold(text: str) -> str:
@@ -320,7 +319,8 @@ class DialogueCore:
     # --- Expectations ----------------------------------------------------------------------------
 
     def yes_no_expect(self) -> Expectation:
-        return Expectation(Expect.YES_NO, YES_NO_PHRASES, digits=1)
+        # No phrases: the recogniser's own yes/no grammar for this kind applies (speech/grammars.py).
+        return Expectation(Expect.YES_NO, digits=1)
 
     def urgent(self, u: Understanding | None) -> bool:
         return u is not None and u.urgency == Urgency.URGENT and u.emergency_rule is not None

@@ -258,7 +258,7 @@ class OutboundFlow(RequestFlow):
                 "satisfaction",
                 text,
                 "Tapez un chiffre de 1 à 5.",
-                Expectation(Expect.SATISFACTION, ("un", "deux", "trois", "quatre", "cinq"), digits=1),
+                Expectation(Expect.SATISFACTION, digits=1),
                 on_answer,
                 on_give_up=lambda: self._end_follow_up(None),
                 allow_switch=False,
