@@ -215,6 +215,8 @@ class CallSession:
         self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
         self._frames: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=500)
         self._stream: RecognitionStream | None = None
+        self._stream_task: asyncio.Task[RecognitionStream] | None = None
+        self._grammar_task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._play_seq = 0
         self._playing_interruptible = False
@@ -318,12 +320,13 @@ class CallSession:
             appointment_id=self.settings.appointment_id,
         )
         media = asyncio.create_task(self.leg.open_media(self._on_frame))
-        stream = asyncio.create_task(self.recognizer.stream())
+        # A recogniser per call can take a while to create (Vosk: ~200 ms): the greeting does not wait.
+        self._stream_task = asyncio.create_task(self.recognizer.stream())
+        self._stream_task.add_done_callback(self._stream_created)
         first = await self._handle(started)
         first_say = next((a for a in first if isinstance(a, Say)), None)
         prefetch = asyncio.create_task(self.synthesizer.synthesize(first_say.text)) if first_say else None
         await media
-        self._stream = await stream
         self._listener = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")
         self._listener.add_done_callback(self._listener_done)
         if prefetch is not None:
@@ -361,9 +364,11 @@ class CallSession:
 
     async def _say(self, say: Say, expectation: Expectation | None) -> _Input | None:
         """Play one prompt; returns the input that interrupted it (barge-in), if any."""
-        if self._stream is not None:
-            phrases = list(expectation.phrases) if expectation is not None and expectation.phrases else None
-            await _uncancelled(self._stream.set_grammar(phrases))
+        phrases = list(expectation.phrases) if expectation is not None and expectation.phrases else None
+        previous = self._grammar_task
+        self._grammar_task = asyncio.create_task(self._apply_grammar(previous, phrases))
+        if self._stream is not None and (previous is None or previous.done()):
+            await self._grammar_task  # normally immediate; never delays the first prompt
         pcm = await self.synthesizer.synthesize(say.text)
         self._play_seq += 1
         seq = self._play_seq
@@ -522,6 +527,10 @@ class CallSession:
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
+        if self._stream_task is not None and not self._stream_task.done():
+            await asyncio.gather(self._stream_task, return_exceptions=True)
+        if self._grammar_task is not None:
+            await asyncio.gather(self._grammar_task, return_exceptions=True)
         if self._stream is not None:
             try:
                 await _uncancelled(self._stream.close())
@@ -540,47 +549,79 @@ class CallSession:
         except asyncio.QueueFull:
             log.warning("caller audio backlog; frame dropped")
 
+    def _stream_created(self, task: asyncio.Task[RecognitionStream]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self._stream = task.result()
+
+    async def _apply_grammar(self, previous: asyncio.Task[None] | None, phrases: list[str] | None) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        stream = await self._stream_task
+        await _uncancelled(stream.set_grammar(phrases))
+
+    async def _ready_stream(self) -> RecognitionStream:
+        """The call's recognition stream, with the current question's grammar applied."""
+        stream = await self._stream_task
+        if self._grammar_task is not None:
+            await self._grammar_task
+        return stream
+
     def _listener_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("audio listener failed", exc_info=task.exception())
             self._inputs.put_nowait(_MediaLost())
 
     async def _listen(self) -> None:
+        """Turn detection in real time; recognition runs behind it in its own task (it may lag)."""
         preroll: collections.deque[bytes] = collections.deque(maxlen=self.settings.preroll_frames)
         in_speech = False
-        stream = self._stream
-        assert stream is not None
+        to_recognizer: asyncio.Queue[bytes | float] = asyncio.Queue()  # frames, or an end-of-turn time
+        recognizer = asyncio.create_task(self._recognize(to_recognizer), name=f"recognize-{self.call_id}")
+        try:
+            while True:
+                if recognizer.done():
+                    recognizer.result()  # re-raise its error: the session falls back to reception
+                frame: bytes | None = None
+                try:
+                    async with asyncio.timeout(self.settings.gap_s):
+                        t, frame = await self._frames.get()
+                    events = self.detector.feed(frame, t)
+                except TimeoutError:
+                    if self.leg.media_lost.is_set():
+                        self._inputs.put_nowait(_MediaLost())
+                        return
+                    # Phones send nothing in silence: time alone must be able to end a turn.
+                    events = self.detector.tick(time.monotonic())
+                if frame is not None:
+                    if in_speech:
+                        to_recognizer.put_nowait(frame)
+                    else:
+                        preroll.append(frame)
+                for event in events:
+                    if isinstance(event, SpeechStarted) and not in_speech:
+                        in_speech = True
+                        self._inputs.put_nowait(_SpeechStarted(time.monotonic()))
+                        for early in preroll:
+                            to_recognizer.put_nowait(early)
+                        preroll.clear()
+                    elif isinstance(event, EndOfTurn) and in_speech:
+                        in_speech = False
+                        to_recognizer.put_nowait(time.monotonic())
+        finally:
+            recognizer.cancel()
+            await asyncio.gather(recognizer, return_exceptions=True)
+
+    async def _recognize(self, frames: asyncio.Queue[bytes | float]) -> None:
         while True:
-            frame: bytes | None = None
-            try:
-                async with asyncio.timeout(self.settings.gap_s):
-                    t, frame = await self._frames.get()
-                events = self.detector.feed(frame, t)
-            except TimeoutError:
-                if self.leg.media_lost.is_set():
-                    self._inputs.put_nowait(_MediaLost())
-                    return
-                # Phones send nothing in silence: time alone must be able to end a turn.
-                events = self.detector.tick(time.monotonic())
-            if frame is not None:
-                if in_speech:
-                    partial = await _uncancelled(stream.accept(frame))
-                    if partial is not None and partial.text:
-                        log.debug("partial", extra={"text": partial.text, "final": partial.final})
-                else:
-                    preroll.append(frame)
-            for event in events:
-                if isinstance(event, SpeechStarted) and not in_speech:
-                    in_speech = True
-                    self._inputs.put_nowait(_SpeechStarted(time.monotonic()))
-                    for early in preroll:
-                        await _uncancelled(stream.accept(early))
-                    preroll.clear()
-                elif isinstance(event, EndOfTurn) and in_speech:
-                    at = time.monotonic()
-                    in_speech = False
-                    final = await _uncancelled(stream.finish())
-                    self._inputs.put_nowait(_TurnEnded(final, at))
+            item = await frames.get()
+            stream = await self._ready_stream()
+            if isinstance(item, float):
+                final = await _uncancelled(stream.finish())
+                self._inputs.put_nowait(_TurnEnded(final, item))
+                continue
+            partial = await _uncancelled(stream.accept(item))
+            if partial is not None and partial.text:
+                log.debug("partial", extra={"text": partial.text, "final": partial.final})
 
 
 async def _uncancelled(op: Coroutine[Any, Any, T]) -> T:
