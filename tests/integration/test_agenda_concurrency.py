@@ -247,3 +247,21 @@ def test_hang_up_at_each_step_on_both_backends(agenda: SqlAgenda, action: str, s
             agenda.cancel(appt.id, Source.PHONE, NOW)
     assert snapshot(agenda.db) == before
     check_invariants(agenda.db)
+
+
+@pytest.mark.slow
+def test_fifty_callers_race_for_a_lapsed_hold(agenda: SqlAgenda) -> None:
+    """A caller held the slot and hung up; once the hold lapses exactly one of many callers gets it."""
+    agenda.hold(SLOT, "call-gone", NOW)
+    later = NOW + dt.timedelta(seconds=agenda.practice.booking.hold_seconds + 1)
+
+    def attempt(i: int) -> Appointment:
+        who = PatientIdentity(f"Tardif{i}", "X", dt.date(1980, 1, 1))
+        return agenda.book(SLOT, who, Source.PHONE, later)
+
+    wins, errors = _race(agenda, attempt)
+    assert len(wins) == 1 and len(errors) == CALLERS - 1
+    assert all(isinstance(e, SlotTaken) for e in errors), {type(e) for e in errors}
+    check_invariants(agenda.db)
+    snap = snapshot(agenda.db)
+    assert len(snap["agenda_slot_units"]) == 4

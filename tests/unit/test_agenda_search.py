@@ -145,3 +145,15 @@ def test_exact_time_asked_is_offered(agenda: SqlAgenda) -> None:
     assert slots[0].start == at(3, 10)
     # Right after the notice limit, times stay on the round grid (10:10, not 10:05).
     assert agenda.find_slots(SlotQuery(earliest=NOW), NOW)[0].start == at(2, 10, 10)
+
+
+def test_daylight_saving_week(agenda: SqlAgenda) -> None:
+    # Clocks go forward on Sunday 29 March 2026: Monday 08:30 is 06:30 UTC (it was 07:30 UTC before).
+    monday = dt.datetime(2026, 3, 30, 0, 0, tzinfo=TZ)
+    slots = agenda.find_slots(
+        SlotQuery(practitioner_id="martin", earliest=monday, latest=monday + dt.timedelta(days=1)), NOW
+    )
+    assert slots[0].start == dt.datetime(2026, 3, 30, 8, 30, tzinfo=TZ)
+    assert slots[0].start.astimezone(dt.UTC).hour == 6
+    appt = agenda.book(slots[0], PAT, Source.PHONE, NOW)
+    assert agenda.get(appt.id).start == slots[0].start
