@@ -120,7 +120,7 @@ async def _prepare_speech(args: argparse.Namespace, config: Config) -> tuple[str
 
 
 async def _wait_turn(call: PhoneCall, after: float | None) -> None:
-    """Wait `after` seconds, or until the greeting has been heard and ~0.8 s of silence follows."""
+    """Wait `after` seconds, or until the greeting has been heard and ~0.6 s of silence follows."""
     if after is not None:
         await asyncio.sleep(after)
         return
@@ -130,7 +130,7 @@ async def _wait_turn(call: PhoneCall, after: float | None) -> None:
         segments = sound_segments(call.heard_pcm())
         if segments:
             heard_sound = True
-            if call.heard_seconds() - segments[-1][1] >= 0.8:
+            if call.heard_seconds() - segments[-1][1] >= 0.6:
                 return
         elif not heard_sound and time.monotonic() > deadline - 10.0:
             return  # nothing said in 5 s: go ahead
@@ -138,7 +138,7 @@ async def _wait_turn(call: PhoneCall, after: float | None) -> None:
 
 
 async def _report(heard: bytes, offset: float, sent: list[Sent], config: Config, transcribe: bool) -> None:
-    segments = sound_segments(heard)
+    segments = sound_segments(heard, min_gap_s=0.3)
     events: list[tuple[float, str]] = [(s.at_s, f"→ envoyé  : {s.what}") for s in sent]
     texts = await _transcribe(heard, segments, config) if transcribe and segments else {}
     for i, (start, end) in enumerate(segments):
