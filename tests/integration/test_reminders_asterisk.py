@@ -161,3 +161,30 @@ async def test_answering_machine_gets_callback_message(rig: RigFactory) -> None:
     job = r.store.get(f"reminder:{appointment.id}")
     assert job is not None and job.state == DONE
     assert r.agenda.get(appointment.id).status == AppointmentStatus.BOOKED
+
+
+async def test_follow_up_call_after_consultation(rig: RigFactory, demo_config: Config) -> None:
+    """An appointment type with follow_up_call: the day after, inside the windows, the patient is
+    called with purpose follow_up. (Its questions are open speech: the keypad-only test recogniser
+    cannot answer them, so this checks the scheduling and the call, not the dialogue.)"""
+    types = [t.model_copy(update={"follow_up_call": True}) if t.id == "consultation" else t
+             for t in demo_config.practice.appointment_types]
+    practice = demo_config.practice.model_copy(update={"appointment_types": types})
+    # Thursday 3 December 10:19:45: the consultation of Wednesday 10:00-10:20 ended nearly a day ago.
+    clock = Clock.starting_at(dt.datetime(2026, 12, 3, 10, 19, 45, tzinfo=VIRTUAL_NOW.tzinfo))
+    r = await rig(ANSWER_NOW, clock, practice=practice)
+    appointment = book(r.agenda, wednesday(10), VIRTUAL_NOW)  # booked earlier, on Tuesday
+    job = r.store.get(f"follow_up:{appointment.id}")
+    assert job is not None and job.run_at == wednesday(10, 20) + dt.timedelta(days=1)
+    assert r.store.get(f"reminder:{appointment.id}") is None  # the reminder time is long past
+    call = await r.phone.wait_incoming(timeout=20)
+    await call.wait_media()
+    await asyncio.sleep(2.5)
+    await call.send_dtmf("1")  # "Êtes-vous Marie Durand ?" yes
+    await asyncio.sleep(3)
+    await call.hangup()
+    assert await wait_until(_attempts_done(r.store, appointment, 1), 20)
+    [attempt] = r.store.attempts(appointment.id)
+    assert attempt.kind == "follow_up" and attempt.details.get("answered") is True
+    await asyncio.sleep(2)
+    assert len(r.store.attempts(appointment.id)) == 1  # answered: not retried

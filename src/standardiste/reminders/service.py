@@ -421,7 +421,9 @@ class ReminderService:
                 log.exception("reminders: dialer failed for %s", job.job_id)
                 result = CallResult(OutcomeKind.FAILED, {"reason": "dialer_error", "error": str(err)[:200]})
         end = self.clock.now()
-        retry_at = self._retry_at(job, result.outcome, end) if phone else None
+        # Someone picked up: no retry (a message was left, or the conversation took its course).
+        answered = bool(result.details.get("answered"))
+        retry_at = self._retry_at(job, result.outcome, end) if phone and not answered else None
         details: dict[str, Any] = {**result.details}
         if retry_at is not None:
             details["retry_at"] = retry_at.isoformat()
