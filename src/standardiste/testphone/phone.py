@@ -105,7 +105,16 @@ class _Hub:
             import pjsua2 as pj
 
             ep = pj.Endpoint()
-            ep.libCreate()
+            # libCreate logs a few lines to stdout before any log level can be set: hide them.
+            saved = os.dup(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 1)
+                ep.libCreate()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                os.close(devnull)
             cfg = pj.EpConfig()
             cfg.uaConfig.threadCnt = 0  # events are polled by this thread only
             cfg.uaConfig.mainThreadOnly = False
