@@ -126,22 +126,27 @@ class RedisServer:
                 self._process = None
                 raise RedisServerError(f"redis-server s'est arrêté au démarrage / exited at start: {err}"
                                        f" (voir/see {self.data_dir / 'redis.log'})")
-            if self.ping(0.2) and self._loaded():
+            if self.ping(0.2) and self._ours_and_loaded():
                 log.info("redis-server started on %s:%d (AOF in %s)", self.host, self.port, self.data_dir)
                 return
             time.sleep(0.05)
         self.kill()
         raise RedisServerError(f"redis-server ne répond pas sur le port {self.port} / did not answer")
 
-    def _loaded(self) -> bool:
-        # While the AOF is being replayed, PING answers but commands fail with LOADING.
+    def _ours_and_loaded(self) -> bool:
+        # Another server on the port would answer PING too: check its pid. While the AOF is
+        # being replayed, PING answers but commands fail with LOADING.
         client = redis.Redis(host=self.host, port=self.port, socket_timeout=0.5)
         try:
-            return client.info("persistence").get("loading", 0) == 0
+            info = client.info()
         except (redis.RedisError, OSError):
             return False
         finally:
             client.close()
+        if self._process is None or info.get("process_id") != self._process.pid:
+            self.kill()
+            raise RedisServerError(f"port {self.port} déjà utilisé / already in use")
+        return info.get("loading", 0) == 0
 
     def stop(self, timeout: float = 10.0) -> None:
         """Graceful stop: SHUTDOWN flushes the AOF."""
