@@ -238,9 +238,13 @@ def run(url: str, label: str, threads: int) -> dict[str, Any]:
     )
 
     # Contention: all threads fight for the same 20 slots; exactly 20 must win.
-    contested = agenda.find_slots(SlotQuery(earliest=now + dt.timedelta(days=100), limit=10), now)
-    contested += agenda.find_slots(SlotQuery(earliest=now + dt.timedelta(days=101), limit=10), now)
-    contested = list(dict.fromkeys(contested))
+    contested = []
+    for days in (100, 101, 102, 103):
+        day0 = (now + dt.timedelta(days=days)).replace(hour=0, minute=0, second=0)
+        contested += agenda.find_slots(
+            SlotQuery(earliest=day0, latest=day0 + dt.timedelta(days=1), limit=10), now
+        )
+    contested = contested[:20]
     wins = [0]
     barrier2 = threading.Barrier(threads)
 

@@ -53,7 +53,12 @@ def plan(rules: PracticeRules, query: SlotQuery, now: dt.datetime) -> Plan:
     if start >= horizon:
         raise SlotUnavailable("au-delà de la période de réservation / beyond the booking horizon")
     end = min(horizon, query.latest) if query.latest else horizon
-    anchor = query.earliest if query.earliest is not None and query.earliest >= start else None
+    # Only a time a person would say (on the quarter hour) moves the packing; other times keep the grid.
+    anchor = None
+    if query.earliest is not None and query.earliest >= start:
+        anchor = _ceil_unit(query.earliest)
+        if anchor.astimezone(dt.UTC).minute % 15:
+            anchor = None
     return Plan(
         practitioners=practitioners,
         type_id=type_id,
@@ -64,7 +69,7 @@ def plan(rules: PracticeRules, query: SlotQuery, now: dt.datetime) -> Plan:
         limit=max(1, min(query.limit, 10)),
         asap=query.asap,
         preferred=query.practitioner_id,
-        anchor=_ceil_unit(anchor) if anchor is not None else None,
+        anchor=anchor,
     )
 
 
