@@ -58,7 +58,7 @@ class OutboundFlow(RequestFlow):
             return self.finish(
                 [
                     self.say(
-                        f"Bonjour, ici le {self.practice.name}. Merci de nous rappeler. Au revoir.",
+                        P.outbound_unknown(self.practice),
                         interruptible=False,
                     ),
                     Hangup("appointment_not_found"),
@@ -66,10 +66,7 @@ class OutboundFlow(RequestFlow):
             )
         patient = self.appointment.patient
         name = f"{patient.first_name} {patient.last_name}"
-        text = (
-            f"Bonjour, ici l'assistant vocal du {self.practice.name}. Je souhaite parler à {name}. "
-            f"Êtes-vous {name} ? Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
-        )
+        text = P.is_patient(self.practice, name)
 
         def on_answer(answer: Answer) -> list[Action] | None:
             yes = answer.yes_no()
@@ -82,7 +79,7 @@ class OutboundFlow(RequestFlow):
         question = Question(
             "is_patient",
             text,
-            f"Êtes-vous {name} ? {P.YES_NO_KEYS}",
+            P.is_patient_simple(name),
             self.yes_no_expect(),
             on_answer,
             on_give_up=self._outbound_no_answer,
@@ -92,12 +89,10 @@ class OutboundFlow(RequestFlow):
 
     def _wrong_person(self) -> list[Action]:
         self.achieve(OutcomeKind.WRONG_PERSON)
-        number = f" au {P.phone_fr(self.practice.phone)}" if self.practice.phone else ""
         return self.finish(
             [
                 self.say(
-                    f"Excusez-moi pour le dérangement. Pourriez-vous lui demander de rappeler le "
-                    f"{self.practice.name}{number} ? Merci, au revoir.",
+                    P.wrong_person(self.practice),
                     interruptible=False,
                 ),
                 Hangup("wrong_person"),
@@ -107,12 +102,10 @@ class OutboundFlow(RequestFlow):
     def _outbound_no_answer(self) -> list[Action]:
         heard = any(u.speaker == "caller" for u in self._transcript)
         self.achieve(OutcomeKind.FAILED if heard else OutcomeKind.NO_ANSWER)
-        number = f" au {P.phone_fr(self.practice.phone)}" if self.practice.phone else ""
         return self.finish(
             [
                 self.say(
-                    f"Je n'ai pas pu vous comprendre. Merci de rappeler le {self.practice.name}{number}. "
-                    "Au revoir.",
+                    P.outbound_not_understood(self.practice),
                     interruptible=False,
                 ),
                 Hangup("no_answer"),
@@ -128,11 +121,7 @@ class OutboundFlow(RequestFlow):
             f"{P.of_datetime_fr(self.local(a.start), self._now())} avec "
             f"{P.practitioner_fr(self.practice, a.practitioner_id)}"
         )
-        text = (
-            f"Je vous appelle pour vous rappeler votre rendez-vous {when}. "
-            "Dites oui ou tapez 1 pour confirmer, dites annuler ou tapez 2 pour annuler, "
-            "dites déplacer ou tapez 3 pour changer d'horaire."
-        )
+        text = P.reminder(when)
 
         def on_answer(answer: Answer) -> list[Action] | None:
             choice = self._reminder_choice(answer)
@@ -143,13 +132,10 @@ class OutboundFlow(RequestFlow):
             if choice == "move":
                 self._change = "move"
                 self.start_booking(None, moving=a, source=self._change_source())
-                return self.ask(self._wish_question("Pour quand souhaitez-vous le déplacer ?"))
+                return self.ask(self._wish_question(P.MOVE_WHEN))
             return None
 
-        simple = (
-            "Tapez 1 pour confirmer votre rendez-vous, 2 pour l'annuler, 3 pour le déplacer. "
-            "Ou dites : oui, annuler, ou déplacer."
-        )
+        simple = P.REMINDER_SIMPLE
         return self.ask(
             Question(
                 "reminder",
@@ -184,7 +170,7 @@ class OutboundFlow(RequestFlow):
     # --- Follow-up -------------------------------------------------------------------------------
 
     def _follow_up_question(self) -> list[Action]:
-        text = "Comment allez-vous depuis votre consultation ?"
+        text = P.FOLLOW_UP
 
         def on_answer(answer: Answer) -> list[Action] | None:
             if answer.keys is not None:
@@ -215,19 +201,16 @@ class OutboundFlow(RequestFlow):
                     request_id=request_id,
                     urgent=True,
                 )
-                return self._satisfaction_question(
-                    "Je transmets tout de suite votre message au médecin, qui vous rappellera rapidement. "
-                    f"Si votre état s'aggrave, composez le {self.practice.emergency_number}."
-                )
+                return self._satisfaction_question(P.follow_up_concern(self.practice))
             if any(w in folded for w in _WELL) or answer.yes_no() is not None:
-                return self._satisfaction_question("Je suis content de l'apprendre.")
+                return self._satisfaction_question(P.FOLLOW_UP_GLAD)
             return None
 
         return self.ask(
             Question(
                 "follow_up",
                 text,
-                "Est-ce que vous allez bien ? Dites oui ou non.",
+                P.FOLLOW_UP_SIMPLE,
                 Expectation(Expect.OPEN),
                 on_answer,
                 on_give_up=self._outbound_no_answer,
@@ -236,10 +219,7 @@ class OutboundFlow(RequestFlow):
         )
 
     def _satisfaction_question(self, preamble: str) -> list[Action]:
-        text = (
-            "Sur une échelle de un à cinq, cinq étant très satisfait, êtes-vous satisfait de votre "
-            "consultation ? Dites un chiffre ou tapez-le."
-        )
+        text = P.SATISFACTION
 
         def on_answer(answer: Answer) -> list[Action] | None:
             score = None
@@ -257,7 +237,7 @@ class OutboundFlow(RequestFlow):
             Question(
                 "satisfaction",
                 text,
-                "Tapez un chiffre de 1 à 5.",
+                P.SATISFACTION_KEYS,
                 Expectation(Expect.SATISFACTION, digits=1),
                 on_answer,
                 on_give_up=lambda: self._end_follow_up(None),
@@ -275,7 +255,7 @@ class OutboundFlow(RequestFlow):
             last.details["satisfaction"] = score
         return self.finish(
             [
-                self.say("Merci pour votre réponse, et bonne journée. Au revoir.", interruptible=False),
+                self.say(P.FOLLOW_UP_BYE, interruptible=False),
                 Hangup("done"),
             ]
         )
@@ -284,7 +264,7 @@ class OutboundFlow(RequestFlow):
         return self.state.direction == "outbound"
 
     def outbound_after_task(self, said: str) -> list[Action]:
-        return self.finish([self.say(f"{said} Merci, au revoir.", interruptible=False), Hangup("done")])
+        return self.finish([self.say(f"{said} {P.OUTBOUND_BYE}", interruptible=False), Hangup("done")])
 
     def _deny_words(self, answer: Answer) -> bool:
         return has_word(answer.text, ("non",))

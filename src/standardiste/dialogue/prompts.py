@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from standardiste.agenda.model import RequestKind
 from standardiste.config import WEEKDAYS_FR, PracticeConfig, TimeRange, WeeklyHours
 
 MONTHS_FR = (
@@ -240,3 +241,113 @@ def emergency_call_15(practice: PracticeConfig) -> str:
 EMERGENCY_CONFIRM = (
     "S'agit-il d'une urgence médicale grave, maintenant ? Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
 )
+
+
+# --- Requests for the staff ---------------------------------------------------------------------
+
+REQUEST_WHAT = {
+    RequestKind.PRESCRIPTION_RENEWAL: "Quel traitement souhaitez-vous faire renouveler ?",
+    RequestKind.MEDICAL_CERTIFICATE: (
+        "Pour quoi vous faut-il ce certificat ? Par exemple pour le sport, ou le travail."
+    ),
+    RequestKind.SICK_LEAVE: "Pouvez-vous me dire en quelques mots de quoi il s'agit ?",
+    RequestKind.TEST_RESULTS: "De quels résultats s'agit-il ? Par exemple une prise de sang ou une radio.",
+    RequestKind.CALLBACK: "Quel est votre message ?",
+}
+REQUEST_INTRO = {
+    RequestKind.PRESCRIPTION_RENEWAL: "Je note une demande de renouvellement d'ordonnance pour le médecin.",
+    RequestKind.MEDICAL_CERTIFICATE: "Je note une demande de certificat médical pour le médecin.",
+    RequestKind.SICK_LEAVE: "Je note votre demande d'arrêt de travail pour le médecin.",
+    RequestKind.TEST_RESULTS: (
+        "Je ne peux pas communiquer de résultats par téléphone, mais je transmets votre demande au médecin."
+    ),
+    RequestKind.CALLBACK: "Je prends votre message pour le secrétariat.",
+}
+REQUEST_NEXT = {
+    RequestKind.PRESCRIPTION_RENEWAL: (
+        "Votre demande de renouvellement est transmise au médecin. Le cabinet vous rappellera au {phone} "
+        "quand l'ordonnance sera prête, ou si le médecin souhaite vous voir en consultation."
+    ),
+    RequestKind.MEDICAL_CERTIFICATE: (
+        "Votre demande de certificat est transmise. Le cabinet vous rappellera au {phone} ; un certificat "
+        "demande souvent une consultation."
+    ),
+    RequestKind.SICK_LEAVE: (
+        "Votre demande est transmise au médecin, qui décidera de la suite. "
+        "Le cabinet vous rappellera au {phone}."
+    ),
+    RequestKind.TEST_RESULTS: (
+        "Votre demande est transmise. Le médecin ou le secrétariat vous rappellera au {phone} pour en parler."
+    ),
+    RequestKind.CALLBACK: (
+        "Votre message est transmis. Le secrétariat vous rappellera au {phone} dès que possible."
+    ),
+    RequestKind.FOLLOW_UP_CONCERN: "Je transmets votre message au médecin, qui vous rappellera rapidement.",
+}
+
+
+# --- Calls we place (reminders, follow-ups) -------------------------------------------------------
+
+
+def _call_back(practice: PracticeConfig) -> str:
+    number = f" au {phone_fr(practice.phone)}" if practice.phone else ""
+    return f"le {practice.name}{number}"
+
+
+def outbound_unknown(practice: PracticeConfig) -> str:
+    return f"Bonjour, ici le {practice.name}. Merci de nous rappeler. Au revoir."
+
+
+def is_patient(practice: PracticeConfig, name: str) -> str:
+    return (
+        f"Bonjour, ici l'assistant vocal du {practice.name}. Je souhaite parler à {name}. "
+        f"Êtes-vous {name} ? Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
+    )
+
+
+def is_patient_simple(name: str) -> str:
+    return f"Êtes-vous {name} ? {YES_NO_KEYS}"
+
+
+def wrong_person(practice: PracticeConfig) -> str:
+    # Nothing about the appointment: the person who answered is not the patient.
+    return (
+        f"Excusez-moi pour le dérangement. Pourriez-vous lui demander de rappeler {_call_back(practice)} ? "
+        "Merci, au revoir."
+    )
+
+
+def outbound_not_understood(practice: PracticeConfig) -> str:
+    return f"Je n'ai pas pu vous comprendre. Merci de rappeler {_call_back(practice)}. Au revoir."
+
+
+def reminder(when: str) -> str:
+    return (
+        f"Je vous appelle pour vous rappeler votre rendez-vous {when}. "
+        "Dites oui ou tapez 1 pour confirmer, dites annuler ou tapez 2 pour annuler, "
+        "dites déplacer ou tapez 3 pour changer d'horaire."
+    )
+
+
+REMINDER_SIMPLE = (
+    "Tapez 1 pour confirmer votre rendez-vous, 2 pour l'annuler, 3 pour le déplacer. "
+    "Ou dites : oui, annuler, ou déplacer."
+)
+MOVE_WHEN = "Pour quand souhaitez-vous le déplacer ?"
+OUTBOUND_BYE = "Merci, au revoir."
+FOLLOW_UP = "Comment allez-vous depuis votre consultation ?"
+FOLLOW_UP_SIMPLE = "Est-ce que vous allez bien ? Dites oui ou non."
+FOLLOW_UP_GLAD = "Je suis content de l'apprendre."
+SATISFACTION = (
+    "Sur une échelle de un à cinq, cinq étant très satisfait, êtes-vous satisfait de votre "
+    "consultation ? Dites un chiffre ou tapez-le."
+)
+SATISFACTION_KEYS = "Tapez un chiffre de 1 à 5."
+FOLLOW_UP_BYE = "Merci pour votre réponse, et bonne journée. Au revoir."
+
+
+def follow_up_concern(practice: PracticeConfig) -> str:
+    return (
+        "Je transmets tout de suite votre message au médecin, qui vous rappellera rapidement. "
+        f"Si votre état s'aggrave, composez le {practice.emergency_number}."
+    )

@@ -21,53 +21,6 @@ REQUEST_KINDS = {
     Intent.TEST_RESULTS: RequestKind.TEST_RESULTS,
 }
 
-_WHAT = {
-    RequestKind.PRESCRIPTION_RENEWAL: "Quel traitement souhaitez-vous faire renouveler ?",
-    RequestKind.MEDICAL_CERTIFICATE: (
-        "Pour quoi vous faut-il ce certificat ? Par exemple pour le sport, ou le travail."
-    ),
-    RequestKind.SICK_LEAVE: "Pouvez-vous me dire en quelques mots de quoi il s'agit ?",
-    RequestKind.TEST_RESULTS: "De quels résultats s'agit-il ? Par exemple une prise de sang ou une radio.",
-    RequestKind.CALLBACK: "Quel est votre message ?",
-}
-_INTRO = {
-    RequestKind.PRESCRIPTION_RENEWAL: "Je note une demande de renouvellement d'ordonnance pour le médecin.",
-    RequestKind.MEDICAL_CERTIFICATE: "Je note une demande de certificat médical pour le médecin.",
-    RequestKind.SICK_LEAVE: "Je note votre demande d'arrêt de travail pour le médecin.",
-    RequestKind.TEST_RESULTS: (
-        "Je ne peux pas communiquer de résultats par téléphone, mais je transmets votre demande au médecin."
-    ),
-    RequestKind.CALLBACK: "Je prends votre message pour le secrétariat.",
-}
-_NEXT = {
-    RequestKind.PRESCRIPTION_RENEWAL: (
-        "Votre demande de renouvellement est transmise au médecin. Le cabinet vous rappellera au {phone} "
-        "quand l'ordonnance sera prête, ou si le médecin souhaite vous voir en consultation."
-    ),
-    RequestKind.MEDICAL_CERTIFICATE: (
-        "Votre demande de certificat est transmise. Le cabinet vous rappellera au {phone} ; un certificat "
-        "demande souvent une consultation."
-    ),
-    RequestKind.SICK_LEAVE: (
-        "Votre demande est transmise au médecin, qui décidera de la suite. "
-        "Le cabinet vous rappellera au {phone}."
-    ),
-    RequestKind.TEST_RESULTS: (
-        "Votre demande est transmise. Le médecin ou le secrétariat vous rappellera au {phone} pour en parler."
-    ),
-    RequestKind.CALLBACK: (
-        "Votre message est transmis. Le secrétariat vous rappellera au {phone} dès que possible."
-    ),
-    RequestKind.FOLLOW_UP_CONCERN: "Je transmets votre message au médecin, qui vous rappellera rapidement.",
-}
-_LABELS = {
-    RequestKind.PRESCRIPTION_RENEWAL: "renouvellement d'ordonnance",
-    RequestKind.MEDICAL_CERTIFICATE: "certificat médical",
-    RequestKind.SICK_LEAVE: "arrêt de travail",
-    RequestKind.TEST_RESULTS: "résultats d'examen",
-    RequestKind.CALLBACK: "rappel",
-}
-
 
 class RequestFlow(AppointmentFlow):
     def start_request(self, kind: RequestKind, answer: Answer | None) -> list[Action]:
@@ -81,9 +34,9 @@ class RequestFlow(AppointmentFlow):
             self.take_identity_hints(answer)
             self._note_request_words(answer)
         if self.open_speech:
-            return self.ask(self._what_question(kind), _INTRO[kind])
+            return self.ask(self._what_question(kind), P.REQUEST_INTRO[kind])
         # A grammar-only recogniser cannot take free words: the staff will ask when calling back.
-        return self.collect_identity(self._file_request, phone=True, preamble=_INTRO[kind])
+        return self.collect_identity(self._file_request, phone=True, preamble=P.REQUEST_INTRO[kind])
 
     def _note_request_words(self, answer: Answer) -> None:
         self._request_words.append(answer.text)
@@ -106,8 +59,8 @@ class RequestFlow(AppointmentFlow):
 
         return Question(
             "request_what",
-            _WHAT[kind],
-            f"{_WHAT[kind]} Dites-le en quelques mots.",
+            P.REQUEST_WHAT[kind],
+            f"{P.REQUEST_WHAT[kind]} Dites-le en quelques mots.",
             Expectation(Expect.OPEN),
             on_answer,
             # Nothing usable twice: file it anyway, the staff will ask when calling back.
@@ -131,7 +84,7 @@ class RequestFlow(AppointmentFlow):
         request_id = self.services.inbox.file(draft, now)
         self.achieve(OutcomeKind.REQUEST_FILED, request_type=str(kind), request_id=request_id)
         phone = P.phone_fr(draft.callback_number) if draft.callback_number else "votre numéro"
-        return self.after_task(_NEXT[kind].format(phone=phone))
+        return self.after_task(P.REQUEST_NEXT[kind].format(phone=phone))
 
     # --- Reception unavailable: take a message ---------------------------------------------------
 
