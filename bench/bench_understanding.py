@@ -172,6 +172,8 @@ def main() -> int:
         "python": platform.python_version(),
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model_load_s": round(min(load_runs), 2),
+        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "cpus": os.cpu_count(),
         "training_examples": len(load_examples([packaged_nlu()])),
     }
     print(f"dev set: {len(items)} utterances, training examples: {report['training_examples']}")

@@ -152,6 +152,13 @@ _PART_OF_DAY = (
     ),
 )
 _INVALID_DAY_MONTH = re.compile(r"\b(\d{1,2}|premier|1er) (" + "|".join(MONTHS) + r")\b(?: (\d{4}))?")
+# Duckling costs 0.3-4 ms: skip it when nothing in the sentence can be a date or a time.
+_DATE_CUE = re.compile(
+    r"\d|\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|janvier|fevrier|mars|avril|mai|juin|"
+    r"juillet|aout|septembre|octobre|novembre|decembre|demain|aujourd|hier|semaine|mois|matin|matinee|midi|"
+    r"minuit|soir|soiree|nuit|heures?|prochaine?|derniere?|fin|debut|noel|paques|jour|jours|an|annee|week|"
+    r"huit|quinze|premier|tot|tard|apres|avant|veille|lendemain|ce|cette|dans|vers)\b"
+)
 _BIRTH_CONTEXT = re.compile(r"\b(?:ne|nee|naissance|naissances|nes|nees)\b(?: \w+){0,3} ?$")
 _EXPLICIT_PM = re.compile(r"\b(?:soir|apres midi|1[3-9]|2[0-3]) ?(?:h|heures?)?\b")
 
@@ -217,7 +224,7 @@ class DateResolver:
                 add(FoundDate(s, e, value, "day", holiday=holiday_name(day)))
         # 4. Duckling.
         try:
-            results = self._duckling_parse(dig.text, now)
+            results = self._duckling_parse(dig.text, now) if _DATE_CUE.search(folded.text) else []
         except Exception:  # a Duckling failure must not lose the rest of the understanding
             results = []
         for r in results:
