@@ -28,9 +28,7 @@ class AppointmentFlow(BookingFlow):
             self.take_identity_hints(answer)
         self._change = change
         self._change_hint = answer
-        return self.collect_identity(
-            self._lookup, phone=False, preamble="Je vais d'abord retrouver votre dossier."
-        )
+        return self.collect_identity(self._lookup, phone=False, preamble=P.FIND_FILE)
 
     def _lookup(self, ident: Identity) -> list[Action]:
         assert ident.birth_date is not None
@@ -42,14 +40,14 @@ class AppointmentFlow(BookingFlow):
             self._lookup_failures += 1
             if self._lookup_failures >= 2:
                 return self.transfer(
-                    "Je ne retrouve pas votre dossier. Je vous passe le secrétariat, ne quittez pas.",
+                    P.FILE_NOT_FOUND_TRANSFER,
                     reason="patient_not_found",
                 )
             self.identity = Identity(phone=self.identity.phone)
             return self.collect_identity(
                 self._lookup,
                 phone=False,
-                preamble="Je ne trouve pas de dossier à ce nom avec cette date de naissance. Reprenons.",
+                preamble=P.FILE_NOT_FOUND_RETRY,
             )
         upcoming = [a for a in self.services.agenda.upcoming(patient.id, now)]
         if not upcoming:
@@ -70,7 +68,7 @@ class AppointmentFlow(BookingFlow):
 
     def after_task_no_appointment(self) -> list[Action]:
         self.achieve(OutcomeKind.ANSWERED, topic="no_upcoming_appointment")
-        return self.what_else("Je ne trouve aucun rendez-vous à venir à votre nom.")
+        return self.what_else(P.NO_UPCOMING)
 
     def _which_appointment(self, options: list[Appointment]) -> Question:
         now = self._now()
@@ -79,7 +77,7 @@ class AppointmentFlow(BookingFlow):
             f"{P.practitioner_fr(self.practice, a.practitioner_id)}"
             for a in options
         ]
-        text = "Vous avez plusieurs rendez-vous : " + ", ".join(parts[:-1]) + f", et {parts[-1]}. Lequel ?"
+        text = P.which_appointment(parts)
         keys = ", ".join(f"{i + 1} pour {P.ordinal_fr(i)}" for i in range(len(options)))
 
         def on_answer(answer: Answer) -> list[Action] | None:
@@ -106,20 +104,18 @@ class AppointmentFlow(BookingFlow):
         )
         if self._change == "move":
             self.start_booking(None, moving=appointment, source=self._change_source())
-            question = self._wish_question(
-                f"Votre rendez-vous est {when}. Pour quand souhaitez-vous le déplacer ?"
-            )
+            question = self._wish_question(f"{P.your_appointment(when)} {P.MOVE_WHEN}")
             return self.ask(question)
         if self._change == "confirm":
-            return self._confirm(appointment, f"Vous avez bien rendez-vous {when}.")
-        text = f"Vous avez rendez-vous {when}. Voulez-vous l'annuler ?"
+            return self._confirm(appointment, P.confirm_appointment(when))
+        text = P.cancel_question(when)
 
         def on_answer(answer: Answer) -> list[Action] | None:
             yes = answer.yes_no()
             if yes is True:
                 return self._cancel(appointment)
             if yes is False:
-                return self.what_else("Très bien, je ne change rien.")
+                return self.what_else(P.NOTHING_CHANGED)
             return None
 
         return self.ask(
@@ -143,7 +139,7 @@ class AppointmentFlow(BookingFlow):
         except AgendaError as err:
             log.warning("cancel %s failed: %s", appointment.id, err)
             return self.transfer(
-                "Je n'arrive pas à annuler ce rendez-vous. Je vous passe le secrétariat.",
+                P.CANCEL_FAILED,
                 reason="cancel_failed",
             )
         self.achieve(
@@ -152,9 +148,7 @@ class AppointmentFlow(BookingFlow):
             practitioner=cancelled.practitioner_id,
             start=cancelled.start.isoformat(),
         )
-        return self.after_task(
-            f"C'est fait : votre rendez-vous {P.of_datetime_fr(self.local(cancelled.start), now)} est annulé."
-        )
+        return self.after_task(P.cancelled(P.of_datetime_fr(self.local(cancelled.start), now)))
 
     def _confirm(self, appointment: Appointment, preamble: str) -> list[Action]:
         now = self._now()
@@ -163,7 +157,7 @@ class AppointmentFlow(BookingFlow):
         except AgendaError as err:
             log.warning("confirm %s failed: %s", appointment.id, err)
             return self.transfer(
-                "Je n'arrive pas à confirmer ce rendez-vous. Je vous passe le secrétariat.",
+                P.CONFIRM_FAILED,
                 reason="confirm_failed",
             )
         self.achieve(
@@ -172,4 +166,4 @@ class AppointmentFlow(BookingFlow):
             practitioner=confirmed.practitioner_id,
             start=confirmed.start.isoformat(),
         )
-        return self.after_task(f"{preamble} C'est confirmé.".strip())
+        return self.after_task(f"{preamble} {P.CONFIRMED}".strip())

@@ -185,10 +185,8 @@ class IdentityFlow(DialogueCore):
 
         return Question(
             "name",
-            "Quel est le nom de famille et le prénom de l'enfant ?"
-            if self.for_child
-            else "Quel est votre nom de famille et votre prénom ?",
-            "Dites votre nom de famille, puis votre prénom. Par exemple : Dupont, Marie.",
+            P.ASK_NAME_CHILD if self.for_child else P.ASK_NAME,
+            P.ASK_NAME_SIMPLE,
             Expectation(Expect.NAME),
             on_answer,
             allow_switch=True,
@@ -231,14 +229,8 @@ class IdentityFlow(DialogueCore):
 
         return Question(
             "birth_date",
-            (
-                "Quelle est sa date de naissance ? "
-                if self.for_child
-                else "Quelle est votre date de naissance ? "
-            )
-            + "Vous pouvez aussi la taper : jour, mois et année, huit chiffres.",
-            "Tapez votre date de naissance sur le clavier, en huit chiffres : par exemple zéro cinq, "
-            "zéro trois, mille neuf cent quatre-vingt-cinq se tape 0 5 0 3 1 9 8 5.",
+            P.ASK_BIRTH_DATE_CHILD if self.for_child else P.ASK_BIRTH_DATE,
+            P.ASK_BIRTH_DATE_SIMPLE,
             Expectation(Expect.BIRTH_DATE, digits=8),
             on_answer,
         )
@@ -265,8 +257,8 @@ class IdentityFlow(DialogueCore):
 
             question = Question(
                 "phone_confirm",
-                f"Pouvons-nous vous joindre au numéro d'où vous appelez, le {P.phone_fr(caller)} ?",
-                f"Le {P.phone_fr(caller)} est-il le bon numéro pour vous rappeler ? {P.YES_NO_KEYS}",
+                P.confirm_caller_id(caller),
+                P.confirm_caller_id_simple(caller),
                 self.yes_no_expect(),
                 on_confirm,
             )
@@ -296,8 +288,8 @@ class IdentityFlow(DialogueCore):
 
         return Question(
             "phone",
-            "À quel numéro pouvons-nous vous rappeler ? Vous pouvez le taper sur le clavier, dix chiffres.",
-            "Tapez votre numéro de téléphone sur le clavier, les dix chiffres, puis dièse.",
+            P.ASK_PHONE,
+            P.ASK_PHONE_SIMPLE,
             Expectation(Expect.PHONE, digits=10),
             on_answer,
         )
@@ -317,13 +309,13 @@ class IdentityFlow(DialogueCore):
             if yes is True:
                 return accept()
             if yes is False and retry is not None:
-                return self.ask(retry, "Pardon.")
+                return self.ask(retry, P.SORRY)
             return None
 
         question = Question(
             f"check_{name}",
-            f"J'ai compris {spoken}, c'est bien ça ?",
-            f"J'ai compris {spoken}. {P.YES_NO_KEYS}",
+            P.understood(spoken),
+            P.understood_simple(spoken),
             self.yes_no_expect(),
             on_answer,
             allow_switch=False,

@@ -351,3 +351,72 @@ def follow_up_concern(practice: PracticeConfig) -> str:
         "Je transmets tout de suite votre message au médecin, qui vous rappellera rapidement. "
         f"Si votre état s'aggrave, composez le {practice.emergency_number}."
     )
+
+
+# --- Identity -------------------------------------------------------------------------------------
+
+ASK_NAME = "Quel est votre nom de famille et votre prénom ?"
+ASK_NAME_CHILD = "Quel est le nom de famille et le prénom de l'enfant ?"
+ASK_NAME_SIMPLE = "Dites votre nom de famille, puis votre prénom. Par exemple : Dupont, Marie."
+ASK_BIRTH_DATE = (
+    "Quelle est votre date de naissance ? Vous pouvez aussi la taper : jour, mois et année, huit chiffres."
+)
+ASK_BIRTH_DATE_CHILD = (
+    "Quelle est sa date de naissance ? Vous pouvez aussi la taper : jour, mois et année, huit chiffres."
+)
+ASK_BIRTH_DATE_SIMPLE = (
+    "Tapez la date de naissance sur le clavier, en huit chiffres : par exemple zéro cinq, "
+    "zéro trois, mille neuf cent quatre-vingt-cinq se tape 0 5 0 3 1 9 8 5."
+)
+ASK_PHONE = "À quel numéro pouvons-nous vous rappeler ? Vous pouvez le taper sur le clavier, dix chiffres."
+ASK_PHONE_SIMPLE = "Tapez votre numéro de téléphone sur le clavier, les dix chiffres, puis dièse."
+SORRY = "Pardon."
+
+
+def confirm_caller_id(e164: str) -> str:
+    return f"Pouvons-nous vous joindre au numéro d'où vous appelez, le {phone_fr(e164)} ?"
+
+
+def confirm_caller_id_simple(e164: str) -> str:
+    return f"Le {phone_fr(e164)} est-il le bon numéro pour vous rappeler ? {YES_NO_KEYS}"
+
+
+def understood(spoken: str) -> str:
+    """Read back what a grammar-only recogniser heard."""
+    return f"J'ai compris {spoken}, c'est bien ça ?"
+
+
+def understood_simple(spoken: str) -> str:
+    return f"J'ai compris {spoken}. {YES_NO_KEYS}"
+
+
+# --- Existing appointments ------------------------------------------------------------------------
+
+FIND_FILE = "Je vais d'abord retrouver votre dossier."
+FILE_NOT_FOUND_RETRY = "Je ne trouve pas de dossier à ce nom avec cette date de naissance. Reprenons."
+FILE_NOT_FOUND_TRANSFER = "Je ne retrouve pas votre dossier. Je vous passe le secrétariat, ne quittez pas."
+NO_UPCOMING = "Je ne trouve aucun rendez-vous à venir à votre nom."
+NOTHING_CHANGED = "Très bien, je ne change rien."
+CANCEL_FAILED = "Je n'arrive pas à annuler ce rendez-vous. Je vous passe le secrétariat."
+CONFIRM_FAILED = "Je n'arrive pas à confirmer ce rendez-vous. Je vous passe le secrétariat."
+CONFIRMED = "C'est confirmé."
+
+
+def which_appointment(parts: Sequence[str]) -> str:
+    return "Vous avez plusieurs rendez-vous : " + ", ".join(parts[:-1]) + f", et {parts[-1]}. Lequel ?"
+
+
+def your_appointment(when: str) -> str:
+    return f"Votre rendez-vous est {when}."
+
+
+def confirm_appointment(when: str) -> str:
+    return f"Vous avez bien rendez-vous {when}."
+
+
+def cancel_question(when: str) -> str:
+    return f"Vous avez rendez-vous {when}. Voulez-vous l'annuler ?"
+
+
+def cancelled(of_when: str) -> str:
+    return f"C'est fait : votre rendez-vous {of_when} est annulé."
