@@ -310,7 +310,11 @@ async def bench(levels: list[int], recognizer: str) -> dict[str, Any]:
             out["levels"].append(level)
     finally:
         child.terminate()
-        child.wait(10)
+        try:
+            child.wait(20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(5)
         await pbx.stop()
         pbx.remove()
     return out

@@ -109,3 +109,24 @@ async def test_barge_in_stops_our_audio(
     assert latency_ms < 800
     await call.hangup()
     await ended_record(app)
+
+
+async def test_asterisk_restart_controller_reconnects(
+    pbx: PbxInstance, app_factory: AppFactory, caller_phone: TestPhone
+) -> None:
+    app = await app_factory()
+    assert app.controller is not None
+    ari = app.controller.ari
+    assert ari.connections == 1
+    await pbx.stop()
+    await pbx.start()
+    async with asyncio.timeout(20):
+        while ari.connections < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    await caller_phone.wait_registered(15)
+    call = await caller_phone.call(pbx.practice_extension, answer_timeout=10)
+    greeting = await synth(app, prompts.greeting(app.config.practice, False))
+    await wait_found(call, greeting[: 32000 * 2])
+    await call.hangup()
+    record = await ended_record(app)
+    assert record.end_reason == "caller_hung_up"

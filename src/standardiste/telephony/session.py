@@ -301,6 +301,11 @@ class CallSession:
                 self.record.end_reason = "max_call_duration"
                 await self._fallback_transfer()
         except Exception:
+            if self._gone:  # the caller left while we were busy (e.g. during set-up)
+                log.info("caller hung up during set-up", exc_info=True)
+                self.record.end_reason = "caller_hung_up"
+                await self._tell_hung_up()
+                return
             log.exception("call session failed; transferring to reception")
             self.record.end_reason = "internal_error"
             await self._fallback_transfer()
