@@ -60,7 +60,8 @@ class AriCallLeg:
 
     async def answer(self) -> None:
         self._start_watchdog()
-        await self.ari.answer(self.channel_id)
+        if self.channel.state != "Up":  # outbound calls arrive already answered
+            await self.ari.answer(self.channel_id)
 
     async def open_media(self, on_frame: Callable[[bytes], None]) -> None:
         await self._close_media()
