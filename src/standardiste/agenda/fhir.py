@@ -1,8 +1,7 @@
-"""FHIR R4 mapping for a future FHIR agenda connector (Schedule, Slot, Appointment).
+"""FHIR R4 mapping (Schedule, Slot, Appointment), used by the FHIR connector (fhir_agenda.py).
 
-Only the mapping is built and tested; the HTTP connector is designed in docs/agenda.md
-("FHIR R4 connector") so that it is a small addition: the same conditional-request pattern as CalDAV
-(create with `If-None-Exist`, change with `If-Match: W/"<versionId>"`, 412 -> SlotTaken).
+The connector follows the same conditional-request pattern as CalDAV (create with `If-None-Exist`,
+change with `If-Match: W/"<versionId>"`, 412 -> SlotTaken); see docs/agenda.md.
 French servers following the ANS "Gestion d'Agendas Partagés" specification add their profiles in
 `meta.profile`; pass them in `profiles` (their canonical URLs depend on the IG version deployed).
 """
