@@ -183,21 +183,27 @@ class PbxInstance:
 
     @property
     def host(self) -> str:
-        return self.config.bind
+        """ARI/HTTP and AMI address: always loopback (the controller runs on this machine)."""
+        return self.config.bind if self.config.bind.startswith("127.") else "127.0.0.1"
+
+    @property
+    def sip_host(self) -> str:
+        """Where phones on this machine reach SIP (the bind address; loopback when it is a wildcard)."""
+        return "127.0.0.1" if self.config.bind in ("0.0.0.0", "::", "") else self.config.bind
 
     @property
     def ari_url(self) -> str:
         """Base URL of ARI, e.g. http://127.0.0.1:8088/ari (no trailing slash)."""
-        return f"http://{self.config.bind}:{self.config.http_port}/ari"
+        return f"http://{self.host}:{self.config.http_port}/ari"
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.config.bind}:{self.config.http_port}"
+        return f"http://{self.host}:{self.config.http_port}"
 
     @property
     def ws_url(self) -> str:
         """Base websocket URL of Asterisk's HTTP server (ws://host:port); media at /media/<id>."""
-        return f"ws://{self.config.bind}:{self.config.http_port}"
+        return f"ws://{self.host}:{self.config.http_port}"
 
     @property
     def ari_user(self) -> str:
@@ -297,7 +303,7 @@ class PbxInstance:
         if name not in self.phone_names():
             raise KeyError(f"no phone {name!r} in this instance (known: {', '.join(self.phone_names())})")
         password = self._phone_passwords()[name]
-        return PhoneAccount(name, name, password, self.config.bind, self.config.sip_port)
+        return PhoneAccount(name, name, password, self.sip_host, self.config.sip_port)
 
     @property
     def reception(self) -> PhoneAccount:
@@ -310,7 +316,8 @@ class PbxInstance:
         values = {
             "INSTANCE": self.chroot_dir,
             "SYSTEM_NAME": self.system_name,
-            "BIND": cfg.bind,
+            "BIND": cfg.bind,  # SIP: may be the LAN address, for the practice's desk phones
+            "LOCAL_BIND": self.host,  # ARI/HTTP and AMI: loopback only, even when SIP faces the LAN
             "SIP_PORT": str(cfg.sip_port),
             "HTTP_PORT": str(cfg.http_port),
             "AMI_PORT": str(cfg.ami_port),
