@@ -204,16 +204,15 @@ class BookingFlow(IdentityFlow):
 
         return Question(
             "practitioner",
-            f"Avec quel médecin souhaitez-vous ce rendez-vous : {spoken} ? "
-            "Vous pouvez aussi dire : peu importe.",
-            f"Tapez {keys}, ou {any_key} pour le premier médecin disponible.",
+            P.which_practitioner(spoken),
+            P.which_practitioner_keys(keys, any_key),
             Expectation(Expect.PRACTITIONER, phrases, digits=1),
             on_answer,
         )
 
     # --- Time wish -------------------------------------------------------------------------------
 
-    def _wish_question(self, text: str = "Pour quand souhaitez-vous ce rendez-vous ?") -> Question:
+    def _wish_question(self, text: str = P.ASK_WHEN) -> Question:
         def on_answer(answer: Answer) -> list[Action] | None:
             b = self.booking
             assert b is not None
@@ -240,13 +239,12 @@ class BookingFlow(IdentityFlow):
 
         return Question(
             "wish",
-            f"{text} Par exemple : demain matin, mardi après-midi, ou le plus tôt possible.",
-            "Dites un jour, par exemple : mardi, ou dites : le plus tôt possible. "
-            "Vous pouvez aussi taper 1 pour le premier rendez-vous disponible.",
+            f"{text} {P.WHEN_EXAMPLES}",
+            P.WHEN_SIMPLE,
             # The kind's own grammar (days, parts of day, hours) is richer than a phrase list here.
             Expectation(Expect.DATE_TIME, digits=1),
             on_answer,
-            keys="Tapez 1 pour le premier rendez-vous disponible.",
+            keys=P.WHEN_KEYS,
         )
 
     # --- Search, hold, offer ---------------------------------------------------------------------
@@ -295,7 +293,7 @@ class BookingFlow(IdentityFlow):
         b.offered = offered
         exact = b.wish.exact
         if take_exact and exact is not None and offered[0][0].start != exact:
-            lead = f"{lead} Je n'ai pas exactement cette heure-là.".strip()
+            lead = f"{lead} {P.NOT_THAT_TIME}".strip()
         if take_exact and exact is not None and offered[0][0].start == exact:
             # Exactly the time asked for is free: take it rather than offering a list again.
             for _slot, hold in offered[1:]:
@@ -341,8 +339,7 @@ class BookingFlow(IdentityFlow):
         )
         self.booking = None
         return self.transfer(
-            f"Je suis désolé, je n'ai pas trouvé de créneau disponible{who}. "
-            "Je vous passe le secrétariat, qui trouvera une solution avec vous.",
+            P.no_slot(who),
             reason="no_slot",
         )
 
@@ -361,19 +358,16 @@ class BookingFlow(IdentityFlow):
             if not same_practitioner:
                 text += f" avec {P.practitioner_fr(self.practice, slot.practitioner_id)}"
             parts.append(text)
-        if len(parts) == 1:
-            offer = f"Je peux vous proposer {parts[0]}"
-        else:
-            offer = "Je peux vous proposer " + ", ".join(parts[:-1]) + f", ou {parts[-1]}"
+        offer = P.offer(parts)
         if same_practitioner:
             offer += f", avec {P.practitioner_fr(self.practice, b.offered[0][0].practitioner_id)}"
         keys = ", ".join(f"{i + 1} pour {P.ordinal_fr(i)}" for i in range(len(parts)))
         if len(parts) == 1:
-            text = f"{offer}. Cela vous convient-il ?"
+            text = f"{offer}. {P.OFFER_ONE}"
             simple = f"{offer}. {P.YES_NO_KEYS}"
         else:
-            text = f"{offer}. Lequel préférez-vous ?"
-            simple = f"{offer}. Tapez {keys}. Ou dites : un autre jour."
+            text = f"{offer}. {P.OFFER_WHICH}"
+            simple = f"{offer}. {P.offer_keys(keys)}"
         phrases = (
             "le premier",
             "le deuxième",
@@ -407,7 +401,7 @@ class BookingFlow(IdentityFlow):
             ):
                 b.excluded.update(s.start for s, _ in b.offered)
                 self.release_holds()
-                return self.ask(self._wish_question("Quand seriez-vous disponible ?"))
+                return self.ask(self._wish_question(P.ASK_WHEN_ELSE))
         u = answer.understanding
         who = [s.practitioner_id for s, _ in b.offered]
         chosen = pick(starts, answer.text, answer.keys, u, answer.now, who)
@@ -440,7 +434,7 @@ class BookingFlow(IdentityFlow):
         if answer.yes_no() is False or has_word(answer.text, ("aucun", "autre", "autres", "ca ne va pas")):
             b.excluded.update(s.start for s, _ in b.offered)
             self.release_holds()
-            return self.ask(self._wish_question("Quand seriez-vous disponible ?"))
+            return self.ask(self._wish_question(P.ASK_WHEN_ELSE))
         return None
 
     def _picked(self, answer: Answer, index: int) -> list[Action]:
@@ -474,12 +468,13 @@ class BookingFlow(IdentityFlow):
         slot = b.chosen[0]
         ident = self.identity
         label = self._type_label(slot.appointment_type)
-        born = f", date de naissance le {P.birth_date_fr(ident.birth_date)}" if ident.birth_date else ""
-        phone = f", joignable au {P.phone_fr(ident.phone)}" if ident.phone else ""
-        text = (
-            f"Je récapitule : {label} avec {P.practitioner_fr(self.practice, slot.practitioner_id)}, "
-            f"{P.datetime_fr(self.local(slot.start), self._now())}, pour {ident.full_name}{born}{phone}. "
-            "Je confirme ce rendez-vous ?"
+        born = P.recap_birth(ident.birth_date) if ident.birth_date else ""
+        phone = P.recap_phone(ident.phone) if ident.phone else ""
+        text = P.recap(
+            label,
+            P.practitioner_fr(self.practice, slot.practitioner_id),
+            P.datetime_fr(self.local(slot.start), self._now()),
+            f"{ident.full_name}{born}{phone}",
         )
         return self.ask(
             Question(
@@ -526,7 +521,7 @@ class BookingFlow(IdentityFlow):
                 w in folded for w in ("heure", "horaire", "jour", "date", "creneau")
             ):
                 b.chosen = None
-                return self.ask(self._wish_question("Quand souhaitez-vous ce rendez-vous ?"))
+                return self.ask(self._wish_question(P.ASK_WHEN))
             if answer.keys == "2" or any(w in folded for w in ("nom", "prenom", "naissance", "identite")):
                 self.identity = Identity(phone=self.identity.phone)
                 return self.collect_identity(lambda ident: self._recap_booking(), phone=True)
@@ -545,9 +540,8 @@ class BookingFlow(IdentityFlow):
 
         return Question(
             "fix",
-            "Que faut-il corriger : l'horaire, ou votre nom et date de naissance ? "
-            "Vous pouvez aussi dire : laisser tomber.",
-            "Tapez 1 pour changer l'horaire, 2 pour corriger votre identité, 3 pour ne rien enregistrer.",
+            P.WHAT_TO_FIX,
+            P.WHAT_TO_FIX_KEYS,
             Expectation(Expect.CHOICE, ("l'horaire", "le nom", "la date de naissance", "laisser tomber"), 1),
             on_answer,
         )
@@ -569,7 +563,7 @@ class BookingFlow(IdentityFlow):
             b.excluded.add(slot.start)
             b.chosen = None
             b.offered = []
-            return self._search_and_offer("Je suis désolé, ce créneau vient d'être pris.")
+            return self._search_and_offer(P.SLOT_TAKEN)
         b.offered = []
         self.booking = None
         self.achieve(
@@ -579,10 +573,9 @@ class BookingFlow(IdentityFlow):
             start=appointment.start.isoformat(),
             appointment_type=appointment.appointment_type,
         )
-        said = (
-            "C'est noté : votre rendez-vous est confirmé "
-            f"{P.datetime_fr(self.local(appointment.start), now)}, "
-            f"avec {P.practitioner_fr(self.practice, appointment.practitioner_id)}."
+        said = P.booked(
+            P.datetime_fr(self.local(appointment.start), now),
+            P.practitioner_fr(self.practice, appointment.practitioner_id),
         )
         return self.after_task(said)
 
@@ -590,10 +583,10 @@ class BookingFlow(IdentityFlow):
         b = self.booking
         assert b is not None and b.chosen is not None and b.moving is not None
         now = self._now()
-        text = (
-            f"Je déplace votre rendez-vous {P.of_datetime_fr(self.local(b.moving.start), now)} : le nouveau "
-            f"rendez-vous sera {P.datetime_fr(self.local(b.chosen[0].start), now)}, avec "
-            f"{P.practitioner_fr(self.practice, b.chosen[0].practitioner_id)}. C'est d'accord ?"
+        text = P.recap_move(
+            P.of_datetime_fr(self.local(b.moving.start), now),
+            P.datetime_fr(self.local(b.chosen[0].start), now),
+            P.practitioner_fr(self.practice, b.chosen[0].practitioner_id),
         )
         return self.ask(
             Question(
@@ -621,7 +614,7 @@ class BookingFlow(IdentityFlow):
             except (SlotTaken, SlotUnavailable):
                 b.excluded.add(slot.start)
                 b.chosen = None
-                return self._search_and_offer("Je suis désolé, ce créneau vient d'être pris.")
+                return self._search_and_offer(P.SLOT_TAKEN)
             previous = b.moving
             self.booking = None
             self.achieve(
@@ -631,10 +624,9 @@ class BookingFlow(IdentityFlow):
                 start=moved.start.isoformat(),
                 previous_start=previous.start.isoformat(),
             )
-            said = (
-                "C'est fait : votre rendez-vous est maintenant "
-                f"{P.datetime_fr(self.local(moved.start), now)}, "
-                f"avec {P.practitioner_fr(self.practice, moved.practitioner_id)}."
+            said = P.moved(
+                P.datetime_fr(self.local(moved.start), now),
+                P.practitioner_fr(self.practice, moved.practitioner_id),
             )
             return self.after_task(said)
         wish = time_wish(answer.understanding, answer.text, answer.now) if answer.spoken else None
@@ -645,7 +637,7 @@ class BookingFlow(IdentityFlow):
         if yes is False:
             b.chosen = None
             self.release_holds()
-            return self.ask(self._wish_question("Quand seriez-vous disponible ?"))
+            return self.ask(self._wish_question(P.ASK_WHEN_ELSE))
         return None
 
     # --- Holds -----------------------------------------------------------------------------------

@@ -51,22 +51,6 @@ MENU_WORDS = (
 )  # fmt: skip
 
 
-OTHER_REQUEST = {
-    Intent.BOOK_APPOINTMENT: "d'un rendez-vous",
-    Intent.CANCEL_APPOINTMENT: "d'une annulation",
-    Intent.RESCHEDULE_APPOINTMENT: "d'un rendez-vous à déplacer",
-    Intent.CONFIRM_APPOINTMENT: "d'un rendez-vous à confirmer",
-    Intent.ASK_HOURS: "des horaires",
-    Intent.ASK_ADDRESS_ACCESS: "de l'adresse",
-    Intent.ASK_PARKING: "du stationnement",
-    Intent.ASK_PRICE_PAYMENT: "des tarifs",
-    Intent.PRESCRIPTION_RENEWAL: "d'une ordonnance",
-    Intent.MEDICAL_CERTIFICATE: "d'un certificat",
-    Intent.SICK_LEAVE: "d'un arrêt de travail",
-    Intent.TEST_RESULTS: "de résultats d'examen",
-}
-
-
 def menu_word_intent(text: str) -> Intent | None:
     folded = fold(text)
     if len(folded.split()) > 4:  # a sentence the classifier could not place: not a menu word
@@ -327,8 +311,7 @@ class DialogueManager(OutboundFlow):
         self.current_task = None
         if self.pending:
             intent, words = self.pending.pop(0)
-            other = OTHER_REQUEST.get(intent, "d'une autre demande")
-            self.lead = f"{preamble} Vous m'aviez aussi parlé {other}."
+            self.lead = f"{preamble} {P.also_mentioned(intent)}"
             now = self._now()
             answer = Answer(now=now, text=words, understanding=self.services.understander.parse(words, now))
             return self.start_task(intent, answer)
@@ -350,7 +333,7 @@ class DialogueManager(OutboundFlow):
         if yes is False or (answer.spoken and has_word(answer.text, ("merci", "au revoir", "c'est tout"))):
             return self.goodbye()
         if yes is True:
-            return self.ask(self.menu_question("Je vous écoute."))
+            return self.ask(self.menu_question(P.LISTENING))
         return None
 
     # --- Tasks -----------------------------------------------------------------------------------
@@ -394,11 +377,11 @@ class DialogueManager(OutboundFlow):
                 return self.start_change("confirm", None)
             return None
 
-        text = "Voulez-vous annuler, déplacer ou confirmer un rendez-vous ?"
+        text = P.CANCEL_OR_MOVE
         return Question(
             "cancel_or_move",
             text,
-            "Tapez 1 pour annuler, 2 pour déplacer, 3 pour confirmer un rendez-vous.",
+            P.CANCEL_OR_MOVE_KEYS,
             Expectation(Expect.CHOICE, ("annuler", "déplacer", "confirmer"), 1),
             on_answer,
         )
@@ -427,9 +410,8 @@ class DialogueManager(OutboundFlow):
 
         return Question(
             "request_kind",
-            "Est-ce pour une ordonnance, un certificat, un arrêt de travail, ou des résultats ?",
-            "Tapez 1 pour une ordonnance, 2 pour un certificat, 3 pour un arrêt de travail, "
-            "4 pour des résultats.",
+            P.REQUEST_KIND,
+            P.REQUEST_KIND_KEYS,
             Expectation(Expect.CHOICE, ("ordonnance", "certificat", "arrêt de travail", "résultats"), 1),
             on_answer,
         )
@@ -448,7 +430,7 @@ class DialogueManager(OutboundFlow):
             topic, text = "tiers_payant", faq.tiers_payant
         elif intent == Intent.ASK_ADDRESS_ACCESS:
             topic = "address_access"
-            text = faq.address_access or f"Le cabinet se trouve au {self.practice.address}."
+            text = faq.address_access or P.address_answer(self.practice)
         elif intent == Intent.ASK_PARKING:
             topic, text = "parking", faq.parking
         elif intent == Intent.ASK_DOCUMENTS_TO_BRING:
@@ -490,11 +472,11 @@ class DialogueManager(OutboundFlow):
                 return self.emergency(answer, rule="confirmed")
             if yes is False:
                 if previous is None:
-                    return self.ask(self.menu_question("Très bien. Que puis-je faire pour vous ?"))
+                    return self.ask(self.menu_question(P.FINE_WHAT_THEN))
                 # Not an emergency: what was said still answers the question we had asked.
                 self.question = previous
                 actions = previous.handler(trigger)
-                return actions if actions is not None else self.ask(previous, "Très bien.")
+                return actions if actions is not None else self.ask(previous, P.FINE)
             return None
 
         question = Question(

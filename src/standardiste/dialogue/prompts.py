@@ -420,3 +420,121 @@ def cancel_question(when: str) -> str:
 
 def cancelled(of_when: str) -> str:
     return f"C'est fait : votre rendez-vous {of_when} est annulé."
+
+
+# --- Booking --------------------------------------------------------------------------------------
+
+
+def which_practitioner(described: str) -> str:
+    return (
+        f"Avec quel médecin souhaitez-vous ce rendez-vous : {described} ? "
+        "Vous pouvez aussi dire : peu importe."
+    )
+
+
+def which_practitioner_keys(keys: str, any_key: int) -> str:
+    return f"Tapez {keys}, ou {any_key} pour le premier médecin disponible."
+
+
+ASK_WHEN = "Pour quand souhaitez-vous ce rendez-vous ?"
+ASK_WHEN_ELSE = "Quand seriez-vous disponible ?"
+WHEN_EXAMPLES = "Par exemple : demain matin, mardi après-midi, ou le plus tôt possible."
+WHEN_SIMPLE = (
+    "Dites un jour, par exemple : mardi, ou dites : le plus tôt possible. "
+    "Vous pouvez aussi taper 1 pour le premier rendez-vous disponible."
+)
+WHEN_KEYS = "Tapez 1 pour le premier rendez-vous disponible."
+NOT_THAT_TIME = "Je n'ai pas exactement cette heure-là."
+OFFER_ONE = "Cela vous convient-il ?"
+OFFER_WHICH = "Lequel préférez-vous ?"
+SLOT_TAKEN = "Je suis désolé, ce créneau vient d'être pris."
+WHAT_TO_FIX = (
+    "Que faut-il corriger : l'horaire, ou votre nom et date de naissance ? "
+    "Vous pouvez aussi dire : laisser tomber."
+)
+WHAT_TO_FIX_KEYS = (
+    "Tapez 1 pour changer l'horaire, 2 pour corriger votre identité, 3 pour ne rien enregistrer."
+)
+
+
+def no_slot(with_whom: str) -> str:
+    return (
+        f"Je suis désolé, je n'ai pas trouvé de créneau disponible{with_whom}. "
+        "Je vous passe le secrétariat, qui trouvera une solution avec vous."
+    )
+
+
+def offer(parts: Sequence[str]) -> str:
+    if len(parts) == 1:
+        return f"Je peux vous proposer {parts[0]}"
+    return "Je peux vous proposer " + ", ".join(parts[:-1]) + f", ou {parts[-1]}"
+
+
+def offer_keys(keys: str) -> str:
+    return f"Tapez {keys}. Ou dites : un autre jour."
+
+
+def recap_birth(born: dt.date) -> str:
+    return f", date de naissance le {birth_date_fr(born)}"
+
+
+def recap_phone(e164: str) -> str:
+    return f", joignable au {phone_fr(e164)}"
+
+
+def recap(label: str, practitioner: str, when: str, who: str) -> str:
+    return f"Je récapitule : {label} avec {practitioner}, {when}, pour {who}. Je confirme ce rendez-vous ?"
+
+
+def booked(when: str, practitioner: str) -> str:
+    return f"C'est noté : votre rendez-vous est confirmé {when}, avec {practitioner}."
+
+
+def recap_move(of_old: str, new: str, practitioner: str) -> str:
+    return (
+        f"Je déplace votre rendez-vous {of_old} : le nouveau rendez-vous sera {new}, avec {practitioner}. "
+        "C'est d'accord ?"
+    )
+
+
+def moved(when: str, practitioner: str) -> str:
+    return f"C'est fait : votre rendez-vous est maintenant {when}, avec {practitioner}."
+
+
+# --- Menu, several requests -----------------------------------------------------------------------
+
+LISTENING = "Je vous écoute."
+FINE = "Très bien."
+FINE_WHAT_THEN = "Très bien. Que puis-je faire pour vous ?"
+CANCEL_OR_MOVE = "Voulez-vous annuler, déplacer ou confirmer un rendez-vous ?"
+CANCEL_OR_MOVE_KEYS = "Tapez 1 pour annuler, 2 pour déplacer, 3 pour confirmer un rendez-vous."
+REQUEST_KIND = "Est-ce pour une ordonnance, un certificat, un arrêt de travail, ou des résultats ?"
+REQUEST_KIND_KEYS = (
+    "Tapez 1 pour une ordonnance, 2 pour un certificat, 3 pour un arrêt de travail, 4 pour des résultats."
+)
+
+
+def address_answer(practice: PracticeConfig) -> str:
+    return f"Le cabinet se trouve au {practice.address}."
+
+
+# What a request mentioned in passing was about ("Vous m'aviez aussi parlé d'une ordonnance.").
+OTHER_REQUEST: dict[str, str] = {
+    "book_appointment": "d'un rendez-vous",
+    "cancel_appointment": "d'une annulation",
+    "reschedule_appointment": "d'un rendez-vous à déplacer",
+    "confirm_appointment": "d'un rendez-vous à confirmer",
+    "ask_hours": "des horaires",
+    "ask_address_access": "de l'adresse",
+    "ask_parking": "du stationnement",
+    "ask_price_payment": "des tarifs",
+    "prescription_renewal": "d'une ordonnance",
+    "medical_certificate": "d'un certificat",
+    "sick_leave": "d'un arrêt de travail",
+    "test_results": "de résultats d'examen",
+}
+
+
+def also_mentioned(intent: str) -> str:
+    about = OTHER_REQUEST.get(str(intent), "d'une autre demande")
+    return f"Vous m'aviez aussi parlé {about}."
