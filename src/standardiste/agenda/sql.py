@@ -341,17 +341,17 @@ class SqlAgenda:
                     HoldRow.end == slot.end,
                 )
             ).first()
-            if same is not None and session.scalar(
-                select(SlotUnitRow.hold_id).where(SlotUnitRow.hold_id == same.id).limit(1)
-            ):
-                same.expires_at = expires
-                session.execute(
+            if same is not None:
+                # The same caller asks again: extend, if the hold still owns all its units.
+                kept = session.execute(
                     update(SlotUnitRow)
                     .where(SlotUnitRow.hold_id == same.id)
                     .values(expires_at=expires)
                     .execution_options(synchronize_session=False)
-                )
-                return same
+                ).rowcount
+                if kept == len(units(slot.start, slot.end)):
+                    same.expires_at = expires
+                    return same
             row = HoldRow(
                 id=new_id(),
                 practitioner_id=slot.practitioner_id,
