@@ -300,9 +300,7 @@ class BookingFlow(IdentityFlow):
                 if hold is not None:
                     self._release(hold)
             b.offered = offered[:1]
-            return self._accept_pick(
-                0, f"{P.datetime_fr(self.local(exact), now).capitalize()}, c'est possible."
-            )
+            return self._accept_pick(0, P.possible(P.datetime_fr(self.local(exact), now)))
         return self.ask(self._offer_question(), lead)
 
     def _find(self, wish: TimeWish, now: dt.datetime, widen: bool) -> list[Slot]:
@@ -412,7 +410,7 @@ class BookingFlow(IdentityFlow):
                 o for i, o in enumerate(b.offered) if i not in chosen
             ]
             b.offered = b.offered[: len(chosen)]
-            return self.ask(self._offer_question(), "J'ai plusieurs possibilités ce jour-là.")
+            return self.ask(self._offer_question(), P.SEVERAL_THAT_DAY)
         if answer.keys is not None:
             return None
         # Not one of them: another day/time ("non, plutôt jeudi"), another doctor, or "aucun".
@@ -443,7 +441,7 @@ class BookingFlow(IdentityFlow):
         chosen = b.offered[index]
 
         def accept() -> list[Action]:
-            return self._accept_pick(index, "Très bien.")
+            return self._accept_pick(index, P.FINE)
 
         return self.checked(answer, P.datetime_fr(self.local(chosen[0].start), self._now()), accept, "slot")
 
@@ -500,7 +498,7 @@ class BookingFlow(IdentityFlow):
             if wish is not None:
                 b.wish = wish
                 b.chosen = None
-                return self._search_and_offer("D'accord, je cherche un autre horaire.")
+                return self._search_and_offer(P.SEARCHING_AGAIN)
             if name is not None:
                 self._set_name(name.value)
                 return self._recap_booking()
@@ -530,7 +528,7 @@ class BookingFlow(IdentityFlow):
             ):
                 self.release_holds()
                 self.booking = None
-                return self.what_else("Très bien, je n'enregistre rien.")
+                return self.what_else(P.NOTHING_RECORDED)
             wish = time_wish(answer.understanding, answer.text, answer.now)
             if wish is not None:
                 b.wish = wish

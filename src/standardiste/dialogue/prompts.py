@@ -445,6 +445,10 @@ WHEN_SIMPLE = (
 )
 WHEN_KEYS = "Tapez 1 pour le premier rendez-vous disponible."
 NOT_THAT_TIME = "Je n'ai pas exactement cette heure-là."
+SEVERAL_THAT_DAY = "J'ai plusieurs possibilités ce jour-là."
+SEARCHING_AGAIN = "D'accord, je cherche un autre horaire."
+NOTHING_RECORDED = "Très bien, je n'enregistre rien."
+NOTED = "C'est noté."
 OFFER_ONE = "Cela vous convient-il ?"
 OFFER_WHICH = "Lequel préférez-vous ?"
 SLOT_TAKEN = "Je suis désolé, ce créneau vient d'être pris."
@@ -455,6 +459,10 @@ WHAT_TO_FIX = (
 WHAT_TO_FIX_KEYS = (
     "Tapez 1 pour changer l'horaire, 2 pour corriger votre identité, 3 pour ne rien enregistrer."
 )
+
+
+def possible(when: str) -> str:
+    return f"{when[0].upper()}{when[1:]}, c'est possible."
 
 
 def no_slot(with_whom: str) -> str:

@@ -55,7 +55,7 @@ class RequestFlow(AppointmentFlow):
                 return None
             self._note_request_words(answer)
             self.take_identity_hints(answer)
-            return self.collect_identity(self._file_request, phone=True, preamble="C'est noté.")
+            return self.collect_identity(self._file_request, phone=True, preamble=P.NOTED)
 
         return Question(
             "request_what",
