@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -166,3 +167,28 @@ async def test_reception_never_answers_then_unavailable(
     await call.wait_disconnected(30)
     assert incoming.ended
     assert "NOANSWER" in pbx.log_path.read_text()
+
+
+async def test_a_taken_port_fails_fast_with_a_clear_error(
+    asterisk_root: Path, instances_parent: Path
+) -> None:
+    import socket
+    import tempfile
+    import time
+
+    from standardiste.pbx import free_asterisk_config
+    from tests.fixtures.pbx import make_test_secrets
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = free_asterisk_config(http_port=taken.getsockname()[1])
+        pbx = PbxInstance(
+            asterisk_root, Path(tempfile.mkdtemp(dir=instances_parent)), config, make_test_secrets()
+        )
+        started = time.monotonic()
+        with pytest.raises(PbxError, match="HTTP port"):
+            await pbx.start()
+        assert time.monotonic() - started < 15
+    assert pbx.pid() is None
+    pbx.remove()

@@ -475,10 +475,20 @@ class PbxInstance:
         deadline = time.monotonic() + timeout
         try:
             await self._wait_booted(deadline)
+            await self._check_bound()
             await self.wait_ari(deadline - time.monotonic())
         except BaseException:
             await self.stop()
             raise
+
+    async def _check_bound(self) -> None:
+        """Fail fast when a port was taken (Asterisk keeps running without its HTTP server)."""
+        http = await self.arx("http show status")
+        if f":{self.config.http_port}" not in http:
+            raise PbxError(f"Asterisk could not listen on HTTP port {self.config.http_port}: {http.strip()}")
+        transports = await self.arx("pjsip show transports")
+        if f":{self.config.sip_port}" not in transports:
+            raise PbxError(f"Asterisk could not listen on SIP port {self.config.sip_port}: {self._tail()}")
 
     async def _wait_booted(self, deadline: float) -> None:
         while True:
