@@ -32,7 +32,7 @@ class SpeechGate:
 
     min_rms = 100.0
 
-    def __init__(self, preroll_ms: int = 100, hangover_ms: int = 200, onset_frames: int = 3) -> None:
+    def __init__(self, preroll_ms: int = 300, hangover_ms: int = 500, onset_frames: int = 3) -> None:
         from pocketsphinx import Vad
 
         self._vad = Vad(Vad.LOOSE, SAMPLE_RATE, 0.01)
