@@ -153,12 +153,12 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "serious_burn": (
         r"\bbrulure(?:s)? (?:tres )?(?:grave|graves|importante|importantes|profonde|profondes|etendue|"
-        r"etendues|au (?:2|3|deuxieme|troisieme|second) (?:e )?degre)\b",
+        r"etendues|au (?:2|3|deuxieme|troisieme|second)(?: ?e| ?eme)? degre)\b",
         r"\b(?:grave|grosse|grande|enorme) brulure\b",
         r"\bgravement brule(?:e|s)?\b",
         r"\bbrule(?:e|s)? (?:gravement|grievement|serieusement|tres fort)\b",
-        r"\bbrule(?:e|s)? (?:sur tout|partout|au visage|sur tout le|au (?:2|3|deuxieme|troisieme|second) "
-        r"(?:e )?degre)\b",
+        r"\bbrule(?:e|s)? (?:sur tout|partout|au visage|sur tout le|au (?:2|3|deuxieme|troisieme|second)"
+        r"(?: ?e| ?eme)? degre)\b",
         r"\bebouillante(?:e)?\b",
         r"\b(?:renverse|tombe) (?:de l |l )?(?:eau|huile) bouillante\b",
         r"\bpris feu\b|\bimmole\b",
