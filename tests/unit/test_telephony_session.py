@@ -527,3 +527,36 @@ async def _wait_for_event(h: Harness, kind: type) -> Heard:
             if found:
                 return found[0]  # type: ignore[return-value]
             await asyncio.sleep(0.005)
+
+
+async def test_slow_recogniser_does_not_delay_greeting() -> None:
+    h = Harness()
+    real_stream = h.recognizer.stream
+
+    async def slow_stream(sample_rate: int = 16000) -> FakeStream:
+        await asyncio.sleep(1.5)
+        return await real_stream(sample_rate)
+
+    h.recognizer.stream = slow_stream  # type: ignore[method-assign]
+    h.start()
+    await h.until(lambda: len(h.leg.played) == 1, limit_s=1.4)
+    assert h.recognizer.stream_obj.grammars == []  # the greeting was played before the stream existed
+    # The menu's grammar reaches the stream once it exists (then NoInput and the transfer follow).
+    await h.until(lambda: bool(h.recognizer.stream_obj.grammars), limit_s=3)
+    assert h.recognizer.stream_obj.grammars[0] == ["horaires", "secrétariat"]
+    h.session.hung_up()
+    await h.finish()
+
+
+async def test_recogniser_failure_transfers_to_reception() -> None:
+    h = Harness()
+
+    async def broken(sample_rate: int = 16000) -> FakeStream:
+        raise RuntimeError("model file corrupted")
+
+    h.recognizer.stream = broken  # type: ignore[method-assign]
+    h.start()
+    await h.until(lambda: h.leg.playing.is_set())
+    h.leg.send([VOICED] * 3 + [QUIET] * 4)  # the caller speaks: recognition is needed now
+    record = await h.finish()
+    assert h.leg.transfers == [False] and record.end_reason == "internal_error"
