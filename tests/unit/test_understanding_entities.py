@@ -107,6 +107,7 @@ def test_no_practitioner_in_everyday_words(engine: LocalUnderstander, text: str)
         ("c'est madame durand martine", "Durand Martine"),
         ("moi c'est euh sophie lambert née le trois mars", "Lambert Sophie"),
         ("mon nom est garcia", "Garcia"),
+        ("je suis monsieur le goff", "Le Goff"),
     ],
 )
 def test_patient_name(engine: LocalUnderstander, text: str, name: str) -> None:

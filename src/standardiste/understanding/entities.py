@@ -163,6 +163,7 @@ _NAME_STOP = {
     "demain", "aujourd", "hui", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
     "l", "d", "n", "m", "t", "y", "voila", "bien", "appel", "votre", "vos", "notre",
 }  # fmt: skip
+_PARTICLES = {"le", "la", "de", "du", "des", "d", "ben", "van", "von", "el"}
 # Common French first names, to put the family name first ("Last First").
 FIRST_NAMES = frozenset(
     [
@@ -363,12 +364,23 @@ def find_patient_name(folded: Mapped, original: str) -> tuple[int, int, str] | N
     """A person's name after "je m'appelle", "c'est madame", "de la part de"... as "Last First"."""
     for m in _NAME_TRIGGER.finditer(folded.text + " "):
         rest = folded.text[m.end() :]
+        words_after = [(m.end() + w.start(), m.end() + w.end(), w.group()) for w in re.finditer(r"\S+", rest)]
         tokens: list[tuple[int, int, str]] = []
-        for w in re.finditer(r"\S+", rest):
-            word = w.group()
-            if word in _NAME_STOP or any(ch.isdigit() for ch in word) or len(tokens) >= 3:
+        for i, (start, end, word) in enumerate(words_after):
+            if len(tokens) >= 3 or any(ch.isdigit() for ch in word):
                 break
-            tokens.append((m.end() + w.start(), m.end() + w.end(), word))
+            if word in _NAME_STOP:
+                # "le goff", "de la fontaine": a particle inside a name, followed by a real name word.
+                following = words_after[i + 1][2] if i + 1 < len(words_after) else ""
+                if not (
+                    word in _PARTICLES
+                    and following
+                    and (following not in _NAME_STOP or following in _PARTICLES)
+                ):
+                    break
+            tokens.append((start, end, word))
+        while tokens and tokens[-1][2] in _PARTICLES:
+            tokens.pop()
         if not tokens:
             continue
         s, e = folded.span(tokens[0][0], tokens[-1][1])
