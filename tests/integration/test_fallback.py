@@ -39,6 +39,32 @@ async def beat(http, channel):
             if r.status >= 300:
                 return
 
+media_ready = asyncio.Event()
+
+
+async def media(http, channel):
+    params = {"app": app, "channelId": f"media-{channel}", "transport": "websocket",
+              "connection_type": "server", "encapsulation": "none", "format": "slin16",
+              "external_host": "INCOMING"}
+    async with http.post(f"{base}/ari/channels/externalMedia", params=params) as r:
+        conn = (await r.json())["channelvars"]["MEDIA_WEBSOCKET_CONNECTION_ID"]
+    ws_url = base.replace("http://", "ws://") + f"/media/{conn}"
+    async with http.ws_connect(ws_url, protocols=("media",)) as ws:
+        await media_ready.wait()
+        async with http.post(f"{base}/ari/bridges", params={"type": "mixing"}) as r:
+            bridge_id = (await r.json())["id"]
+        async with http.post(f"{base}/ari/bridges/{bridge_id}/addChannel",
+                             params={"channel": f"{channel},media-{channel}"}) as r:
+            assert r.status < 300, await r.text()
+        pcm = open(sound, "rb").read()
+        print("MEDIA", flush=True)
+        start = asyncio.get_running_loop().time()
+        for i in range(0, len(pcm), 640):  # paced 20 ms frames of slin16
+            await ws.send_bytes(pcm[i:i + 640])
+            await asyncio.sleep(max(0, start + (i // 640 + 1) * 0.02 - asyncio.get_running_loop().time()))
+        await asyncio.sleep(3600)
+
+
 async def main():
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     async with aiohttp.ClientSession(headers={"Authorization": f"Basic {token}"}) as http:
@@ -51,17 +77,22 @@ async def main():
                 if event.get("type") != "StasisStart":
                     continue
                 channel = event["channel"]["id"]
+                if channel.startswith("media-"):
+                    media_ready.set()
+                    continue
                 async with http.post(f"{base}/ari/channels/{channel}/answer") as r:
                     assert r.status < 300, await r.text()
                 if float(renew_s) > 0:
                     tasks.append(asyncio.create_task(beat(http, channel)))
                 target = f"channels/{channel}"
-                if bridge == "bridge":  # like the real controller: the caller sits in a mixing bridge
+                if bridge == "media":  # like the real controller: chan_websocket media in a mixing bridge
+                    tasks.append(asyncio.create_task(media(http, channel)))
+                elif bridge == "bridge":  # the caller sits in a mixing bridge
                     async with http.post(f"{base}/ari/bridges", params={"type": "mixing"}) as r:
                         target = "bridges/" + (await r.json())["id"]
                     async with http.post(f"{base}/ari/{target}/addChannel", params={"channel": channel}) as r:
                         assert r.status < 300, await r.text()
-                if sound != "-":
+                if sound != "-" and bridge != "media":
                     async with http.post(f"{base}/ari/{target}/play", params={"media": sound}) as r:
                         assert r.status < 300, await r.text()
                 args = event.get("args") or []
@@ -104,7 +135,11 @@ async def start_app(tmp_path: Path) -> AsyncIterator[object]:
     apps: list[MinimalApp] = []
 
     async def start(
-        pbx: PbxInstance, renew_s: float = 0.0, sound: str = "-", then: str = "-", bridge: bool = False
+        pbx: PbxInstance,
+        renew_s: float = 0.0,
+        sound: str = "-",
+        then: str = "-",
+        bridge: bool | str = False,
     ) -> MinimalApp:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -117,7 +152,7 @@ async def start_app(tmp_path: Path) -> AsyncIterator[object]:
             str(pbx.watchdog_s),
             sound,
             then,
-            "bridge" if bridge else "-",
+            bridge if isinstance(bridge, str) else ("bridge" if bridge else "-"),
             stdout=asyncio.subprocess.PIPE,
         )
         app = MinimalApp(proc)
@@ -340,3 +375,28 @@ async def test_outbound_reminder_call_falls_back_when_the_assistant_dies(
     # The patient is not left in silence: the apology plays, then the call ends.
     await incoming.wait_disconnected(pbx.watchdog_s + 20)
     assert sound_segments(incoming.heard_pcm()), "the patient heard nothing"
+
+
+@pytest.mark.slow
+async def test_controller_killed_while_streaming_media_lands_at_reception(
+    pbx_factory: PbxFactory, phone_factory: PhoneFactory, start_app: object, tmp_path: Path
+) -> None:
+    """As the real controller does: caller and a chan_websocket media channel in a mixing bridge."""
+    pbx = await pbx_factory(watchdog_s=3)
+    reception = await phone_factory(pbx.reception)
+    caller = await phone_factory(pbx.phone("caller1"))
+    signal_pcm = chirps(8.0, seed=21)
+    raw = tmp_path / "signal.raw"
+    raw.write_bytes(signal_pcm)
+    app = await start_app(pbx, renew_s=1.0, sound=str(raw), bridge="media")  # type: ignore[operator]
+    call = await caller.call(pbx.practice_extension)
+    await app.expect("CALL")
+    await call.wait_answered(5)
+    await app.expect("MEDIA")
+    await asyncio.sleep(2.5)
+    assert find_reference(signal_pcm[: 16000 * 2 * 2], call.heard_pcm(), min_fraction=0.5).found
+    app.kill()
+    killed_at = time.monotonic()
+    await reception.wait_incoming(pbx.watchdog_s + 5)
+    print(f"caller reached reception {time.monotonic() - killed_at:.2f} s after the kill (media bridge)")
+    await call.hangup()
