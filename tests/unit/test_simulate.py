@@ -217,3 +217,27 @@ def test_cli_interactive(monkeypatch, capsys):
     assert "Cabinet médical des Tilleuls, bonjour" in out
     assert "du lundi au vendredi" in out
     assert json.loads(out.strip().splitlines()[-1])["outcome"]["kind"] == "answered"
+
+
+def test_random_turns_never_break_the_engine(simulator, caplog):
+    """Scripted phrases, keys and silences in random order: no internal error, every call ends cleanly."""
+    import random
+
+    rng = random.Random(20261124)
+    vocabulary = sorted({t for call in CALLS for t in call["turns"]})
+    vocabulary += ["#9", "#12", "#*", "#00000000", "#31022000", "!!!", "é" * 300, "oui non", "<silence>"]
+    for index in range(60):
+        spec = {k: v for k, v in rng.choice(CALLS).items() if k != "expect"}
+        spec["id"] = f"random-{index}"
+        spec["turns"] = [rng.choice(vocabulary) for _ in range(rng.randint(1, 12))]
+        spec["open_speech"] = rng.random() > 0.3
+        spec["reception_available"] = rng.choice([None, False, True])
+        result = simulator.run(spec)
+        assert result.outcome.get("reason") != "internal_error", spec
+        assert result.outcome["kind"] in {
+            "booked", "cancelled", "rescheduled", "confirmed", "request_filed", "answered", "transferred",
+            "emergency_transferred", "abandoned", "wrong_person", "no_answer", "failed",
+        }  # fmt: skip
+    assert not [
+        r for r in caplog.records if r.levelname == "ERROR" and r.name.startswith("standardiste.dialogue")
+    ]
