@@ -192,3 +192,19 @@ async def test_a_taken_port_fails_fast_with_a_clear_error(
         assert time.monotonic() - started < 15
     assert pbx.pid() is None
     pbx.remove()
+
+
+async def test_more_calls_than_pjsua2_allows_give_a_clear_error(
+    pbx: PbxInstance, caller_phone: TestPhone
+) -> None:
+    from standardiste.testphone import PhoneError
+    from standardiste.testphone.phone import MAX_CALLS_PER_PROCESS
+
+    calls = [await caller_phone.call("*43") for _ in range(MAX_CALLS_PER_PROCESS)]
+    with pytest.raises(PhoneError, match="allows 4 at once per process"):
+        await caller_phone.call("*43")
+    for call in calls:
+        await call.hangup()
+    # Slots are free again.
+    again = await caller_phone.call("*43", answer_timeout=5)
+    await again.hangup()

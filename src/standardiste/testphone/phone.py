@@ -603,7 +603,18 @@ class TestPhone:
             self._hub.objects.append(pjcall)
             prm = pj.CallOpParam(True)
             call.state = CallState.CALLING
-            pjcall.makeCall(uri, prm)
+            try:
+                pjcall.makeCall(uri, prm)
+            except pj.Error as err:
+                call.state = CallState.DISCONNECTED
+                call.ended_at = time.monotonic()
+                self._hub.objects.remove(pjcall)
+                call._pj = None
+                busy = sum(1 for c in self._hub_calls() if not c.ended)
+                raise PhoneError(
+                    f"cannot call {uri}: {err.info()} (this phone has {busy} call(s) in progress; "
+                    f"pjsua2 allows {MAX_CALLS_PER_PROCESS} at once per process: hang up or close phones)"
+                ) from None
 
         self.calls.append(call)
         await self._hub.run(do)
@@ -627,6 +638,9 @@ class TestPhone:
             if time.monotonic() > deadline:
                 raise PhoneError(f"phone {self.account.username}: no incoming call in {timeout:.1f} s")
             await asyncio.sleep(0.02)
+
+    def _hub_calls(self) -> list[PhoneCall]:
+        return [c for c in self.calls if c._pj is not None]
 
     def incoming_calls(self) -> list[PhoneCall]:
         return [c for c in self.calls if c.direction == "in"]
