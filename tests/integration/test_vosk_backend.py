@@ -16,6 +16,7 @@ from standardiste.speech import audio as A
 from standardiste.speech import vosk_backend
 from standardiste.speech.types import Transcript
 from standardiste.speech.vosk_backend import VoskRecognizer, VoskStream, VoskUnavailable
+from tests.fixtures.speech import espeak_pcm
 
 pytestmark = pytest.mark.slow
 
@@ -233,3 +234,27 @@ async def test_warm_up_fills_the_pool(vosk_ko_model: Path, korean_sentence: byte
     pooled = VoskRecognizer(vosk_ko_model, understands_french=False, pool_size=2)
     await pooled.warm_up(korean_sentence, count=5)
     assert pooled.idle_recognizers() == 2
+
+
+def _installed_french_model() -> Path | None:
+    from standardiste.config import load_config
+    from standardiste.speech.models import find_vosk_model
+
+    return find_vosk_model(load_config(None).deployment)
+
+
+async def test_french_model_when_installed(french_sentence: bytes) -> None:
+    # Runs on a server where `standardiste models install` succeeded; skipped (with why) elsewhere.
+    path = _installed_french_model()
+    if path is None:
+        pytest.skip("no French Vosk model installed (standardiste models install [--from ZIP])")
+    recognizer = VoskRecognizer(path)
+    stream = await recognizer.stream()
+    await feed(stream, french_sentence)
+    heard = (await stream.finish()).text
+    assert "rendez-vous" in heard or "martin" in heard, heard
+    await stream.set_grammar(["oui", "non", "lundi", "mardi", "mercredi"])
+    await feed(stream, A.silence(300) + espeak_pcm("mardi") + A.silence(600))
+    assert (await stream.finish()).text == "mardi"
+    await stream.close()
+    recognizer.shutdown()
