@@ -184,6 +184,18 @@ def test_bad_setup_is_a_clear_error(simulator):
         simulator.run({"id": "x", "turns": [], "setup": {"patients": [{"last_name": "A"}]}})
 
 
+def test_setup_refused_by_the_agenda_is_a_clear_error(simulator):
+    past = {"patient": 0, "practitioner": "benali", "start": "2020-01-06T09:00:00"}
+    spec = by_id("cancel-voice") | {
+        "setup": {
+            "patients": [{"last_name": "A", "first_name": "B", "birth_date": "1970-01-01"}],
+            "appointments": [past],
+        }
+    }
+    with pytest.raises(ScriptError, match="refused by the agenda"):
+        simulator.run(spec)
+
+
 def test_summary_counts_task_success(simulator):
     results = [simulator.run(by_id("faq-hours-key")), simulator.run(by_id("human-key0"))]
     results.append(simulator.run({"id": "wrong", "turns": ["#1"], "expect": {"kind": "booked"}}))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from standardiste.agenda.model import PatientIdentity, Slot, Source
+from standardiste.agenda.model import AgendaError, PatientIdentity, Slot, Source
 from standardiste.agenda.names import fold, normalise_phone
 from standardiste.agenda.tables import PatientRow
 from standardiste.config import PracticeConfig
@@ -193,7 +193,12 @@ class Simulator:
                 raise ScriptError(
                     f"{call_id}: setup.appointments: rendez-vous invalide / invalid {a!r}: {err}"
                 ) from None
-            ids.append(agenda.book(slot, patient, Source.STAFF, booked_at).id)
+            try:
+                ids.append(agenda.book(slot, patient, Source.STAFF, booked_at).id)
+            except AgendaError as err:  # in the past for this --now, outside hours, taken...
+                raise ScriptError(
+                    f"{call_id}: setup.appointments: {a!r} refusé par l'agenda / refused by the agenda: {err}"
+                ) from None
         for p in patients:
             if agenda.find_patient(p) is None:
                 # A patient without appointment still exists in the practice's files.
