@@ -208,3 +208,17 @@ async def test_more_calls_than_pjsua2_allows_give_a_clear_error(
     # Slots are free again.
     again = await caller_phone.call("*43", answer_timeout=5)
     await again.hangup()
+
+
+async def test_ami_login_with_the_generated_secret(pbx: PbxInstance) -> None:
+    async def login(secret: str) -> str:
+        reader, writer = await asyncio.open_connection(pbx.host, pbx.ami_port)
+        await reader.readline()  # banner
+        writer.write(f"Action: Login\r\nUsername: {pbx.ami_user}\r\nSecret: {secret}\r\n\r\n".encode())
+        await writer.drain()
+        reply = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).decode()
+        writer.close()
+        return reply
+
+    assert "Success" in await login(pbx.ami_secret)
+    assert "Error" in await login("wrong")
