@@ -258,3 +258,19 @@ async def test_french_model_when_installed(french_sentence: bytes) -> None:
     assert (await stream.finish()).text == "mardi"
     await stream.close()
     recognizer.shutdown()
+
+
+async def test_hang_up_during_decoding_then_close(recognizer: VoskRecognizer, korean_sentence: bytes) -> None:
+    # The call's task is cancelled while Vosk decodes in a worker thread; close() must wait for it
+    # before the recogniser is reset and pooled (never two threads on one KaldiRecognizer).
+    stream = await recognizer.stream()
+    task = asyncio.create_task(stream.accept(korean_sentence))  # one big chunk: a long decode
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await stream.close()
+    reused = await recognizer.stream()
+    await feed(reused, A.silence(500))
+    assert (await reused.finish()).text == ""
+    await reused.close()

@@ -230,6 +230,7 @@ class VoskStream:
         self.sample_rate = sample_rate
         self._executor = executor
         self._lock = asyncio.Lock()
+        self._thread_lock = threading.Lock()
         self._open_rec: Any = None
         self._grammar_rec: Any = None
         self._rec: Any = None  # the active one
@@ -246,7 +247,13 @@ class VoskStream:
         return self._grammar
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        # The thread lock outlives a cancelled await (hang-up): a decode still running in the pool
+        # finishes before anything else touches this stream's recognisers.
+        def locked() -> Any:
+            with self._thread_lock:
+                return fn(*args)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, locked)
 
     def _use_open(self) -> None:
         if self._open_rec is None:
