@@ -110,3 +110,16 @@ def test_patched_model_has_no_cmn_or_noise_override(tmp_path: Path) -> None:
     assert (first / "feat.params").read_text(encoding="utf-8") == text
     assert (first / "noisedict").exists() and (first / "mdef").exists()
     assert prepared_model_dir(tmp_path) == first  # made once
+
+
+def test_hint_gives_every_question_its_grammar(demo_config: Config) -> None:
+    practice = demo_config.practice
+    assert grammars.hint(None) is None
+    assert grammars.hint(Expectation(Expect.NAME)) is None
+    date_time = grammars.hint(Expectation(Expect.DATE_TIME, digits=1))
+    assert date_time is not None and "lundi" in date_time
+    assert grammars.from_phrases(date_time) is grammars.for_kind(Expect.DATE_TIME)
+    assert grammars.hint(Expectation(Expect.CHOICE, ("oui", "annuler"))) == ["oui", "annuler"]
+    names = grammars.hint(Expectation(Expect.PRACTITIONER), practice)
+    assert names is not None and "docteur benali" in names
+    assert grammars.hint(Expectation(Expect.OPEN)) is None  # open vocabulary stays open

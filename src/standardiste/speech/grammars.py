@@ -167,6 +167,17 @@ def for_expectation(expect: Expectation, practice: object | None = None) -> Gram
     return for_kind(expect.kind, practice)
 
 
+def hint(expect: Expectation | None, practice: object | None = None) -> list[str] | None:
+    """What a session passes to `RecognitionStream.set_grammar` for a question: the question's own phrases,
+    else its kind's phrase list (grammar-only recognisers need it: Expectation(Expect.DATE_TIME) has no
+    phrases), else None (open question or a name: open vocabulary for Vosk, a no-match for grammar-only
+    recognisers; the reasons-for-calling grammar is `for_kind(Expect.OPEN)`, for menus that want it)."""
+    if expect is None or (expect.kind is Expect.OPEN and not expect.phrases):
+        return None
+    grammar = for_expectation(expect, practice)
+    return list(grammar.phrases) if grammar is not None else None
+
+
 def practitioners(practice: object) -> Grammar:
     """Practitioner names and aliases from the practice configuration."""
     names: list[str] = []
