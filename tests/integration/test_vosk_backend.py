@@ -274,3 +274,8 @@ async def test_hang_up_during_decoding_then_close(recognizer: VoskRecognizer, ko
     await feed(reused, A.silence(500))
     assert (await reused.finish()).text == ""
     await reused.close()
+
+
+def test_grammar_words_match_the_lexicon_spelling() -> None:
+    assert vosk_backend.grammar_words("Oui, c’est ça !") == ["oui", "c'est", "ça"]
+    assert vosk_backend.grammar_words("Rendez-vous  MARDI.") == ["rendez-vous", "mardi"]

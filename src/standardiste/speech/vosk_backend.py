@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -85,6 +86,15 @@ def _shared_model(path: Path) -> _SharedModel:
 
 def _default_workers() -> int:
     return max(4, 2 * (os.cpu_count() or 1))
+
+
+_NOT_IN_WORDS = re.compile(r"[^\w'\- ]+")
+
+
+def grammar_words(phrase: str) -> list[str]:
+    """A phrase as the model's lexicon spells words: lower case, no punctuation, straight apostrophes."""
+    text = phrase.lower().replace("\u2019", "'")
+    return _NOT_IN_WORDS.sub(" ", text).split()
 
 
 def _clean(text: str) -> str:
@@ -305,7 +315,7 @@ class VoskStream:
                 kept: list[str] = []
                 dropped: list[str] = []
                 for phrase in phrases:
-                    words = phrase.lower().split()
+                    words = grammar_words(phrase)
                     if words and all(self._shared.knows(w) for w in words):
                         kept.append(" ".join(words))
                     else:
