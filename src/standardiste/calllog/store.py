@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,14 +47,17 @@ class CallLogStore:
     def __init__(self, db: Database, cipher: FieldCipher | None = None) -> None:
         self.db = db
         self.cipher = cipher
+        # One writer thread: writes never compete with each other (SQLite) nor take the threads
+        # that conversations run on.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calllog")
 
     # --- the CallLogSink protocol the call session uses ---
 
     async def call_started(self, record: SessionRecord) -> None:
-        await asyncio.to_thread(self._write, record)
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._write, record)
 
     async def call_ended(self, record: SessionRecord) -> None:
-        await asyncio.to_thread(self._write, record)
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._write, record)
 
     # --- reading ---
 

@@ -225,6 +225,7 @@ class CallSession:
         self._gone = False
         self._deferred: list[_Input] = []
         self._transferred = False
+        self._log_started: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
 
     # --- called by the controller (event loop) ---------------------------------------------------
@@ -265,6 +266,8 @@ class CallSession:
                 },
             )
             if self.call_log is not None:
+                if self._log_started is not None:
+                    await asyncio.gather(self._log_started, return_exceptions=True)
                 try:
                     await self.call_log.call_ended(self.record)
                 except Exception:
@@ -278,10 +281,8 @@ class CallSession:
             "call started", extra={"caller_id": self.record.caller_id, "recognizer": self.recognizer.name}
         )
         if self.call_log is not None:
-            try:
-                await self.call_log.call_started(self.record)
-            except Exception:
-                log.exception("call log write failed")
+            # Written in the background: the greeting must not wait for the database.
+            self._log_started = asyncio.create_task(self._write_started(self.call_log))
         try:
             watchdog = asyncio.timeout(self.settings.max_call_s)
             async with watchdog:
@@ -309,6 +310,12 @@ class CallSession:
             log.exception("call session failed; transferring to reception")
             self.record.end_reason = "internal_error"
             await self._fallback_transfer()
+
+    async def _write_started(self, sink: CallLogSink) -> None:
+        try:
+            await sink.call_started(self.record)
+        except Exception:
+            log.exception("call log write failed")
 
     async def _converse(self) -> None:
         # Answer first, then build everything else at once: the greeting must start quickly.
