@@ -26,8 +26,8 @@ HOLDOUT = [
 ]
 # Known misses, each with its reason (the task success in bench/results/dialogue.json counts them).
 KNOWN_MISSES = {
-    "ho-results-radio": "the classifier does not recognise 'a-t-il reçu ma radio' as test_results; "
-    "the caller is safely transferred to the secretary",
+    "ho-results-radio": "the classifier is unsure ('a-t-il reçu ma radio': test_results 0.34, speak_to_human "
+    "0.32); the assistant asks which, this script (written before) does not answer it: transfer",
 }
 
 

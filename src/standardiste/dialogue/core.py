@@ -73,7 +73,6 @@ NO_WORDS = (
 )
 
 
-
 def fold(text: str) -> str:
     """Lowercase without accents, for keyword matching on transcripts."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
@@ -323,4 +322,5 @@ class DialogueCore:
         return Expectation(Expect.YES_NO, digits=1)
 
     def urgent(self, u: Understanding | None) -> bool:
-        return u is not None and u.urgency == Urgency.URGENT and u.emergency_rule is not None
+        """An emergency to act on at once: a rule fired (or a backend says urgent without naming one)."""
+        return u is not None and (u.emergency_rule is not None or u.urgency == Urgency.URGENT)

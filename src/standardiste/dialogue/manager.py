@@ -74,6 +74,9 @@ FAQ_INTENTS = frozenset({
 # Classifier-only emergency guesses worth a confirmation question (rules always act, whatever these say).
 EMERGENCY_ASK_OPEN = 0.4
 EMERGENCY_ASK_SLOT = 0.6
+# A clarifying question between the classifier's two best guesses when both are at least this likely.
+CLARIFY_MIN = 0.15
+CLARIFY_SUM = 0.45
 # Above this confidence, a task intent said in the middle of another task switches to it.
 SWITCH_CONFIDENCE = 0.8
 TASK_FAMILY = {
@@ -284,7 +287,11 @@ class DialogueManager(OutboundFlow):
             intent = menu_word_intent(answer.text)
             if intent == Intent.SPEAK_TO_HUMAN:
                 return self.transfer(reason="caller_request")
-            return self.start_task(intent, answer) if intent in TASK_INTENTS else None
+            if intent in TASK_INTENTS:
+                return self.start_task(intent, answer)
+            # Unsure between two guesses: ask which, never guess.
+            guesses = self._two_guesses(u)
+            return self.ask(self._clarify_question(guesses, answer)) if guesses else None
         if u.intent in TASK_INTENTS:
             return self.start_task(u.intent, answer)
         if u.intent == Intent.SPEAK_TO_HUMAN:
@@ -306,6 +313,50 @@ class DialogueManager(OutboundFlow):
                 if other in TASK_INTENTS and not same and other not in self.pending:
                     self.pending.append((other, rest))
                 return
+
+    def _two_guesses(self, u: Understanding | None) -> tuple[Intent, Intent] | None:
+        if u is None or self.question is None or self.question.name == "clarify":
+            return None
+        options = [(i, p) for i, p in u.alternatives if i in TASK_INTENTS or i == Intent.SPEAK_TO_HUMAN]
+        if len(options) < 2 or options[1][1] < CLARIFY_MIN or options[0][1] + options[1][1] < CLARIFY_SUM:
+            return None
+        return options[0][0], options[1][0]
+
+    def _clarify_question(self, guesses: tuple[Intent, Intent], trigger: Answer) -> Question:
+        first, second = guesses
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            chosen: Intent | None = None
+            if answer.keys is not None:
+                chosen = {"1": first, "2": second}.get(answer.keys[:1])
+            else:
+                u = answer.understanding
+                word = menu_word_intent(answer.text)
+                if u is not None and u.intent in guesses and u.confidence >= MIN_CONFIDENCE:
+                    chosen = u.intent
+                elif word in guesses:
+                    chosen = word
+                elif has_word(answer.text, ("premier", "premiere", "le un")) or answer.yes_no() is True:
+                    chosen = first
+                elif has_word(answer.text, ("deuxieme", "second", "seconde", "le deux")):
+                    chosen = second
+            if chosen is None:
+                return None
+            if chosen == Intent.SPEAK_TO_HUMAN:
+                return self.transfer(reason="caller_request")
+            words = f"{trigger.text} {answer.text}" if answer.spoken else trigger.text
+            return self.start_task(
+                chosen, Answer(now=answer.now, text=words, understanding=trigger.understanding)
+            )
+
+        return Question(
+            "clarify",
+            P.clarify(str(first), str(second)),
+            P.clarify_keys(str(first), str(second)),
+            Expectation(Expect.CHOICE, (P.CLARIFY.get(str(first), ""), P.CLARIFY.get(str(second), "")), 1),
+            on_answer,
+            keys=P.clarify_keys(str(first), str(second)),
+        )
 
     def what_else(self, preamble: str) -> list[Action]:
         self.current_task = None

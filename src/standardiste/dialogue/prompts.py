@@ -546,3 +546,30 @@ OTHER_REQUEST: dict[str, str] = {
 def also_mentioned(intent: str) -> str:
     about = OTHER_REQUEST.get(str(intent), "d'une autre demande")
     return f"Vous m'aviez aussi parlé {about}."
+
+
+# What the caller may have meant, for a clarifying question ("Souhaitez-vous A, ou B ?").
+CLARIFY: dict[str, str] = {
+    "book_appointment": "prendre rendez-vous",
+    "cancel_appointment": "annuler un rendez-vous",
+    "reschedule_appointment": "déplacer un rendez-vous",
+    "confirm_appointment": "confirmer un rendez-vous",
+    "ask_hours": "connaître les horaires",
+    "ask_address_access": "l'adresse du cabinet",
+    "ask_parking": "savoir où vous garer",
+    "ask_documents_to_bring": "savoir quoi apporter",
+    "ask_price_payment": "connaître les tarifs",
+    "prescription_renewal": "une ordonnance",
+    "medical_certificate": "un certificat médical",
+    "sick_leave": "un arrêt de travail",
+    "test_results": "des résultats d'examen",
+    "speak_to_human": "parler au secrétariat",
+}
+
+
+def clarify(first: str, second: str) -> str:
+    return f"Excusez-moi, souhaitez-vous {CLARIFY.get(first, first)}, ou {CLARIFY.get(second, second)} ?"
+
+
+def clarify_keys(first: str, second: str) -> str:
+    return f"Tapez 1 pour {CLARIFY.get(first, first)}, 2 pour {CLARIFY.get(second, second)}."
