@@ -188,3 +188,14 @@ def test_normalize_fr_rewrites_what_espeak_misreads(text: str, spoken: str) -> N
 async def test_times_are_spoken_as_hours_not_letters() -> None:
     synth = EspeakSynthesizer()
     assert await synth.synthesize("à 8h30") == await synth.synthesize("à 8 heures 30")
+
+
+def test_long_sentences_are_cut_at_commas() -> None:
+    long = (
+        "Le cabinet est ouvert le lundi, le mardi, le mercredi, le jeudi et le vendredi de huit heures "
+        "trente "
+        "à midi trente, puis de quatorze heures à dix-neuf heures, et le samedi matin de neuf heures à midi."
+    )
+    pieces = split_sentences(long)
+    assert len(pieces) > 2 and " ".join(pieces) == long
+    assert all(len(p) >= 20 for p in pieces)

@@ -232,10 +232,17 @@ def normalize_fr(text: str) -> str:
 _SENTENCE_END = re.compile(r"(?<=[.!?;:…])\s+")
 
 
-def split_sentences(text: str, min_chars: int = 20) -> list[str]:
-    """Sentence-sized pieces for streaming; very short pieces are glued to the next one."""
+_CLAUSE_END = re.compile(r"(?<=,)\s+")
+
+
+def split_sentences(text: str, min_chars: int = 20, max_chars: int = 140) -> list[str]:
+    """Sentence-sized pieces for streaming: long sentences are cut at commas (where espeak-ng
+    pauses anyway), very short pieces are glued to the next one."""
+    parts: list[str] = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        parts += _CLAUSE_END.split(sentence) if len(sentence) > max_chars else [sentence]
     pieces: list[str] = []
-    for part in _SENTENCE_END.split(text.strip()):
+    for part in parts:
         if pieces and len(pieces[-1]) < min_chars:
             pieces[-1] = f"{pieces[-1]} {part}"
         elif part:
