@@ -123,14 +123,24 @@ class IdentityFlow(DialogueCore):
     identity: Identity
     # The appointment is for a child (the caller is a parent): questions say "l'enfant".
     for_child: bool = False
+    _name_required: bool = True
+    _name_skipped: bool = False
 
     def collect_identity(
-        self, then: Callable[[Identity], list[Action]], phone: bool = True, preamble: str = ""
+        self,
+        then: Callable[[Identity], list[Action]],
+        phone: bool = True,
+        preamble: str = "",
+        name_required: bool = True,
     ) -> list[Action]:
+        """Asks what is missing. `name_required=False` (staff requests): a name that cannot be had
+        (grammar-only recogniser, or not understood twice) is left for the staff's call back."""
         if not hasattr(self, "identity"):
             self.identity = Identity()
         ident = self.identity
-        if not ident.last_name:
+        self._name_required = name_required
+        skip_name = not name_required and (not self.open_speech or self._name_skipped)
+        if not ident.last_name and not skip_name:
             return self.ask(self._name_question(then, phone), preamble)
         if ident.birth_date is None:
             return self.ask(self._birth_question(then, phone), preamble)
@@ -179,7 +189,7 @@ class IdentityFlow(DialogueCore):
 
             def accept() -> list[Action]:
                 self.identity.last_name, self.identity.first_name = last, first
-                return self.collect_identity(then, phone)
+                return self.collect_identity(then, phone, name_required=self._name_required)
 
             return self.checked(answer, f"{first} {last}".strip(), accept, "name")
 
@@ -189,8 +199,14 @@ class IdentityFlow(DialogueCore):
             P.ASK_NAME_SIMPLE,
             Expectation(Expect.NAME),
             on_answer,
+            on_give_up=None if self._name_required else lambda: self._skip_name(then, phone),
             allow_switch=True,
         )
+
+    def _skip_name(self, then: Callable[[Identity], list[Action]], phone: bool) -> list[Action]:
+        self._name_skipped = True
+        self.lead = P.NAME_LATER
+        return self.collect_identity(then, phone, name_required=False)
 
     # --- Birth date ------------------------------------------------------------------------------
 
@@ -223,7 +239,7 @@ class IdentityFlow(DialogueCore):
 
             def accept() -> list[Action]:
                 self.identity.birth_date = day
-                return self.collect_identity(then, phone)
+                return self.collect_identity(then, phone, name_required=self._name_required)
 
             return self.checked(answer, f"le {P.birth_date_fr(day)}", accept, "birth_date")
 

@@ -371,6 +371,8 @@ ASK_BIRTH_DATE_SIMPLE = (
 ASK_PHONE = "À quel numéro pouvons-nous vous rappeler ? Vous pouvez le taper sur le clavier, dix chiffres."
 ASK_PHONE_SIMPLE = "Tapez votre numéro de téléphone sur le clavier, les dix chiffres, puis dièse."
 SORRY = "Pardon."
+NAME_LATER = "Ce n'est pas grave, le secrétariat vous le demandera en vous rappelant."
+NAME_NOT_GIVEN = "(nom non donné)"  # read by the staff in the inbox
 
 
 def confirm_caller_id(e164: str) -> str:

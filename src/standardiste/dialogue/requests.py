@@ -36,7 +36,9 @@ class RequestFlow(AppointmentFlow):
         if self.open_speech:
             return self.ask(self._what_question(kind), P.REQUEST_INTRO[kind])
         # A grammar-only recogniser cannot take free words: the staff will ask when calling back.
-        return self.collect_identity(self._file_request, phone=True, preamble=P.REQUEST_INTRO[kind])
+        return self.collect_identity(
+            self._file_request, phone=True, name_required=False, preamble=P.REQUEST_INTRO[kind]
+        )
 
     def _note_request_words(self, answer: Answer) -> None:
         self._request_words.append(answer.text)
@@ -55,7 +57,9 @@ class RequestFlow(AppointmentFlow):
                 return None
             self._note_request_words(answer)
             self.take_identity_hints(answer)
-            return self.collect_identity(self._file_request, phone=True, preamble=P.NOTED)
+            return self.collect_identity(
+                self._file_request, phone=True, name_required=False, preamble=P.NOTED
+            )
 
         return Question(
             "request_what",
@@ -64,7 +68,7 @@ class RequestFlow(AppointmentFlow):
             Expectation(Expect.OPEN),
             on_answer,
             # Nothing usable twice: file it anyway, the staff will ask when calling back.
-            on_give_up=lambda: self.collect_identity(self._file_request, phone=True),
+            on_give_up=lambda: self.collect_identity(self._file_request, phone=True, name_required=False),
             allow_switch=False,
         )
 
@@ -73,7 +77,7 @@ class RequestFlow(AppointmentFlow):
         now = self._now()
         draft = RequestDraft(
             kind=kind,
-            caller_name=ident.full_name or "inconnu",
+            caller_name=ident.full_name or P.NAME_NOT_GIVEN,
             birth_date=ident.birth_date,
             callback_number=ident.phone or self.state.caller_id,
             details=" / ".join(self._request_words),
