@@ -13,6 +13,9 @@ from standardiste.dialogue.core import Answer, DialogueCore, Question, fold
 from standardiste.dialogue.messages import Action, Expect, Expectation
 from standardiste.understanding.types import EntityKind
 
+# Typing 8 or 10 digits takes longer than answering: more silence before NoInput.
+KEYPAD_ENTRY_TIMEOUT_S = 12.0
+
 _NAME_NOISE = (
     "je m'appelle", "je m appelle", "mon nom est", "mon nom c'est", "mon nom c est", "c'est", "c est",
     "moi c'est", "je suis", "madame", "monsieur", "mademoiselle", "mme", "mr", "alors", "oui", "euh",
@@ -247,7 +250,7 @@ class IdentityFlow(DialogueCore):
             "birth_date",
             P.ASK_BIRTH_DATE_CHILD if self.for_child else P.ASK_BIRTH_DATE,
             P.ASK_BIRTH_DATE_SIMPLE,
-            Expectation(Expect.BIRTH_DATE, digits=8),
+            Expectation(Expect.BIRTH_DATE, digits=8, timeout_s=KEYPAD_ENTRY_TIMEOUT_S),
             on_answer,
         )
 
@@ -306,7 +309,7 @@ class IdentityFlow(DialogueCore):
             "phone",
             P.ASK_PHONE,
             P.ASK_PHONE_SIMPLE,
-            Expectation(Expect.PHONE, digits=10),
+            Expectation(Expect.PHONE, digits=10, timeout_s=KEYPAD_ENTRY_TIMEOUT_S),
             on_answer,
         )
 
