@@ -474,7 +474,16 @@ class CallSession:
             elif isinstance(item, _TurnEnded):
                 self._turn_end_at = item.at
                 text = item.transcript.text.strip()
-                log.info("heard", extra={"text": text, "confidence": item.transcript.confidence})
+                # How long the recogniser took after the end of the turn (catching up, then finishing).
+                recognition_ms = round((time.monotonic() - item.at) * 1000, 1)
+                log.info(
+                    "heard",
+                    extra={
+                        "text": text,
+                        "confidence": item.transcript.confidence,
+                        "recognition_ms": recognition_ms,
+                    },
+                )
                 return Heard(text, self.clock(), item.transcript.confidence)
 
     async def _next(self, wait_s: float) -> _Input | None:
