@@ -33,7 +33,8 @@ def one(resolver: DateResolver, text: str, now: dt.datetime = TUESDAY_15H):  # t
         ("mercredi en huit", "2026-12-02T00:00"),
         ("jeudi vers onze heures", "2026-11-26T11:00"),
         ("après-demain", "2026-11-26T00:00"),
-        ("dans quinze jours", "2026-12-09T00:00"),
+        ("dans quinze jours", "2026-12-08T00:00"),  # two weeks, not 15 days
+        ("dans huit jours", "2026-12-01T00:00"),
         ("le premier décembre", "2026-12-01T00:00"),
         ("vendredi en fin d'après-midi", "2026-11-27T17:00"),
     ],

@@ -340,6 +340,9 @@ class DateResolver:
             if re.search(r"\bdans \w+(?: \w+)? (?:jours?|semaines?|mois)\b", folded_span) and not re.search(
                 r"\bheures?\b|\bh\b", folded_span
             ):
+                # French idiom: "dans huit jours" is a week, "dans quinze jours" two weeks.
+                if re.search(r"\bdans (?:huit|8|quinze|15) jours\b", folded_span):
+                    moment -= dt.timedelta(days=1)
                 return FoundDate(
                     s,
                     e,

@@ -11,6 +11,7 @@ Semantics the dialogue relies on (see docs/understanding.md):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import re
@@ -62,6 +63,12 @@ _DENY = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=8)
+def shared_date_resolver(timezone: str) -> DateResolver:
+    """One resolver per time zone and process (loading the zone database costs ~0.2 s)."""
+    return DateResolver(timezone)
+
+
 class LocalUnderstander:
     """Understander for one practice. Thread-safe; parse() is pure given (text, now)."""
 
@@ -76,7 +83,7 @@ class LocalUnderstander:
         self.intents = intents
         self.threshold = threshold
         self.tz = zoneinfo.ZoneInfo(practice.timezone)
-        self.dates = dates or DateResolver(practice.timezone)
+        self.dates = dates or shared_date_resolver(practice.timezone)
         self._keys = practitioner_keys(practice)
 
     def parse(self, text: str, now: dt.datetime) -> Understanding:
