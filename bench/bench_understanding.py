@@ -146,6 +146,26 @@ def evaluate(
     }
 
 
+def threshold_sweep(understander: Any, now: dt.datetime, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Accuracy and wrong actions (a non-out_of_scope intent that is wrong) per confidence threshold."""
+    rows = []
+    for item in items:
+        result = understander.parse(item["text"], now)
+        top, p = result.alternatives[0] if result.alternatives else (result.intent, result.confidence)
+        rows.append((item["intent"], str(top), p, result.emergency_rule is not None))
+    sweep = []
+    for threshold in (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55):
+        right = wrong_acted = 0
+        for gold, top, p, rule in rows:
+            pred = "emergency" if rule else ("out_of_scope" if p < threshold and top != "emergency" else top)
+            right += pred == gold
+            wrong_acted += pred != gold and pred != "out_of_scope"
+        sweep.append(
+            {"threshold": threshold, "accuracy": round(right / len(rows), 4), "wrong_acted": wrong_acted}
+        )
+    return sweep
+
+
 def evaluate_dates(understander: Any, verbose: bool) -> dict[str, Any]:
     """Date phrases alone: the first date_time entity against the expected day/time/part of day."""
     now, items = load_dev(DATES)
@@ -207,6 +227,7 @@ def main() -> int:
     print(f"dev set: {len(items)} utterances, training examples: {report['training_examples']}")
     report["engine"] = evaluate(understander, now, items, verbose=not args.quiet)
     report["date_set"] = evaluate_dates(understander, verbose=not args.quiet)
+    report["threshold_sweep_dev"] = threshold_sweep(understander, now, items)
     h_now, h_items = load_dev(HELDOUT)
     report["heldout"] = evaluate(understander, h_now, h_items, verbose=not args.quiet)
 
