@@ -25,6 +25,7 @@ from standardiste.dialogue.messages import (
     OutcomeKind,
     Transfer,
     TransferFailed,
+    Utterance,
 )
 from standardiste.dialogue.outbound import OutboundFlow
 from standardiste.dialogue.requests import REQUEST_KINDS
@@ -246,8 +247,6 @@ class DialogueManager(OutboundFlow):
         return TASK_FAMILY.get(u.intent, u.intent) != TASK_FAMILY.get(self.current_task, self.current_task)
 
     def _transcript_caller(self, text: str) -> None:
-        from standardiste.dialogue.messages import Utterance
-
         self._transcript.append(Utterance("caller", text))
 
     def _human_allowed(self, answer: Answer) -> bool:

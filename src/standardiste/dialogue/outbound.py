@@ -10,7 +10,7 @@ import re
 
 from standardiste.agenda.model import AgendaError, Appointment, RequestDraft, RequestKind
 from standardiste.dialogue import prompts as P
-from standardiste.dialogue.core import Answer, Question, fold, has_word
+from standardiste.dialogue.core import Answer, Question, fold
 from standardiste.dialogue.messages import Action, Expect, Expectation, Hangup, OutcomeKind
 from standardiste.dialogue.requests import RequestFlow
 from standardiste.understanding.types import Intent, Urgency
@@ -265,6 +265,3 @@ class OutboundFlow(RequestFlow):
 
     def outbound_after_task(self, said: str) -> list[Action]:
         return self.finish([self.say(f"{said} {P.OUTBOUND_BYE}", interruptible=False), Hangup("done")])
-
-    def _deny_words(self, answer: Answer) -> bool:
-        return has_word(answer.text, ("non",))
