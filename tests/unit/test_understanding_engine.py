@@ -262,3 +262,13 @@ def test_load_understander_uses_rasa_when_configured(demo_config: Config, rasa_u
     understander = load_understander(demo_config.practice, rasa_url=rasa_url)
     assert isinstance(understander.intents, RasaHttpIntents)
     assert understander.parse("bla", NOW).intent is Intent.ASK_PARKING
+
+
+def test_rasa_list_form_examples(tmp_path: Path) -> None:
+    nlu = tmp_path / "list.yml"
+    nlu.write_text(
+        'version: "3.1"\nnlu:\n- intent: deny\n  examples:\n  - text: non merci\n  - text: pas du tout\n'
+        "- synonym: docteur\n  examples: |\n    - toubib\n",
+        encoding="utf-8",
+    )
+    assert load_examples([nlu]) == [("non merci", Intent.DENY), ("pas du tout", Intent.DENY)]

@@ -64,7 +64,10 @@ def load_examples(paths: Iterable[Path]) -> list[tuple[str, Intent]]:
             except ValueError:
                 raise TrainingDataError(f"{path}: intention inconnue / unknown intent {name!r}") from None
             examples = block.get("examples", "")
-            lines = examples.splitlines() if isinstance(examples, str) else [str(e) for e in examples]
+            if isinstance(examples, str):
+                lines = examples.splitlines()
+            else:  # the list form: `- text: ...` items
+                lines = [str(e.get("text", "")) if isinstance(e, dict) else str(e) for e in examples or []]
             for line in lines:
                 line = line.strip()
                 if line.startswith("- "):
