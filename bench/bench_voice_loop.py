@@ -296,6 +296,7 @@ async def bench(levels: list[int], recognizer: str) -> dict[str, Any]:
                 e["end_of_turn_to_first_frame_ms"] for e in entries if "end_of_turn_to_first_frame_ms" in e
             ]
             recog = [e["recognition_ms"] for e in entries if "recognition_ms" in e]
+            barge = [e["speech_to_stop_ms"] for e in entries if "speech_to_stop_ms" in e]
             level.update(
                 {
                     "greeting_ms_p50": percentile(greet, 0.5),
@@ -304,6 +305,8 @@ async def bench(levels: list[int], recognizer: str) -> dict[str, Any]:
                     "reply_ms_p50": percentile(reply, 0.5),
                     "reply_ms_p95": percentile(reply, 0.95),
                     "reply_samples": len(reply),
+                    "barge_in_ms_p50": percentile(barge, 0.5),
+                    "barge_in_ms_p95": percentile(barge, 0.95),
                     "recognition_ms_p50": percentile(recog, 0.5),
                     "recognition_ms_p95": percentile(recog, 0.95),
                     "errors_logged": sum(1 for e in entries if e.get("level") == "error"),
@@ -337,15 +340,16 @@ def write_results(result: dict[str, Any]) -> None:
         f"Controller idle RSS: {result.get('controller_idle_rss_mb')} MB (shared model and code included).",
         "",
         "| calls | greeting p50/p95/max ms | reply p50/p95 ms (n) | of which recogniser p50/p95 "
-        "| CPU %/call | RSS/call MB "
+        "| barge-in stop p50/p95 ms | CPU %/call | RSS/call MB "
         "| phone first sound p50 ms | machine load |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for lv in result["levels"]:
         lines.append(
             f"| {lv['calls']} ({lv['completed']} ok) | {lv['greeting_ms_p50']}/{lv['greeting_ms_p95']}/"
             f"{lv['greeting_ms_max']} | {lv['reply_ms_p50']}/{lv['reply_ms_p95']} ({lv['reply_samples']}) | "
             f"{lv.get('recognition_ms_p50')}/{lv.get('recognition_ms_p95')} | "
+            f"{lv.get('barge_in_ms_p50')}/{lv.get('barge_in_ms_p95')} | "
             f"{lv['controller_cpu_percent_per_call']} | {lv['rss_per_call_mb']} | "
             f"{lv['phone_first_sound_ms_p50']} | {lv.get('machine_load_1min')} |"
         )

@@ -101,10 +101,14 @@ async def test_barge_in_stops_our_audio(
     assert app.controller is not None
     live = list(app.controller.calls.values())
     assert live and live[0].session.record.barge_ins >= 1, "no barge-in detected"
+    controller_ms = live[0].session.record.barge_in_ms
     latency_ms = (stop_at - sent_at) * 1000
     print(
         f"\ngreeting started at {start:.2f} s; caller spoke at {sent_at:.2f} s; our audio stopped at "
         f"{stop_at:.2f} s -> {latency_ms:.0f} ms (includes the phone's and Asterisk's jitter buffers)"
+    )
+    print(
+        f"controller side: caller's first voiced frame -> our audio stopped (FLUSH_MEDIA): {controller_ms} ms"
     )
     assert latency_ms < 800
     await call.hangup()

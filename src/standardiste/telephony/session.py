@@ -92,7 +92,7 @@ class _Played:
 
 @dataclass(frozen=True, slots=True)
 class _SpeechStarted:
-    at: float
+    at: float  # monotonic arrival time of the first voiced frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +167,7 @@ class SessionRecord:
     greeting_ms: float | None = None
     reply_latencies_ms: list[float] = field(default_factory=list)
     barge_ins: int = 0
+    barge_in_ms: list[float] = field(default_factory=list)  # caller's first voiced frame -> our audio stopped
 
 
 class CallLogSink(Protocol):
@@ -405,13 +406,15 @@ class CallSession:
                     t0 = time.monotonic()
                     await self.leg.stop_playback()
                     self.record.barge_ins += 1
-                    log.info(
-                        "barge-in",
-                        extra={
-                            "by": type(item).__name__.strip("_"),
-                            "stop_ms": round((time.monotonic() - t0) * 1000, 1),
-                        },
-                    )
+                    extra: dict[str, Any] = {
+                        "by": type(item).__name__.strip("_"),
+                        "stop_ms": round((time.monotonic() - t0) * 1000, 1),
+                    }
+                    if isinstance(item, _SpeechStarted):
+                        # From the arrival of the caller's first voiced frame to our audio stopped.
+                        extra["speech_to_stop_ms"] = round((time.monotonic() - item.at) * 1000, 1)
+                        self.record.barge_in_ms.append(extra["speech_to_stop_ms"])
+                    log.info("barge-in", extra=extra)
                     return item
                 # A turn that ends while we talk (started before the prompt) is an answer, too.
                 if isinstance(item, _TurnEnded):
@@ -621,7 +624,7 @@ class CallSession:
                 for event in events:
                     if isinstance(event, SpeechStarted) and not in_speech:
                         in_speech = True
-                        self._inputs.put_nowait(_SpeechStarted(time.monotonic()))
+                        self._inputs.put_nowait(_SpeechStarted(event.at))
                         for early in preroll:
                             to_recognizer.put_nowait(early)
                         preroll.clear()
