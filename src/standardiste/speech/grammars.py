@@ -128,8 +128,18 @@ def _build(kind: Expect) -> Grammar | None:
                    "deux mille", "premier", *_number_words())
         return Grammar("birth_date", _jsgf("birth_date", "[le] <monthday> <month> <year>", rules), phrases)
     if kind is Expect.PHONE:
+        # Exactly a French number: five pairs ("zéro six, douze, ...") or ten digits. A looping grammar
+        # let the decoder insert or drop groups (a trailing "un" on every other number).
+        rules = _NUMBER_RULES + (
+            "<digit> = zéro | <units>;\n"
+            "<n10_99> = <teens> | ( vingt | trente | quarante | cinquante | soixante ) [ et un | <units2> ]"
+            " | soixante [et] <teens> | quatre-vingt [ <units> | <teens> ] | quatre-vingts | soixante-dix"
+            " | quatre-vingt-dix;\n"
+            "<pair> = zéro <units> | <n10_99>;\n"
+        )
+        body = "zéro <units> <pair> <pair> <pair> <pair> | " + " ".join(["<digit>"] * 10)
         phrases = ("zéro six douze trente-quatre cinquante-six", *_number_words())
-        return Grammar("phone", _jsgf("phone", "<n0_99>+"), phrases)
+        return Grammar("phone", _jsgf("phone", body, rules), phrases)
     if kind is Expect.DIGITS:
         return Grammar("digits", _jsgf("digits", "<n0_99>+"), _number_words())
     if kind is Expect.SATISFACTION:
