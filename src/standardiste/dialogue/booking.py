@@ -225,7 +225,7 @@ class BookingFlow(IdentityFlow):
                 wish = time_wish(answer.understanding, answer.text, answer.now)
                 if wish is None:
                     return None
-                spoken = answer.text
+                spoken = self._wish_fr(wish, answer)
                 u = answer.understanding
                 practitioner = u.first(EntityKind.PRACTITIONER) if u is not None else None
                 if practitioner is not None and b.moving is None:
@@ -246,6 +246,18 @@ class BookingFlow(IdentityFlow):
             on_answer,
             keys=P.WHEN_KEYS,
         )
+
+    def _wish_fr(self, wish: TimeWish, answer: Answer) -> str:
+        """What we understood, in words, for a read-back: the resolved date, else the caller's words."""
+        now = self._now()
+        if wish.asap:
+            return P.ASAP
+        if wish.exact is not None:
+            return P.datetime_fr(self.local(wish.exact), now)
+        if wish.day is not None:
+            part = P.PART_OF_DAY.get(str(wish.part_of_day), "") if wish.part_of_day else ""
+            return f"le {P.date_fr(wish.day)}{f' {part}' if part else ''}"
+        return answer.text
 
     # --- Search, hold, offer ---------------------------------------------------------------------
 

@@ -447,6 +447,15 @@ WHEN_SIMPLE = (
 )
 WHEN_KEYS = "Tapez 1 pour le premier rendez-vous disponible."
 NOT_THAT_TIME = "Je n'ai pas exactement cette heure-là."
+ASAP = "le plus tôt possible"
+PART_OF_DAY = {
+    "morning": "matin",
+    "late_morning": "en fin de matinée",
+    "noon": "vers midi",
+    "afternoon": "après-midi",
+    "late_afternoon": "en fin d'après-midi",
+    "evening": "en fin de journée",
+}
 SEVERAL_THAT_DAY = "J'ai plusieurs possibilités ce jour-là."
 SEARCHING_AGAIN = "D'accord, je cherche un autre horaire."
 NOTHING_RECORDED = "Très bien, je n'enregistre rien."
