@@ -449,8 +449,12 @@ class PbxInstance:
             return None
         return pid if _alive(pid) and _is_asterisk(pid, self.chroot_dir) else None
 
-    def spawn(self) -> int:
-        """Start Asterisk in the background (detached from this process group); returns its pid."""
+    def spawn(self, tie_to_parent: bool = False) -> int:
+        """Start Asterisk in the background (detached from this process group); returns its pid.
+
+        tie_to_parent: Asterisk is killed if this process dies (tests: no orphan Asterisk after a
+        crashed run). The CLI leaves it False: `pbx start` returns and Asterisk keeps running.
+        """
         if self.pid() is not None:
             raise PbxError(f"Asterisk already runs for {self.instance_dir} (pid {self.pid()})")
         if not (self.root / ASTERISK_BIN.lstrip("/")).exists():
@@ -465,13 +469,14 @@ class PbxInstance:
             stdout=self._console,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if tie_to_parent else None,
         )
         self.pidfile.write_text(f"{self._process.pid}\n")
         return self._process.pid
 
-    async def start(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    async def start(self, timeout: float = 30.0, tie_to_parent: bool = False) -> None:  # noqa: ASYNC109
         """Start Asterisk and wait until it is fully booted and ARI answers."""
-        self.spawn()
+        self.spawn(tie_to_parent)
         deadline = time.monotonic() + timeout
         try:
             await self._wait_booted(deadline)
@@ -623,6 +628,13 @@ def _symlink(link: Path, target: str) -> None:
         else:
             return
     os.symlink(target, link)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 def _alive(pid: int) -> bool:
