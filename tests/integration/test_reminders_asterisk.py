@@ -19,12 +19,11 @@ import pytest
 from standardiste.agenda.model import Appointment, AppointmentStatus
 from standardiste.agenda.sql import SqlAgenda
 from standardiste.app import VoiceApp
-from standardiste.config import Config, PracticeConfig
+from standardiste.config import Config, PracticeConfig, RedisConfig
 from standardiste.pbx import PbxInstance
 from standardiste.redis_server import RedisServer
-from standardiste.reminders.ari_dialer import AriDialer, AriDialerSettings, call_log_lookup
 from standardiste.reminders.clock import Clock
-from standardiste.reminders.service import ReminderService
+from standardiste.reminders.component import ReminderComponent
 from standardiste.reminders.store import DONE, AttemptRecord, ReminderStore
 from standardiste.testphone import ANSWER_NOW, BUSY, NEVER_ANSWER, AnswerPolicy, TestPhone
 from tests.integration.reminders_support import VIRTUAL_NOW, book, wait_until, wednesday
@@ -38,8 +37,7 @@ class Rig:
     agenda: SqlAgenda
     store: ReminderStore
     phone: TestPhone
-    service: ReminderService
-    dialer: AriDialer
+    component: ReminderComponent
 
 
 RigFactory = Callable[..., Awaitable[Rig]]
@@ -58,26 +56,25 @@ async def rig(pbx: PbxInstance, app_factory: Callable[..., Awaitable[VoiceApp]],
         agenda = app._agenda
         assert isinstance(agenda, SqlAgenda)
         phone = await phone_factory(pbx.phone("patient1"), answer=answer)
-        settings = AriDialerSettings(app=pbx.app_name, outbound_endpoint="patient1",
-                                     caller_id=demo_config.practice.phone, ring_timeout_s=ring_timeout_s)
-        dialer = AriDialer(pbx.ari_url, pbx.ari_user, pbx.ari_password, settings,
-                           call_log_lookup(app.call_log))
-        await dialer.start()
-        service = ReminderService(db=app.db, practice=practice or demo_config.practice,
-                                  redis_url=redis_server.url, dialer=dialer, agenda=agenda, clock=clock,
-                                  namespace="e2e:reminders", lease_ttl_s=1.5, sweep_interval_s=1.0,
-                                  sweep_grace_s=5.0, drain_interval_s=0.2)
-        agenda.add_listener(service.listener)
-        await service.start()
+        # The deployment as `serve` would read it: this PBX, the patient's calls to test phone patient1.
+        deployment = demo_config.deployment.model_copy(update={
+            "asterisk": pbx.config.model_copy(update={"outbound_endpoint": "patient1"}),
+            "redis": RedisConfig(url=redis_server.url, manage_server=False)})
+        config = Config(practice=practice or demo_config.practice, deployment=deployment)
+        component = ReminderComponent(config, pbx.secrets, app.db, agenda, app.call_log, clock=clock,
+                                      namespace="e2e:reminders", ring_timeout_s=ring_timeout_s,
+                                      lease_ttl_s=1.5, sweep_interval_s=1.0, sweep_grace_s=5.0,
+                                      drain_interval_s=0.2)
+        await component.start()
+        service = component.service
         assert await wait_until(lambda: service.is_leader, 10)
-        rig = Rig(app, agenda, ReminderStore(app.db), phone, service, dialer)
+        rig = Rig(app, agenda, ReminderStore(app.db), phone, component)
         made.append(rig)
         return rig
 
     yield make
     for r in made:
-        await r.service.stop()
-        await r.dialer.stop()
+        await r.component.stop()
 
 
 async def _answer_and_press(phone: TestPhone, digits: list[str]) -> None:
@@ -108,6 +105,7 @@ async def test_reminder_call_confirms_cancels_or_moves(rig: RigFactory, keys: st
                                                        outcome: str) -> None:
     clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=5))
     r = await rig(ANSWER_NOW, clock)
+    clock.set(VIRTUAL_NOW - dt.timedelta(seconds=5))  # set-up time must not eat the delay
     appointment = book(r.agenda, wednesday(10), clock.now())
     job_id = f"reminder:{appointment.id}"
     assert await wait_until(lambda: (r.store.get(job_id) or pytest.fail()).synced, 5)
@@ -134,6 +132,7 @@ async def test_unanswered_reminder_is_retried_then_recorded(rig: RigFactory, dem
     practice = demo_config.practice.model_copy(update={"reminders": policy_})
     clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=100), speed=20)
     r = await rig(policy, clock, practice=practice, ring_timeout_s=5)
+    clock.set(VIRTUAL_NOW - dt.timedelta(seconds=100))
     appointment = book(r.agenda, wednesday(10), clock.now())
     assert await wait_until(_attempts_done(r.store, appointment, 2), 90)
     attempts: list[AttemptRecord] = r.store.attempts(appointment.id)
@@ -151,6 +150,7 @@ async def test_answering_machine_gets_callback_message(rig: RigFactory) -> None:
     us back" message; the attempt is recorded as voicemail and not retried."""
     clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=5))
     r = await rig(ANSWER_NOW, clock, silence_timeout_s=2.0)
+    clock.set(VIRTUAL_NOW - dt.timedelta(seconds=5))
     appointment = book(r.agenda, wednesday(10), clock.now())
     call = await r.phone.wait_incoming(timeout=20)
     await call.wait_disconnected(timeout=90)
@@ -170,9 +170,11 @@ async def test_follow_up_call_after_consultation(rig: RigFactory, demo_config: C
     types = [t.model_copy(update={"follow_up_call": True}) if t.id == "consultation" else t
              for t in demo_config.practice.appointment_types]
     practice = demo_config.practice.model_copy(update={"appointment_types": types})
-    # Thursday 3 December 10:19:45: the consultation of Wednesday 10:00-10:20 ended nearly a day ago.
-    clock = Clock.starting_at(dt.datetime(2026, 12, 3, 10, 19, 45, tzinfo=VIRTUAL_NOW.tzinfo))
+    # Thursday 3 December 10:19:55: the consultation of Wednesday 10:00-10:20 ended nearly a day ago.
+    thursday = dt.datetime(2026, 12, 3, 10, 19, 55, tzinfo=VIRTUAL_NOW.tzinfo)
+    clock = Clock.starting_at(thursday)
     r = await rig(ANSWER_NOW, clock, practice=practice)
+    clock.set(thursday)
     appointment = book(r.agenda, wednesday(10), VIRTUAL_NOW)  # booked earlier, on Tuesday
     job = r.store.get(f"follow_up:{appointment.id}")
     assert job is not None and job.run_at == wednesday(10, 20) + dt.timedelta(days=1)

@@ -2,10 +2,10 @@
 
 The callee is originated straight into the Stasis app with args `outbound,<purpose>,<appointment id>`
 (what VoiceApp.build_session reads); once answered, the controller runs the conversation like any
-call. To learn how an unanswered call ended (busy, no answer, unreachable), this dialer registers a
-second, event-only Stasis app (`<app>-dialer`: the controller's own app keeps its single websocket)
-and subscribes it to the channel. When the channel is gone, the conversation's outcome is read
-from the call log (the session's call id is the channel id).
+call. To learn how an unanswered call ended (busy, no answer, unreachable), this dialer keeps a
+second, event-only websocket (app `<app>-dialer`, subscribeAll: the controller's own app keeps its
+single websocket; subscribing per channel would race a fast "busy"). When the channel is gone, the
+conversation's outcome is read from the call log (the session's call id is the channel id).
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
+
 from standardiste.dialogue.messages import OutcomeKind
 from standardiste.pbx.dialplan import STASIS_ARG_OUTBOUND
 from standardiste.reminders.dialer import CallRequest, CallResult
-from standardiste.telephony.ari import AriClient, AriError, AriEvent, ChannelHangup
+from standardiste.telephony.ari import AriClient, AriError, AriEvent, ChannelHangup, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -99,19 +101,62 @@ class AriDialer:
         self.ari = AriClient(ari_url, ari_user, ari_password, self.events_app)
         self.outcome_of = outcome_of
         self._gone: dict[str, asyncio.Future[int | None]] = {}
+        self._events_task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
 
-    async def start(self) -> None:
-        self.ari.start_events(self._on_event)
-        async with asyncio.timeout(10):
-            await self.ari.connected.wait()
+    async def start(self, wait_s: float = 10.0) -> None:
+        self._events_task = asyncio.create_task(self._events(), name="reminder-dialer-events")
+        try:
+            async with asyncio.timeout(wait_s):
+                await self.connected.wait()
+        except TimeoutError:
+            log.warning("reminder dialer: ARI events not connected yet (%s); retrying in the background",
+                        self.ari.base_url)
 
     async def stop(self) -> None:
+        if self._events_task is not None:
+            self._events_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._events_task
+            self._events_task = None
         await self.ari.close()
 
-    async def _on_event(self, event: AriEvent) -> None:
+    async def _events(self) -> None:
+        """Every channel's events (subscribeAll), reconnecting with backoff."""
+        base = self.ari.base_url.replace("http://", "ws://").replace("https://", "wss://")
+        delay = 0.2
+        while True:
+            try:
+                async with self.ari.session.ws_connect(
+                    f"{base}/ari/events", params={"app": self.events_app, "subscribeAll": "true"},
+                    headers=self.ari.auth_headers, heartbeat=10.0,
+                ) as ws:
+                    self.connected.set()
+                    delay = 0.2
+                    async for msg in ws:
+                        if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                            self._on_raw(msg.data)
+                        elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                            break
+            except asyncio.CancelledError:
+                raise
+            except (aiohttp.ClientError, OSError, TimeoutError) as err:
+                log.warning("reminder dialer: ARI events unavailable (%s), retrying in %.1f s", err, delay)
+            self.connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _on_raw(self, raw: str | bytes) -> None:
+        try:
+            event = parse_event(raw)
+        except ValueError:
+            return  # not ours to judge: the controller logs malformed events
+        self._on_event(event)
+
+    def _on_event(self, event: AriEvent) -> None:
         if isinstance(event, ChannelHangup):
             waiter = self._gone.get(event.channel.id)
-            if waiter is not None and not waiter.done():
+            if waiter is not None and not waiter.done() and event.cause is not None:
                 waiter.set_result(event.cause)
 
     async def call(self, request: CallRequest) -> CallResult:
@@ -140,9 +185,6 @@ class AriDialer:
             except AriError as err:
                 log.warning("reminder call to %s not placed: %s", endpoint, err)
                 return CallResult(OutcomeKind.FAILED, {"reason": "originate_failed", "status": err.status})
-            with contextlib.suppress(AriError):  # already gone: the fallback poll sees it
-                await self.ari.request("POST", f"/applications/{self.events_app}/subscription",
-                                       {"eventSource": f"channel:{channel_id}"})
             cause = await self._wait_gone(channel_id, gone, s.ring_timeout_s + s.max_call_s)
             return map_outcome(await self._session_outcome(channel_id), cause)
         finally:

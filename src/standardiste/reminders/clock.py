@@ -23,6 +23,11 @@ class Clock:
     def starting_at(cls, virtual_now: dt.datetime, speed: float = 1.0) -> Clock:
         return cls(anchor_virtual=virtual_now, speed=speed)
 
+    def set(self, virtual_now: dt.datetime) -> None:
+        """Jump to `virtual_now` (tests: after a slow set-up, before anything is scheduled)."""
+        self.anchor_real = dt.datetime.fromtimestamp(time.time(), dt.UTC)
+        self.anchor_virtual = virtual_now
+
     def now(self) -> dt.datetime:
         real = dt.datetime.fromtimestamp(time.time(), dt.UTC)
         return self.anchor_virtual + (real - self.anchor_real) * self.speed

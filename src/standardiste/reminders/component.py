@@ -1,0 +1,54 @@
+"""Reminders as one `serve` component: the ARI dialer, the scheduler service, the agenda listener.
+
+In VoiceApp.start(), after the agenda and the call log exist:
+
+    self.reminders = ReminderComponent(self.config, self.secrets, self.db, self._agenda, self.call_log)
+    await self.reminders.start()
+
+and `await self.reminders.stop()` first thing in stop(). It never blocks the voice loop: without
+Redis, scheduling waits in the database outbox and no reminder goes out until Redis is back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from standardiste.config import Config, Secrets
+from standardiste.reminders.ari_dialer import AriDialer, AriDialerSettings, call_log_lookup
+from standardiste.reminders.clock import Clock
+from standardiste.reminders.service import DEFAULT_NAMESPACE, ReminderService
+from standardiste.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class ReminderComponent:
+    def __init__(self, config: Config, secrets_: Secrets, db: Database, agenda: Any, call_log: Any, *,
+                 ari_url: str | None = None, clock: Clock | None = None, namespace: str = DEFAULT_NAMESPACE,
+                 ring_timeout_s: int = 30, **service_options: Any) -> None:
+        a = config.deployment.asterisk
+        practice = config.practice
+        settings = AriDialerSettings(app=a.app_name, outbound_endpoint=a.outbound_endpoint,
+                                     caller_id=practice.phone, ring_timeout_s=ring_timeout_s)
+        url = ari_url or f"http://{a.bind}:{a.http_port}"
+        self.dialer = AriDialer(url, a.ari_user, secrets_.ari_password, settings, call_log_lookup(call_log))
+        self.service = ReminderService(db=db, practice=practice, redis_url=config.deployment.redis.url,
+                                       dialer=self.dialer, agenda=agenda, clock=clock, namespace=namespace,
+                                       **service_options)
+        self.agenda = agenda
+        self.enabled = practice.reminders.enabled and agenda is not None
+
+    async def start(self) -> None:
+        if not self.enabled:
+            log.info("reminder calls off (practice.reminders.enabled = false, or no agenda)")
+            return
+        self.agenda.add_listener(self.service.listener)
+        await self.dialer.start()
+        await self.service.start()
+
+    async def stop(self) -> None:
+        if not self.enabled:
+            return
+        await self.service.stop()
+        await self.dialer.stop()
