@@ -178,15 +178,32 @@ def test_emergency_outside_hours_says_15(call):
 
 
 def test_classifier_only_emergency_asks_once(call):
+    candidates = ["c'est une urgence", "c'est urgent", "mon fils s'est cassé le bras"]
+    understander = call.manager.services.understander
+    phrase = next(
+        (t for t in candidates if understander.parse(t, SIM_NOW).needs_emergency_confirmation), None
+    )
+    if phrase is None:
+        pytest.skip("the classifier flags none of these as an emergency today")
     call.start()
-    actions = call.say("ma fille a quarante de fièvre depuis hier")
-    u = call.manager.services.understander.parse("ma fille a quarante de fièvre depuis hier", call.now)
-    if u.emergency_rule is not None:
-        pytest.skip("the rule layer caught it: nothing to confirm")
+    actions = call.say(phrase)
     assert "urgence" in actions[0].text
     assert actions[0].expect.kind == Expect.YES_NO
     final = call.say("oui")
     assert isinstance(final[-1], Transfer) and final[-1].priority
+
+
+def test_classifier_only_emergency_denied_resumes(call):
+    call.start()
+    call.say("je voudrais un rendez-vous avec le docteur benali")
+    understander = call.manager.services.understander
+    phrase = "c'est une urgence"
+    if not understander.parse(phrase, SIM_NOW).needs_emergency_confirmation:
+        pytest.skip("the classifier does not flag this phrase today")
+    asked = call.say(phrase)
+    assert "urgence" in asked[0].text
+    resumed = call.say("non")
+    assert "Pour quand" in resumed[0].text  # back to the booking question
 
 
 def test_no_input_twice_on_a_slot_question_transfers(call):

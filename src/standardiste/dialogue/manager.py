@@ -86,6 +86,13 @@ TASK_FAMILY = {
     Intent.CONFIRM_APPOINTMENT: "existing",
 }
 
+FAQ_WORDS = (
+    (("stationn", "se garer", "me garer", "parking", "place pour la voiture"), Intent.ASK_PARKING),
+    (("apporter", "documents", "papiers", "prendre avec moi"), Intent.ASK_DOCUMENTS_TO_BRING),
+    (("combien", "prix", "tarif", "coute", "payer", "paiement", "rembours"), Intent.ASK_PRICE_PAYMENT),
+    (("adresse", "se trouve", "situe", "acces", "pour venir"), Intent.ASK_ADDRESS_ACCESS),
+)
+
 MENU_KEYS = {
     "1": Intent.ASK_HOURS,
     "2": Intent.BOOK_APPOINTMENT,
@@ -471,6 +478,9 @@ class DialogueManager(OutboundFlow):
     def answer_question(self, intent: Intent, answer: Answer) -> list[Action]:
         faq = self.practice.faq
         folded = fold(answer.text) if answer.spoken else ""
+        if intent != Intent.ASK_HOURS:
+            # The practical question the caller's own words name wins over the classifier's neighbour.
+            intent = next((i for words, i in FAQ_WORDS if any(w in folded for w in words)), intent)
         topic, text = str(intent), ""
         if intent == Intent.ASK_HOURS:
             topic, text = "hours", P.hours_answer(self.practice)
