@@ -207,3 +207,34 @@ async def test_redis_outage_loses_and_duplicates_nothing(db: Database, redis_ser
     assert dialer.called(doomed.id) == 0
     assert store.count_unsynced() == 0 or all(j.state != SCHEDULED for j in store.jobs())
     assert (store.get(f"reminder:{doomed.id}") or pytest.fail()).state == REMOVED
+
+
+async def test_redis_down_from_the_start(db: Database, tmp_path: Path, demo_config: Config) -> None:
+    """No Redis at all when the controller starts: booking still works at once, the reminder waits in
+    the outbox, and goes out once Redis is started."""
+    server = RedisServer(tmp_path / "late-redis")  # port chosen, server not started
+    dialer = RecordingDialer()
+    clock = Clock.starting_at(VIRTUAL_NOW)
+    agenda = SqlAgenda(db, demo_config.practice)
+    service = ReminderService(db=db, practice=demo_config.practice, redis_url=server.url, dialer=dialer,
+                              agenda=agenda, clock=clock, namespace=NS, lease_ttl_s=1.5, sweep_interval_s=1.0,
+                              sweep_grace_s=2.0, drain_interval_s=0.2)
+    agenda.add_listener(service.listener)
+    await service.start()
+    try:
+        started = asyncio.get_running_loop().time()
+        appointment = book(agenda, wednesday(10), clock.now())
+        assert asyncio.get_running_loop().time() - started < 1.0  # the listener never waits for Redis
+        store = ReminderStore(db)
+        assert store.count_unsynced() == 1
+        await asyncio.sleep(5)  # the reminder is due; nothing can go out without Redis
+        assert dialer.calls == [] and not service.is_leader
+        server.start()
+        try:
+            assert await wait_until(lambda: dialer.called(appointment.id) == 1, 15)
+            await asyncio.sleep(2)
+            assert dialer.called(appointment.id) == 1
+        finally:
+            server.stop()
+    finally:
+        await service.stop()
