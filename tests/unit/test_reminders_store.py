@@ -1,5 +1,5 @@
-"""The reminders' database side (real SQLite file): idempotent puts, exactly-once claims, fencing of a
-deposed leader, retries; outcome mapping of the ARI dialer; the virtual clock."""
+"""The reminders' database side (real SQLite file and real PostgreSQL): idempotent puts, exactly-once
+claims, fencing of a deposed leader, retries; outcome mapping of the ARI dialer; the virtual clock."""
 
 from __future__ import annotations
 
@@ -30,9 +30,14 @@ NOW = dt.datetime(2026, 12, 1, 17, 0, tzinfo=dt.UTC)
 START = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ReminderStore]:
-    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReminderStore]:
+    if request.param == "postgres":
+        server = request.getfixturevalue("postgres_server")  # a real PostgreSQL, started by the tests
+        url = server.url(server.create_database())
+    else:
+        url = f"sqlite:///{tmp_path / 'r.db'}"
+    db = Database(url)
     db.migrate()
     yield ReminderStore(db)
     db.dispose()
