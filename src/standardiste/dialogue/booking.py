@@ -22,7 +22,7 @@ from standardiste.dialogue.core import Answer, Question, fold, has_word
 from standardiste.dialogue.identity import Identity, IdentityFlow
 from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
 from standardiste.dialogue.when import TimeWish, names_a_day, pick, says_any, sort_near, time_wish
-from standardiste.understanding.types import EntityKind
+from standardiste.understanding.types import EntityKind, Urgency
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,10 @@ class BookingFlow(IdentityFlow):
             self.take_identity_hints(answer)
             b.reason = answer.text
             self._take_booking_hints(answer)
+            u = answer.understanding
+            if b.wish is None and u is not None and u.urgency == Urgency.SOON:
+                # "j'ai très mal au ventre depuis ce matin": the earliest slots, without asking when.
+                b.wish = TimeWish(asap=True)
         return self._next_booking_step()
 
     def _take_booking_hints(self, answer: Answer) -> None:
