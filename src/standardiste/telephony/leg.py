@@ -71,27 +71,37 @@ class AriCallLeg:
         self._start_watchdog()
         media_id = self._new_media_id()
         self.media_channel_id = media_id
-        created = await self.ari.external_media_websocket(media_id)
-        conn_id = created.channelvars.get("MEDIA_WEBSOCKET_CONNECTION_ID")
-        if not conn_id:
-            raise AriError("externalMedia returned no MEDIA_WEBSOCKET_CONNECTION_ID")
-        ws_base = self.ari.base_url.replace("http://", "ws://").replace("https://", "wss://")
-        media = MediaConnection(
-            f"{ws_base}/media/{conn_id}",
-            self.ari.auth_headers,
-            on_frame,
-            lead_frames=self.settings.lead_frames,
-        )
-        self._media = media
-        await media.connect()
-        media.closed_callback = self._on_media_closed
-        # A websocket channel enters Stasis only once we are connected; bridging earlier gives 422.
-        async with asyncio.timeout(self.settings.media_timeout_s):
-            await self._media_in_stasis.wait()
         bridge_id = f"bridge-{media_id}"
+        # The caller's side of the bridge is set up while the media channel is being created.
+        bridging = asyncio.create_task(self._bridge_caller(bridge_id))
+        try:
+            created = await self.ari.external_media_websocket(media_id)
+            conn_id = created.channelvars.get("MEDIA_WEBSOCKET_CONNECTION_ID")
+            if not conn_id:
+                raise AriError("externalMedia returned no MEDIA_WEBSOCKET_CONNECTION_ID")
+            ws_base = self.ari.base_url.replace("http://", "ws://").replace("https://", "wss://")
+            media = MediaConnection(
+                f"{ws_base}/media/{conn_id}",
+                self.ari.auth_headers,
+                on_frame,
+                lead_frames=self.settings.lead_frames,
+                session=self.ari.session,
+            )
+            self._media = media
+            await media.connect()
+            media.closed_callback = self._on_media_closed
+            # A websocket channel enters Stasis only once we are connected; bridging earlier gives 422.
+            async with asyncio.timeout(self.settings.media_timeout_s):
+                await self._media_in_stasis.wait()
+        finally:
+            await asyncio.gather(bridging, return_exceptions=True)
+        bridging.result()  # re-raise a bridging error
+        await self.ari.add_to_bridge(bridge_id, [media_id])
+
+    async def _bridge_caller(self, bridge_id: str) -> None:
         await self.ari.create_bridge(bridge_id)
         self._bridge_id = bridge_id
-        await self.ari.add_to_bridge(bridge_id, [self.channel_id, media_id])
+        await self.ari.add_to_bridge(bridge_id, [self.channel_id])
 
     def _new_media_id(self) -> str:
         return f"media-{self.channel_id}-{uuid.uuid4().hex[:8]}"

@@ -85,12 +85,14 @@ class MediaConnection:
         on_frame: Callable[[bytes], None],
         *,
         lead_frames: int = 3,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.url = url
         self._headers = headers
         self._on_frame = on_frame
         self._lead = lead_frames
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = session
+        self._owns_session = session is None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
         self._cutter = FrameCutter()
@@ -106,7 +108,8 @@ class MediaConnection:
         self.closed_callback: Callable[[], None] | None = None
 
     async def connect(self, timeout_s: float = 5.0) -> None:
-        self._session = aiohttp.ClientSession()
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
         self._ws = await self._session.ws_connect(
             self.url,
             protocols=("media",),
@@ -215,6 +218,6 @@ class MediaConnection:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
-        if self._session is not None:
+        if self._session is not None and self._owns_session:
             await self._session.close()
         self.closed.set()
