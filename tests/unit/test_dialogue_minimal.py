@@ -75,9 +75,7 @@ def test_greeting(manager):
 
 
 def test_greeting_without_open_speech(demo_config, understander):
-    services = ConversationServices(
-        demo_config.practice, understander, Unused(), Unused(), open_speech=False
-    )
+    services = ConversationServices(demo_config.practice, understander, Unused(), Unused(), open_speech=False)
     text = DialogueManager(services).handle(CallStarted("c1", NOW))[0].text
     assert "clavier" in text and "Tapez 1 pour les horaires" in text
 

@@ -90,8 +90,10 @@ def _interactive(simulator: Any, args: argparse.Namespace) -> int:
         # Replay is deterministic: show only what the assistant said since the last line.
         new = [d for d in dialogue[printed:] if d["speaker"] != "caller"]
         for d in new:
-            if d["text"] != "<hangup>":
-                print(f"{'Assistant' if d['speaker'] == 'assistant' else '  '} : {d['text']}")
+            if d["speaker"] == "assistant":
+                print(f"Assistant : {d['text']}")
+            elif d["text"] != "<hangup>":
+                print(f"  ({d['text'].strip('<>')})")
         ended = any(d["speaker"] == "system" and d["text"] != "<hangup>" for d in dialogue)
         if ended:
             break
