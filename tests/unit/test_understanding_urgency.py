@@ -61,6 +61,8 @@ EMERGENCIES = [
     ("elle a pris toute une boîte de somnifères", "poisoning"),
     ("il a des taches violettes et de la fièvre", "meningitis_signs"),
     ("appelez le samu", "ambulance_request"),
+    ("on a eu un accident de voiture mon mari saigne de la tête", "severe_trauma"),
+    ("mon bébé est tout chaud il a trois semaines", "infant_fever"),
     ("je suis enceinte et je saigne beaucoup", "bleeding"),
 ]
 
@@ -88,6 +90,9 @@ HARD_NEGATIVES = [
     "je voudrais un rendez-vous demain matin",
     "mon grand-père est décédé d'une crise cardiaque en deux mille dix",
     "j'ai eu une hémorragie l'an dernier",
+    "il fait chaud dans la chambre du bébé",
+    "je voudrais un certificat pour l'assurance après mon accident de voiture",
+    "j'ai fait un malaise la semaine dernière je voudrais en parler au docteur",
 ]
 
 

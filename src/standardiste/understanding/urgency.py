@@ -22,7 +22,10 @@ _BABY = (
     + _N
     + r" (?:mois|semaines|jours)(?! de fievre))"
 )
-_FEVER = r"(?:fievre|temperature|(?:3[89]|4[0-2])(?: degres?| 5)?(?: de fievre)?|chaud|brulant)"
+_FEVER = (
+    r"(?:fievre|temperature|(?:3[89]|4[0-2])(?: degres?| 5)?(?: de fievre)?|tout chaud|toute chaude|brulant"
+    r"|brulante)"
+)
 
 # name -> patterns. Order matters only for which name is reported.
 RULES: dict[str, tuple[str, ...]] = {
@@ -200,7 +203,10 @@ RULES: dict[str, tuple[str, ...]] = {
     "severe_trauma": (
         r"\bfracture ouverte\b",
         r"\bos qui sort\b",
-        r"\b(?:accident|collision) (?:de (?:voiture|moto|la route|scooter|velo)|grave)\b",
+        r"\baccident grave\b",
+        r"\b(?:accident|collision) de (?:voiture|moto|la route|scooter|velo)\b(?: \w+){0,8} "
+        r"(?:blesse|blessee|blesses|saigne|sang|bouge (?:pas|plus)|repond (?:pas|plus)|inconscient"
+        r"|coince|coincee)",
         r"\btombe(?:e)? (?:d un|du|de la|de l) (?:toit|echelle|balcon|fenetre|escalier|arbre|etage)\b"
         r"(?: \w+){0,8} (?:bouge|repond|reagit|saigne|tete|inconscient)",
         r"\bcoup de couteau\b|\bpoignarde(?:e)?\b|\bblesse(?:e)? par balle\b",
@@ -228,7 +234,7 @@ _HISTORY = re.compile(
     + _N
     + r" |un peu plus d un |plus d un |presque |environ |bien )?(?:ans?|annees?|mois|semaines)\b"
     r"|\bdepuis (?:des|plusieurs|quelques) (?:ans|annees|mois)\b"
-    r"|\ben (?:19|20)\d\d\b|\b(?:l an|l annee|le mois) (?:dernier|derniere|passe|passee)\b"
+    r"|\ben (?:19|20)\d\d\b|\b(?:l an|l annee|le mois|la semaine) (?:dernier|derniere|passe|passee)\b"
     r"|\bautrefois\b|\bdans le passe\b|\bquand (?:j etais|il etait|elle etait) (?:petit|petite|jeune"
     r"|enfant)\b"
     r"|\bantecedents?\b|\bdeja eu\b|\bdeja fait\b|\bdans (?:la|ma|sa) famille\b|\bhereditaire\b"
