@@ -560,3 +560,24 @@ async def test_recogniser_failure_transfers_to_reception() -> None:
     h.leg.send([VOICED] * 3 + [QUIET] * 4)  # the caller speaks: recognition is needed now
     record = await h.finish()
     assert h.leg.transfers == [False] and record.end_reason == "internal_error"
+
+
+async def test_overloaded_recogniser_turn_counts_as_not_understood() -> None:
+    h = Harness(recognition_timeout_s=0.2)
+    stream = h.recognizer.stream_obj
+    real_finish = stream.finish
+
+    async def slow_finish() -> Transcript:
+        await asyncio.sleep(1.0)
+        return await real_finish()
+
+    stream.finish = slow_finish  # type: ignore[method-assign]
+    h.start()
+    await h.until(lambda: len(h.leg.played) == 1)
+    h.leg.send([VOICED] * 3 + [QUIET] * 4)
+    heard = await _wait_for_event(h, Heard)
+    assert heard.text == "" and heard.confidence == 0.0  # not understood, without waiting 1 s
+    await asyncio.sleep(1.2)  # the late result arrives and is dropped
+    assert len([e for e in h.conversation.events if isinstance(e, Heard)]) == 1
+    h.session.hung_up()
+    await h.finish()

@@ -143,6 +143,8 @@ class SessionSettings:
     # No frame for this long while the caller speaks: count it as silence (phones send nothing then).
     gap_s: float = 0.12
     preroll_frames: int = 15
+    # Longest wait for the recogniser after the end of a turn before treating it as not understood.
+    recognition_timeout_s: float = 3.0
     direction: str = "inbound"
     purpose: str | None = None  # outbound calls: why we call
     appointment_id: str | None = None
@@ -227,6 +229,8 @@ class CallSession:
         self._deferred: list[_Input] = []
         self._transferred = False
         self._log_started: asyncio.Task[None] | None = None
+        self._turns = 0  # caller turns ended so far
+        self._turns_answered = 0  # of which a result (or a deadline) was reported
         self.done = asyncio.Event()
 
     # --- called by the controller (event loop) ---------------------------------------------------
@@ -601,6 +605,7 @@ class CallSession:
         in_speech = False
         to_recognizer: asyncio.Queue[bytes | float] = asyncio.Queue()  # frames, or an end-of-turn time
         recognizer = asyncio.create_task(self._recognize(to_recognizer), name=f"recognize-{self.call_id}")
+        watchdogs: set[asyncio.Task[None]] = set()
         try:
             while True:
                 if recognizer.done():
@@ -630,18 +635,37 @@ class CallSession:
                         preroll.clear()
                     elif isinstance(event, EndOfTurn) and in_speech:
                         in_speech = False
-                        to_recognizer.put_nowait(time.monotonic())
+                        ended = time.monotonic()
+                        self._turns += 1
+                        to_recognizer.put_nowait(ended)
+                        watchdogs.add(asyncio.create_task(self._recognition_deadline(self._turns, ended)))
+                        watchdogs = {w for w in watchdogs if not w.done()}
         finally:
             recognizer.cancel()
-            await asyncio.gather(recognizer, return_exceptions=True)
+            for w in watchdogs:
+                w.cancel()
+            await asyncio.gather(recognizer, *watchdogs, return_exceptions=True)
+
+    async def _recognition_deadline(self, turn: int, ended: float) -> None:
+        """An overloaded recogniser must not leave the caller in silence: past the deadline the turn
+        counts as not understood (the conversation reprompts, then hands over to a human)."""
+        await asyncio.sleep(self.settings.recognition_timeout_s)
+        if self._turns_answered < turn:
+            self._turns_answered = turn
+            log.warning("recogniser too slow; turn treated as not understood", extra={"turn": turn})
+            self._inputs.put_nowait(_TurnEnded(Transcript("", True, 0.0), ended))
 
     async def _recognize(self, frames: asyncio.Queue[bytes | float]) -> None:
+        turn = 0
         while True:
             item = await frames.get()
             stream = await self._ready_stream()
             if isinstance(item, float):
-                final = await _uncancelled(stream.finish())
-                self._inputs.put_nowait(_TurnEnded(final, item))
+                turn += 1
+                final = await _uncancelled(stream.finish())  # also readies the stream for the next turn
+                if self._turns_answered < turn:  # else the deadline already answered for this turn
+                    self._turns_answered = turn
+                    self._inputs.put_nowait(_TurnEnded(final, item))
                 continue
             partial = await _uncancelled(stream.accept(item))
             if partial is not None and partial.text:
