@@ -124,3 +124,14 @@ def test_hint_gives_every_question_its_grammar(demo_config: Config) -> None:
     names = grammars.hint(Expectation(Expect.PRACTITIONER), practice)
     assert names is not None and "docteur benali" in names
     assert grammars.hint(Expectation(Expect.OPEN)) is None  # open vocabulary stays open
+
+
+def test_structured_day_grammars_have_a_flat_fallback() -> None:
+    for kind in (Expect.DAY, Expect.DATE_TIME):
+        grammar = grammars.for_kind(kind)
+        assert grammar is not None and grammar.fallback_jsgf is not None
+        flat = grammars.jsgf_words(grammar.fallback_jsgf)
+        assert "lundi" in flat and "demain" in flat and "cinq" not in flat
+        assert set(flat) <= grammar.all_words
+    phone = grammars.for_kind(Expect.PHONE)
+    assert phone is not None and phone.fallback_jsgf is None

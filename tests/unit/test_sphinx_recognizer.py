@@ -76,7 +76,9 @@ async def test_one_stream_serves_several_turns_and_grammars(
         await stream.close()
 
 
-async def test_open_question_gives_a_no_match(recognizer: SphinxRecognizer, speech_corpus: list[Sample]) -> None:
+async def test_open_question_gives_a_no_match(
+    recognizer: SphinxRecognizer, speech_corpus: list[Sample]
+) -> None:
     stream = await recognizer.stream()
     await stream.set_grammar(None)
     for i in range(0, 32000, FRAME_BYTES):
@@ -102,7 +104,9 @@ async def test_silence_noise_and_torn_frames_are_safe(recognizer: SphinxRecogniz
         await stream.accept(bytes(640))
 
 
-async def test_narrowband_input_is_accepted(recognizer: SphinxRecognizer, speech_corpus: list[Sample]) -> None:
+async def test_narrowband_input_is_accepted(
+    recognizer: SphinxRecognizer, speech_corpus: list[Sample]
+) -> None:
     from standardiste.speech.audio import resample
 
     stream = await recognizer.stream(sample_rate=8000)
@@ -165,3 +169,13 @@ async def test_closed_recognizer_refuses_new_streams(tmp_path: Path) -> None:
             os.kill(pid, 0)
     with pytest.raises(SphinxWorkerError):
         await rec.stream()
+
+
+async def test_noise_after_a_short_answer_falls_back_to_the_flat_list(
+    recognizer: SphinxRecognizer, speech_corpus_armelle: list[Sample]
+) -> None:
+    # The muffled voice's "lundi" ends in GSM noise: the structured day grammar finds no complete answer
+    # (it hears "vingt deux..."); the flat list of days still recognises it.
+    days = [s for s in speech_corpus_armelle if s.group == "word:day"]
+    right = [await recognise(recognizer, s) == s.text for s in days]
+    assert sum(right) >= len(days) // 2, right

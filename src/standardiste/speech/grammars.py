@@ -53,10 +53,23 @@ class Grammar:
     name: str
     jsgf: str
     phrases: tuple[str, ...]
+    # Tried alone when the grammar finds no complete answer: noise after a short answer can leave a
+    # structured grammar with no path ("lundi" + line noise -> nothing); a flat list still finds "lundi".
+    fallback: tuple[str, ...] = ()
 
     @property
     def words(self) -> frozenset[str]:
         return frozenset(jsgf_words(self.jsgf))
+
+    @property
+    def fallback_jsgf(self) -> str | None:
+        alternatives = [p for p in (_phrase(x) for x in self.fallback) if p]
+        return _jsgf(f"{self.name}_flat", _alt(dict.fromkeys(alternatives)), "") if alternatives else None
+
+    @property
+    def all_words(self) -> frozenset[str]:
+        fallback = self.fallback_jsgf
+        return self.words | (frozenset(jsgf_words(fallback)) if fallback else frozenset())
 
 
 _REGISTRY: dict[tuple[str, ...], Grammar] = {}
@@ -110,7 +123,7 @@ def _build(kind: Expect) -> Grammar | None:
     if kind is Expect.DAY:
         phrases = (*WEEKDAYS, *RELATIVE_DAYS, *PARTS_OF_DAY, *MONTHS, "lundi matin", "mardi après-midi",
                    "le douze mars", "la semaine prochaine", "prochain", "le", "premier", *_number_words())
-        return Grammar("day", _jsgf("day", "<day> [<part>] | <part>"), phrases)
+        return Grammar("day", _jsgf("day", "<day> [<part>] | <part>"), phrases, (*WEEKDAYS, *RELATIVE_DAYS))
     if kind is Expect.TIME:
         phrases = ("quatorze heures trente", "neuf heures", "midi", "minuit", "heures", "heure", "et quart",
                    "et demie", "moins le quart", "le matin", "l'après-midi", *_number_words())
@@ -120,7 +133,7 @@ def _build(kind: Expect) -> Grammar | None:
                    "mardi à neuf heures", "heures", "heure", "et quart", "et demie", "prochain", "premier",
                    *_number_words())
         body = "<day> [<part>] [<time>] | <time> | <part>"
-        return Grammar("date_time", _jsgf("date_time", body), phrases)
+        return Grammar("date_time", _jsgf("date_time", body), phrases, (*WEEKDAYS, *RELATIVE_DAYS))
     if kind is Expect.BIRTH_DATE:
         year = "<year> = mille neuf cent <n1_99> | dix-neuf cent <n1_99> | deux mille [<n1_99>];\n"
         rules = _NUMBER_RULES + year

@@ -144,9 +144,12 @@ class SphinxStream:
         self._buffer.clear()
         self.grammar = grammar
         self._has_grammar = grammar is not None
-        (added,) = await self._worker.call(
-            "grammar", self._sid, grammar.jsgf if grammar else None, sorted(grammar.words) if grammar else []
-        )
+        if grammar is None:
+            (added,) = await self._worker.call("grammar", self._sid, None, [], None)
+        else:
+            (added,) = await self._worker.call(
+                "grammar", self._sid, grammar.jsgf, sorted(grammar.all_words), grammar.fallback_jsgf
+            )
         self._owner._note_added(added)
 
     async def accept(self, pcm: bytes) -> Transcript | None:

@@ -88,6 +88,8 @@ class _Stream:
     resampler: Any = None
     gate: SpeechGate | None = None
     search: str | None = None  # active grammar; None: no grammar, audio is ignored
+    fallback: str | None = None  # flat grammar tried when `search` finds no complete answer
+    audio: bytearray = field(default_factory=bytearray)  # this utterance's speech (8 kHz), for the fallback
     searches: set[str] = field(default_factory=set)
     in_utterance: bool = False
     fed: bool = False  # speech reached the decoder in this utterance
@@ -141,29 +143,40 @@ class Engine:
                 stream.resampler = StreamResampler(stream.sample_rate, SAMPLE_RATE)
         return stream.decoder
 
-    def _set_grammar(self, stream: _Stream, jsgf: str | None, words: list[str]) -> dict[str, str]:
+    def _set_grammar(
+        self, stream: _Stream, jsgf: str | None, words: list[str], fallback: str | None = None
+    ) -> dict[str, str]:
         if stream.in_utterance:
             self._finish(stream)
         if jsgf is None:
             stream.search = None
             return {}
         decoder = self._decoder(stream)
+        added = self._add_words(stream, words)
+        stream.search = self._search(stream, jsgf)
+        stream.fallback = self._search(stream, fallback) if fallback else None
+        decoder.activate_search(stream.search)
+        return added
+
+    def _search(self, stream: _Stream, jsgf: str) -> str:
         name = "g" + hashlib.sha1(jsgf.encode()).hexdigest()[:12]
-        added: dict[str, str] = {}
         if name not in stream.searches:
-            for word in words:
-                if decoder.lookup_word(word) is not None:
-                    continue
-                prons = self.lexicon.pronunciations(word)
-                if not prons:
-                    prons = [self.lexicon.guess(word)]
-                    added[word] = prons[0]
-                for n, pron in enumerate(p for p in prons if p):
-                    decoder.add_word(word if n == 0 else f"{word}({n + 1})", pron, False)
-            decoder.add_jsgf_string(name, jsgf)
+            stream.decoder.add_jsgf_string(name, jsgf)
             stream.searches.add(name)
-        decoder.activate_search(name)
-        stream.search = name
+        return name
+
+    def _add_words(self, stream: _Stream, words: list[str]) -> dict[str, str]:
+        decoder = stream.decoder
+        added: dict[str, str] = {}
+        for word in words:
+            if decoder.lookup_word(word) is not None:
+                continue
+            prons = self.lexicon.pronunciations(word)
+            if not prons:
+                prons = [self.lexicon.guess(word)]
+                added[word] = prons[0]
+            for n, pron in enumerate(p for p in prons if p):
+                decoder.add_word(word if n == 0 else f"{word}({n + 1})", pron, False)
         return added
 
     def _audio(self, stream: _Stream, pcm: bytes) -> str | None:
@@ -183,6 +196,8 @@ class Engine:
             return None
         decoder.process_raw(pcm, False, False)
         stream.fed = True
+        if stream.fallback:
+            stream.audio += pcm
         hyp = decoder.hyp()
         text = to_text(hyp.hypstr) if hyp is not None else ""
         if text and text != stream.partial:
@@ -205,12 +220,28 @@ class Engine:
         if tail:
             stream.decoder.process_raw(tail, False, False)
             stream.fed = True
+            if stream.fallback:
+                stream.audio += tail
         stream.decoder.end_utt()
+        audio, stream.audio = bytes(stream.audio), bytearray()
         if not stream.fed:
             return ""  # silence: no match
         hyp = stream.decoder.hyp()
-        # No complete sentence of the grammar: a no-match (partials are not answers; the dialogue reprompts).
+        if hyp is None and stream.fallback and stream.search and audio:
+            hyp = self._decode_again(stream, stream.fallback, audio)
+        # Still no complete answer: a no-match (partials are not answers; the dialogue reprompts).
         return to_text(hyp.hypstr) if hyp is not None else ""
+
+    def _decode_again(self, stream: _Stream, search: str, audio: bytes) -> Any:
+        decoder = stream.decoder
+        decoder.activate_search(search)
+        try:
+            decoder.start_utt()
+            decoder.process_raw(audio, False, True)
+            decoder.end_utt()
+            return decoder.hyp()
+        finally:
+            decoder.activate_search(stream.search)
 
 
 def serve(incoming: Connection, outgoing: Connection, model_dir: str, dict_path: str) -> None:
