@@ -142,6 +142,15 @@ def test_two_requests_in_one_sentence(simulator):
     assert "diabète" in result.state["requests"][0]["details"]
 
 
+def test_hours_say_when_the_practice_reopens(simulator):
+    result = simulator.run(by_id("faq-hours-when-closed"))
+    said = result.dialogue[2]["text"]
+    assert (
+        "En ce moment, le cabinet est fermé ; il rouvre demain, lundi trente novembre à huit heures trente"
+        in said
+    )
+
+
 def test_wrong_person_hears_nothing_about_the_appointment(simulator):
     result = simulator.run(by_id("reminder-wrong-person"))
     said = " ".join(d["text"] for d in result.dialogue if d["speaker"] == "assistant")

@@ -30,6 +30,7 @@ from standardiste.dialogue.messages import (
 from standardiste.dialogue.outbound import OutboundFlow
 from standardiste.dialogue.requests import REQUEST_KINDS
 from standardiste.dialogue.services import ConversationServices
+from standardiste.hours import opening_status
 from standardiste.understanding.types import EntityKind, Intent, Understanding
 
 log = logging.getLogger(__name__)
@@ -484,6 +485,9 @@ class DialogueManager(OutboundFlow):
         topic, text = str(intent), ""
         if intent == Intent.ASK_HOURS:
             topic, text = "hours", P.hours_answer(self.practice)
+            status = opening_status(self.practice, answer.now)
+            if not status.open_now and status.next_opening is not None:
+                text = f"{text} {P.closed_now(P.datetime_fr(self.local(status.next_opening), answer.now))}"
         elif "vitale" in folded:
             topic, text = "carte_vitale", faq.carte_vitale
         elif "tiers payant" in folded:
@@ -556,7 +560,7 @@ class DialogueManager(OutboundFlow):
         self.release_holds()
         self.state.path.append(f"emergency:{rule}")
         now = answer.now if answer is not None else self._now()
-        closed = not self.practice.hours.is_open(now)
+        closed = not opening_status(self.practice, now).open_now  # hours, closures, public holidays
         if self.services.reception_available is False or closed:
             self.achieve(
                 OutcomeKind.EMERGENCY_TRANSFERRED,

@@ -222,6 +222,10 @@ def hours_answer(practice: PracticeConfig) -> str:
     return f"Le cabinet est ouvert {hours_fr(practice.hours)}."
 
 
+def closed_now(next_opening: str) -> str:
+    return f"En ce moment, le cabinet est fermé ; il rouvre {next_opening}."
+
+
 def emergency_transfer(practice: PracticeConfig) -> str:
     n = practice.emergency_number
     return (
