@@ -179,3 +179,22 @@ async def test_noise_after_a_short_answer_falls_back_to_the_flat_list(
     days = [s for s in speech_corpus_armelle if s.group == "word:day"]
     right = [await recognise(recognizer, s) == s.text for s in days]
     assert sum(right) >= len(days) // 2, right
+
+
+async def test_chosen_and_started_by_speech_select_without_a_french_vosk_model(tmp_path: Path) -> None:
+    from standardiste.config import load_config
+    from standardiste.speech.select import load_recognizer_ready
+
+    deployment = load_config(None).deployment.model_copy(update={"data_dir": tmp_path})
+    choice = await load_recognizer_ready(deployment)
+    try:
+        if choice.backend == "vosk":
+            pytest.skip("a French Vosk model is installed here: it wins over PocketSphinx")
+        assert choice.backend == "sphinx"
+        assert isinstance(choice.recognizer, SphinxRecognizer)
+        assert len(choice.recognizer.worker_pids()) == choice.recognizer.size  # started at load
+        assert "PocketSphinx" in choice.explanation
+    finally:
+        close = getattr(choice.recognizer, "aclose", None)
+        if close is not None:
+            await close()

@@ -260,8 +260,10 @@ class SphinxRecognizer:
             raise
         return SphinxStream(self, worker, sid, sample_rate, self.batch_ms)
 
-    async def warm_up(self) -> None:
-        """Start every worker now (each loads the dictionary once) instead of on the first calls."""
+    async def warm_up(self, pcm: bytes | None = None, count: int = 1, sample_rate: int = SAMPLE_RATE) -> None:
+        """Start every worker now (each loads the dictionary once) instead of on the first calls.
+        Same signature as the Vosk backend's (speech.select passes a sentence): decoders are made per call
+        in under 20 ms, so there is nothing else to warm."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._start_all)
         await asyncio.gather(*(w.call("ping", 0) for w in self._workers if w is not None))
