@@ -13,7 +13,7 @@ from typing import Any
 
 from standardiste.calllog.store import CallLogStore
 from standardiste.config import Config, Secrets, load_or_create_secrets
-from standardiste.dialogue.messages import Conversation
+from standardiste.dialogue.messages import CallerEvent, CallStarted, Conversation, Heard, Keypad, NoInput, Say
 from standardiste.dialogue.services import ConversationServices
 from standardiste.pbx.dialplan import STASIS_ARG_OUTBOUND
 from standardiste.speech.turn import TurnDetector, TurnSettings
@@ -147,21 +147,41 @@ class VoiceApp:
                 self.understander = NoUnderstanding()
 
     async def _prewarm(self) -> None:
-        """Synthesise the greetings now so the first words of a call come from the cache."""
+        """Synthesise what the first turns of a call say, so that it comes from the cache.
+
+        The texts come from the real conversation, driven through its usual first steps (greeting,
+        not understood, silence, the hours by key 1, transfer by key 0).
+        """
         assert self.synthesizer is not None and self.recognizer is not None
         try:
-            from standardiste.dialogue import prompts
-
-            texts = [prompts.greeting(self.config.practice, open_speech) for open_speech in (True, False)]
-            texts += [prompts.hours_answer(self.config.practice), prompts.TRANSFER, prompts.NO_INPUT]
+            texts = await asyncio.to_thread(self._first_turn_texts)
             prewarm = getattr(self.synthesizer, "prewarm", None)
             if callable(prewarm):
                 await prewarm(texts)
             else:
                 for text in texts:
                     await self.synthesizer.synthesize(text)
+            log.info("prompts ready", extra={"prompts": len(texts)})
         except Exception:
             log.exception("prompt prewarm failed (calls will synthesise on demand)")
+
+    def _first_turn_texts(self) -> list[str]:
+        now = dt.datetime.now(dt.UTC)
+        scripts: list[list[CallerEvent]] = [
+            [Heard("", now), NoInput(now), NoInput(now)],
+            [Keypad("1", now), Keypad("0", now)],
+            [NoInput(now), Heard("", now)],
+            [Heard("euh", now), Heard("euh", now)],
+        ]
+        texts: list[str] = []
+        for open_speech in (True, False):
+            for script in scripts:
+                conversation = self.new_conversation(open_speech)
+                for event in [CallStarted("prewarm", now, speech_available=open_speech), *script]:
+                    for action in conversation.handle(event):
+                        if isinstance(action, Say) and action.text not in texts:
+                            texts.append(action.text)
+        return texts
 
     def new_conversation(self, open_speech: bool) -> Conversation:
         from standardiste.dialogue.manager import DialogueManager
