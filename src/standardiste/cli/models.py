@@ -36,7 +36,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--name", default=None, help=f"nom du modèle (défaut : celui de la configuration, {DEFAULT_MODEL})"
     )
     install.add_argument(
-        "--dest", type=Path, default=None, help=f"dossier des modèles ({default_models_dir()})"
+        "--dest",
+        type=Path,
+        default=None,
+        help=f"dossier des modèles (défaut {default_models_dir()} ; ailleurs, mettre le chemin complet "
+        "du modèle dans speech.vosk_model)",
     )
     install.add_argument(
         "--if-available",
