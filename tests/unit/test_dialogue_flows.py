@@ -168,6 +168,16 @@ def test_failed_transfer_offers_a_message_once(call):
     assert isinstance(again[-1], Hangup)
 
 
+def test_transfer_failed_without_a_transfer_is_ignored(call):
+    call.start()
+    call.key("1")
+    assert call.manager.handle(TransferFailed(call.now)) == []
+    bye = call.say("non merci")
+    assert isinstance(bye[-1], Hangup)
+    assert call.manager.handle(TransferFailed(call.now)) == []
+    assert call.manager.outcome.kind == OutcomeKind.ANSWERED
+
+
 def test_emergency_outside_hours_says_15(call):
     sunday = dt.datetime(2026, 11, 29, 15, 0, tzinfo=PARIS)
     call.start(now=sunday)

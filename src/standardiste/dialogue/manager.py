@@ -575,6 +575,7 @@ class DialogueManager(OutboundFlow):
                 ]
             )
         self.achieve(OutcomeKind.EMERGENCY_TRANSFERRED, transferred=True, rule=rule)
+        self.state.transferring = True
         return self.finish(
             [
                 self.say(P.emergency_transfer(self.practice), interruptible=False),
@@ -584,6 +585,9 @@ class DialogueManager(OutboundFlow):
 
     def on_transfer_failed(self, event: TransferFailed) -> list[Action]:
         self.state.path.append(f"transfer_failed:{event.reason}")
+        if not self.state.transferring:
+            return []  # no transfer of ours is under way: nothing to do
+        self.state.transferring = False
         self.state.finished = False
         self.state.final = None
         if self.state.in_emergency:
@@ -603,6 +607,5 @@ class DialogueManager(OutboundFlow):
                 ]
             )
         self.state.achieved = [o for o in self.state.achieved if o.kind != OutcomeKind.TRANSFERRED]
-        self.state.transferring = False
         self.state.reception_down = True
         return self.reception_down()
