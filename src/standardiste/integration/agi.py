@@ -111,8 +111,11 @@ class AgiServer:
         host: str = "127.0.0.1",
         port: int = 4573,
         route_timeout_s: float = 120.0,
+        unbounded_routes: frozenset[str] = frozenset({"assistant"}),
     ) -> None:
         self._routes = routes
+        # A whole conversation with the assistant may last longer than any sensible route limit.
+        self._unbounded = unbounded_routes
         self._host = host
         self._port = port
         self._route_timeout = route_timeout_s
@@ -164,7 +167,8 @@ class AgiServer:
             if handler is None:
                 await _fail(call, "unknown_route", f"route inconnue : {route}")
                 return
-            async with asyncio.timeout(self._route_timeout):
+            limit = None if route in self._unbounded else self._route_timeout
+            async with asyncio.timeout(limit):
                 await handler(call)
         except AgiCommandError as err:
             log.info("FastAGI %s: channel gone or command refused: %s", route, err)
@@ -282,5 +286,11 @@ class AgiRoutes:
         return text
 
     async def assistant(self, call: AgiCall) -> None:
-        result = await call.command(f"EXEC Stasis {self._app}")
-        await call.set_variable("STANDARDISTE_STATUS", "OK" if result.get("result") != "-1" else "ERROR")
+        await call.command(f"EXEC Stasis {self._app},inbound,agi")
+        # Stasis returns at once with STASISSTATUS=FAILED when the assistant is not connected.
+        status = await call.command("GET VARIABLE STASISSTATUS")
+        value = status.get("result", ("", ""))
+        if isinstance(value, tuple) and value[-1] == "FAILED":
+            await _fail(call, "assistant_unavailable", "assistant non connecté")
+            return
+        await call.set_variable("STANDARDISTE_STATUS", "OK")
