@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from standardiste.pbx.dialplan import STASIS_ARG_OUTBOUND, STASIS_ARG_TRANSFER_FAILED
+from standardiste.pbx.dialplan import STASIS_ARG_TRANSFER_FAILED
 from standardiste.telephony.ari import (
     AriClient,
     AriEvent,
@@ -130,10 +130,6 @@ class Controller:
         self.stats.records.append(record)
         del self.stats.records[: -self.stats.keep_records]
         self.ended.put_nowait(record)
-
-
-def is_outbound(args: tuple[str, ...]) -> bool:
-    return bool(args) and args[0] == STASIS_ARG_OUTBOUND
 
 
 class _TrackedLeg(AriCallLeg):
