@@ -151,6 +151,13 @@ def test_hours_say_when_the_practice_reopens(simulator):
     )
 
 
+def test_child_booking_asks_for_the_child(simulator):
+    result = simulator.run(by_id("book-child-name-asked"), with_state=True)
+    said = [d["text"] for d in result.dialogue if d["speaker"] == "assistant"]
+    assert any("le prénom de l'enfant" in t for t in said)
+    assert result.state["appointments"][0]["patient"] == "Petit Léa"
+
+
 def test_wrong_person_hears_nothing_about_the_appointment(simulator):
     result = simulator.run(by_id("reminder-wrong-person"))
     said = " ".join(d["text"] for d in result.dialogue if d["speaker"] == "assistant")
