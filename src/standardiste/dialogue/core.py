@@ -263,7 +263,14 @@ class DialogueCore:
     def finish(self, actions: list[Action]) -> list[Action]:
         self.state.finished = True
         self.question = None
-        self.release_holds()
+        try:
+            self.release_holds()
+            # Safety net: whatever this call still holds (agendas that can say so) is freed.
+            release_holder = getattr(self.services.agenda, "release_holder", None)
+            if self.state.call_id and callable(release_holder):
+                release_holder(self.state.call_id)
+        except Exception:  # a dead agenda must not keep the call from ending; holds expire anyway
+            log.warning("could not release the holds of call %s", self.state.call_id, exc_info=True)
         self.state.final = self._summary_outcome()
         return actions
 
