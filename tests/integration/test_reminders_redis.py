@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -173,9 +174,10 @@ async def test_cancelled_slot_while_queued_is_not_called(db: Database, redis_ser
     assert (store.get(f"reminder:{appointment.id}") or pytest.fail()).last_outcome == "skipped"
 
 
+@pytest.mark.parametrize("how", ["stop", "kill", "wipe"])
 async def test_redis_outage_loses_and_duplicates_nothing(db: Database, redis_server: RedisServer,
                                                          make_service: ServiceFactory,
-                                                         demo_config: Config) -> None:
+                                                         demo_config: Config, how: str) -> None:
     dialer = RecordingDialer()
     clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=2))  # first reminders due in 5 s
     agenda = SqlAgenda(db, demo_config.practice)
@@ -188,7 +190,12 @@ async def test_redis_outage_loses_and_duplicates_nothing(db: Database, redis_ser
                             <= redis_jobs(redis_server).keys(), 5)
     assert await wait_until(lambda: service.is_leader, 5)
 
-    redis_server.stop()  # graceful: the AOF keeps every acknowledged job
+    if how == "stop":
+        redis_server.stop()  # graceful: the AOF keeps every acknowledged job
+    else:
+        redis_server.kill()  # a crash: AOF fsync'd every second; the database covers the rest
+    if how == "wipe":  # Redis comes back empty (disk lost): jobs, lease and fence counter are gone
+        shutil.rmtree(redis_server.data_dir)
     from standardiste.agenda.model import Source
 
     # Bookings still work with Redis down; their scheduling waits in the database outbox.
