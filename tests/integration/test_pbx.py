@@ -198,11 +198,14 @@ async def test_more_calls_than_pjsua2_allows_give_a_clear_error(
     pbx: PbxInstance, caller_phone: TestPhone
 ) -> None:
     from standardiste.testphone import PhoneError
-    from standardiste.testphone.phone import MAX_CALLS_PER_PROCESS
+    from standardiste.testphone.phone import MAX_CALLS_PER_PROCESS, live_calls
 
+    assert live_calls() == [], [
+        (c.phone.account.username, c.direction, c.state, c.remote) for c in live_calls()
+    ]
     calls = [await caller_phone.call("*43") for _ in range(MAX_CALLS_PER_PROCESS)]
     with pytest.raises(PhoneError, match="allows 4 at once per process"):
-        await caller_phone.call("*43")
+        await caller_phone.call("*43", slot_wait_s=0.5)
     for call in calls:
         await call.hangup()
     # Slots are free again.

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import wave
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,10 @@ _WAV_HEADER = 44
 
 class PhoneError(RuntimeError):
     pass
+
+
+class _NoSlot(PhoneError):
+    """pjsua2 has no free call slot right now."""
 
 
 class CallState(enum.Enum):
@@ -88,6 +93,7 @@ class _Hub:
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self.ep: Any = None
         self.objects: list[Any] = []  # pjsua2 objects to destroy before libDestroy
+        self.calls: weakref.WeakSet[PhoneCall] = weakref.WeakSet()  # every call, for live_calls()
         self.thread = threading.Thread(target=self._run, name="pjsua2-hub", daemon=True)
         self.thread.start()
         self._ready.result(timeout=20)
@@ -531,6 +537,7 @@ class TestPhone:
                 pjcall = call_class(call, self, prm.callId)
                 call._pj = pjcall
                 phone._hub.objects.append(pjcall)
+                phone._hub.calls.add(call)
                 with contextlib.suppress(Exception):
                     call.remote = pjcall.getInfo().remoteUri
                 call.state = CallState.INCOMING
@@ -590,8 +597,24 @@ class TestPhone:
                 )
             await asyncio.sleep(0.02)
 
-    async def call(self, extension: str, answer_timeout: float | None = None) -> PhoneCall:
-        """Call an extension (e.g. '100') on our Asterisk. With answer_timeout, wait for the answer."""
+    async def call(
+        self, extension: str, answer_timeout: float | None = None, slot_wait_s: float = 10.0
+    ) -> PhoneCall:
+        """Call an extension (e.g. '100') on our Asterisk. With answer_timeout, wait for the answer.
+
+        pjsua2 frees a call slot some time after the call ended (its SIP transactions must
+        finish): when all slots are taken, retry for up to slot_wait_s seconds.
+        """
+        deadline = time.monotonic() + slot_wait_s
+        while True:
+            try:
+                return await self._call_once(extension, answer_timeout)
+            except _NoSlot as err:
+                if time.monotonic() > deadline:
+                    raise PhoneError(str(err)) from None
+                await asyncio.sleep(0.1)
+
+    async def _call_once(self, extension: str, answer_timeout: float | None) -> PhoneCall:
         import pjsua2 as pj
 
         uri = f"sip:{extension}@{self.account.host}:{self.account.port}"
@@ -601,6 +624,7 @@ class TestPhone:
             pjcall = _get_call_class()(call, self._acc)
             call._pj = pjcall
             self._hub.objects.append(pjcall)
+            self._hub.calls.add(call)
             prm = pj.CallOpParam(True)
             call.state = CallState.CALLING
             try:
@@ -611,13 +635,14 @@ class TestPhone:
                 self._hub.objects.remove(pjcall)
                 call._pj = None
                 busy = sum(1 for c in self._hub_calls() if not c.ended)
-                raise PhoneError(
+                error = _NoSlot if "PJ_ETOOMANY" in err.info() else PhoneError
+                raise error(
                     f"cannot call {uri}: {err.info()} (this phone has {busy} call(s) in progress; "
                     f"pjsua2 allows {MAX_CALLS_PER_PROCESS} at once per process: hang up or close phones)"
                 ) from None
 
-        self.calls.append(call)
         await self._hub.run(do)
+        self.calls.append(call)
         if answer_timeout is not None:
             await call.wait_answered(answer_timeout)
         return call
@@ -705,6 +730,12 @@ def read_wav(path: Path) -> tuple[bytes, int]:
         if w.getsampwidth() != 2 or w.getnchannels() != 1:
             raise ValueError(f"{path}: expected 16-bit mono WAV")
         return w.readframes(w.getnframes()), w.getframerate()
+
+
+def live_calls() -> list[PhoneCall]:
+    """Calls of this process not yet ended (each holds one of pjsua2's 4 call slots)."""
+    hub = _Hub._instance
+    return [c for c in list(hub.calls) if not c.ended] if hub is not None else []
 
 
 def shutdown_phones() -> None:
