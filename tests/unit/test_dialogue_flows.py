@@ -285,3 +285,36 @@ def test_human_at_any_point_by_voice(call):
     # The slots held for this call are free again.
     for slot in offered:
         call.agenda.hold(slot, "someone-else", call.now)
+
+
+def test_picking_among_offered_times():
+    from standardiste.dialogue.when import pick
+
+    now = SIM_NOW
+    options = [
+        now + dt.timedelta(days=d, hours=h) for d, h in ((1, 0), (1, 4), (3, 1))
+    ]  # wed 10h, wed 14h, fri 11h
+    assert pick(options, "", "2", None, now) == [1]
+    assert pick(options, "", "7", None, now) == []
+    assert pick(options, "le premier", None, None, now) == [0]
+    assert pick(options, "non pas le premier, le deuxième", None, None, now) == [1]
+    assert pick(options, "le dernier", None, None, now) == [2]
+    assert pick(options, "vendredi", None, None, now) == [2]
+    assert pick(options, "mercredi", None, None, now) == [0, 1]  # ambiguous: asked again
+    assert pick(options, "non pas mercredi, vendredi", None, None, now) == [2]
+    assert pick(options, "plutôt l'après-midi", None, None, now) == [1]
+
+
+def test_french_dates_for_the_ear():
+    from standardiste.dialogue import prompts as P
+
+    moment = dt.datetime(2026, 12, 1, 14, 30, tzinfo=PARIS)
+    assert P.datetime_fr(moment) == "le mardi premier décembre à quatorze heures trente"
+    assert (
+        P.datetime_fr(moment, moment - dt.timedelta(days=1))
+        == "demain, mardi premier décembre à quatorze heures trente"
+    )
+    assert P.of_datetime_fr(moment) == "du mardi premier décembre à quatorze heures trente"
+    assert P.birth_date_fr(dt.date(1985, 3, 15)) == "quinze mars mille neuf cent quatre-vingt-cinq"
+    assert P.phone_fr("+33612345678") == "zéro six, douze, trente-quatre, cinquante-six, soixante-dix-huit"
+    assert P.number_fr(91) == "quatre-vingt-onze" and P.number_fr(2000) == "deux mille"

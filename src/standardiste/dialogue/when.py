@@ -216,11 +216,15 @@ def pick(
         index = int(keys[0]) - 1 if keys[:1].isdigit() else -1
         return [index] if 0 <= index < len(options) else []
     folded = f" {fold(text)} "
-    for index, words in _ORDINALS:
-        if any(f" {w} " in folded for w in words) and index < len(options):
-            return [index]
-    if any(f" {w} " in folded for w in _LAST) and options:
-        return [len(options) - 1]
+    # The last ordinal said wins: "non, pas le premier, le deuxième".
+    said: list[tuple[int, int]] = []
+    for index, words in (*_ORDINALS, (len(options) - 1, _LAST)):
+        for w in words:
+            position = folded.rfind(f" {w} ")
+            if position >= 0 and 0 <= index < len(options):
+                said.append((position, index))
+    if said:
+        return [max(said)[1]]
     entity = last_date_time(u)
     tz = now.tzinfo or dt.UTC
     moment = _parse_iso(entity.value, tz) if entity is not None else None
