@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from standardiste.agenda.model import Appointment, AppointmentStatus
+from standardiste.agenda.model import Appointment, AppointmentStatus, PatientIdentity
 from standardiste.agenda.sql import SqlAgenda
 from standardiste.app import VoiceApp
 from standardiste.config import Config, PracticeConfig, RedisConfig
@@ -190,3 +190,28 @@ async def test_follow_up_call_after_consultation(rig: RigFactory, demo_config: C
     assert attempt.kind == "follow_up" and attempt.details.get("answered") is True
     await asyncio.sleep(2)
     assert len(r.store.attempts(appointment.id)) == 1  # answered: not retried
+
+
+async def test_outbound_limit_holds_on_real_calls(rig: RigFactory, demo_config: Config) -> None:
+    """Four reminders due at once, max_concurrent_calls = 2: never more than two calls ring the
+    phone at the same time; all four are placed."""
+    policy_ = demo_config.practice.reminders.model_copy(update={"retries": 0, "max_concurrent_calls": 2})
+    practice = demo_config.practice.model_copy(update={"reminders": policy_})
+    clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=5))
+    r = await rig(NEVER_ANSWER, clock, practice=practice, ring_timeout_s=4)
+    clock.set(VIRTUAL_NOW - dt.timedelta(seconds=5))
+    slots = [("martin", 0), ("martin", 20), ("benali", 0), ("benali", 20)]
+    booked = [book(r.agenda, wednesday(10, minute), clock.now(), practitioner=who,
+                   patient=PatientIdentity(f"Patient{i}", "Test", dt.date(1970, 1, 1 + i), "+33612345678"))
+              for i, (who, minute) in enumerate(slots)]
+    most = 0
+    for _ in range(300):  # 30 s
+        ringing = sum(1 for c in r.phone.incoming_calls() if not c.ended)
+        most = max(most, ringing)
+        if all(_attempts_done(r.store, a, 1)() for a in booked):
+            break
+        await asyncio.sleep(0.1)
+    assert all(_attempts_done(r.store, a, 1)() for a in booked)
+    assert len(r.phone.incoming_calls()) == 4
+    assert most == 2, most
+    assert {r.store.attempts(a.id)[0].outcome for a in booked} == {"no_answer"}
