@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 MAX_CHARS = 1000
 # A classifier-only emergency below this is too vague to act on: clarify instead (rules are not affected).
 EMERGENCY_MIN_CONFIDENCE = 0.35
+_LONGEST_WORD = 25  # "anticonstitutionnellement" is 25 letters
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Predicts ranked (intent, probability) for a text.
@@ -95,11 +96,13 @@ class LocalUnderstander:
         plain = fold(low)
         folded_digits = fold(digits(without_fillers(low)))
 
-        if not plain.text:
-            return Understanding(text, Intent.OUT_OF_SCOPE, 0.0, Urgency.NORMAL)
-
         # 1. Emergency rules first; nothing below may lower their verdict.
         verdict = urgency_rules.assess(folded_digits.text)
+        if verdict.urgency is not Urgency.URGENT and not any(
+            len(word) <= _LONGEST_WORD for word in plain.text.split()
+        ):
+            # Nothing that looks like a word (silence, noise, a stuck key): ask again.
+            return Understanding(text, Intent.OUT_OF_SCOPE, 0.0, Urgency.NORMAL)
 
         # 2. Entities.
         entities = self._entities(safe, plain, folded_digits, now)
