@@ -35,9 +35,11 @@ REPORTED = (
     "STASISSTATUS",
 )
 
-REPORT_SUBROUTINE = "[standardiste-tests-report]\nexten => s,1,NoOp(report ${ARG1})\n" + "".join(
-    f" same => n,Set(GLOBAL(R_${{ARG1}}_{name})=${{{name}}})\n" for name in REPORTED
-) + " same => n,Set(GLOBAL(R_${ARG1}_DONE)=1)\n same => n,Return()\n"
+REPORT_SUBROUTINE = (
+    "[standardiste-tests-report]\nexten => s,1,NoOp(report ${ARG1})\n"
+    + "".join(f" same => n,Set(GLOBAL(R_${{ARG1}}_{name})=${{{name}}})\n" for name in REPORTED)
+    + " same => n,Set(GLOBAL(R_${ARG1}_DONE)=1)\n same => n,Return()\n"
+)
 
 
 def add_dialplan(pbx: PbxInstance, text: str) -> None:
