@@ -164,3 +164,24 @@ def test_clock_shift_and_speed() -> None:
     assert clock.to_real(anchor + dt.timedelta(minutes=1)) == real + dt.timedelta(seconds=1)
     with pytest.raises(ValueError):
         Clock(speed=0)
+
+
+def test_dashboard_status_labels(store: ReminderStore) -> None:
+    from standardiste.reminders.status import reminder_status_for
+
+    status = reminder_status_for(store.db, "Europe/Paris")
+    store.raise_fence(1)
+    store.put(spec(NOW, appointment="a1"), NOW)
+    store.put(spec(NOW, appointment="a2"), NOW)
+    assert status(["a1", "zz"]) == {"a1": "appel prévu le 01/12 à 18:00"}
+    job = store.claim("reminder:a1", NOW, 1)
+    assert job is not None and status(["a1"]) == {"a1": "appel en cours"}
+    attempt = store.start_attempt(job, 1, "n", NOW)
+    retry = store.finish_attempt(attempt, job, "busy", {}, NOW, NOW + dt.timedelta(minutes=30))
+    assert retry is not None and status(["a1"]) == {"a1": "appel prévu le 01/12 à 18:30 (essai 2)"}
+    second = store.claim("reminder:a1", NOW + dt.timedelta(minutes=30), 1)
+    assert second is not None
+    attempt2 = store.start_attempt(second, 1, "n", NOW)
+    store.finish_attempt(attempt2, second, "voicemail", {}, NOW, None)
+    assert status(["a1", "a2"])["a1"] == "message laissé (répondeur) (2 essais)"
+    assert status([]) == {}
