@@ -11,7 +11,8 @@ from standardiste.dialogue.booking import BookingFlow
 from standardiste.dialogue.core import Answer, Question
 from standardiste.dialogue.identity import Identity
 from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
-from standardiste.dialogue.when import pick, time_wish
+from standardiste.dialogue.when import TimeWish, part_of_day_in, pick, time_wish, wish_from_entity
+from standardiste.understanding.types import EntityKind
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,11 @@ class AppointmentFlow(BookingFlow):
         )
         if self._change == "move":
             self.start_booking(None, moving=appointment, source=self._change_source())
+            wish = self._new_time_in_hint(appointment)
+            if wish is not None and self.booking is not None:
+                # "déplacer mon rendez-vous de lundi à mercredi": the new time was already said.
+                self.booking.wish = wish
+                return self._search_and_offer(P.your_appointment(when))
             question = self._wish_question(f"{P.your_appointment(when)} {P.MOVE_WHEN}")
             return self.ask(question)
         if self._change == "confirm":
@@ -128,6 +134,21 @@ class AppointmentFlow(BookingFlow):
                 allow_switch=True,
             )
         )
+
+    def _new_time_in_hint(self, appointment: Appointment) -> TimeWish | None:
+        """The last time named in the first request, unless it is only the appointment's own day."""
+        hint = self._change_hint
+        u = hint.understanding if hint is not None and hint.spoken else None
+        if u is None or hint is None:
+            return None
+        dates = [e for e in u.entities if e.entity == EntityKind.DATE_TIME]
+        if not dates:
+            return None
+        wish = wish_from_entity(dates[-1], self.tz, hint.now, part_of_day_in(hint.text))
+        own_day = self.local(appointment.start).date()
+        if len(dates) == 1 and (wish.day == own_day or (wish.exact and wish.exact.date() == own_day)):
+            return None
+        return wish
 
     def _change_source(self) -> Source:
         return Source.REMINDER_CALL if self.state.direction == "outbound" else Source.PHONE
