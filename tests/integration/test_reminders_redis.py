@@ -124,6 +124,10 @@ async def test_move_and_cancel_follow_the_agenda(db: Database, redis_server: Red
     version = (store.get(f"reminder:{first.id}") or pytest.fail()).version
     service.listener.on_appointment_changed("moved", agenda.get(first.id))
     assert (store.get(f"reminder:{first.id}") or pytest.fail()).version == version
+    # Confirmed at the desk: no reminder call needed any more.
+    agenda.confirm(first.id, Source.STAFF, clock.now())
+    assert await wait_until(lambda: f"reminder:{first.id}" not in redis_jobs(redis_server), 5)
+    assert (store.get(f"reminder:{first.id}") or pytest.fail()).state == REMOVED
     assert dialer.calls == []
 
 
