@@ -51,9 +51,14 @@ def child_main(spec_path: str) -> None:
     config = config.model_copy(update={"deployment": deployment})
     recognizer: Any
     if spec["recognizer"] == "vosk-ko":
+        from concurrent.futures import ThreadPoolExecutor
+
         from standardiste.speech.vosk_backend import VoskRecognizer
 
-        recognizer = VoskRecognizer(spec["vosk_model"], understands_french=True)
+        # Decoding threads: leave a core to the event loop (the backend's default is 2 per core).
+        workers = spec.get("vosk_workers") or None
+        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vosk") if workers else None
+        recognizer = VoskRecognizer(spec["vosk_model"], understands_french=True, executor=executor)
     else:
         from standardiste.speech.keypad_backend import KeypadOnlyRecognizer
 
@@ -220,7 +225,7 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(values[min(len(values) - 1, int(q * len(values)))], 1)
 
 
-async def bench(levels: list[int], recognizer: str) -> dict[str, Any]:
+async def bench(levels: list[int], recognizer: str, vosk_workers: int = 0) -> dict[str, Any]:
     from standardiste.config import Secrets
     from standardiste.pbx import PbxInstance, ensure_root, free_asterisk_config
     from standardiste.speech.audio import silence
@@ -255,6 +260,7 @@ async def bench(levels: list[int], recognizer: str) -> dict[str, Any]:
         from tests.fixtures.speech import vosk_ko_model_path
 
         spec["vosk_model"] = str(vosk_ko_model_path())
+        spec["vosk_workers"] = vosk_workers
     spec_path = data_dir / "spec.json"
     spec_path.write_text(json.dumps(spec))
     log_path = data_dir / "controller.log"
@@ -264,7 +270,7 @@ async def bench(levels: list[int], recognizer: str) -> dict[str, Any]:
         stderr=log_path.open("w"),
         text=True,
     )
-    out: dict[str, Any] = {"recognizer": recognizer, "levels": []}
+    out: dict[str, Any] = {"recognizer": recognizer, "vosk_workers": vosk_workers or "default", "levels": []}
     try:
         assert child.stdout is not None
         line = await asyncio.to_thread(child.stdout.readline)
@@ -331,11 +337,14 @@ async def bench(levels: list[int], recognizer: str) -> dict[str, Any]:
 def write_results(result: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"voice_loop-{result['recognizer']}"
+    if result.get("vosk_workers") not in (None, "default"):
+        name += f"-{result['vosk_workers']}workers"
     result["machine"] = {"cpus": os.cpu_count(), "note": "2-core machine shared with other jobs"}
     result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
     lines = [
-        f"# Voice loop benchmark ({result['recognizer']}, {result['date']})",
+        f"# Voice loop benchmark ({result['recognizer']}, decoding threads: {result.get('vosk_workers')}, "
+        f"{result['date']})",
         "",
         f"Controller idle RSS: {result.get('controller_idle_rss_mb')} MB (shared model and code included).",
         "",
@@ -368,6 +377,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 5, 10, 20])
     parser.add_argument("--recognizer", choices=("keypad", "vosk-ko"), default="keypad")
+    parser.add_argument(
+        "--vosk-workers", type=int, default=0, help="decoding threads (0: the backend's default)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--phone-worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -378,7 +390,7 @@ def main() -> None:
     if args.child:
         child_main(args.child)
         return
-    write_results(asyncio.run(bench(args.calls, args.recognizer)))
+    write_results(asyncio.run(bench(args.calls, args.recognizer, args.vosk_workers)))
 
 
 if __name__ == "__main__":

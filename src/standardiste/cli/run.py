@@ -8,10 +8,9 @@ import contextlib
 import logging
 import signal
 import sys
-from pathlib import Path
 
 from standardiste.cli.common import add_config_option, config_from
-from standardiste.config import Config, load_or_create_secrets
+from standardiste.config import Config
 from standardiste.logs import setup_logging
 
 log = logging.getLogger("standardiste.run")
@@ -69,21 +68,19 @@ async def _serve(config: Config) -> int:
     return 0
 
 
-def instance_dir_for(root: Path, config: Config) -> Path:
-    """Where `run` keeps this deployment's Asterisk instance (inside the root, one per data dir)."""
-    name = Path(config.deployment.data_dir).resolve().as_posix().strip("/").replace("/", "_") or "default"
-    return root / "instances" / f"run-{name}"
-
-
 async def _run(config: Config) -> int:
-    from standardiste.pbx import PbxInstance, ensure_root
+    from standardiste.pbx import ensure_root
+    from standardiste.pbx.deployment import deployment_instance
 
     dep = config.deployment
-    secrets_ = load_or_create_secrets(dep.data_dir)
     root = await asyncio.to_thread(ensure_root, dep.asterisk.root)
-    pbx = PbxInstance(root, instance_dir_for(root, config), dep.asterisk, secrets_)
-    print("Démarrage d'Asterisk ...", flush=True)
-    await pbx.start()
+    pbx = deployment_instance(dep, root)  # the same instance `standardiste pbx start|status` uses
+    already = (await asyncio.to_thread(pbx.status)).running
+    if already:
+        print("Asterisk tourne déjà pour cette configuration ; on s'y connecte.", flush=True)
+    else:
+        print("Démarrage d'Asterisk ...", flush=True)
+        await pbx.start()
     redis = None
     try:
         if dep.redis.manage_server:
@@ -101,8 +98,9 @@ async def _run(config: Config) -> int:
         if redis is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(redis.stop)
-        await pbx.stop()
-        print("Asterisk arrêté.", flush=True)
+        if not already:
+            await pbx.stop()
+            print("Asterisk arrêté.", flush=True)
 
 
 def _how_to_call(pbx: object, config: Config) -> str:
