@@ -108,6 +108,7 @@ def char_ngrams(text: str) -> np.ndarray:
 
 
 _encoder_lock = threading.Lock()
+_encode_lock = threading.Lock()
 _encoder = None
 
 
@@ -134,7 +135,9 @@ class IntentModel:
 
     def scores(self, text: str) -> np.ndarray:
         clean = clean_for_classifier(text) or text
-        emb = sentence_encoder().encode(clean).astype(np.float32)
+        encoder = sentence_encoder()
+        with _encode_lock:  # the pure-Python tokenizer and numpy buffers are not known to be thread-safe
+            emb = encoder.encode(clean).astype(np.float32)
         z = self.w_use @ emb + self.bias
         if self.w_char is not None:
             grams = char_ngrams(clean)
