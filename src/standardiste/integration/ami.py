@@ -21,6 +21,30 @@ log = logging.getLogger(__name__)
 IDLE = "NOT_INUSE"
 
 
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager schedules reconnections (bound methods, via call_later) from several
+    places; once stopped, none of them may reconnect, or a stopped watch would log in again."""
+
+    stopped = False
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.stopped:
+            return None
+        return super().connect(*args, **kwargs)
+
+    def connection_made(self, f: Any) -> None:
+        if self.stopped:
+            with contextlib.suppress(Exception):
+                f.result()[0].close()
+            return
+        super().connection_made(f)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.stopped:
+            return
+        super().connection_lost(exc)
+
+
 class ReceptionPresence:
     def __init__(
         self, *, host: str, port: int, username: str, secret: str, reception_devices: Sequence[str]
@@ -28,7 +52,7 @@ class ReceptionPresence:
         self._config = {"host": host, "port": port, "username": username, "secret": secret}
         self._devices = {d.upper() for d in reception_devices}
         self._states: dict[str, str] = {}
-        self._manager: Manager | None = None
+        self._manager: _Manager | None = None
         self._logged_in = asyncio.Event()
         self._refreshing: asyncio.Future[None] | None = None
 
@@ -37,7 +61,7 @@ class ReceptionPresence:
     async def start(self, wait_s: float = 5.0) -> None:
         """Connect; returns once logged in or after `wait_s` (it keeps reconnecting in the background)."""
         loop = asyncio.get_running_loop()  # panoramisk wants the running loop
-        self._manager = Manager(
+        self._manager = _Manager(
             loop=loop,
             on_login=self._on_login,
             on_disconnect=self._on_disconnect,
@@ -55,10 +79,11 @@ class ReceptionPresence:
 
     async def stop(self) -> None:
         if self._manager is not None:
-            # Stop reconnecting before closing.
-            self._manager.connection_lost = lambda _exc: None  # type: ignore[method-assign]
+            self._manager.stopped = True  # no reconnection from now on
             self._manager.close()
             self._manager = None
+        self._logged_in.clear()
+        self._states.clear()
 
     @property
     def connected(self) -> bool:
