@@ -272,3 +272,20 @@ def test_rasa_list_form_examples(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert load_examples([nlu]) == [("non merci", Intent.DENY), ("pas du tout", Intent.DENY)]
+
+
+def test_parse_from_several_threads(engine: LocalUnderstander) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [
+        "je voudrais un rendez-vous demain matin avec le docteur martin",
+        "j'ai une douleur dans la poitrine",
+        "mon numéro c'est le zéro six douze trente-quatre cinquante-six soixante-dix-huit",
+        "quels sont vos horaires",
+    ] * 5
+    alone = [engine.parse(t, NOW) for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda t: engine.parse(t, NOW), texts))
+    assert [(u.intent, u.urgency, u.entities) for u in together] == [
+        (u.intent, u.urgency, u.entities) for u in alone
+    ]
