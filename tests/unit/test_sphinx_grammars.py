@@ -135,3 +135,12 @@ def test_structured_day_grammars_have_a_flat_fallback() -> None:
         assert set(flat) <= grammar.all_words
     phone = grammars.for_kind(Expect.PHONE)
     assert phone is not None and phone.fallback_jsgf is None
+
+
+def test_odd_names_in_the_configuration_give_clean_words(demo_config: Config) -> None:
+    odd = {"name": "Dr Jean-Pierre O'Brien (ORL) - 2e", "aliases": ["--", "'", "Ω"]}
+    first = demo_config.practice.practitioners[0].model_copy(update=odd)
+    practice = demo_config.practice.model_copy(update={"practitioners": [first]})
+    grammar = grammars.practitioners(practice)
+    assert "dr jean-pierre o'brien orl e" in grammar.phrases
+    assert all(w[0].isalpha() for w in grammar.words)

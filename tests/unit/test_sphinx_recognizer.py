@@ -198,3 +198,19 @@ async def test_chosen_and_started_by_speech_select_without_a_french_vosk_model(t
         close = getattr(choice.recognizer, "aclose", None)
         if close is not None:
             await close()
+
+
+async def test_a_grammar_the_engine_refuses_gives_a_no_match_not_a_dead_call(
+    recognizer: SphinxRecognizer, speech_corpus: list[Sample]
+) -> None:
+    stream = await recognizer.stream()
+    jsgf = "#JSGF V1.0;\ngrammar broken;\npublic <answer> = ( lundi | ;\n"  # a syntax error
+    broken = grammars.Grammar("broken", jsgf, ("lundi",))
+    await stream.use_grammar(broken)
+    assert stream.grammar is None
+    await _feed(stream, _by_text(speech_corpus, "lundi").pcm)
+    assert (await stream.finish()).text == ""
+    await stream.set_grammar(grammars.phrases_for(Expect.DAY))  # the next question works again
+    await _feed(stream, _by_text(speech_corpus, "lundi").pcm)
+    assert (await stream.finish()).text == "lundi"
+    await stream.close()

@@ -238,7 +238,9 @@ def from_phrases(phrases: Sequence[str] | None) -> Grammar | None:
 
 # --- Text helpers ---
 
-_TOKEN = re.compile(r"[a-zàâäçéèêëîïôöùûüÿœæ'\-]+")
+_LETTERS = "a-zàâäçéèêëîïôöùûüÿœæ"
+# A word: letters, with inner hyphens/apostrophes ("rendez-vous", "aujourd'hui") or an elision ("l'").
+_TOKEN = re.compile(rf"[{_LETTERS}]+(?:['\-][{_LETTERS}]+)*'?")
 
 
 def _phrase(text: str) -> str:

@@ -147,9 +147,19 @@ class SphinxStream:
         if grammar is None:
             (added,) = await self._worker.call("grammar", self._sid, None, [], None)
         else:
-            (added,) = await self._worker.call(
-                "grammar", self._sid, grammar.jsgf, sorted(grammar.all_words), grammar.fallback_jsgf
-            )
+            try:
+                (added,) = await self._worker.call(
+                    "grammar", self._sid, grammar.jsgf, sorted(grammar.all_words), grammar.fallback_jsgf
+                )
+            except SphinxWorkerError:
+                if self._worker.dead:
+                    raise
+                # A grammar the engine refuses (odd words in the configuration): this question gets a
+                # no-match, so the keypad; the call goes on.
+                log.error("grammar refused by pocketsphinx: %s", grammar.phrases, exc_info=True)
+                self.grammar, self._has_grammar = None, False
+                await self._worker.call("grammar", self._sid, None, [], None)
+                return
         self._owner._note_added(added)
 
     async def accept(self, pcm: bytes) -> Transcript | None:

@@ -247,7 +247,10 @@ class Engine:
 def serve(incoming: Connection, outgoing: Connection, model_dir: str, dict_path: str) -> None:
     """Serve requests until the pipe closes."""
     engine = Engine(Path(model_dir), Path(dict_path))
-    outgoing.send(("ok", os.getpid()))
+    try:
+        outgoing.send(("ok", os.getpid()))
+    except (BrokenPipeError, OSError):  # the recogniser was closed while we started
+        return
     while True:
         try:
             request = incoming.recv()
