@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
+from standardiste.agenda.names import normalise_phone
 from standardiste.calllog.tables import CallRow
 from standardiste.dialogue.messages import Utterance
 from standardiste.privacy.crypto import FieldCipher
@@ -21,6 +22,7 @@ from standardiste.storage.db import Database
 from standardiste.telephony.session import SessionRecord
 
 TRANSCRIPT_CONTEXT = "calllog_calls.transcript"
+CALLER_CONTEXT = "calllog_calls.caller_id"  # + ":" + call id: a value moved to another row won't decrypt
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,35 @@ class CallLogStore:
             rows = s.scalars(select(CallRow).order_by(CallRow.started_at.desc()).limit(limit)).all()
             return [self._entry(r) for r in rows]
 
+    def from_number_sync(self, number: str, limit: int = 50) -> list[CallEntry]:
+        """Calls from this number, found by its blind index (the other rows are not decrypted)."""
+        e164 = normalise_phone(number)
+        if e164 is None:
+            return []
+        key = self.cipher.blind_index(e164, "phone") if self.cipher else None
+        clear = and_(CallRow.caller_index.is_(None), CallRow.caller_id == e164)  # rows written in clear
+        match = clear if key is None else or_(CallRow.caller_index == key, clear)
+        with self.db.session() as s:
+            rows = s.scalars(select(CallRow).where(match).order_by(CallRow.started_at.desc()).limit(limit))
+            return [self._entry(r) for r in rows]
+
     # --- internals ---
+
+    def _seal_caller(self, call_id: str, caller_id: str | None) -> tuple[str | None, str | None]:
+        """(stored caller id, blind index); in clear without a key."""
+        if self.cipher is None or caller_id is None:
+            return caller_id, None
+        e164 = normalise_phone(caller_id)
+        index = self.cipher.blind_index(e164, "phone") if e164 else None
+        return self.cipher.encrypt(caller_id, f"{CALLER_CONTEXT}:{call_id}"), index
+
+    def _open_caller(self, row: CallRow) -> str | None:
+        stored = row.caller_id
+        if stored is None or not stored.startswith("v1:"):
+            return stored  # written in clear (no key, or before calllog_0002)
+        if self.cipher is None:
+            raise ValueError("caller id is encrypted and no key was given")
+        return self.cipher.decrypt(stored, f"{CALLER_CONTEXT}:{row.id}")
 
     def _encode_transcript(self, transcript: list[Utterance]) -> tuple[str, int]:
         text = json.dumps([{"speaker": u.speaker, "text": u.text} for u in transcript], ensure_ascii=False)
@@ -102,7 +132,7 @@ class CallLogStore:
                 s.add(row)
             row.channel_id = record.channel_id
             row.direction = record.direction
-            row.caller_id = record.caller_id
+            row.caller_id, row.caller_index = self._seal_caller(record.call_id, record.caller_id)
             row.started_at = record.started_at
             row.ended_at = record.ended_at
             row.end_reason = record.end_reason
@@ -120,7 +150,7 @@ class CallLogStore:
         return CallEntry(
             id=row.id,
             direction=row.direction,
-            caller_id=row.caller_id,
+            caller_id=self._open_caller(row),
             started_at=row.started_at,
             ended_at=row.ended_at,
             end_reason=row.end_reason,

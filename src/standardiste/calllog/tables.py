@@ -16,7 +16,9 @@ class CallRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the call id (caller channel id)
     channel_id: Mapped[str] = mapped_column(String(128))
     direction: Mapped[str] = mapped_column(String(16), default="inbound")
-    caller_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Encrypted by CallLogStore when it has a key (calllog_0002); caller_index: blind index of the number.
+    caller_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    caller_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     end_reason: Mapped[str] = mapped_column(String(64), default="")
