@@ -15,15 +15,12 @@ import datetime as dt
 import shutil
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from standardiste.agenda.model import AgendaError, PatientIdentity, Slot, Source
-from standardiste.agenda.names import fold, normalise_phone
-from standardiste.agenda.tables import PatientRow
+from standardiste.agenda.model import AgendaError, PatientIdentity, Slot, SlotQuery, Source
 from standardiste.config import PracticeConfig
 from standardiste.dialogue.manager import DialogueManager
 from standardiste.dialogue.messages import (
@@ -201,21 +198,22 @@ class Simulator:
                 ) from None
         for p in patients:
             if agenda.find_patient(p) is None:
-                # A patient without appointment still exists in the practice's files.
-                with agenda.db.session() as session:
-                    session.add(
-                        PatientRow(
-                            id=uuid.uuid4().hex,
-                            last_name=p.last_name,
-                            first_name=p.first_name,
-                            birth_date=p.birth_date,
-                            phone=normalise_phone(p.phone),
-                            last_key=fold(p.last_name),
-                            first_key=fold(p.first_name),
-                            created_at=booked_at,
-                        )
-                    )
+                self._past_patient(agenda, p, booked_at, call_id)
         return ids
+
+    def _past_patient(
+        self, agenda: Any, patient: PatientIdentity, booked_at: dt.datetime, call_id: str
+    ) -> None:
+        """A patient with no upcoming appointment still exists in the practice's files: made through the
+        agenda's own interface (a past appointment, cancelled), whatever its storage looks like."""
+        try:
+            [slot] = agenda.find_slots(SlotQuery(limit=1), booked_at)
+            appointment = agenda.book(slot, patient, Source.STAFF, booked_at)
+            agenda.cancel(appointment.id, Source.STAFF, booked_at)
+        except (AgendaError, ValueError) as err:
+            raise ScriptError(
+                f"{call_id}: setup.patients: {patient!r} refusé par l'agenda / refused: {err}"
+            ) from None
 
     def _default_type(self, practitioner_id: str) -> str:
         default = self.practice.booking.default_type
