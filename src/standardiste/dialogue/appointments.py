@@ -9,7 +9,7 @@ from standardiste.agenda.model import AgendaError, Appointment, PatientIdentity,
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.booking import BookingFlow
 from standardiste.dialogue.core import Answer, Question
-from standardiste.dialogue.identity import Identity
+from standardiste.dialogue.identity import Identity, normalise_phone
 from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
 from standardiste.dialogue.when import TimeWish, part_of_day_in, pick, time_wish, wish_from_entity
 from standardiste.understanding.types import EntityKind
@@ -35,7 +35,13 @@ class AppointmentFlow(BookingFlow):
         assert ident.birth_date is not None
         now = self._now()
         patient = self.services.agenda.find_patient(
-            PatientIdentity(ident.last_name, ident.first_name, ident.birth_date, None)
+            # The caller ID helps the agenda match a misheard name (same birth date, same phone).
+            PatientIdentity(
+                ident.last_name,
+                ident.first_name,
+                ident.birth_date,
+                normalise_phone(self.state.caller_id or ""),
+            )
         )
         if patient is None:
             self._lookup_failures += 1
