@@ -144,3 +144,12 @@ def test_odd_names_in_the_configuration_give_clean_words(demo_config: Config) ->
     grammar = grammars.practitioners(practice)
     assert "dr jean-pierre o'brien orl e" in grammar.phrases
     assert all(w[0].isalpha() for w in grammar.words)
+
+
+def test_sorted_lexicon_searched_in_place_matches_the_dictionary(tmp_path: Path, lexicon: Lexicon) -> None:
+    from standardiste.speech.sphinx.model import LEXICON_FILE
+
+    in_place = Lexicon.open(prepared_model_dir(tmp_path) / LEXICON_FILE)
+    for word in ("lundi", "quatorze", "quatre-vingt", "aujourd'hui", "un", "appuyez", "zzzz", "a", "été"):
+        assert sorted(in_place.pronunciations(word)) == sorted(lexicon.pronunciations(word)), word
+    assert "zzzz" not in in_place and "lundi" in in_place

@@ -103,11 +103,65 @@ def _rules(word: str) -> str:
     return " ".join(out)
 
 
-class Lexicon:
-    """Word -> pronunciations; loaded once per worker process."""
+class _SortedFile:
+    """Word -> pronunciations from a file sorted by word, searched in place (mmap + bisection): a worker
+    does not hold the 105k-word dictionary in Python objects (~30 MB)."""
 
-    def __init__(self, entries: dict[str, list[str]]) -> None:
+    def __init__(self, path: Path) -> None:
+        import mmap
+
+        import numpy as np
+
+        with path.open("rb") as f:
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        ends = np.flatnonzero(np.frombuffer(self._map, dtype=np.uint8) == 10)
+        self._starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+        self._ends = ends.astype(np.int64)
+
+    def _word(self, i: int) -> bytes:
+        start = int(self._starts[i])
+        return self._map[start : self._map.find(b"\t", start, int(self._ends[i]))]
+
+    def get(self, word: str, default: list[str] | None = None) -> list[str] | None:
+        key = word.encode()
+        lo, hi = 0, len(self._starts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._word(mid) < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        prons = []
+        while lo < len(self._starts) and self._word(lo) == key:
+            line = self._map[int(self._starts[lo]) : int(self._ends[lo])].decode()
+            prons.append(line.split("\t", 1)[1])
+            lo += 1
+        return prons or default
+
+
+class Lexicon:
+    """Word -> pronunciations; one per worker process."""
+
+    def __init__(self, entries: dict[str, list[str]], base: _SortedFile | None = None) -> None:
         self._entries = entries
+        self._base = base
+
+    @classmethod
+    def open(cls, sorted_path: Path) -> Lexicon:
+        """The prepared model's sorted dictionary, searched in place, plus our supplement."""
+        base = _SortedFile(sorted_path)
+        entries: dict[str, list[str]] = {}
+        for word, prons in SUPPLEMENT.items():
+            known = list(base.get(word) or [])
+            known.extend(p for p in prons if p not in known)
+            entries[word] = known
+        return cls(entries, base)
+
+    def _lookup(self, word: str) -> list[str] | None:
+        found = self._entries.get(word)
+        if found is None and self._base is not None:
+            found = self._base.get(word)
+        return found
 
     @classmethod
     def load(cls, path: Path) -> Lexicon:
@@ -124,18 +178,19 @@ class Lexicon:
         return cls(entries)
 
     def __contains__(self, word: str) -> bool:
-        return word in self._entries
+        return bool(self._lookup(word))
 
     def pronunciations(self, word: str) -> list[str]:
-        return list(self._entries.get(word, ()))
+        return list(self._lookup(word) or ())
 
     def guess(self, word: str) -> str:
         """A pronunciation for an unknown word: from known parts ("rendez-vous", "l'agenda"), else rules."""
         elided = re.match(r"^(qu|[cdjlmnst])'(.+)$", word)
         if elided:  # "d'analyse", "l'adresse", "n'importe"
             return f"{_ELIDED[elided.group(1)]} {self.guess(elided.group(2))}"
-        if word in self._entries:
-            return self._entries[word][0]
+        known = self._lookup(word)
+        if known:
+            return known[0]
         parts = [p for p in re.split(r"[- ]", word) if p]
         if len(parts) > 1:
             return " ".join(self.guess(p) for p in parts)
@@ -146,7 +201,7 @@ class Lexicon:
         lines: list[str] = []
         added: dict[str, str] = {}
         for word in sorted(set(words)):
-            prons = self._entries.get(word)
+            prons = self._lookup(word)
             if not prons:
                 pron = self.guess(word)
                 if not pron:

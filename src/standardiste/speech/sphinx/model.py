@@ -32,7 +32,8 @@ DECODER_SETTINGS: dict[str, object] = {
     # pocketsphinx otherwise loads its default English language model and dictionary (~40 MB per decoder).
     "lm": None,
 }
-_PATCH_VERSION = "1"
+_PATCH_VERSION = "2"
+LEXICON_FILE = "lexicon.dict"  # the dictionary sorted by word (UTF-8 bytes), searched in place by workers
 
 
 class SphinxModelError(RuntimeError):
@@ -78,12 +79,25 @@ def feat_params_text(src: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_sorted_lexicon(source: Path, dest: Path) -> None:
+    entries: dict[str, list[str]] = {}
+    with source.open(encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2:
+                entries.setdefault(parts[0].split("(")[0], []).append(" ".join(parts[1:]))
+    with dest.open("w", encoding="utf-8") as out:
+        for word in sorted(entries, key=lambda w: w.encode()):
+            for pron in entries[word]:
+                out.write(f"{word}\t{pron}\n")
+
+
 def prepared_model_dir(cache_dir: Path | None = None) -> Path:
     """The patched model folder (made once, atomically; safe with several processes at the same time)."""
     src = source_model_dir()
     root = cache_dir or default_cache_dir()
     dest = root / f"fr-fr-8k-{_fingerprint(src)}"
-    if (dest / "feat.params").exists():
+    if (dest / LEXICON_FILE).exists():
         return dest
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".fr-fr-8k-", dir=root))
@@ -92,6 +106,7 @@ def prepared_model_dir(cache_dir: Path | None = None) -> Path:
             shutil.copyfile(src / name, tmp / name)
         shutil.copyfile(src / "noisedict.txt", tmp / "noisedict")
         (tmp / "feat.params").write_text(feat_params_text(src), encoding="utf-8")
+        _write_sorted_lexicon(src / "dict.txt", tmp / LEXICON_FILE)
         try:
             tmp.rename(dest)
         except OSError:  # another process made it first

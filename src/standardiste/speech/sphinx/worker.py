@@ -21,7 +21,7 @@ import numpy as np
 
 from standardiste.speech.grammars import to_text
 from standardiste.speech.sphinx.lexicon import Lexicon
-from standardiste.speech.sphinx.model import DECODER_SETTINGS, SAMPLE_RATE
+from standardiste.speech.sphinx.model import DECODER_SETTINGS, LEXICON_FILE, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,8 @@ class Engine:
     def __init__(self, model_dir: Path, dict_path: Path, gate: bool = True) -> None:
         self.model_dir = model_dir
         self.gate = gate
-        self.lexicon = Lexicon.load(dict_path)
+        sorted_dict = model_dir / LEXICON_FILE
+        self.lexicon = Lexicon.open(sorted_dict) if sorted_dict.exists() else Lexicon.load(dict_path)
         self.streams: dict[int, _Stream] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="standardiste-sphinx-")
         self._seed_dict = Path(self._tmp.name) / "seed.dict"
