@@ -9,8 +9,10 @@ Results: bench/results/agenda.json
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import json
+import os
 import platform
 import random
 import statistics
@@ -28,9 +30,11 @@ from sqlalchemy import insert
 
 from standardiste.agenda.model import PartOfDay, PatientIdentity, SlotQuery, SlotTaken, Source
 from standardiste.agenda.rules import units
+from standardiste.agenda.sealed import new_patient_row
 from standardiste.agenda.sql import SqlAgenda
 from standardiste.agenda.tables import AppointmentRow, PatientRow, SlotUnitRow
 from standardiste.config import PracticeConfig, load_config
+from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
 
 TZ = ZoneInfo("Europe/Paris")
@@ -47,19 +51,16 @@ def practice() -> PracticeConfig:
 def fill(agenda: SqlAgenda, now: dt.datetime, fill_ratio: float, rng: random.Random) -> int:
     """Bulk-load 6 months of appointments (the rows book() writes), packed on each practitioner's grid."""
     rules = agenda.rules
-    patients = [
-        {
-            "id": uuid.uuid4().hex,
-            "last_name": f"Nom{i}",
-            "first_name": "Prénom",
-            "birth_date": dt.date(1950 + i % 60, 1 + i % 12, 1 + i % 28),
-            "phone": None,
-            "last_key": f"nom{i}",
-            "first_key": "prenom",
-            "created_at": now,
-        }
+    # Encrypted like production (names, birth date sealed; blind index of the birth date).
+    sealed = [
+        new_patient_row(
+            PatientIdentity(f"Nom{i}", "Prénom", dt.date(1950 + i % 60, 1 + i % 12, 1 + i % 28)),
+            now,
+            agenda.cipher,
+        )
         for i in range(3000)
     ]
+    patients = [{c.key: getattr(r, c.key) for c in PatientRow.__table__.columns} for r in sealed]
     appts: list[dict[str, Any]] = []
     unit_rows: list[dict[str, Any]] = []
     first = now.date() - dt.timedelta(days=91)
@@ -169,7 +170,7 @@ def run(url: str, label: str, threads: int) -> dict[str, Any]:
     rng = random.Random(7)
     db = Database(url)
     db.migrate()
-    agenda = SqlAgenda(db, practice())
+    agenda = SqlAgenda(db, practice(), cipher=FieldCipher(base64.urlsafe_b64encode(os.urandom(32)).decode()))
     now = dt.datetime.now(TZ).replace(microsecond=0)
     t0 = time.perf_counter()
     count = fill(agenda, now, 0.75, rng)

@@ -46,10 +46,11 @@ from standardiste.agenda.model import (
     Source,
 )
 from standardiste.agenda.rules import Interval, PracticeRules
+from standardiste.agenda.sealed import new_patient_row
 from standardiste.agenda.search import candidates, choose, plan
 from standardiste.agenda.sql import SlotTakenWithAlternatives, check_identity, find_patient_row, patient_of
-from standardiste.agenda.tables import PatientRow
 from standardiste.config import PracticeConfig
+from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,7 @@ class CalDavAgenda:
         calendars: Mapping[str, str],
         db: Database,
         listeners: Iterable[AgendaListener] = (),
+        cipher: FieldCipher | None = None,
     ) -> None:
         self.practice = practice
         self.rules = PracticeRules(practice)
@@ -209,6 +211,7 @@ class CalDavAgenda:
         self.calendars = {pid: client.url(u if u.endswith("/") else u + "/") for pid, u in calendars.items()}
         self.db = db
         self.listeners = list(listeners)
+        self.cipher = cipher  # the local patients table is encrypted like the embedded agenda's
         self.step_hook: Callable[[str], None] | None = None
 
     def ensure_calendars(self) -> None:
@@ -393,28 +396,17 @@ class CalDavAgenda:
 
     def find_patient(self, identity: PatientIdentity) -> Patient | None:
         with self.db.sessions() as session:
-            row = find_patient_row(session, identity)
-            return patient_of(row) if row else None
+            row = find_patient_row(session, identity, self.cipher)
+            return patient_of(row, self.cipher) if row else None
 
     def _patient(self, identity: PatientIdentity, now: dt.datetime) -> Patient:
-        from standardiste.agenda.names import fold, normalise_phone
-
         with self.db.session() as session:
-            row = find_patient_row(session, identity)
+            row = find_patient_row(session, identity, self.cipher)
             if row is None:
-                row = PatientRow(
-                    id=uuid.uuid4().hex,
-                    last_name=identity.last_name.strip(),
-                    first_name=identity.first_name.strip(),
-                    birth_date=identity.birth_date,
-                    phone=normalise_phone(identity.phone),
-                    last_key=fold(identity.last_name),
-                    first_key=fold(identity.first_name),
-                    created_at=now,
-                )
+                row = new_patient_row(identity, now, self.cipher)
                 session.add(row)
                 session.flush()
-            return patient_of(row)
+            return patient_of(row, self.cipher)
 
     # --- appointments -----------------------------------------------------------------------
 

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 from standardiste.agenda.caldav import CalDavAgenda, CalDavClient
 from standardiste.agenda.inbox import SqlInbox
+from standardiste.agenda.sealed import check_key
 from standardiste.agenda.sql import SqlAgenda
-from standardiste.config import Config, ConfigError
+from standardiste.config import Config, ConfigError, Secrets, load_or_create_secrets
+from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
 
 
-def build_agenda(db: Database, config: Config) -> tuple[SqlAgenda | CalDavAgenda, SqlInbox]:
-    """The agenda and the inbox; raises ConfigError for an unusable [deployment.caldav] section."""
+def identity_cipher(config: Config, secrets: Secrets | None = None) -> FieldCipher:
+    """The cipher for caller identities at rest: the install's key (data_dir/secrets.toml)."""
+    if secrets is None:
+        secrets = load_or_create_secrets(config.deployment.data_dir)
+    return FieldCipher(secrets.encryption_key)
+
+
+def build_agenda(
+    db: Database, config: Config, secrets: Secrets | None = None
+) -> tuple[SqlAgenda | CalDavAgenda, SqlInbox]:
+    """The agenda and the inbox, encrypting caller identities with the install's key (read from
+    data_dir/secrets.toml when `secrets` is not given); ConfigError for an unusable [deployment.caldav],
+    WrongKey when the key does not open the identities already stored."""
+    cipher = identity_cipher(config, secrets)
+    check_key(db, cipher)  # WrongKey now rather than duplicate patients later
     cal = config.deployment.caldav
     if cal is None:
-        return SqlAgenda(db, config.practice), SqlInbox(db)
+        return SqlAgenda(db, config.practice, cipher=cipher), SqlInbox(db, cipher)
     unknown = sorted(set(cal.calendars) - {p.id for p in config.practice.practitioners})
     missing = sorted({p.id for p in config.practice.practitioners} - set(cal.calendars))
     if unknown or missing:
@@ -32,4 +47,4 @@ def build_agenda(db: Database, config: Config) -> tuple[SqlAgenda | CalDavAgenda
     client = CalDavClient(
         cal.url, auth=(cal.username, password) if cal.username else None, timeout=cal.timeout_s
     )
-    return CalDavAgenda(config.practice, client, cal.calendars, db), SqlInbox(db)
+    return CalDavAgenda(config.practice, client, cal.calendars, db, cipher=cipher), SqlInbox(db, cipher)

@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 
 from standardiste.agenda.model import InvalidRequest, NotFound, RequestDraft, RequestKind, RequestStatus
 from standardiste.agenda.names import normalise_phone
+from standardiste.agenda.sealed import PHONE, index, matches, open_date, open_text, seal
 from standardiste.agenda.tables import RequestRow
+from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
 
 MAX_DETAILS = 4000
@@ -35,14 +37,45 @@ class InboxRequest:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def _request(row: RequestRow) -> InboxRequest:
+@dataclass(frozen=True, slots=True)
+class RequestIdentity:
+    """The encrypted columns of agenda_requests: the caller's identity and own words, in clear."""
+
+    caller_name: str
+    birth_date: dt.date | None
+    callback_number: str | None
+    details: str
+
+
+def open_request(row: RequestRow, cipher: FieldCipher | None) -> RequestIdentity:
+    """DecryptionError (not garbage) for a wrong key."""
+    return RequestIdentity(
+        caller_name=open_text(cipher, row.caller_name, "agenda_requests.caller_name", row.id) or "",
+        birth_date=open_date(cipher, row.birth_date, "agenda_requests.birth_date", row.id),
+        callback_number=open_text(cipher, row.callback_number, "agenda_requests.callback_number", row.id),
+        details=open_text(cipher, row.details, "agenda_requests.details", row.id) or "",
+    )
+
+
+def seal_request(row: RequestRow, cipher: FieldCipher | None, clear: RequestIdentity) -> None:
+    """Writes the identity columns, sealed when a cipher is given (clear otherwise)."""
+    birth = clear.birth_date.isoformat() if clear.birth_date else None
+    row.caller_name = seal(cipher, clear.caller_name, "agenda_requests.caller_name", row.id) or ""
+    row.birth_date = seal(cipher, birth, "agenda_requests.birth_date", row.id)
+    row.callback_number = seal(cipher, clear.callback_number, "agenda_requests.callback_number", row.id)
+    row.callback_index = index(cipher, clear.callback_number, PHONE)
+    row.details = seal(cipher, clear.details, "agenda_requests.details", row.id) or ""
+
+
+def _request(row: RequestRow, cipher: FieldCipher | None) -> InboxRequest:
+    clear = open_request(row, cipher)
     return InboxRequest(
         id=row.id,
         kind=RequestKind(row.kind),
-        caller_name=row.caller_name,
-        birth_date=row.birth_date,
-        callback_number=row.callback_number,
-        details=row.details,
+        caller_name=clear.caller_name,
+        birth_date=clear.birth_date,
+        callback_number=clear.callback_number,
+        details=clear.details,
         status=RequestStatus(row.status),
         assignee=row.assignee,
         notes=row.notes,
@@ -58,8 +91,10 @@ def _request(row: RequestRow) -> InboxRequest:
 class SqlInbox:
     """The Inbox protocol, plus what the dashboard needs to work the requests."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher | None = None) -> None:
         self.db = db
+        # Encrypts the caller's identity and words at rest; None writes them in clear (tests, tools).
+        self.cipher = cipher
 
     def file(self, draft: RequestDraft, now: dt.datetime) -> str:
         if now.tzinfo is None:
@@ -72,10 +107,6 @@ class SqlInbox:
         row = RequestRow(
             id=uuid.uuid4().hex,
             kind=kind.value,
-            caller_name=(draft.caller_name or "").strip()[:200] or "(inconnu)",
-            birth_date=draft.birth_date,
-            callback_number=normalise_phone(draft.callback_number),
-            details=(draft.details or "")[:MAX_DETAILS],
             status=RequestStatus.NEW.value,
             assignee=None,
             notes="",
@@ -86,6 +117,13 @@ class SqlInbox:
             created_at=now,
             updated_at=now,
         )
+        clear = RequestIdentity(
+            caller_name=(draft.caller_name or "").strip()[:200] or "(inconnu)",
+            birth_date=draft.birth_date,
+            callback_number=normalise_phone(draft.callback_number),
+            details=(draft.details or "")[:MAX_DETAILS],
+        )
+        seal_request(row, self.cipher, clear)
         with self.db.session() as session:
             session.add(row)
         return row.id
@@ -95,7 +133,7 @@ class SqlInbox:
             row = session.get(RequestRow, request_id)
             if row is None:
                 raise NotFound(f"demande inconnue / unknown request {request_id!r}")
-            return _request(row)
+            return _request(row, self.cipher)
 
     def list(self, status: RequestStatus | None = None, limit: int = 200) -> list[InboxRequest]:
         """Urgent first, then oldest first (the order the staff should work them)."""
@@ -104,7 +142,17 @@ class SqlInbox:
             if status is not None:
                 stmt = stmt.where(RequestRow.status == RequestStatus(status).value)
             stmt = stmt.order_by(RequestRow.urgent.desc(), RequestRow.created_at).limit(limit)
-            return [_request(r) for r in session.scalars(stmt)]
+            return [_request(r, self.cipher) for r in session.scalars(stmt)]
+
+    def from_number(self, number: str, limit: int = 50) -> list[InboxRequest]:
+        """Requests whose callback number is this one (blind index: no decryption of the others)."""
+        e164 = normalise_phone(number)
+        if e164 is None:
+            return []
+        with self.db.sessions() as session:
+            same = matches(self.cipher, RequestRow.callback_index, RequestRow.callback_number, e164, PHONE)
+            stmt = select(RequestRow).where(same).order_by(RequestRow.created_at.desc()).limit(limit)
+            return [_request(r, self.cipher) for r in session.scalars(stmt)]
 
     def counts(self) -> dict[RequestStatus, int]:
         with self.db.sessions() as session:
@@ -135,4 +183,4 @@ class SqlInbox:
                 row.notes = notes[:MAX_DETAILS]
             row.updated_at = now
             session.flush()
-            return _request(row)
+            return _request(row, self.cipher)

@@ -39,6 +39,13 @@ from standardiste.agenda.model import (
 )
 from standardiste.agenda.names import fold, identity_score, normalise_phone
 from standardiste.agenda.rules import Interval, PracticeRules, units
+from standardiste.agenda.sealed import (
+    new_patient_row,
+    open_text,
+    patients_born,
+    set_patient_phone,
+)
+from standardiste.agenda.sealed import patient_of as _patient_of
 from standardiste.agenda.search import candidates, choose, plan
 from standardiste.agenda.tables import (
     AppointmentHistoryRow,
@@ -49,6 +56,7 @@ from standardiste.agenda.tables import (
     UtcDateTime,
 )
 from standardiste.config import PracticeConfig
+from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -117,14 +125,23 @@ def check_identity(identity: PatientIdentity, now: dt.datetime) -> None:
         raise InvalidRequest("date de naissance impossible / impossible birth date")
 
 
-def find_patient_row(session: Session, identity: PatientIdentity) -> PatientRow | None:
-    """Best stored patient for a caller-given identity: same birth date, name close in spelling or sound."""
-    rows = session.scalars(select(PatientRow).where(PatientRow.birth_date == identity.birth_date)).all()
+def find_patient_row(
+    session: Session, identity: PatientIdentity, cipher: FieldCipher | None = None
+) -> PatientRow | None:
+    """Best stored patient for a caller-given identity: same birth date, name close in spelling or sound.
+
+    Identities are encrypted: the birth date's blind index narrows to a few rows, whose names are decrypted
+    for the fuzzy and phonetic comparison."""
+    rows = session.scalars(select(PatientRow).where(patients_born(cipher, identity.birth_date))).all()
     phone = normalise_phone(identity.phone)
     best: tuple[float, PatientRow] | None = None
     for row in rows:
-        score = identity_score(identity.last_name, identity.first_name, row.last_name, row.first_name)
-        same_phone = phone is not None and row.phone == phone
+        last = open_text(cipher, row.last_name, "agenda_patients.last_name", row.id) or ""
+        first = open_text(cipher, row.first_name, "agenda_patients.first_name", row.id) or ""
+        score = identity_score(identity.last_name, identity.first_name, last, first)
+        same_phone = phone is not None and (
+            open_text(cipher, row.phone, "agenda_patients.phone", row.id) == phone
+        )
         needed = MATCH_THRESHOLD_WITH_PHONE if same_phone else MATCH_THRESHOLD
         if score < needed:
             continue
@@ -134,17 +151,23 @@ def find_patient_row(session: Session, identity: PatientIdentity) -> PatientRow 
     return best[1] if best else None
 
 
-def patient_of(row: PatientRow) -> Patient:
-    return Patient(row.id, row.last_name, row.first_name, row.birth_date, row.phone)
+def patient_of(row: PatientRow, cipher: FieldCipher | None = None) -> Patient:
+    return _patient_of(row, cipher)
 
 
 class SqlAgenda:
     """The Agenda protocol on the practice's own database."""
 
     def __init__(
-        self, db: Database, practice: PracticeConfig, listeners: Iterable[AgendaListener] = ()
+        self,
+        db: Database,
+        practice: PracticeConfig,
+        listeners: Iterable[AgendaListener] = (),
+        cipher: FieldCipher | None = None,
     ) -> None:
         self.db = db
+        # Encrypts caller identities at rest; None writes them in clear (tests, tools).
+        self.cipher = cipher
         self.practice = practice
         self.rules = PracticeRules(practice)
         self.listeners: list[AgendaListener] = list(listeners)
@@ -184,7 +207,7 @@ class SqlAgenda:
         return Appointment(
             id=row.id,
             practitioner_id=row.practitioner_id,
-            patient=patient_of(patient),
+            patient=patient_of(patient, self.cipher),
             appointment_type=row.appointment_type,
             start=row.start.astimezone(tz),
             end=row.end.astimezone(tz),
@@ -407,27 +430,18 @@ class SqlAgenda:
 
     def find_patient(self, identity: PatientIdentity) -> Patient | None:
         with self.db.sessions() as session:
-            row = find_patient_row(session, identity)
-            return patient_of(row) if row else None
+            row = find_patient_row(session, identity, self.cipher)
+            return patient_of(row, self.cipher) if row else None
 
     def _patient_for(self, session: Session, identity: PatientIdentity, now: dt.datetime) -> PatientRow:
-        row = find_patient_row(session, identity)
+        row = find_patient_row(session, identity, self.cipher)
         phone = normalise_phone(identity.phone)
         if row is None:
-            row = PatientRow(
-                id=new_id(),
-                last_name=identity.last_name.strip(),
-                first_name=identity.first_name.strip(),
-                birth_date=identity.birth_date,
-                phone=phone,
-                last_key=fold(identity.last_name),
-                first_key=fold(identity.first_name),
-                created_at=now,
-            )
+            row = new_patient_row(identity, now, self.cipher)
             session.add(row)
             session.flush()
         elif row.phone is None and phone:
-            row.phone = phone
+            set_patient_phone(row, phone, self.cipher)
         return row
 
     # --- appointments -----------------------------------------------------------------------

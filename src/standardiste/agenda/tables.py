@@ -17,7 +17,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -55,17 +54,35 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC)
 
 
+class SealedText(TypeDecorator[str]):
+    """An identity column: a FieldCipher ciphertext (see agenda/sealed.py), or clear text in old rows.
+
+    A date given directly (tools, tests writing clear rows) is stored as its ISO text."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return value  # type: ignore[no-any-return]
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+
 class PatientRow(Base):
     __tablename__ = "agenda_patients"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    last_name: Mapped[str] = mapped_column(String(100))
-    first_name: Mapped[str] = mapped_column(String(100))
-    birth_date: Mapped[dt.date] = mapped_column(Date, index=True)
-    phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
-    # Normalised search keys (accents, case, hyphens and spaces removed).
-    last_key: Mapped[str] = mapped_column(String(100))
-    first_key: Mapped[str] = mapped_column(String(100))
+    # Identity columns are encrypted (agenda_0002); search goes through the blind indexes below.
+    last_name: Mapped[str] = mapped_column(SealedText)
+    first_name: Mapped[str] = mapped_column(SealedText)
+    birth_date: Mapped[str] = mapped_column(SealedText)
+    phone: Mapped[str | None] = mapped_column(SealedText, nullable=True)
+    # Keyed HMAC of the ISO birth date and of the E.164 phone; NULL for rows written in clear.
+    birth_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    phone_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
@@ -140,10 +157,12 @@ class RequestRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    caller_name: Mapped[str] = mapped_column(String(200))
-    birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
-    callback_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    details: Mapped[str] = mapped_column(Text)
+    # Caller identity and own words: encrypted (agenda_0002).
+    caller_name: Mapped[str] = mapped_column(SealedText)
+    birth_date: Mapped[str | None] = mapped_column(SealedText, nullable=True)
+    callback_number: Mapped[str | None] = mapped_column(SealedText, nullable=True)
+    callback_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    details: Mapped[str] = mapped_column(SealedText)
     status: Mapped[str] = mapped_column(String(16), default="new")
     assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")

@@ -98,6 +98,19 @@ class CallLogStore:
         index = self.cipher.blind_index(e164, "phone") if e164 else None
         return self.cipher.encrypt(caller_id, f"{CALLER_CONTEXT}:{call_id}"), index
 
+    def _seal_json(self, value: list[Any], column: str, call_id: str) -> Any:
+        if self.cipher is None:
+            return value
+        text = json.dumps(value, ensure_ascii=False)
+        return {"sealed": self.cipher.encrypt(text, f"calllog_calls.{column}:{call_id}")}
+
+    def _open_json(self, stored: Any, column: str, call_id: str) -> Any:
+        if not isinstance(stored, dict) or "sealed" not in stored:
+            return stored  # written in clear
+        if self.cipher is None:
+            raise ValueError(f"{column} is encrypted and no key was given")
+        return json.loads(self.cipher.decrypt(stored["sealed"], f"calllog_calls.{column}:{call_id}") or "[]")
+
     def _open_caller(self, row: CallRow) -> str | None:
         stored = row.caller_id
         if stored is None or not stored.startswith("v1:"):
@@ -138,8 +151,10 @@ class CallLogStore:
             row.end_reason = record.end_reason
             row.outcome = str(record.outcome.kind) if record.outcome else None
             row.outcome_details = dict(record.outcome.details) if record.outcome else None
-            row.path = list(record.path)
-            row.actions = list(record.actions)
+            # The path quotes what the caller said ("heard:...") and the actions what was said back
+            # (names, dates): sealed like the transcript.
+            row.path = self._seal_json(list(record.path), "path", record.call_id)
+            row.actions = self._seal_json(list(record.actions), "actions", record.call_id)
             row.transcript = transcript
             row.transcript_encrypted = encrypted
             row.recognizer = record.recognizer
@@ -156,8 +171,8 @@ class CallLogStore:
             end_reason=row.end_reason,
             outcome=row.outcome,
             outcome_details=row.outcome_details,
-            path=list(row.path or []),
-            actions=list(row.actions or []),
+            path=list(self._open_json(row.path, "path", row.id) or []),
+            actions=list(self._open_json(row.actions, "actions", row.id) or []),
             transcript=self._decode_transcript(row.transcript, row.transcript_encrypted),
             recognizer=row.recognizer,
             greeting_ms=row.greeting_ms,

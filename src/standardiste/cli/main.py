@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "standardiste.cli.doctor",  # doctor
     "standardiste.cli.users",  # users add|passwd|list
     "standardiste.agenda.cli",  # agenda check|holidays|slots
+    "standardiste.privacy.cli",  # privacy encrypt-existing
 )
 
 

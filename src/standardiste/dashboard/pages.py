@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import select
 
+from standardiste.agenda.sealed import patient_of
 from standardiste.agenda.tables import AppointmentRow, PatientRow
 from standardiste.config import WEEKDAYS, WEEKDAYS_FR, ConfigError
 from standardiste.dashboard.auth import Role
@@ -83,7 +84,7 @@ def appointments_between(
     if practitioner:
         query = query.where(AppointmentRow.practitioner_id == practitioner)
     with services.db.session() as s:
-        rows = list(s.execute(query))
+        rows = [(a, patient_of(p, services.requests.cipher)) for a, p in s.execute(query)]
     reminders = services.reminder_status([a.id for a, _ in rows]) if services.reminder_status else {}
     return [
         AppointmentLine(

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from standardiste.agenda.inbox import open_request
 from standardiste.agenda.model import RequestKind, RequestStatus
 from standardiste.agenda.tables import RequestRow
+from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
 
 KIND_LABELS_FR = {
@@ -48,15 +50,16 @@ class RequestView:
     call_id: str | None
 
 
-def _view(row: RequestRow) -> RequestView:
+def _view(row: RequestRow, cipher: FieldCipher | None) -> RequestView:
+    clear = open_request(row, cipher)  # identities are encrypted at rest
     return RequestView(
         id=row.id,
         kind=row.kind,
         kind_label=KIND_LABELS_FR.get(row.kind, row.kind),  # type: ignore[call-overload]
-        caller_name=row.caller_name,
-        birth_date=row.birth_date,
-        callback_number=row.callback_number,
-        details=row.details,
+        caller_name=clear.caller_name,
+        birth_date=clear.birth_date,
+        callback_number=clear.callback_number,
+        details=clear.details,
         status=row.status,
         status_label=STATUS_LABELS_FR.get(row.status, row.status),  # type: ignore[call-overload]
         assignee=row.assignee,
@@ -68,8 +71,9 @@ def _view(row: RequestRow) -> RequestView:
 
 
 class RequestsAdmin:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher | None = None) -> None:
         self._db = db
+        self.cipher = cipher  # decrypts callers' identities (the install's key); None: clear rows only
 
     def list(self, status: str | None = None, kind: str | None = None, limit: int = 200) -> list[RequestView]:
         query = select(RequestRow)
@@ -79,7 +83,7 @@ class RequestsAdmin:
             query = query.where(RequestRow.kind == kind)
         query = query.order_by(RequestRow.urgent.desc(), RequestRow.created_at.desc()).limit(limit)
         with self._db.session() as s:
-            return [_view(r) for r in s.scalars(query)]
+            return [_view(r, self.cipher) for r in s.scalars(query)]
 
     def waiting(self) -> list[RequestView]:
         with self._db.session() as s:
@@ -88,7 +92,7 @@ class RequestsAdmin:
                 .where(RequestRow.status != RequestStatus.DONE.value)
                 .order_by(RequestRow.urgent.desc(), RequestRow.created_at)
             )
-            return [_view(r) for r in rows]
+            return [_view(r, self.cipher) for r in rows]
 
     def update(
         self,
@@ -114,4 +118,4 @@ class RequestsAdmin:
                 stamp = now.strftime("%d/%m/%Y %H:%M")
                 row.notes = (row.notes + "\n" if row.notes else "") + f"[{stamp} {by}] {note.strip()[:2000]}"
             row.updated_at = now
-            return _view(row)
+            return _view(row, self.cipher)

@@ -39,7 +39,7 @@ def build_dashboard(
 ) -> web.Application:  # type: ignore[no-untyped-def]
     auth = StaffAuth(db, session_minutes=config.session_minutes)
     services = StaffServices(
-        db=db, settings=settings, requests=RequestsAdmin(db), reminder_status=reminder_status
+        db=db, settings=settings, requests=RequestsAdmin(db, calls.cipher), reminder_status=reminder_status
     )
     queries = CallQueries(calls, lambda: ZoneInfo(settings.current().timezone))
     ctx = DashboardContext(

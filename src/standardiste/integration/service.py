@@ -21,6 +21,7 @@ from standardiste.config import Config, PracticeConfig, Secrets
 from standardiste.integration.agi import AgiRoutes, AgiServer, RecordingPlace
 from standardiste.integration.ami import ReceptionPresence
 from standardiste.integration.lookup import caller_lookup
+from standardiste.privacy.crypto import FieldCipher
 from standardiste.speech.types import FRAME_BYTES, SAMPLE_RATE, Recognizer
 from standardiste.storage.db import Database
 from standardiste.understanding.types import Understander, Understanding
@@ -110,7 +111,7 @@ class IntegrationService:
             practice=self.practice,
             classify_text=self._classify,
             transcribe_wav=transcriber,
-            caller_lookup=functools.partial(caller_lookup, db),
+            caller_lookup=functools.partial(caller_lookup, db, cipher=FieldCipher(secrets_.encryption_key)),
             app_name=dep.asterisk.app_name,
             recordings=recordings or default_recordings(config),
             **({"clock": clock} if clock is not None else {}),

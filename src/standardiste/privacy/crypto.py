@@ -8,10 +8,14 @@ they fit in ordinary text columns of SQLite and PostgreSQL.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _PREFIX = "v1:"
 _NONCE_BYTES = 12
@@ -27,6 +31,20 @@ class FieldCipher:
         if len(key) != 32:
             raise ValueError("encryption key must be 32 bytes (urlsafe base64)")
         self._aead = AESGCM(key)
+        # Blind indexes use their own key, derived from the same secret (never the AES key itself).
+        self._index_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"standardiste blind index v1"
+        ).derive(key)
+
+    def blind_index(self, value: str | None, purpose: str) -> str | None:
+        """Keyed HMAC-SHA256 of a normalised value, for equality search on encrypted columns.
+
+        Equal values give equal indexes (that is the point, and what it leaks); without the key
+        nobody can test a guess. `purpose` ("phone", "birth_date") separates the index spaces."""
+        if value is None:
+            return None
+        mac = hmac.new(self._index_key, purpose.encode() + b"\x00" + value.encode("utf-8"), hashlib.sha256)
+        return mac.hexdigest()[:32]  # 128 bits: no collisions in practice, shorter index
 
     def encrypt(self, plaintext: str | None, context: str = "") -> str | None:
         """`context` (e.g. the table and column) is authenticated: a value moved elsewhere won't decrypt."""
