@@ -145,3 +145,9 @@ def test_part_of_day_names_are_the_agenda_ones(resolver: DateResolver, text: str
     found = one(resolver, text, TUESDAY_8H)
     assert found.part_of_day is not None
     PartOfDay(found.part_of_day)
+
+
+def test_bare_ordinal_is_a_choice_not_a_date(resolver: DateResolver) -> None:
+    assert resolver.find("le premier", TUESDAY_15H) == []
+    assert resolver.find("le deuxième", TUESDAY_15H) == []
+    assert one(resolver, "le premier décembre").value.date() == dt.date(2026, 12, 1)

@@ -159,6 +159,7 @@ _DATE_CUE = re.compile(
     r"minuit|soir|soiree|nuit|heures?|prochaine?|derniere?|fin|debut|noel|paques|jour|jours|an|annee|week|"
     r"huit|quinze|premier|tot|tard|apres|avant|veille|lendemain|ce|cette|dans|vers)\b"
 )
+_ORDINAL_ONLY = re.compile(r"^(?:le |la )?(?:premier|premiere|1er|1ere|deuxieme|second|seconde|dernier)$")
 _BIRTH_CONTEXT = re.compile(r"\b(?:ne|nee|naissance|naissances|nes|nees)\b(?: \w+){0,3} ?$")
 _EXPLICIT_PM = re.compile(r"\b(?:soir|apres midi|1[3-9]|2[0-3]) ?(?:h|heures?)?\b")
 
@@ -230,6 +231,9 @@ class DateResolver:
         for r in results:
             s, e = dig.span(r["start"], r["end"])
             if not free(s, e):
+                continue
+            # "le premier" alone is a choice among proposed slots far more often than the 1st of a month.
+            if _ORDINAL_ONLY.match(fold(lower(text[s:e])).text):
                 continue
             before = fold(lower(text[:s])).text
             if _BIRTH_CONTEXT.search(before):
