@@ -154,7 +154,9 @@ class StaffAuth:
 
     @staticmethod
     def csrf_ok(session: OpenSession, submitted: str | None) -> bool:
-        return bool(submitted) and hmac.compare_digest(session.csrf_token, submitted or "")
+        # Bytes: compare_digest refuses non-ASCII str (a crafted token must be refused, not crash).
+        expected, given = session.csrf_token.encode(), (submitted or "").encode("utf-8", "replace")
+        return bool(submitted) and hmac.compare_digest(expected, given)
 
     def audit(
         self, username: str, action: str, target: str, now: dt.datetime, detail: str = "", remote: str = ""

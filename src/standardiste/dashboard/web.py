@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +89,23 @@ def render(request: web.Request, template: str, title: str, status: int = 200, *
 
 
 def redirect(location: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(location)
+    # Messages put in the query (and ids from the URL) may hold spaces, accents or CR/LF: escape them
+    # so the Location header is always valid and nothing can be injected into the response headers.
+    return web.HTTPSeeOther(urllib.parse.quote(location, safe=_LOCATION_SAFE))
+
+
+_LOCATION_SAFE = "/?=&;:%#+,@!$'()*~-._"
+
+
+async def read_form(request: web.Request) -> Any:
+    """The request's form (cached by aiohttp for the handlers); an unreadable one is a 400, not a 500."""
+    try:
+        return await request.post()
+    except web.HTTPException:
+        raise
+    except Exception as err:
+        log.info("unreadable form on %s %s: %s", request.method, request.path, err)
+        raise web.HTTPBadRequest(text="Formulaire illisible.") from None
 
 
 @web.middleware
@@ -129,6 +146,8 @@ PUBLIC_PATHS = ("/connexion", "/static/", "/healthz", "/metrics")
 @web.middleware
 async def sessions_and_audit(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = request.app[CONTEXT_KEY]
+    if request.method == "POST":
+        await read_form(request)  # parsed once here; malformed forms end as 400 before any handler
     if request.path.startswith(PUBLIC_PATHS):
         return await handler(request)
     now = ctx.clock()
