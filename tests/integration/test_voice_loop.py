@@ -12,6 +12,7 @@ import asyncio
 import pytest
 
 from standardiste.calllog.store import CallLogStore
+from standardiste.config import Config
 from standardiste.dialogue import prompts
 from standardiste.pbx import PbxInstance
 from standardiste.testphone import TestPhone, sound_segments
@@ -134,3 +135,39 @@ async def test_asterisk_restart_controller_reconnects(
     await call.hangup()
     record = await ended_record(app)
     assert record.end_reason == "caller_hung_up"
+
+
+async def test_auto_recogniser_speech_then_keypad(
+    pbx: PbxInstance,
+    app_factory: AppFactory,
+    caller_phone: TestPhone,
+    reception_phone: TestPhone,
+    demo_config: Config,
+) -> None:
+    """What `serve` picks by itself here (no French Vosk model: PocketSphinx grammars): speech is
+    heard and answered (whatever the grammar forced it into), then '*' reaches a person."""
+    from standardiste.speech.select import load_recognizer_ready
+    from tests.fixtures.speech import espeak_pcm
+
+    choice = await load_recognizer_ready(demo_config.deployment)
+    print(f"\nrecogniser: {choice.recognizer.name}")
+    app = await app_factory(recognizer=choice.recognizer)
+    call = await caller_phone.call(pbx.practice_extension, answer_timeout=10)
+    await call.wait_sound(timeout=10)
+    await asyncio.sleep(1.0)
+    await call.play_pcm(espeak_pcm("Les horaires d'ouverture s'il vous plaît.") + bytes(16000))
+    assert app.controller is not None
+    session = next(iter(app.controller.calls.values())).session
+    async with asyncio.timeout(20):
+        while len([a for a in session.record.actions if "say" in a]) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    await call.send_dtmf("*")
+    async with asyncio.timeout(30):
+        while not reception_phone.calls or reception_phone.calls[0].state.name != "CONFIRMED":  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    await call.hangup()
+    record = await ended_record(app)
+    print(f"path: {' > '.join(record.path)}")
+    heard = [p for p in record.path if p.startswith("heard:")]
+    assert heard and record.path.index(heard[0]) < record.path.index("keypad:*")
+    assert record.end_reason == "transferred"
