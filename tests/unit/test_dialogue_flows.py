@@ -216,6 +216,16 @@ def test_classifier_only_emergency_denied_resumes(call):
     assert "Pour quand" in resumed[0].text  # back to the booking question
 
 
+def test_asking_to_repeat_is_not_a_failure(call):
+    call.start()
+    call.say("patati patata")  # one real failure
+    assert call.manager.failures == 1
+    again = call.say("vous pouvez répéter")
+    assert again[0].text.startswith("Je répète.") and call.manager.failures == 1
+    assert call.manager.outcome is None
+    assert "Le cabinet est ouvert" in call.say("vos horaires s'il vous plaît")[0].text
+
+
 def test_no_input_twice_on_a_slot_question_transfers(call):
     call.start()
     call.say("je voudrais annuler mon rendez-vous")

@@ -8,6 +8,7 @@ Global rules apply to every answer first: the emergency rule layer, key 0 / '*' 
 from __future__ import annotations
 
 import logging
+import re
 
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import MIN_CONFIDENCE, Answer, Question, fold, has_word
@@ -40,6 +41,10 @@ MENU_PHRASES = (
     "parking", "tarif", "ordonnance", "certificat", "arrêt de travail", "résultats", "secrétariat",
     "urgence", "oui", "non",
 )  # fmt: skip
+
+REPEAT_WORDS = ("repeter", "repetez", "redire", "pas entendu", "pas bien entendu")
+REPEAT_ALONE = ("comment", "pardon", "hein", "quoi", "pardon comment")
+WAIT_WORDS = ("attendez", "un instant", "une seconde", "deux secondes")
 
 # Menu words, most specific first (a grammar-only recogniser returns exactly these).
 MENU_WORDS = (
@@ -197,6 +202,13 @@ class DialogueManager(OutboundFlow):
         human = u.intent == Intent.SPEAK_TO_HUMAN and u.confidence >= MIN_CONFIDENCE
         if human and self._human_allowed(answer):
             return self.transfer(reason="caller_request")
+        if self.question is not None and len(fold(text).split()) <= 7:
+            # "Vous pouvez répéter ?", "attendez" are not failures: the question again, as it was.
+            plain = " ".join(re.findall(r"[a-z']+", fold(text)))
+            if plain in REPEAT_ALONE or any(w in plain for w in REPEAT_WORDS):
+                return self.ask(self.question, P.REPEATING)
+            if any(w in fold(text) for w in WAIT_WORDS):
+                return self.ask(self.question, P.TAKE_YOUR_TIME)
         return self._answer(answer)
 
     def _answer(self, answer: Answer) -> list[Action]:

@@ -460,6 +460,8 @@ PART_OF_DAY = {
     "late_afternoon": "en fin d'après-midi",
     "evening": "en fin de journée",
 }
+REPEATING = "Je répète."
+TAKE_YOUR_TIME = "Prenez votre temps, je vous écoute."
 SEVERAL_THAT_DAY = "J'ai plusieurs possibilités ce jour-là."
 SEARCHING_AGAIN = "D'accord, je cherche un autre horaire."
 NOTHING_RECORDED = "Très bien, je n'enregistre rien."
