@@ -171,3 +171,29 @@ async def test_auto_recogniser_speech_then_keypad(
     heard = [p for p in record.path if p.startswith("heard:")]
     assert heard and record.path.index(heard[0]) < record.path.index("keypad:*")
     assert record.end_reason == "transferred"
+
+
+async def test_reception_unreachable_caller_comes_back(
+    pbx: PbxInstance, app_factory: AppFactory, caller_phone: TestPhone
+) -> None:
+    """No reception phone registered: the dialplan hands the caller back (transfer-failed) and the
+    conversation goes on instead of leaving the caller in silence."""
+    app = await app_factory()
+    call = await caller_phone.call(pbx.practice_extension, answer_timeout=10)
+    await call.wait_sound(timeout=10)
+    await call.send_dtmf("0")
+    assert app.controller is not None
+    session = next(iter(app.controller.calls.values())).session
+    async with asyncio.timeout(40):
+        while "TransferFailed" not in session.record.path:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    async with asyncio.timeout(20):
+        while not any("say" in a for a in session.record.actions[-1:]):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    reply = session.record.actions[-1]["say"]
+    start = call.heard_seconds()
+    await wait_found(call, (await synth(app, reply))[: 32000 * 2], after_s=max(0.0, start - 1.0))
+    await call.hangup()
+    record = await ended_record(app)
+    print(f"\npath: {' > '.join(record.path)}")
+    assert any(p.startswith("transfer_failed:") for p in record.path)
