@@ -302,3 +302,29 @@ def test_clear_rows_from_before_survive_the_migration_and_get_sealed(url: str, d
     assert call.path == ["heard:Amandine"]
     check_key(db, cipher)
     db.dispose()
+
+
+def test_encrypt_existing_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import resources
+
+    from standardiste.cli.main import main
+    from standardiste.config import load_config
+
+    demo = resources.files("standardiste.data").joinpath("demo.toml").read_text(encoding="utf-8")
+    cfg = tmp_path / "cabinet.toml"
+    cfg.write_text(demo.replace('data_dir = "var/demo"', f'data_dir = "{tmp_path / "data"}"'), "utf-8")
+    config = load_config(cfg)
+    (tmp_path / "data").mkdir()
+    db = Database(config.deployment.sqlalchemy_url)
+    db.migrate()
+    _fill(db, None, config.practice)  # written in clear (as before agenda_0002)
+    db.dispose()
+    assert main(["privacy", "encrypt-existing", "--config", str(cfg)]) == 0
+    assert "Chiffrés : 1 patient(s), 1 demande(s), 1 appel(s)." in capsys.readouterr().out
+    db = Database(config.deployment.sqlalchemy_url)
+    with db.engine.connect() as conn:
+        dump = [str(tuple(r)) for r in conn.execute(text("SELECT * FROM agenda_patients"))]
+    assert _leaks(repr(dump)) == []
+    agenda, _ = build_agenda(db, config)  # the same install key opens them
+    assert agenda.find_patient(WHO) is not None
+    db.dispose()
