@@ -43,7 +43,9 @@ t0 = time.perf_counter()
 from standardiste.config import load_config
 from standardiste.understanding.engine import load_understander
 load_understander(load_config(None).practice)
-print(time.perf_counter() - t0)
+elapsed = time.perf_counter() - t0
+import resource
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, elapsed)
 """
 
 
@@ -213,13 +215,16 @@ def main() -> int:
             check=True,
             env=os.environ | {"STANDARDISTE_CACHE_DIR": tempfile.mkdtemp()},
         )
-        load_runs.append(float(out.stdout.strip().splitlines()[-1]))
+        rss_mb, seconds = out.stdout.strip().splitlines()[-1].split()
+        load_runs.append(float(seconds))
     understander = load_understander(practice)
     report: dict[str, Any] = {
         "machine": platform.processor() or platform.machine(),
         "python": platform.python_version(),
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model_load_s": round(min(load_runs), 2),
+        "model_load_runs_s": [round(x, 2) for x in load_runs],
+        "peak_rss_mb_after_load": int(rss_mb),
         "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "cpus": os.cpu_count(),
         "training_examples": len(load_examples([packaged_nlu()])),
@@ -263,7 +268,8 @@ def main() -> int:
         f"date accuracy {e['date_accuracy']:.3f} ({e['dates']})  latency p50 {e['latency_ms_p50']} ms "
         f"p95 {e['latency_ms_p95']} ms wall, "
         f"CPU p50 {e['cpu_ms_p50']} ms p95 {e['cpu_ms_p95']} ms (one core)  "
-        f"model load {report['model_load_s']} s (load average {report['load_average_at_start']})"
+        f"model load {report['model_load_s']} s, {report['peak_rss_mb_after_load']} MB "
+        f"(load average {report['load_average_at_start']})"
     )
     print(f"date set: {report['date_set']['accuracy']:.3f} of {report['date_set']['phrases']} phrases")
     h = report["heldout"]
