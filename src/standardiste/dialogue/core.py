@@ -182,6 +182,7 @@ class DialogueCore:
         self._transcript: list[Utterance] = []
         self._last_answer_now: dt.datetime | None = None
         self.lead = ""
+        self.last_asked = ""
 
     # --- Conversation protocol -------------------------------------------------------------------
 
@@ -237,7 +238,9 @@ class DialogueCore:
             # Keypad first when the recogniser only knows short answers: the key choices at once.
             text = f"{text} {keys}"
         text = f"{preamble} {text}".strip() if preamble else text
-        return [self.say(text, question.expect)]
+        said = self.say(text, question.expect)
+        self.last_asked = said.text  # what "répétez" repeats: the whole turn, statement included
+        return [said]
 
     def achieve(self, kind: OutcomeKind, **details: Any) -> None:
         self.state.achieved.append(Outcome(kind, details))

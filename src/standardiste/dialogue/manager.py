@@ -206,7 +206,10 @@ class DialogueManager(OutboundFlow):
             # "Vous pouvez répéter ?", "attendez" are not failures: the question again, as it was.
             plain = " ".join(re.findall(r"[a-z']+", fold(text)))
             if plain in REPEAT_ALONE or any(w in plain for w in REPEAT_WORDS):
-                return self.ask(self.question, P.REPEATING)
+                last = self.last_asked.removeprefix(f"{P.REPEATING} ") or self.question.text
+                said = self.say(f"{P.REPEATING} {last}", self.question.expect)
+                self.last_asked = said.text
+                return [said]
             if any(w in fold(text) for w in WAIT_WORDS):
                 return self.ask(self.question, P.TAKE_YOUR_TIME)
         return self._answer(answer)
