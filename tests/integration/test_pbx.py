@@ -225,3 +225,14 @@ async def test_ami_login_with_the_generated_secret(pbx: PbxInstance) -> None:
 
     assert "Success" in await login(pbx.ami_secret)
     assert "Error" in await login("wrong")
+
+
+@pytest.mark.parametrize("dialled", ["+33478000000", "0478000000"])
+async def test_any_number_reaching_the_practice_is_answered(
+    pbx: PbxInstance, reception_phone: TestPhone, caller_phone: TestPhone, dialled: str
+) -> None:
+    # An operator may present the DID in any form: the call must not be refused.
+    call = await caller_phone.call(dialled)
+    await reception_phone.wait_incoming(10)
+    await call.wait_answered(5)
+    await call.hangup()
