@@ -23,7 +23,7 @@ lint: setup
 	$(PY) -m ruff format --check src tests bench
 
 bench: setup
-	$(PY) bench/run_all.py
+	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
