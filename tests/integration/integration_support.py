@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 
+from standardiste.config import Secrets
 from standardiste.pbx import PbxInstance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,3 +145,12 @@ class AriApp:
                 await self._task
         if self._http is not None:
             await self._http.close()
+
+
+def service_secrets(pbx: PbxInstance) -> Secrets:
+    """The instance's secrets (same AMI secret) with a real encryption key (the fixtures' is a dummy)."""
+    import base64
+    import os
+
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    return pbx.secrets.model_copy(update={"encryption_key": key})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from standardiste.speech.audio import silence
 from standardiste.storage.db import Database
 from standardiste.testphone import TestPhone
 from tests.fixtures.pbx import PhoneFactory
-from tests.integration.integration_support import AriApp, add_dialplan, tail, wait_report
+from tests.integration.integration_support import AriApp, add_dialplan, service_secrets, tail, wait_report
 
 pytestmark = pytest.mark.asterisk
 
@@ -68,6 +69,11 @@ exten => agi-assistant,1,Answer()
  same => n,AGI({agi}/assistant)
  same => n,Gosub(standardiste-tests-report,s,1(assistant))
  same => n,Hangup()
+exten => agi-assistant-wait,1,Answer()
+ same => n,AGI({agi}/assistant)
+ same => n,Gosub(standardiste-tests-report,s,1(assistantwait))
+ same => n,Wait(5)
+ same => n,Hangup()
 exten => agi-dead,1,AGI(agi://127.0.0.1:{dead_port}/hours)
  same => n,Gosub(standardiste-tests-report,s,1(dead))
  same => n,Hangup()
@@ -104,7 +110,7 @@ async def make_rig(
     recordings = RecordingPlace(f"{pbx.chroot_dir}/spool/tmp", pbx.instance_dir / "spool" / "tmp")
     service = IntegrationService(
         config,
-        pbx.secrets,
+        service_secrets(pbx),
         db,
         understander,  # type: ignore[arg-type]
         recognizer,  # type: ignore[arg-type]
@@ -213,8 +219,11 @@ async def test_classify_by_voice_with_the_real_recognizer(
 async def test_caller_route_known_patient_with_next_appointment(rig: Rig, demo_config) -> None:
     from standardiste.agenda.model import PatientIdentity, SlotQuery, Source
     from standardiste.agenda.sql import SqlAgenda
+    from standardiste.privacy.crypto import FieldCipher
 
-    agenda = SqlAgenda(rig.db, demo_config.practice)
+    # The agenda seals identities with the deployment's key; the AGI lookup finds them by blind index.
+    cipher = FieldCipher(rig.service.secrets.encryption_key)
+    agenda = SqlAgenda(rig.db, demo_config.practice, cipher=cipher)
     slot = agenda.find_slots(SlotQuery(), MONDAY_10H)[0]
     identity = PatientIdentity("Durand", "Paul", dt.date(1970, 5, 4), "+33612345678")
     agenda.book(slot, identity, Source.PHONE, MONDAY_10H)
@@ -285,3 +294,35 @@ async def test_malformed_sessions_do_not_stop_the_server_serving_real_calls(rig:
         writer.close()
     values = await rig.run("agi-hours", "hours")
     assert values["STANDARDISTE_STATUS"] == "OK"
+
+
+async def test_assistant_route_is_guarded_by_the_watchdog(
+    pbx_factory, phone_factory, tmp_path, demo_config, understander
+) -> None:
+    """The assistant renews nothing (killed): the call leaves Stasis after WATCHDOG_S and rings
+    reception (the `T` extension of the caller's context). An assistant that lets the call go
+    leaves no timeout armed: the call goes on in the dialplan for longer than WATCHDOG_S."""
+    from standardiste.testphone import NEVER_ANSWER
+
+    pbx = await pbx_factory(watchdog_s=2)
+    async for rig in make_rig(pbx, phone_factory, tmp_path, demo_config, understander):
+        reception = await phone_factory(pbx.reception, answer=NEVER_ANSWER)
+        app = await AriApp(pbx).start()
+        try:
+            call = await rig.caller.call("agi-assistant")
+            await app.next_start()
+            entered = time.monotonic()
+            await reception.wait_incoming(10)
+            assert time.monotonic() - entered < 2 + 2.5
+            await call.hangup()
+
+            call = await rig.caller.call("agi-assistant-wait")
+            event = await app.next_start()
+            assert await app.continue_(event["channel"]["id"]) == 204
+            values = await wait_report(pbx, "assistantwait")
+            assert values["STANDARDISTE_STATUS"] == "OK"
+            await asyncio.sleep(3.5)  # longer than the watchdog: the call must still be up
+            assert not call.ended
+            await call.wait_disconnected(10)  # ends by the dialplan's own Hangup after Wait(5)
+        finally:
+            await app.stop()

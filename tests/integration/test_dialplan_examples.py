@@ -19,7 +19,7 @@ from standardiste.pbx import PbxInstance
 from standardiste.storage.db import Database
 from standardiste.testphone import NEVER_ANSWER, PhoneError
 from tests.fixtures.pbx import PbxFactory, PhoneFactory
-from tests.integration.integration_support import AriApp, add_dialplan, example, tail
+from tests.integration.integration_support import AriApp, add_dialplan, example, service_secrets, tail
 
 pytestmark = pytest.mark.asterisk
 
@@ -110,7 +110,7 @@ async def hours_service(
     db = Database(f"sqlite:///{tmp_path / 'examples.db'}")
     await asyncio.to_thread(db.migrate)
     service = IntegrationService(
-        demo_config, pbx.secrets, db, understander, None, agi_port=0, ami=False, clock=lambda: now[0]
+        demo_config, service_secrets(pbx), db, understander, None, agi_port=0, ami=False, clock=lambda: now[0]
     )
     await service.start()
     yield service, now

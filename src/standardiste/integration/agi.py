@@ -286,7 +286,13 @@ class AgiRoutes:
         return text
 
     async def assistant(self, call: AgiCall) -> None:
+        # The dead-man switch of the Standardiste dialplan: the assistant renews it while it has the
+        # call; if it dies, the timeout fires and the channel goes to the `T` extension of its context.
+        watchdog = _digits(await call.command("GET VARIABLE WATCHDOG_S")) or DEFAULT_WATCHDOG_S
+        await call.command(f"SET VARIABLE TIMEOUT(absolute) {watchdog}")
         await call.command(f"EXEC Stasis {self._app},inbound,agi")
+        # Back in the IT person's dialplan: no timeout left armed to cut the call later.
+        await call.command("SET VARIABLE TIMEOUT(absolute) 0")
         # Stasis returns at once with STASISSTATUS=FAILED when the assistant is not connected.
         status = await call.command("GET VARIABLE STASISSTATUS")
         value = status.get("result", ("", ""))
@@ -294,3 +300,13 @@ class AgiRoutes:
             await _fail(call, "assistant_unavailable", "assistant non connecté")
             return
         await call.set_variable("STANDARDISTE_STATUS", "OK")
+
+
+DEFAULT_WATCHDOG_S = 5
+
+
+def _digits(result: dict[str, Any]) -> int | None:
+    """The number in a GET VARIABLE answer ('200 result=1 (5)'), if any."""
+    value = result.get("result", ("", ""))
+    text = value[-1] if isinstance(value, tuple) else ""
+    return int(text) if text.isdigit() and 0 < int(text) < 3600 else None

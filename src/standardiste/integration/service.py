@@ -103,6 +103,7 @@ class IntegrationService:
         from standardiste.settings.store import PracticeSettings
 
         self.config = config
+        self.secrets = secrets_
         self._settings = PracticeSettings(db, config.practice)
         self._understander = understander
         dep = config.deployment
