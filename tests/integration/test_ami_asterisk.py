@@ -194,3 +194,27 @@ async def test_reception_busy_the_assistant_offers_a_message_instead_of_a_transf
     assert "message" in said, said
     await call.hangup()
     db.dispose()
+
+
+async def test_integration_service_wires_the_reception_watch(
+    pbx: PbxInstance, phone_factory: PhoneFactory, demo_config, understander, tmp_path
+) -> None:
+    """The component `serve` runs: AMI settings come from [deployment.asterisk] and the secrets."""
+    from standardiste.integration.service import IntegrationService
+    from standardiste.storage.db import Database
+    from tests.integration.integration_support import service_secrets
+
+    deployment = demo_config.deployment.model_copy(update={"asterisk": pbx.config, "data_dir": tmp_path})
+    config = demo_config.model_copy(update={"deployment": deployment})
+    db = Database(f"sqlite:///{tmp_path / 'svc.db'}")
+    db.migrate()
+    service = IntegrationService(config, service_secrets(pbx), db, understander, None, agi_port=0)
+    await service.start()
+    try:
+        await phone_factory(pbx.reception)
+        await until(lambda: service.reception_available() is True)
+        await pbx.stop()
+        await until(lambda: service.reception_available() is None, 15)
+    finally:
+        await service.stop()
+        db.dispose()
