@@ -211,8 +211,17 @@ async def test_classify_by_voice_with_the_real_recognizer(
         values = await wait_report(rig.pbx, "listen", 30)
         assert values["STANDARDISTE_STATUS"] == "ERROR"
         assert values["STANDARDISTE_ERROR"] == "nothing_heard"
-        recordings = list((rig.pbx.instance_dir / "spool" / "tmp").glob("standardiste-agi-*"))
-        assert recordings == []  # the caller's audio is not kept
+        # The caller hangs up while being recorded: the partial recording is deleted too.
+        call = await rig.caller.call("agi-listen")
+        await call.wait_answered(10)
+        await call.play_pcm(korean_sentence[: 16000 * 2], wait=True)
+        await call.hangup()
+        spool = rig.pbx.instance_dir / "spool" / "tmp"
+        for _ in range(100):
+            if not list(spool.glob("standardiste-agi-*")):
+                break
+            await asyncio.sleep(0.1)
+        assert list(spool.glob("standardiste-agi-*")) == []  # the caller's audio is not kept
     recognizer.shutdown()
 
 

@@ -272,12 +272,13 @@ class AgiRoutes:
             return None
         name = f"standardiste-agi-{uuid.uuid4().hex}"
         await call.command("ANSWER")
-        # Up to 10 s, ending after 2 s of silence; '#' ends early.
-        await call.command(f'RECORD FILE {self._recordings.pbx_dir}/{name} wav "#" 10000 0 s=2')
         path = self._recordings.host_dir / f"{name}.wav"
         try:
+            # Up to 10 s, ending after 2 s of silence; '#' ends early.
+            await call.command(f'RECORD FILE {self._recordings.pbx_dir}/{name} wav "#" 10000 0 s=2')
             text = await self._transcribe(path) if path.exists() else None
         finally:
+            # Audio is never kept, even when the caller hangs up mid-recording (partial file).
             path.unlink(missing_ok=True)
         if not text:
             await call.set_variable("STANDARDISTE_INTENT", "")
