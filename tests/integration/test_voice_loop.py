@@ -78,7 +78,8 @@ async def test_caller_hangs_up_mid_greeting(
     assert record.end_reason == "caller_hung_up"
     assert record.path[-1] == "caller_hung_up"
     assert app.controller is not None and not app.controller.calls
-    store = CallLogStore(app.db)  # type: ignore[arg-type]
+    # The call log is encrypted at rest (caller id, path, transcript): read it with the app's key.
+    store = CallLogStore(app.db, app.call_log.cipher if app.call_log else None)  # type: ignore[arg-type]
     entry = store.get_sync(record.call_id)
     assert entry is not None and entry.end_reason == "caller_hung_up" and entry.ended_at is not None
 
