@@ -150,3 +150,69 @@ def test_caller_lookup_reads_the_agenda(tmp_path, demo_config):
     assert caller_lookup(db, "+33612345678", MONDAY_10H) == (True, slot.start)
     assert caller_lookup(db, "+33699999999", MONDAY_10H) == (False, None)
     db.dispose()
+
+
+class RecordingRecognizer:
+    """Stand-in recogniser: records what it is fed (the real ones are tested in tests/integration)."""
+
+    name = "test"
+    open_vocabulary = True
+    understands_french = True
+
+    def __init__(self):
+        self.frames: list[bytes] = []
+        self.rates: list[int] = []
+
+    async def stream(self, sample_rate=16000):
+        from standardiste.speech.types import Transcript
+
+        outer = self
+        outer.rates.append(sample_rate)
+
+        class Stream:
+            async def set_grammar(self, phrases):
+                pass
+
+            async def accept(self, pcm):
+                outer.frames.append(pcm)
+
+            async def finish(self):
+                return Transcript("bonjour" if outer.frames else "", True)
+
+            async def close(self):
+                pass
+
+        return Stream()
+
+
+async def test_wav_transcriber_feeds_16k_frames_and_survives_bad_files(tmp_path):
+    import wave
+
+    from standardiste.integration.service import WavTranscriber
+
+    recognizer = RecordingRecognizer()
+    transcribe = WavTranscriber(recognizer)
+    path = tmp_path / "one.wav"
+    with wave.open(str(path), "wb") as w:  # what Asterisk's RECORD FILE ... wav writes: 8 kHz
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x01\x00" * 8000)
+    assert await transcribe(path) == "bonjour"
+    assert recognizer.rates == [16000]
+    assert all(len(f) == 640 for f in recognizer.frames[:-1]) and sum(map(len, recognizer.frames)) == 32000
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"RIFF\x00\x00not a wav")
+    assert await transcribe(garbage) is None
+    assert await transcribe(tmp_path / "missing.wav") is None
+
+
+def test_recordings_go_to_the_deployment_instance_spool(tmp_path, demo_config):
+    from standardiste.integration.service import can_transcribe, default_recordings
+
+    asterisk = demo_config.deployment.asterisk.model_copy(update={"root": tmp_path / "root"})
+    deployment = demo_config.deployment.model_copy(update={"asterisk": asterisk, "data_dir": tmp_path / "data"})
+    place = default_recordings(demo_config.model_copy(update={"deployment": deployment}))
+    assert place.pbx_dir.startswith("/instances/run-") and place.pbx_dir.endswith("/spool/tmp")
+    assert place.host_dir == (tmp_path / "root").resolve() / place.pbx_dir.lstrip("/")
+    assert not can_transcribe(None)
