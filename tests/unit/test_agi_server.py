@@ -211,7 +211,9 @@ def test_recordings_go_to_the_deployment_instance_spool(tmp_path, demo_config):
     from standardiste.integration.service import can_transcribe, default_recordings
 
     asterisk = demo_config.deployment.asterisk.model_copy(update={"root": tmp_path / "root"})
-    deployment = demo_config.deployment.model_copy(update={"asterisk": asterisk, "data_dir": tmp_path / "data"})
+    deployment = demo_config.deployment.model_copy(
+        update={"asterisk": asterisk, "data_dir": tmp_path / "data"}
+    )
     place = default_recordings(demo_config.model_copy(update={"deployment": deployment}))
     assert place.pbx_dir.startswith("/instances/run-") and place.pbx_dir.endswith("/spool/tmp")
     assert place.host_dir == (tmp_path / "root").resolve() / place.pbx_dir.lstrip("/")
