@@ -66,6 +66,8 @@ class VoiceApp:
         self.understander = understander
         self.call_log: CallLogStore | None = None
         self.controller: Controller | None = None
+        # Longest wait for the recogniser after a turn (then: not understood); tests may raise it.
+        self.recognition_timeout_s = 3.0
         self._agenda: Any = None
         self._inbox: Any = None
 
@@ -216,6 +218,7 @@ class VoiceApp:
             settings=SessionSettings(
                 silence_timeout_s=speech.silence_timeout_s,
                 max_turn_s=speech.max_turn_s,
+                recognition_timeout_s=self.recognition_timeout_s,
                 direction="outbound" if outbound else "inbound",
                 purpose=args[1] if outbound and len(args) > 1 else None,
                 appointment_id=args[2] if outbound and len(args) > 2 else None,
