@@ -218,3 +218,25 @@ def test_recordings_go_to_the_deployment_instance_spool(tmp_path, demo_config):
     assert place.pbx_dir.startswith("/instances/run-") and place.pbx_dir.endswith("/spool/tmp")
     assert place.host_dir == (tmp_path / "root").resolve() / place.pbx_dir.lstrip("/")
     assert not can_transcribe(None)
+
+
+async def test_unparsable_script_is_an_unknown_route(server):
+    variables = await (await AsteriskSide.open(server.port, "//[x/hours")).run()
+    assert variables["STANDARDISTE_ERROR"] == "unknown_route"
+
+
+@pytest.mark.parametrize("reply", [b"\n", b"garbage\n", b"", b"510 Invalid or unknown command\n"])
+async def test_garbled_or_missing_replies_end_the_session_quietly(server, reply, caplog):
+    side = await AsteriskSide.open(server.port, "hours")
+    await side.reader.readline()  # the first SET VARIABLE
+    side.writer.write(reply)
+    if not reply:
+        side.writer.write_eof()
+    await side.writer.drain()
+    while await asyncio.wait_for(side.reader.readline(), 6):
+        side.writer.write(reply or b"")
+        await side.writer.drain()
+    side.writer.close()
+    assert "Traceback" not in caplog.text
+    variables = await (await AsteriskSide.open(server.port, "hours")).run()
+    assert variables["STANDARDISTE_STATUS"] == "OK"

@@ -57,7 +57,11 @@ class AgiCall:
         return value if value and value != "unknown" else None
 
     async def command(self, line: str) -> dict[str, Any]:
-        result = await self.request.send_command(line)
+        try:
+            result = await self.request.send_command(line)
+        except (ValueError, ConnectionError, IndexError) as err:
+            # panoramisk fails to parse an empty (closed) or garbled reply: the channel is gone.
+            raise AgiCommandError(f"{line.split()[0]}: no valid reply ({err})") from None
         if "error" in result:
             raise AgiCommandError(f"{line.split()[0]}: {result.get('msg') or result['error']}")
         return result
@@ -159,7 +163,10 @@ class AgiServer:
         except (AgiProtocolError, TimeoutError, ConnectionError) as err:
             log.warning("FastAGI: refused a session from %s: %s", peer, err)
             return
-        route, args = parse_script(environment["agi_network_script"])
+        try:
+            route, args = parse_script(environment["agi_network_script"])
+        except ValueError:  # e.g. an unbalanced '[' in the script: no such route
+            route, args = environment["agi_network_script"][:64], []
         args += [v for k, v in sorted(environment.items()) if k.startswith("agi_arg_")]
         call = AgiCall(route, environment, args, Request(None, environment, reader, writer))
         handler = self._routes.get(route)
