@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from standardiste.config import Secrets
 from standardiste.integration.agi import AgiRoutes, AgiServer, parse_script
 from standardiste.understanding.types import Intent, Understanding, Urgency
 
 MONDAY_10H = dt.datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
+KEY = "A" * 43 + "="  # 32 bytes, urlsafe base64
 
 
 class AsteriskSide:
@@ -240,3 +242,34 @@ async def test_garbled_or_missing_replies_end_the_session_quietly(server, reply,
     assert "Traceback" not in caplog.text
     variables = await (await AsteriskSide.open(server.port, "hours")).run()
     assert variables["STANDARDISTE_STATUS"] == "OK"
+
+
+async def test_service_keeps_running_when_the_agi_port_is_taken(tmp_path, demo_config):
+    """The assistant must keep answering calls: a taken FastAGI port is logged, not fatal."""
+    import socket
+
+    from standardiste.integration.service import IntegrationService
+    from standardiste.storage.db import Database
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        agi = demo_config.deployment.agi.model_copy(update={"port": port})
+        config = demo_config.model_copy(
+            update={"deployment": demo_config.deployment.model_copy(update={"agi": agi})}
+        )
+        db = Database(f"sqlite:///{tmp_path / 's.db'}")
+        secrets_ = Secrets(ari_password="x", ami_secret="x", encryption_key=KEY, session_key="x")
+        service = IntegrationService(config, secrets_, db, None, None, ami=False)  # type: ignore[arg-type]
+        await service.start()
+        assert service.agi_listening is False and service.reception_available() is None
+        await service.stop()
+        db.dispose()
+
+
+async def test_stop_ends_sessions_in_progress(server):
+    side = await AsteriskSide.open(server.port, "hours")
+    await side.reader.readline()  # the route waits for our reply, forever
+    await asyncio.wait_for(server.stop(), 5)
+    assert await asyncio.wait_for(side.reader.read(), 5) == b""

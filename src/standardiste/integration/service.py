@@ -146,12 +146,27 @@ class IntegrationService:
         """True: a reception phone is idle; False: none is; None: unknown (AMI down or not watched)."""
         return self.presence.available() if self.presence is not None else None
 
+    agi_listening = False
+
     @property
     def agi_port(self) -> int:
         return self.agi.port
 
     async def start(self) -> None:
-        await self.agi.start()
+        try:
+            await self.agi.start()
+            self.agi_listening = True
+        except OSError as err:
+            # The assistant itself must keep answering calls: run without the FastAGI routes, loudly.
+            self.agi_listening = False
+            dep = self.config.deployment.agi
+            log.error(
+                "FastAGI indisponible : le port %s:%s est déjà pris ou interdit (%s) ; "
+                "les routes agi:// ne répondront pas / FastAGI not listening",
+                dep.host,
+                dep.port,
+                err,
+            )
         if self.presence is not None:
             # Never blocks start-up for long: AMI keeps reconnecting in the background.
             await self.presence.start(wait_s=2.0)
