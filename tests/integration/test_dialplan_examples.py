@@ -244,3 +244,31 @@ async def test_overflow_assistant_gone_silent_the_call_comes_back_to_reception(
         await call.hangup()
     finally:
         await app.stop()
+
+
+async def test_documented_procedure_through_the_templates(
+    pbx_factory: PbxFactory, phone_factory: PhoneFactory, tmp_path
+) -> None:
+    """The README's steps: the example copied into the templates folder, `#include`d at the end of
+    extensions.conf, Asterisk (re)started: the rendered instance routes the trunk to the assistant."""
+    import shutil
+
+    from tests.integration.integration_support import EXAMPLES, REPO
+
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "asterisk", templates, ignore=shutil.ignore_patterns("examples"))
+    shutil.copy(EXAMPLES / "01-ligne-entiere.conf", templates)
+    with (templates / "extensions.conf").open("a", encoding="utf-8") as f:
+        f.write('\n#include "01-ligne-entiere.conf"\n')
+    pbx = await pbx_factory(templates=templates)
+    assert "exemple-ligne-entiere" in await pbx.arx("dialplan show exemple-ligne-entiere")
+    await asyncio.to_thread(add_dialplan, pbx, ENTRY_POINTS)
+    app = await AriApp(pbx).start()
+    try:
+        caller = await phone_factory(pbx.phone("caller1"))
+        call = await caller.call("ex-trunk")
+        event = await app.next_start()
+        assert event["args"] == ["inbound"]
+        await call.hangup()
+    finally:
+        await app.stop()
