@@ -76,6 +76,7 @@ async def test_booking_creates_job_that_fires_once(db: Database, redis_server: R
     service = make_service(dialer, clock, agenda=agenda)
     agenda.add_listener(service.listener)
     await service.start()
+    clock.set(VIRTUAL_NOW)  # set-up time must not eat the 3 s before J-1 18:00
     appointment = book(agenda, wednesday(10), clock.now())
     job_id = f"reminder:{appointment.id}"
     # The job reaches Redis with its real run time (J-1 18:00, 3 s ahead).
@@ -106,7 +107,7 @@ async def test_move_and_cancel_follow_the_agenda(db: Database, redis_server: Red
     first = book(agenda, wednesday(10), clock.now())
     second = book(agenda, wednesday(11), clock.now(), practitioner="benali")
     ids = {f"reminder:{first.id}", f"reminder:{second.id}"}
-    assert await wait_until(lambda: ids <= redis_jobs(redis_server).keys(), 5)
+    assert await wait_until(lambda: ids <= redis_jobs(redis_server).keys(), 15)
     # Moved to Monday 7 December: J-1 is Sunday, so Saturday 5 December 18:00.
     from standardiste.agenda.model import Slot, Source
 
@@ -115,9 +116,9 @@ async def test_move_and_cancel_follow_the_agenda(db: Database, redis_server: Red
                 Source.PHONE, clock.now())
     saturday = clock.to_real(dt.datetime(2026, 12, 5, 18, tzinfo=VIRTUAL_NOW.tzinfo)).timestamp()
     assert await wait_until(
-        lambda: redis_jobs(redis_server).get(f"reminder:{first.id}") == pytest.approx(saturday, abs=0.01), 5)
+        lambda: redis_jobs(redis_server).get(f"reminder:{first.id}") == pytest.approx(saturday, abs=0.01), 15)
     agenda.cancel(second.id, Source.PHONE, clock.now())
-    assert await wait_until(lambda: f"reminder:{second.id}" not in redis_jobs(redis_server), 5)
+    assert await wait_until(lambda: f"reminder:{second.id}" not in redis_jobs(redis_server), 15)
     store = ReminderStore(db)
     assert (store.get(f"reminder:{second.id}") or pytest.fail()).state == REMOVED
     # Telling the same change twice changes nothing (idempotent job ids).
@@ -126,7 +127,7 @@ async def test_move_and_cancel_follow_the_agenda(db: Database, redis_server: Red
     assert (store.get(f"reminder:{first.id}") or pytest.fail()).version == version
     # Confirmed at the desk: no reminder call needed any more.
     agenda.confirm(first.id, Source.STAFF, clock.now())
-    assert await wait_until(lambda: f"reminder:{first.id}" not in redis_jobs(redis_server), 5)
+    assert await wait_until(lambda: f"reminder:{first.id}" not in redis_jobs(redis_server), 15)
     assert (store.get(f"reminder:{first.id}") or pytest.fail()).state == REMOVED
     assert dialer.calls == []
 
@@ -140,6 +141,7 @@ async def test_no_answer_is_retried_then_recorded(db: Database, redis_server: Re
     service = make_service(dialer, clock, agenda=agenda)
     agenda.add_listener(service.listener)
     await service.start()
+    clock.set(dt.datetime(2026, 12, 1, 17, 45, tzinfo=VIRTUAL_NOW.tzinfo))
     appointment = book(agenda, wednesday(10), clock.now())
     store = ReminderStore(db)
     assert await wait_until(lambda: len(store.attempts(appointment.id)) == 3
@@ -166,6 +168,7 @@ async def test_cancelled_slot_while_queued_is_not_called(db: Database, redis_ser
     service = make_service(dialer, clock, agenda=agenda)
     agenda.add_listener(service.listener)
     await service.start()
+    clock.set(VIRTUAL_NOW)
     appointment = book(agenda, wednesday(10), clock.now())
     quiet = SqlAgenda(db, demo_config.practice)  # no listener: the job is not removed
     from standardiste.agenda.model import Source
@@ -183,15 +186,17 @@ async def test_redis_outage_loses_and_duplicates_nothing(db: Database, redis_ser
                                                          make_service: ServiceFactory,
                                                          demo_config: Config, how: str) -> None:
     dialer = RecordingDialer()
-    clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=2))  # first reminders due in 5 s
+    clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=20))
     agenda = SqlAgenda(db, demo_config.practice)
     service = make_service(dialer, clock, agenda=agenda)
     agenda.add_listener(service.listener)
     await service.start()
+    assert await wait_until(lambda: service.is_leader, 15)
+    clock.set(VIRTUAL_NOW - dt.timedelta(seconds=7))  # the reminders are due in 10 s
     before = book(agenda, wednesday(10), clock.now())
     doomed = book(agenda, wednesday(11), clock.now())
     assert await wait_until(lambda: {f"reminder:{before.id}", f"reminder:{doomed.id}"}
-                            <= redis_jobs(redis_server).keys(), 5)
+                            <= redis_jobs(redis_server).keys(), 8)
     assert await wait_until(lambda: service.is_leader, 5)
 
     if how == "stop":
@@ -207,7 +212,9 @@ async def test_redis_outage_loses_and_duplicates_nothing(db: Database, redis_ser
     agenda.cancel(doomed.id, Source.PHONE, clock.now())
     store = ReminderStore(db)
     assert store.count_unsynced() >= 2
-    await asyncio.sleep(6)  # every reminder is now due; no leader without Redis: nobody is called
+    due = dt.datetime(2026, 12, 1, 18, 0, 3, tzinfo=VIRTUAL_NOW.tzinfo)
+    assert clock.now() < due - dt.timedelta(seconds=3), "too slow: reminders due before the outage"
+    await asyncio.sleep((due - clock.now()).total_seconds())  # all due now; no Redis, no leader: no call
     assert dialer.calls == []
     assert not service.is_leader
 

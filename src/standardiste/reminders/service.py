@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 DEFAULT_NAMESPACE = "standardiste:reminders"
 CLAIM_SLACK = dt.timedelta(seconds=1)
 DRAIN_BATCH = 200
+_RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end"
 SYNC_LOCK_MS = 10_000  # APScheduler may fire a hair before the stored virtual time
 
 
@@ -117,7 +118,10 @@ class ReminderService:
         self.drain_interval_s = drain_interval_s
         self.max_concurrent_calls = max_concurrent_calls or practice.reminders.max_concurrent_calls
         self.dispatch = dispatch
+        # Lease traffic must fail fast (its TTL is a few seconds); job store writes may wait longer
+        # on a busy disk (AOF) rather than be retried over and over.
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.jobs_redis = redis.Redis.from_url(redis_url, socket_timeout=5.0, socket_connect_timeout=1.0)
         self.lease = Lease(self.redis, namespace, self.node, lease_ttl_s)
         self._sync_lock_key = f"{namespace}:sync-lock"
         self._node_key = f"{namespace}:node:"
@@ -139,7 +143,7 @@ class ReminderService:
 
     def _make_scheduler(self) -> BackgroundScheduler:
         store = RedisJobStore(jobs_key=f"{self.namespace}:jobs", run_times_key=f"{self.namespace}:run_times")
-        store.redis = self.redis  # our client: short timeouts, URL with password/db
+        store.redis = self.jobs_redis  # our client: URL with password/db, bounded timeouts
         scheduler = BackgroundScheduler(
             jobstores={"default": store},
             timezone=dt.UTC,
@@ -185,6 +189,7 @@ class ReminderService:
             self.lease.release()  # another process takes over at once instead of after the TTL
         self._leader_fence = None
         self.redis.close()
+        self.jobs_redis.close()
 
     def poke(self) -> None:
         """Thread-safe: the schedule changed, drain the outbox now."""
@@ -209,7 +214,7 @@ class ReminderService:
         if not pending:
             return 0
         token = secrets.token_hex(8)
-        if not self.redis.set(self._sync_lock_key, token, nx=True, px=SYNC_LOCK_MS):
+        if not self.jobs_redis.set(self._sync_lock_key, token, nx=True, px=SYNC_LOCK_MS):
             return 0
         applied = 0
         try:
@@ -232,14 +237,13 @@ class ReminderService:
                     break
                 pending = self.store.unsynced(DRAIN_BATCH)
         finally:
-            self.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end",
-                            1, self._sync_lock_key, token)
+            self.jobs_redis.eval(_RELEASE_LOCK, 1, self._sync_lock_key, token)
         return applied
 
     def _renew_sync_lock(self, token: str) -> bool:
         script = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
                   "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0")
-        return bool(self.redis.eval(script, 1, self._sync_lock_key, token, SYNC_LOCK_MS))
+        return bool(self.jobs_redis.eval(script, 1, self._sync_lock_key, token, SYNC_LOCK_MS))
 
     # -- leadership ----------------------------------------------------------------------------------
 
@@ -339,7 +343,9 @@ class ReminderService:
             try:
                 await asyncio.to_thread(self._drain)
             except (redis.RedisError, OSError) as err:
-                log.debug("reminders: outbox kept until Redis answers (%s)", err)
+                # Expected while Redis is down (the lease loop says so once); otherwise worth seeing.
+                (log.warning if self.redis_ok else log.debug)(
+                    "reminders: outbox kept until Redis answers (%s)", err)
             except Exception:
                 log.exception("reminders: outbox drain failed")
             if self.is_leader:
