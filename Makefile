@@ -12,7 +12,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	$(VENV)/bin/standardiste run --config config/standardiste.toml
+	$(VENV)/bin/standardiste run $(if $(CONFIG),--config $(CONFIG),)
 
 test: setup
 	$(PY) -m ruff check src tests bench

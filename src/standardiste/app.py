@@ -7,15 +7,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from standardiste.calllog.store import CallLogStore
-from standardiste.config import Config, Secrets, load_or_create_secrets
+from standardiste.config import Config, ConfigError, PracticeConfig, Secrets, load_or_create_secrets
 from standardiste.dialogue.messages import CallerEvent, CallStarted, Conversation, Heard, Keypad, NoInput, Say
 from standardiste.dialogue.services import ConversationServices
 from standardiste.pbx.dialplan import STASIS_ARG_OUTBOUND
+from standardiste.settings.store import PracticeSettings
+from standardiste.speech import grammars
 from standardiste.speech.turn import TurnDetector, TurnSettings
 from standardiste.speech.types import Recognizer, Synthesizer
 from standardiste.storage.db import Database
@@ -69,7 +72,12 @@ class VoiceApp:
         # Longest wait for the recogniser after a turn (then: not understood); tests may raise it.
         self.recognition_timeout_s = 3.0
         self._agenda: Any = None
+        self._agenda_practice: PracticeConfig | None = None
         self._inbox: Any = None
+        # Live practice settings (file + dashboard overrides); each call takes a snapshot at its start.
+        self.settings: PracticeSettings | None = None
+        # Can a human take a transfer now? (AMI presence, plugged in by the server; None: unknown)
+        self.reception_available: Callable[[], bool | None] | None = None
 
     async def start(self) -> None:
         dep = self.deployment
@@ -78,9 +86,11 @@ class VoiceApp:
         if self.db is None:
             self.db = Database(dep.sqlalchemy_url)
         await asyncio.to_thread(self.db.migrate)
+        self.settings = PracticeSettings(self.db, self.config.practice)
         self.call_log = CallLogStore(self.db, _cipher(self.secrets))
         await asyncio.gather(self._load_recognizer(), self._load_synthesizer(), self._load_understander())
-        self._agenda, self._inbox = _agenda_and_inbox(self.db, self.config)
+        self._agenda, self._inbox = _agenda_and_inbox(self.db, self.config, self.secrets)
+        self._agenda_practice = self.config.practice
         await self._prewarm()
         access = self._ari_access or AriAccess.from_config(self.config, self.secrets)
         ari = AriClient(access.url, access.user, access.password, access.app)
@@ -185,16 +195,44 @@ class VoiceApp:
                             texts.append(action.text)
         return texts
 
-    def new_conversation(self, open_speech: bool) -> Conversation:
+    def practice_now(self) -> PracticeConfig:
+        """The settings for a call starting now (dashboard changes apply from the next call)."""
+        if self.settings is None:
+            return self.config.practice
+        try:
+            return self.settings.current()
+        except Exception:
+            log.exception("practice settings unreadable; using the configuration file's")
+            return self.config.practice
+
+    def _agenda_for(self, practice: PracticeConfig) -> Any:
+        """The agenda follows the practice settings (hours, closures) in force when a call starts."""
+        if practice is not self._agenda_practice and self.db is not None and self._agenda is not None:
+            try:
+                self._agenda = _rebuild_agenda(self._agenda, self.db, practice)
+                self._agenda_practice = practice
+            except Exception:
+                log.exception("agenda not rebuilt for the new settings; keeping the previous one")
+        return self._agenda
+
+    def new_conversation(self, open_speech: bool, practice: PracticeConfig | None = None) -> Conversation:
         from standardiste.dialogue.manager import DialogueManager
 
         assert self.understander is not None
+        practice = practice or self.practice_now()
+        reception = None
+        if self.reception_available is not None:
+            try:
+                reception = self.reception_available()
+            except Exception:
+                log.exception("reception presence unavailable")
         services = ConversationServices(
-            practice=self.config.practice,
+            practice=practice,
             understander=self.understander,
-            agenda=self._agenda,
+            agenda=self._agenda_for(practice),
             inbox=self._inbox,
             open_speech=open_speech,
+            reception_available=reception,
         )
         return DialogueManager(services)
 
@@ -208,10 +246,11 @@ class VoiceApp:
         detector = TurnDetector(
             TurnSettings(end_of_turn_ms=speech.end_of_turn_ms, max_turn_s=speech.max_turn_s)
         )
+        practice = self.practice_now()
         return CallSession(
             call_id=call_id,
             leg=leg,
-            conversation=self.new_conversation(open_speech),
+            conversation=self.new_conversation(open_speech, practice),
             recognizer=self.recognizer,
             synthesizer=self.synthesizer,
             turn_detector=detector,
@@ -222,6 +261,7 @@ class VoiceApp:
                 direction="outbound" if outbound else "inbound",
                 purpose=args[1] if outbound and len(args) > 1 else None,
                 appointment_id=args[2] if outbound and len(args) > 2 else None,
+                grammar_hint=lambda expectation: grammars.hint(expectation, practice),
             ),
             caller_id=channel.caller_number or None,
             call_log=self.call_log,
@@ -236,24 +276,29 @@ class NoUnderstanding:
 
 
 def _cipher(secrets_: Secrets) -> Any:
-    try:
-        from standardiste.privacy.crypto import FieldCipher
+    from standardiste.privacy.crypto import FieldCipher
 
+    try:
         return FieldCipher(secrets_.encryption_key)
-    except Exception as err:
-        log.warning(
-            "transcript encryption unavailable; transcripts stored in clear", extra={"error": str(err)}
-        )
-        return None
+    except ValueError as err:  # refuse to run rather than store transcripts in clear
+        raise ConfigError(f"secrets.toml: encryption_key invalide / invalid ({err})") from None
 
 
-def _agenda_and_inbox(db: Database, config: Config) -> tuple[Any, Any]:
-    """The practice's agenda and staff inbox (built by the agenda capability)."""
+def _agenda_and_inbox(db: Database, config: Config, secrets_: Secrets | None) -> tuple[Any, Any]:
+    """The agenda (embedded or CalDAV) and staff inbox; identities encrypted with the install key."""
     try:
-        from standardiste.agenda.inbox import SqlInbox
-        from standardiste.agenda.sql import SqlAgenda
+        from standardiste.agenda.factory import build_agenda
 
-        return SqlAgenda(db, config.practice), SqlInbox(db)
+        return build_agenda(db, config, secrets_)
     except Exception:
         log.exception("agenda unavailable: booking by phone is off, callers are sent to reception")
         return None, None
+
+
+def _rebuild_agenda(current: Any, db: Database, practice: PracticeConfig) -> Any:
+    """A new embedded agenda on the new settings, keeping the listeners (reminders) of the old one."""
+    from standardiste.agenda.sql import SqlAgenda
+
+    if not isinstance(current, SqlAgenda):
+        return current  # external agendas (CalDAV) own their hours
+    return SqlAgenda(db, practice, listeners=current.listeners, cipher=current.cipher)

@@ -148,6 +148,9 @@ class SessionSettings:
     direction: str = "inbound"
     purpose: str | None = None  # outbound calls: why we call
     appointment_id: str | None = None
+    # The phrases a question's recogniser grammar allows (grammar-only recognisers need one per
+    # question kind); None: only the Expectation's own phrases.
+    grammar_hint: Callable[[Expectation], list[str] | None] | None = None
 
 
 @dataclass(slots=True)
@@ -381,7 +384,10 @@ class CallSession:
 
     async def _say(self, say: Say, expectation: Expectation | None) -> _Input | None:
         """Play one prompt; returns the input that interrupted it (barge-in), if any."""
-        phrases = list(expectation.phrases) if expectation is not None and expectation.phrases else None
+        if expectation is not None and self.settings.grammar_hint is not None:
+            phrases = self.settings.grammar_hint(expectation)
+        else:
+            phrases = list(expectation.phrases) if expectation is not None and expectation.phrases else None
         previous = self._grammar_task
         self._grammar_task = asyncio.create_task(self._apply_grammar(previous, phrases))
         if self._stream is not None and (previous is None or previous.done()):
