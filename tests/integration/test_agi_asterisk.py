@@ -225,6 +225,29 @@ async def test_classify_by_voice_with_the_real_recognizer(
     recognizer.shutdown()
 
 
+@pytest.mark.slow
+async def test_classify_by_voice_with_pocketsphinx_grammar(
+    pbx, phone_factory, tmp_path, demo_config, understander
+) -> None:
+    """The grammar-only French recogniser (PocketSphinx) hears the usual reasons for calling."""
+    from standardiste.speech.sphinx import SphinxRecognizer
+    from tests.fixtures.speech import espeak_pcm
+
+    recognizer = SphinxRecognizer(workers=1, cache_dir=tmp_path / "sphinx")
+    await recognizer.warm_up()
+    try:
+        async for rig in make_rig(pbx, phone_factory, tmp_path, demo_config, understander, recognizer):
+            call = await rig.caller.call("agi-listen")
+            await call.wait_answered(10)
+            await call.play_pcm(silence(300) + espeak_pcm("prendre rendez-vous"), wait=False)
+            values = await wait_report(rig.pbx, "listen", 30)
+            assert values["STANDARDISTE_STATUS"] == "OK", (values, tail(rig.pbx))
+            assert "rendez-vous" in values["STANDARDISTE_TEXT"], values
+            assert values["STANDARDISTE_INTENT"] == "book_appointment", values
+    finally:
+        recognizer.close()
+
+
 async def test_caller_route_known_patient_with_next_appointment(rig: Rig, demo_config) -> None:
     from standardiste.agenda.model import PatientIdentity, SlotQuery, Source
     from standardiste.agenda.sql import SqlAgenda

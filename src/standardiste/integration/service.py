@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from standardiste.config import Config, PracticeConfig, Secrets
+from standardiste.dialogue.messages import Expect
 from standardiste.integration.agi import AgiRoutes, AgiServer, RecordingPlace
 from standardiste.integration.ami import ReceptionPresence
 from standardiste.integration.lookup import caller_lookup
 from standardiste.privacy.crypto import FieldCipher
+from standardiste.speech import grammars
 from standardiste.speech.types import FRAME_BYTES, SAMPLE_RATE, Recognizer
 from standardiste.storage.db import Database
 from standardiste.understanding.types import Understander, Understanding
@@ -47,6 +49,10 @@ class WavTranscriber:
         stream = await self._recognizer.stream(SAMPLE_RATE)
         try:
             async with asyncio.timeout(self._timeout):
+                if not self._recognizer.open_vocabulary:
+                    # Grammar-only recognisers (PocketSphinx) hear nothing without one: the usual
+                    # reasons for calling ("prendre rendez-vous", "une urgence", "les horaires"...).
+                    await stream.set_grammar(list(grammars.phrases_for(Expect.OPEN)))
                 for i in range(0, len(pcm), FRAME_BYTES):
                     await stream.accept(pcm[i : i + FRAME_BYTES])
                 result = await stream.finish()
