@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,8 @@ class VoiceApp:
         self.settings: PracticeSettings | None = None
         # Can a human take a transfer now? (AMI presence, plugged in by the server; None: unknown)
         self.reception_available: Callable[[], bool | None] | None = None
+        # Run once everything is loaded, just before the controller takes calls.
+        self.before_calls: Callable[[VoiceApp], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         dep = self.deployment
@@ -92,6 +94,8 @@ class VoiceApp:
         self._agenda, self._inbox = _agenda_and_inbox(self.db, self.config, self.secrets)
         self._agenda_practice = self.config.practice
         await self._prewarm()
+        if self.before_calls is not None:
+            await self.before_calls(self)  # e.g. reminders must listen to the agenda before any booking
         access = self._ari_access or AriAccess.from_config(self.config, self.secrets)
         ari = AriClient(access.url, access.user, access.password, access.app)
         self.controller = Controller(ari, self.build_session)
@@ -262,6 +266,7 @@ class VoiceApp:
                 purpose=args[1] if outbound and len(args) > 1 else None,
                 appointment_id=args[2] if outbound and len(args) > 2 else None,
                 grammar_hint=lambda expectation: grammars.hint(expectation, practice),
+                log_speech=self.deployment.privacy.log_transcripts,
             ),
             caller_id=channel.caller_number or None,
             call_log=self.call_log,

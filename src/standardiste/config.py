@@ -264,6 +264,9 @@ class AgiConfig(_Model):
 class PrivacyConfig(_Model):
     retention_days: Annotated[int, Field(gt=0, le=3650)] = 90
     record_audio: bool = False
+    # Write what callers say and what the assistant says back (names, dates) into the logs.
+    # Off: the logs keep only lengths and events; the call log (encrypted) keeps the dialogue.
+    log_transcripts: bool = False
 
 
 class CalDavConfig(_Model):

@@ -581,3 +581,22 @@ async def test_overloaded_recogniser_turn_counts_as_not_understood() -> None:
     assert len([e for e in h.conversation.events if isinstance(e, Heard)]) == 1
     h.session.hung_up()
     await h.finish()
+
+
+@pytest.mark.parametrize("log_speech", [False, True])
+async def test_logs_keep_no_words_unless_the_practice_asks(caplog, log_speech: bool) -> None:
+    """privacy.log_transcripts off (default): what is said both ways stays out of the logs."""
+    h = Harness(log_speech=log_speech)
+    h.leg.frame_s = 0.02
+    with caplog.at_level("INFO", logger="standardiste.telephony.session"):
+        h.start()
+        await h.until(lambda: h.leg.playing.is_set())
+        h.leg.send([VOICED] * 5)
+        await h.until(lambda: h.leg.stops >= 1, limit_s=1)
+        h.leg.send([QUIET] * 4)
+        await _wait_for_event(h, Heard)
+        h.session.hung_up()
+        await h.finish()
+    logged = " ".join(str(r.__dict__) for r in caplog.records)
+    assert ("quels sont vos horaires" in logged) is log_speech
+    assert ("Bonjour, cabinet des Tilleuls." in logged) is log_speech

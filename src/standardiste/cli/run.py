@@ -50,9 +50,9 @@ async def _until_signal() -> None:
 
 
 async def _serve(config: Config) -> int:
-    from standardiste.app import VoiceApp
+    from standardiste.server import StandardisteServer
 
-    app = VoiceApp(config)
+    app = StandardisteServer(config)
     try:
         await app.start()
     except Exception as err:
@@ -93,6 +93,7 @@ async def _run(config: Config) -> int:
                 log.warning("Redis non démarré / Redis not started: %s", err)
                 redis = None
         print(_how_to_call(pbx, config), flush=True)
+        print(await asyncio.to_thread(_dashboard_access, config), flush=True)
         return await _serve(config)
     finally:
         if redis is not None:
@@ -125,3 +126,27 @@ def _how_to_call(pbx: object, config: Config) -> str:
             "",
         ]
     )
+
+
+def _dashboard_access(config: Config) -> str:
+    """How to reach the dashboard; on a first run, an admin account with a fresh password."""
+    import datetime as dt
+    import secrets
+
+    from standardiste.dashboard.auth import Role, StaffAuth
+    from standardiste.storage.db import Database
+
+    d = config.deployment.dashboard
+    lines = [f"Tableau de bord : http://{d.host}:{d.port}/"]
+    db = Database(config.deployment.sqlalchemy_url)
+    try:
+        db.migrate()
+        auth = StaffAuth(db)
+        if not auth.users():
+            password = secrets.token_urlsafe(12)
+            auth.create_user("admin", "Administrateur", Role.ADMIN, password, dt.datetime.now(dt.UTC))
+            lines.append(f"  premier démarrage : compte « admin », mot de passe « {password} »")
+            lines.append("  (changez-le avec : standardiste users passwd admin)")
+    finally:
+        db.dispose()
+    return "\n".join(lines)

@@ -151,6 +151,8 @@ class SessionSettings:
     # The phrases a question's recogniser grammar allows (grammar-only recognisers need one per
     # question kind); None: only the Expectation's own phrases.
     grammar_hint: Callable[[Expectation], list[str] | None] | None = None
+    # Log the words said both ways (privacy.log_transcripts); off: lengths only.
+    log_speech: bool = False
 
 
 @dataclass(slots=True)
@@ -238,6 +240,9 @@ class CallSession:
 
     # --- called by the controller (event loop) ---------------------------------------------------
 
+    def _speech_extra(self, text: str) -> dict[str, Any]:
+        return {"text": text} if self.settings.log_speech else {"chars": len(text)}
+
     def digit(self, key: str) -> None:
         self._inputs.put_nowait(_Digit(key))
 
@@ -270,7 +275,10 @@ class CallSession:
                 extra={
                     "end_reason": self.record.end_reason,
                     "outcome": self.record.outcome.to_json() if self.record.outcome else None,
-                    "path": " > ".join(self.record.path),
+                    "path": " > ".join(
+                        p if self.settings.log_speech or not p.startswith("heard:") else "heard"
+                        for p in self.record.path
+                    ),
                 },
             )
             if self.call_log is not None:
@@ -396,7 +404,7 @@ class CallSession:
         self._play_seq += 1
         seq = self._play_seq
         self._playing_interruptible = say.interruptible
-        log.info("saying", extra={"text": say.text, "interruptible": say.interruptible})
+        log.info("saying", extra={**self._speech_extra(say.text), "interruptible": say.interruptible})
         play = asyncio.create_task(self._play(seq, pcm))
         try:
             while True:
@@ -492,7 +500,7 @@ class CallSession:
                 log.info(
                     "heard",
                     extra={
-                        "text": text,
+                        **self._speech_extra(text),
                         "confidence": item.transcript.confidence,
                         "recognition_ms": recognition_ms,
                     },

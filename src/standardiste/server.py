@@ -1,0 +1,129 @@
+"""Everything `standardiste serve` runs: the voice controller, and around it the staff dashboard,
+the FastAGI/AMI integration, reminder calls and the retention purge.
+
+Only the voice controller is essential: if another part cannot start, it is logged loudly and the
+assistant keeps answering calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from standardiste.app import VoiceApp
+from standardiste.config import Config
+
+log = logging.getLogger(__name__)
+
+RETENTION_INTERVAL_S = 3600.0
+
+
+class StandardisteServer:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        voice: VoiceApp | None = None,
+        dashboard: bool = True,
+        integration: bool = True,
+        reminders: bool = True,
+    ) -> None:
+        self.config = config
+        self.voice = voice or VoiceApp(config)
+        self._want_dashboard = dashboard
+        self._want_integration = integration
+        self._want_reminders = reminders
+        self.integration: Any = None
+        self.reminders: Any = None
+        self.dashboard: Any = None
+        self._retention: asyncio.Task[None] | None = None
+        self.voice.before_calls = self._before_calls
+
+    async def _before_calls(self, voice: VoiceApp) -> None:
+        assert voice.db is not None and voice.secrets is not None
+        if self._want_integration:
+            await self._start("intégration FastAGI/AMI", self._start_integration)
+        if self._want_reminders:
+            await self._start("appels de rappel", self._start_reminders)
+
+    async def _start_integration(self) -> None:
+        from standardiste.integration.service import IntegrationService
+
+        v = self.voice
+        assert v.db is not None and v.secrets is not None and v.understander is not None
+        self.integration = IntegrationService(self.config, v.secrets, v.db, v.understander, v.recognizer)
+        await self.integration.start()
+        v.reception_available = self.integration.reception_available
+
+    async def _start_reminders(self) -> None:
+        from standardiste.reminders.component import ReminderComponent
+
+        v = self.voice
+        assert v.db is not None and v.secrets is not None
+        self.reminders = ReminderComponent(self.config, v.secrets, v.db, v._agenda, v.call_log)
+        await self.reminders.start()
+
+    async def _start_dashboard(self) -> None:
+        from standardiste.dashboard.server import DashboardServer, build_dashboard
+        from standardiste.reminders.status import reminder_status_for
+
+        v = self.voice
+        assert v.db is not None and v.settings is not None and v.call_log is not None
+        d = self.config.deployment.dashboard
+        app = build_dashboard(
+            v.db,
+            v.settings,
+            v.call_log,
+            d,
+            reminder_status=reminder_status_for(v.db, self.config.practice.timezone),
+        )
+        self.dashboard = DashboardServer(app, d.host, d.port)
+        await self.dashboard.start()
+
+    @staticmethod
+    async def _start(what: str, start: Any) -> None:
+        try:
+            await start()
+        except Exception:
+            log.exception(
+                "%s : démarrage impossible ; l'assistant répond quand même / %s not started", what, what
+            )
+
+    async def start(self) -> None:
+        await self.voice.start()
+        if self._want_dashboard:
+            await self._start("tableau de bord", self._start_dashboard)
+        self._retention = asyncio.create_task(self._retention_loop(), name="retention")
+
+    async def _retention_loop(self) -> None:
+        from standardiste.privacy.retention import purge
+
+        v = self.voice
+        days = self.config.deployment.privacy.retention_days
+        while True:
+            try:
+                assert v.db is not None
+                await asyncio.to_thread(purge, v.db, days, dt.datetime.now(dt.UTC))
+                expire = getattr(v._agenda, "purge_expired", None)  # offered-but-abandoned holds
+                if callable(expire):
+                    await asyncio.to_thread(expire, dt.datetime.now(ZoneInfo(self.config.practice.timezone)))
+            except Exception:
+                log.exception("retention purge failed; retried in an hour")
+            await asyncio.sleep(RETENTION_INTERVAL_S)
+
+    async def stop(self) -> None:
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
+        for part in (self.dashboard, self.reminders, self.integration):
+            if part is not None:
+                try:
+                    await part.stop()
+                except Exception:
+                    log.exception("stopping %s failed", type(part).__name__)
+        await self.voice.stop()
