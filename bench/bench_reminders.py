@@ -3,7 +3,8 @@
 Prints and saves (bench/results/reminders.json):
 - jobs scheduled per second: 1,000 schedule changes written to the database outbox and drained
   into APScheduler's RedisJobStore;
-- dispatch delay after the due time (p50/p95/max) for 1,000 reminders due over 10 s;
+- dispatch delay after the due time (p50/p95/max) for 1,000 reminders due over 10 s (20 workers,
+  then the demo limit of 2);
 - the outbound limit under load: 200 reminders due at once, calls lasting 0.2 s, limits 2 and 5.
 The dialer is a double that only counts concurrency and returns "confirmed" (no telephony here).
 
@@ -144,9 +145,13 @@ async def main() -> None:
         server = RedisServer(workdir / "redis")
         server.start()
         try:
-            # Spread so the limit (2) is not the bottleneck: the figure is the scheduler's own delay.
+            # Instant calls and 20 workers: the figure is the scheduler's own delay (APScheduler firing,
+            # the claim and attempt transactions), not time spent queueing behind the call limit.
             results["dispatch_1000"] = await run_case(workdir, server, "dispatch", args.count, spread_s=10.0,
-                                                      lead_s=3.0, duration_s=0.0, limit=2)
+                                                      lead_s=3.0, duration_s=0.0, limit=20)
+            # The same with the demo practice's limit of 2: database transactions per call bound the rate.
+            results["dispatch_1000_limit_2"] = await run_case(
+                workdir, server, "dispatch2", args.count, spread_s=10.0, lead_s=3.0, duration_s=0.0, limit=2)
             for limit in (2, 5):
                 results[f"burst_limit_{limit}"] = await run_case(
                     workdir, server, f"burst{limit}", 200, spread_s=0.0, lead_s=2.0, duration_s=0.2,
