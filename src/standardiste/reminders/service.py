@@ -29,6 +29,7 @@ from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from standardiste import metrics
 from standardiste.agenda.model import Agenda, AgendaEvent, Appointment, AppointmentStatus, NotFound
 from standardiste.config import PracticeConfig
 from standardiste.dialogue.messages import OutcomeKind
@@ -435,6 +436,7 @@ class ReminderService:
             details["retry_at"] = retry_at.isoformat()
         await asyncio.to_thread(self.store.finish_attempt, attempt_id, job, str(result.outcome), details, end,
                                 retry_at)
+        metrics.REMINDERS.labels(purpose=str(job.kind), outcome=str(result.outcome)).inc()
         log.info("reminders: %s attempt %d -> %s", job.job_id, job.attempt, result.outcome)
         self.poke()
 

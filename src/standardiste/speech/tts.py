@@ -19,12 +19,14 @@ import shutil
 import struct
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
+from standardiste import metrics
 from standardiste.speech.audio import resample
 from standardiste.speech.types import SAMPLE_RATE
 
@@ -320,7 +322,9 @@ class EspeakSynthesizer:
         pcm = await self._load_disk(key)
         if pcm is None:
             self.misses += 1
+            t0 = time.perf_counter()
             pcm = await self._render(text)
+            metrics.SYNTHESIS_SECONDS.observe(time.perf_counter() - t0)
             await self._store_disk(key, pcm)
         else:
             self.hits += 1

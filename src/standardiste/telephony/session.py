@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from standardiste import metrics
 from standardiste.dialogue.messages import (
     Action,
     CallerEvent,
@@ -261,15 +262,20 @@ class CallSession:
 
     async def run(self) -> SessionRecord:
         token = call_id_var.set(self.call_id)
+        direction = self.settings.direction
+        metrics.CALLS_IN_PROGRESS.labels(direction=direction).inc()
         try:
             await self._run()
         finally:
+            metrics.CALLS_IN_PROGRESS.labels(direction=direction).dec()
             self.record.ended_at = self.clock()
             self.record.transcript = list(
                 getattr(self.conversation, "transcript", []) or self.record.transcript
             )
             self.record.outcome = getattr(self.conversation, "outcome", None)
             await self._cleanup()
+            outcome = str(self.record.outcome.kind) if self.record.outcome else "none"
+            metrics.CALLS.labels(direction=direction, outcome=outcome).inc()
             log.info(
                 "call ended",
                 extra={
@@ -455,9 +461,11 @@ class CallSession:
         now = time.monotonic()
         if self.record.greeting_ms is None and self._answered_at is not None:
             self.record.greeting_ms = round((now - self._answered_at) * 1000, 1)
+            metrics.GREETING_LATENCY.observe(now - self._answered_at)
             log.info("greeting started", extra={"answer_to_first_frame_ms": self.record.greeting_ms})
         elif self._turn_end_at is not None:
             ms = round((now - self._turn_end_at) * 1000, 1)
+            metrics.TURN_LATENCY.observe(now - self._turn_end_at)
             self.record.reply_latencies_ms.append(ms)
             log.info("reply started", extra={"end_of_turn_to_first_frame_ms": ms})
         self._turn_end_at = None
@@ -496,7 +504,9 @@ class CallSession:
                 self._turn_end_at = item.at
                 text = item.transcript.text.strip()
                 # How long the recogniser took after the end of the turn (catching up, then finishing).
-                recognition_ms = round((time.monotonic() - item.at) * 1000, 1)
+                recognition_s = time.monotonic() - item.at
+                recognition_ms = round(recognition_s * 1000, 1)
+                metrics.RECOGNIZER_SECONDS.labels(backend=self.recognizer.name).observe(recognition_s)
                 log.info(
                     "heard",
                     extra={

@@ -20,6 +20,7 @@ import zoneinfo
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from standardiste import metrics
 from standardiste.config import PracticeConfig
 from standardiste.understanding import urgency as urgency_rules
 from standardiste.understanding.classifier import IntentModel, obtain_model, packaged_nlu
@@ -88,6 +89,13 @@ class LocalUnderstander:
         self._keys = practitioner_keys(practice)
 
     def parse(self, text: str, now: dt.datetime) -> Understanding:
+        t0 = time.perf_counter()
+        try:
+            return self._parse(text, now)
+        finally:
+            metrics.UNDERSTANDING_SECONDS.observe(time.perf_counter() - t0)
+
+    def _parse(self, text: str, now: dt.datetime) -> Understanding:
         text = text if isinstance(text, str) else ""
         now = now.astimezone(self.tz) if now.tzinfo else now.replace(tzinfo=self.tz)
         # Control characters (NUL breaks Duckling) become spaces: same length, offsets stay valid.
