@@ -220,6 +220,11 @@ async def test_call_seen_request_done_hours_changed_and_heard(
         await call.hangup()
         third = await ended(server)
         heard = call.heard_pcm()[int(max(0.0, heard_from - 1.0) * 16000) * 2 :]
+        new_match = find_reference(reference, heard)
+        print(
+            f"\nnew hours heard: score {new_match.score:.2f}, {new_match.matched_fraction:.0%} of chunks;"
+            f" answer -> first greeting frame {[r.greeting_ms for r in (first, filed, third)]} ms"
+        )
         old_match = find_reference(await synth(server.voice, old_sentence), heard)
         assert not old_match.found, f"old hours heard (score {old_match.score:.2f})"
         entry = await server.voice.call_log.get(third.call_id)  # type: ignore[union-attr]
