@@ -223,7 +223,8 @@ async def test_call_seen_request_done_hours_changed_and_heard(
         new_match = find_reference(reference, heard)
         print(
             f"\nnew hours heard: score {new_match.score:.2f}, {new_match.matched_fraction:.0%} of chunks;"
-            f" answer -> first greeting frame {[r.greeting_ms for r in (first, filed, third)]} ms"
+            f" answer -> first greeting frame {[r.greeting_ms for r in (first, filed, third)]} ms;"
+            f" key -> first reply frame {[r.reply_latencies_ms for r in (first, filed, third)]} ms"
         )
         old_match = find_reference(await synth(server.voice, old_sentence), heard)
         assert not old_match.found, f"old hours heard (score {old_match.score:.2f})"
@@ -241,6 +242,7 @@ async def test_call_seen_request_done_hours_changed_and_heard(
         assert answered >= 2 and requests >= 1, text
         assert _sample(text, 'standardiste_calls_in_progress{direction="inbound"}') == 0
         assert _sample(text, "standardiste_greeting_latency_seconds_count") >= 3
+        assert _sample(text, "standardiste_turn_latency_seconds_count") >= 7  # one per key entry
         await page.close()
 
 

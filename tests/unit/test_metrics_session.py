@@ -35,6 +35,10 @@ async def test_a_call_moves_the_call_and_latency_metrics() -> None:
     await h.until(lambda: len(h.leg.played) == 2)
     assert value("standardiste_recognizer_final_seconds_count", backend="fake") == before["recognizer"] + 1
     assert value("standardiste_turn_latency_seconds_count") == before["turn"] + 1
+    h.session.digit("1")  # a keypad entry is a turn too
+    await h.until(lambda: len(h.leg.played) == 3)
+    assert value("standardiste_turn_latency_seconds_count") == before["turn"] + 2
+    assert len(h.session.record.reply_latencies_ms) == 2
     h.conversation._outcome = Outcome(OutcomeKind.ANSWERED)
     h.session.hung_up()
     await h.finish()

@@ -484,6 +484,7 @@ class CallSession:
             if item is None:
                 typed = keys.timeout()
                 if typed:
+                    self._turn_end_at = time.monotonic()  # a keypad entry is a turn too (latency metric)
                     return Keypad(typed, self.clock())
                 return NoInput(self.clock())
             if isinstance(item, _HungUp):
@@ -495,6 +496,7 @@ class CallSession:
             if isinstance(item, _Digit):
                 entry = keys.press(item.key)
                 if entry is not None:
+                    self._turn_end_at = time.monotonic()
                     return Keypad(entry, self.clock())
                 deadline = time.monotonic() + self.settings.inter_digit_timeout_s
             elif isinstance(item, _SpeechStarted):
