@@ -273,3 +273,69 @@ async def test_stop_ends_sessions_in_progress(server):
     await side.reader.readline()  # the route waits for our reply, forever
     await asyncio.wait_for(server.stop(), 5)
     assert await asyncio.wait_for(side.reader.read(), 5) == b""
+
+
+async def test_fuzzed_agi_sessions_never_break_the_server(server):
+    """Seeded, bounded: random environments, scripts and replies; the server answers or closes, and
+    keeps serving; no exception escapes a session (the loop's exception handler stays silent)."""
+    import random
+
+    rng = random.Random(4573)
+    loop_errors: list[dict] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: loop_errors.append(context))
+    scripts = [
+        "hours",
+        "caller",
+        "classify",
+        "assistant",
+        "nope",
+        "",
+        "/",
+        "?",
+        "classify?text=%ff%fe",
+        "//[x",
+    ]
+    replies = [
+        b"200 result=1\n",
+        b"200 result=-1\n",
+        b"HANGUP\n",
+        b"520-Invalid\n",
+        b"\n",
+        b"x\n",
+        b"100 Trying\n",
+    ]
+    for _ in range(100):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        env = {
+            "agi_network_script": rng.choice(scripts),
+            "agi_callerid": rng.choice(["", "unknown", "0612", "x" * 50]),
+        }
+        for _ in range(rng.randint(0, 5)):
+            env[f"agi_{rng.choice(['arg_1', 'arg_2', 'channel', 'x'])}"] = "".join(
+                chr(rng.randint(32, 0x24F)) for _ in range(rng.randint(0, 30))
+            )
+        lines = [f"{k}: {v}\n" for k, v in env.items()]
+        if rng.random() < 0.2:
+            lines.insert(rng.randrange(len(lines) + 1), rng.choice(["junk\n", "agi_x:\n", ": y\n"]))
+        terminated = rng.random() < 0.9
+        writer.write("".join(lines).encode() + (b"\n" if terminated else b""))
+        if not terminated:
+            writer.write_eof()  # a truncated environment
+        try:
+            for _ in range(rng.randint(0, 12)):
+                line = await asyncio.wait_for(reader.readline(), 0.3)
+                if not line:
+                    break
+                writer.write(rng.choice(replies))
+                await writer.drain()
+            if terminated and rng.random() < 0.5:
+                writer.write_eof()
+        except (ConnectionError, TimeoutError):
+            pass
+        writer.close()
+    await asyncio.sleep(0.2)
+    loop.set_exception_handler(None)
+    assert loop_errors == []
+    variables = await (await AsteriskSide.open(server.port, "hours")).run()
+    assert variables["STANDARDISTE_STATUS"] == "OK"
