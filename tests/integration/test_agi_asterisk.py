@@ -291,7 +291,9 @@ async def test_agi_server_down_the_dialplan_goes_on(rig: Rig) -> None:
     assert values["STANDARDISTE_STATUS"] == ""  # the IT person's GotoIf falls to its default branch
 
 
-async def test_assistant_route_hands_the_call_to_the_stasis_app(rig: Rig) -> None:
+async def test_assistant_route_hands_the_call_to_the_stasis_app(
+    rig: Rig, phone_factory: PhoneFactory
+) -> None:
     # No assistant connected: a clean error, the dialplan goes on.
     values = await rig.run("agi-assistant", "assistant")
     assert values["STANDARDISTE_STATUS"] == "ERROR", tail(rig.pbx)
@@ -310,6 +312,17 @@ async def test_assistant_route_hands_the_call_to_the_stasis_app(rig: Rig) -> Non
         assert values["STANDARDISTE_STATUS"] == "OK"
         assert values["STASISSTATUS"] == "SUCCESS"
         await call.wait_disconnected(10)
+
+        # The assistant transfers to a human: the call goes to standardiste-transfer and rings reception.
+        from standardiste.testphone import NEVER_ANSWER
+
+        reception = await phone_factory(rig.pbx.reception, answer=NEVER_ANSWER)
+        call = await rig.caller.call("agi-assistant")
+        event = await app.next_start()
+        target = {"context": "standardiste-transfer", "extension": "reception", "priority": "1"}
+        assert await app.continue_(event["channel"]["id"], **target) == 204
+        await reception.wait_incoming(10)
+        await call.hangup()
     finally:
         await app.stop()
 
