@@ -65,6 +65,7 @@ class StandardisteServer:
         v = self.voice
         assert v.db is not None and v.secrets is not None
         self.reminders = ReminderComponent(self.config, v.secrets, v.db, v._agenda, v.call_log)
+        self.reminders.service.settings = v.practice_now  # policy changes from the dashboard apply
         await self.reminders.start()
 
     async def _start_dashboard(self) -> None:

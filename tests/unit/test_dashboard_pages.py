@@ -114,3 +114,83 @@ async def test_secretary_cannot_change_settings(staff):
     token = await login(client, "accueil", "motdepasse-accueil")
     resp = await client.post("/reglages/horaires", data={"csrf_token": token, "monday": "08:00-09:00"})
     assert resp.status == 403
+
+
+async def test_admin_manages_closures(staff):
+    client, services = staff
+    token = await login(client, "admin", "motdepasse-admin")
+    page = await (
+        await client.post(
+            "/reglages/fermetures",
+            data={
+                "csrf_token": token,
+                "debut": "2026-12-21",
+                "fin": "2026-12-24",
+                "motif": "congés",
+                "praticien": "martin",
+            },
+        )
+    ).text()
+    assert "Fermeture ajoutée." in page and "congés" in page
+    (closure,) = services.settings.current().closures
+    assert (str(closure.start), closure.practitioner) == ("2026-12-21", "martin")
+    page = await (
+        await client.post(
+            "/reglages/fermetures", data={"csrf_token": token, "debut": "2026-12-24", "fin": "2026-12-21"}
+        )
+    ).text()
+    assert "finit avant de commencer" in page and len(services.settings.current().closures) == 1
+    await client.post("/reglages/fermetures/0/supprimer", data={"csrf_token": token})
+    assert services.settings.current().closures == []
+
+
+async def test_admin_edits_practitioners_and_adds_one(staff):
+    client, services = staff
+    token = await login(client, "admin", "motdepasse-admin")
+    form = {
+        "csrf_token": token,
+        "nom-martin": "Docteure Claire Martin",
+        "specialite-martin": "médecine générale",
+        "alias-martin": "docteure martin, claire",
+        "nouveau-id": "durand",
+        "nouveau-nom": "Docteur Paul Durand",
+        "nouveau-specialite": "médecine générale",
+    }
+    page = await (await client.post("/reglages/praticiens", data=form)).text()
+    assert "Praticiens enregistrés." in page
+    practice = services.settings.current()
+    assert practice.practitioner("martin").name == "Docteure Claire Martin"
+    assert practice.practitioner("martin").aliases == ["docteure martin", "claire"]
+    assert practice.practitioner("durand").specialty == "médecine générale"
+    page = await (await client.post("/reglages/praticiens", data=form | {"nouveau-id": "martin"})).text()
+    assert "double" in page  # duplicate id refused, nothing stored
+    assert len(services.settings.current().practitioners) == 4
+
+
+async def test_admin_changes_the_reminder_policy(staff):
+    client, services = staff
+    token = await login(client, "admin", "motdepasse-admin")
+    form = {
+        "csrf_token": token,
+        "actifs": "on",
+        "mode": "hours_before",
+        "heure": "18:00",
+        "heures_avant": "48",
+        "debut_appels": "10:00",
+        "fin_appels": "18:30",
+        "relances": "1",
+        "delai_relance": "45",
+        "lignes": "3",
+    }
+    page = await (await client.post("/reglages/rappels", data=form)).text()
+    assert "Rappels enregistrés." in page
+    r = services.settings.current().reminders
+    assert (r.mode, r.hours_before, r.call_on_saturday, r.retries, str(r.window_start)) == (
+        "hours_before",
+        48,
+        False,
+        1,
+        "10:00:00",
+    )
+    page = await (await client.post("/reglages/rappels", data=form | {"relances": "9"})).text()
+    assert "reminders.retries" in page and services.settings.current().reminders.retries == 1

@@ -220,6 +220,73 @@ async def settings_faq(request: web.Request) -> web.StreamResponse:
     return _save(request, "faq", value, "Réponses enregistrées.")
 
 
+@requires(Role.ADMIN)
+async def settings_closure_add(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    current = [c.model_dump(mode="json") for c in request.app[SERVICES_KEY].settings.current().closures]
+    start = str(form.get("debut", "")).strip()
+    closure = {
+        "start": start,
+        "end": str(form.get("fin", "")).strip() or start,
+        "label": str(form.get("motif", "")).strip() or "fermeture",
+        "practitioner": str(form.get("praticien", "")).strip() or None,
+    }
+    return _save(request, "closures", [*current, closure], "Fermeture ajoutée.")
+
+
+@requires(Role.ADMIN)
+async def settings_closure_remove(request: web.Request) -> web.StreamResponse:
+    current = [c.model_dump(mode="json") for c in request.app[SERVICES_KEY].settings.current().closures]
+    try:
+        index = int(request.match_info["index"])
+        del current[index]
+    except (ValueError, IndexError):
+        raise redirect("/reglages?erreur=Fermeture introuvable.") from None
+    return _save(request, "closures", current, "Fermeture supprimée.")
+
+
+@requires(Role.ADMIN)
+async def settings_practitioners(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    practitioners = []
+    for p in request.app[SERVICES_KEY].settings.current().practitioners:
+        data = p.model_dump(mode="json")
+        data["name"] = str(form.get(f"nom-{p.id}", p.name)).strip()
+        data["specialty"] = str(form.get(f"specialite-{p.id}", p.specialty)).strip()
+        aliases = str(form.get(f"alias-{p.id}", ", ".join(p.aliases)))
+        data["aliases"] = [a.strip() for a in aliases.split(",") if a.strip()]
+        practitioners.append(data)
+    new_id = str(form.get("nouveau-id", "")).strip().lower()
+    if new_id:
+        practitioners.append(
+            {
+                "id": new_id,
+                "name": str(form.get("nouveau-nom", "")).strip(),
+                "specialty": str(form.get("nouveau-specialite", "")).strip(),
+            }
+        )
+    return _save(request, "practitioners", practitioners, "Praticiens enregistrés.")
+
+
+@requires(Role.ADMIN)
+async def settings_reminders(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    current = request.app[SERVICES_KEY].settings.current().reminders.model_dump(mode="json")
+    value = current | {
+        "enabled": form.get("actifs") == "on",
+        "mode": str(form.get("mode", current["mode"])),
+        "at": str(form.get("heure", current["at"])),
+        "hours_before": str(form.get("heures_avant", current["hours_before"])),
+        "window_start": str(form.get("debut_appels", current["window_start"])),
+        "window_end": str(form.get("fin_appels", current["window_end"])),
+        "call_on_saturday": form.get("samedi") == "on",
+        "retries": str(form.get("relances", current["retries"])),
+        "retry_delay_minutes": str(form.get("delai_relance", current["retry_delay_minutes"])),
+        "max_concurrent_calls": str(form.get("lignes", current["max_concurrent_calls"])),
+    }
+    return _save(request, "reminders", value, "Rappels enregistrés.")
+
+
 def _save(request: web.Request, section: str, value: object, message: str) -> web.StreamResponse:
     ctx = request.app[CONTEXT_KEY]
     try:
@@ -242,5 +309,9 @@ def add_staff_pages(services: StaffServices) -> Callable[[web.Application, Dashb
         app.router.add_get("/reglages", settings_page)
         app.router.add_post("/reglages/horaires", settings_hours)
         app.router.add_post("/reglages/faq", settings_faq)
+        app.router.add_post("/reglages/fermetures", settings_closure_add)
+        app.router.add_post("/reglages/fermetures/{index}/supprimer", settings_closure_remove)
+        app.router.add_post("/reglages/praticiens", settings_practitioners)
+        app.router.add_post("/reglages/rappels", settings_reminders)
 
     return add

@@ -110,7 +110,10 @@ class ReminderService:
         self.agenda = agenda
         self.clock = clock or Clock()
         self.tz = ZoneInfo(practice.timezone)
-        self.windows = CallWindows(practice.reminders, self.tz, is_holiday or default_holidays())
+        self._is_holiday = is_holiday or default_holidays()
+        self.windows = CallWindows(practice.reminders, self.tz, self._is_holiday)
+        # The live practice settings (dashboard changes); None: the practice given here, fixed.
+        self.settings: Callable[[], PracticeConfig] | None = None
         self.namespace = namespace
         self.node = node or f"{socket.gethostname()}-{secrets.token_hex(4)}"
         self.lease_ttl_s = lease_ttl_s
@@ -200,7 +203,22 @@ class ReminderService:
 
     # -- scheduling (any process) ---------------------------------------------------------------
 
+    def _follow_settings(self) -> None:
+        """Reminder time and call windows follow the dashboard's settings for the next changes
+        (the number of simultaneous calls is fixed at start)."""
+        if self.settings is None:
+            return
+        try:
+            current = self.settings()
+        except Exception:
+            log.exception("practice settings unreadable; keeping the reminder policy in force")
+            return
+        if current is not self.practice:
+            self.practice = current
+            self.windows = CallWindows(current.reminders, self.tz, self._is_holiday)
+
     def on_change(self, event: AgendaEvent, appointment: Appointment) -> None:
+        self._follow_settings()
         now = self.clock.now()
         if event == "confirmed":
             self.store.remove_if_scheduled(job_id_for(REMINDER, appointment.id), now)
