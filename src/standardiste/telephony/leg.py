@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ class LegSettings:
     watchdog_renew_s: float = WATCHDOG_RENEW_S
     media_timeout_s: float = 5.0
     lead_frames: int = 3
+    # privacy.record_audio: Asterisk records the bridge (caller + assistant) as a WAV in its recording dir.
+    record_audio: bool = False
 
 
 class AriCallLeg:
@@ -50,6 +53,8 @@ class AriCallLeg:
         self._media_in_stasis = asyncio.Event()
         self._watchdog: asyncio.Task[None] | None = None
         self._closing = False
+        # Name of this call's recording (file NAME.wav in Asterisk's recording dir), once started.
+        self.recording: str | None = None
 
     # --- the controller tells us about our media channel -----------------------------------------
 
@@ -102,6 +107,29 @@ class AriCallLeg:
         await self.ari.create_bridge(bridge_id)
         self._bridge_id = bridge_id
         await self.ari.add_to_bridge(bridge_id, [self.channel_id])
+        if self.settings.record_audio:
+            await self._record(bridge_id)
+
+    async def _record(self, bridge_id: str) -> None:
+        """Record the bridge (what the caller says and hears), started before our first frame.
+
+        A failed recording never fails the call: it is logged and the call goes on unrecorded.
+        After a failed transfer the new bridge appends to the same file.
+        """
+        name = self.recording or recording_name(self.channel_id)
+        params = {
+            "name": name,
+            "format": "wav",
+            "ifExists": "append" if self.recording else "fail",
+            "beep": "false",
+            "terminateOn": "none",
+        }
+        try:
+            await self.ari.request("POST", f"/bridges/{bridge_id}/record", params)
+        except AriError as err:
+            log.error("call recording could not start", extra={"error": str(err), "recording": name})
+            return
+        self.recording = name
 
     def _new_media_id(self) -> str:
         return f"media-{self.channel_id}-{uuid.uuid4().hex[:8]}"
@@ -184,3 +212,11 @@ class AriCallLeg:
                     return  # channel gone
                 log.warning("watchdog renewal failed", extra={"error": str(err)})
             await asyncio.sleep(self.settings.watchdog_renew_s)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def recording_name(channel_id: str) -> str:
+    """A unique, path-safe recording name for a call (letters, digits, '-', '_')."""
+    return f"appel-{_UNSAFE.sub('_', channel_id)[:64]}-{uuid.uuid4().hex[:8]}"

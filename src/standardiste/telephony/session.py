@@ -176,6 +176,7 @@ class SessionRecord:
     reply_latencies_ms: list[float] = field(default_factory=list)
     barge_ins: int = 0
     barge_in_ms: list[float] = field(default_factory=list)  # caller's first voiced frame -> our audio stopped
+    recording: str | None = None  # name of the call's audio recording (privacy.record_audio), if any
 
 
 class CallLogSink(Protocol):
@@ -274,6 +275,8 @@ class CallSession:
             )
             self.record.outcome = getattr(self.conversation, "outcome", None)
             await self._cleanup()
+            recording = getattr(self.leg, "recording", None)  # set by a recording leg (AriCallLeg)
+            self.record.recording = recording if isinstance(recording, str) else None
             outcome = str(self.record.outcome.kind) if self.record.outcome else "none"
             metrics.CALLS.labels(direction=direction, outcome=outcome).inc()
             log.info(
