@@ -173,9 +173,11 @@ class DialogueManager(OutboundFlow):
         self.state.appointment_id = event.appointment_id
         self.state.speech_available = event.speech_available
         self.state.started = event.now
+        # A recorded call is announced before anything else, whole (no barge-in), inbound or not.
+        notice = [self.say(P.RECORDING_NOTICE, interruptible=False)] if self.services.recording_notice else []
         if event.direction == "outbound":
-            return self.start_outbound()
-        return self.ask(self.menu_question(P.greeting(self.practice, self.open_speech)))
+            return [*notice, *self.start_outbound()]
+        return [*notice, *self.ask(self.menu_question(P.greeting(self.practice, self.open_speech)))]
 
     def on_keys(self, event: Keypad) -> list[Action]:
         keys = event.digits.strip()

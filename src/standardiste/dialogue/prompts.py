@@ -186,6 +186,10 @@ MENU_KEYS = (
 )
 
 
+# Said first on every call when the practice records calls (privacy.record_audio).
+RECORDING_NOTICE = "Pour la qualité du service, cet appel est enregistré."
+
+
 def greeting(practice: PracticeConfig, open_speech: bool) -> str:
     intro = f"{practice.name}, bonjour, je suis l'assistant vocal du cabinet."
     if open_speech:

@@ -20,3 +20,5 @@ class ConversationServices:
     open_speech: bool = True
     # Whether a human can take a transfer right now (AMI watch); None: unknown, try anyway.
     reception_available: bool | None = None
+    # privacy.record_audio: the call is recorded, so the caller is told first, before anything else.
+    recording_notice: bool = False
