@@ -24,7 +24,7 @@ from standardiste.speech.types import Recognizer, Synthesizer
 from standardiste.storage.db import Database
 from standardiste.telephony.ari import AriClient, Channel
 from standardiste.telephony.controller import Controller
-from standardiste.telephony.leg import AriCallLeg
+from standardiste.telephony.leg import AriCallLeg, LegSettings
 from standardiste.telephony.session import CallSession, SessionSettings
 from standardiste.understanding.types import Intent, Understander, Understanding, Urgency
 
@@ -57,6 +57,7 @@ class VoiceApp:
         synthesizer: Synthesizer | None = None,
         understander: Understander | None = None,
         secrets_: Secrets | None = None,
+        recordings_dir: Path | None = None,
     ) -> None:
         self.config = config
         self.deployment = config.deployment
@@ -80,6 +81,8 @@ class VoiceApp:
         self.reception_available: Callable[[], bool | None] | None = None
         # Run once everything is loaded, just before the controller takes calls.
         self.before_calls: Callable[[VoiceApp], Awaitable[None]] | None = None
+        # Host path of Asterisk's recording dir (privacy.record_audio); None: the deployment's instance.
+        self.recordings_dir = recordings_dir or _deployment_recordings_dir(config)
 
     async def start(self) -> None:
         dep = self.deployment
@@ -89,7 +92,7 @@ class VoiceApp:
             self.db = Database(dep.sqlalchemy_url)
         await asyncio.to_thread(self.db.migrate)
         self.settings = PracticeSettings(self.db, self.config.practice)
-        self.call_log = CallLogStore(self.db, _cipher(self.secrets))
+        self.call_log = CallLogStore(self.db, _cipher(self.secrets), self.recordings_dir)
         await asyncio.gather(self._load_recognizer(), self._load_synthesizer(), self._load_understander())
         self._agenda, self._inbox = _agenda_and_inbox(self.db, self.config, self.secrets)
         self._agenda_practice = self.config.practice
@@ -98,7 +101,10 @@ class VoiceApp:
             await self.before_calls(self)  # e.g. reminders must listen to the agenda before any booking
         access = self._ari_access or AriAccess.from_config(self.config, self.secrets)
         ari = AriClient(access.url, access.user, access.password, access.app)
-        self.controller = Controller(ari, self.build_session)
+        legs = LegSettings(record_audio=self.deployment.privacy.record_audio)
+        self.controller = Controller(ari, self.build_session, legs)
+        if legs.record_audio:
+            log.info("call recording on: callers are told first", extra={"dir": str(self.recordings_dir)})
         await self.controller.start()
         log.info("controller started", extra={"ari": access.url, "app": access.app})
 
@@ -237,6 +243,7 @@ class VoiceApp:
             inbox=self._inbox,
             open_speech=open_speech,
             reception_available=reception,
+            recording_notice=self.deployment.privacy.record_audio,
         )
         return DialogueManager(services)
 
@@ -278,6 +285,14 @@ class NoUnderstanding:
 
     def parse(self, text: str, now: dt.datetime) -> Understanding:
         return Understanding(text=text, intent=Intent.OUT_OF_SCOPE, confidence=0.0, urgency=Urgency.NORMAL)
+
+
+def _deployment_recordings_dir(config: Config) -> Path:
+    """Where the deployment's Asterisk instance writes ARI recordings (spool/recording in its dir)."""
+    from standardiste.pbx.deployment import deployment_instance_dir, deployment_root
+
+    root = deployment_root(config.deployment)
+    return deployment_instance_dir(root, config.deployment) / "spool" / "recording"
 
 
 def _cipher(secrets_: Secrets) -> Any:

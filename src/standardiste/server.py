@@ -108,7 +108,7 @@ class StandardisteServer:
         while True:
             try:
                 assert v.db is not None
-                await asyncio.to_thread(purge, v.db, days, dt.datetime.now(dt.UTC))
+                await asyncio.to_thread(purge, v.db, days, dt.datetime.now(dt.UTC), v.recordings_dir)
                 expire = getattr(v._agenda, "purge_expired", None)  # offered-but-abandoned holds
                 if callable(expire):
                     await asyncio.to_thread(expire, dt.datetime.now(ZoneInfo(self.config.practice.timezone)))

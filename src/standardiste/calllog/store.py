@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -43,12 +45,17 @@ class CallEntry:
     recognizer: str
     greeting_ms: float | None
     barge_ins: int
+    recording: str | None = None  # the audio recording's name (privacy.record_audio)
 
 
 class CallLogStore:
-    def __init__(self, db: Database, cipher: FieldCipher | None = None) -> None:
+    def __init__(
+        self, db: Database, cipher: FieldCipher | None = None, recordings_dir: Path | None = None
+    ) -> None:
         self.db = db
         self.cipher = cipher
+        # Where Asterisk writes call recordings (host path); None: recordings are not reachable here.
+        self.recordings_dir = recordings_dir
         # One writer thread: writes never compete with each other (SQLite) nor take the threads
         # that conversations run on.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calllog")
@@ -160,6 +167,7 @@ class CallLogStore:
             row.recognizer = record.recognizer
             row.greeting_ms = record.greeting_ms
             row.barge_ins = record.barge_ins
+            row.recording = record.recording
 
     def _entry(self, row: CallRow) -> CallEntry:
         return CallEntry(
@@ -177,4 +185,20 @@ class CallLogStore:
             recognizer=row.recognizer,
             greeting_ms=row.greeting_ms,
             barge_ins=row.barge_ins,
+            recording=row.recording,
         )
+
+    def recording_path(self, entry: CallEntry) -> Path | None:
+        """The host path of a call's recording, when it has one and the file is there."""
+        return recording_file(self.recordings_dir, entry.recording)
+
+
+_RECORDING_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def recording_file(recordings_dir: Path | None, name: str | None) -> Path | None:
+    """NAME.wav in the recordings dir, or None (no dir, no name, a name that is not ours, no file)."""
+    if recordings_dir is None or not name or not _RECORDING_NAME.match(name):
+        return None
+    path = Path(recordings_dir) / f"{name}.wav"
+    return path if path.is_file() else None

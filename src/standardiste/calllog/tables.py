@@ -34,3 +34,5 @@ class CallRow(Base):
     recognizer: Mapped[str] = mapped_column(String(128), default="")
     greeting_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     barge_ins: Mapped[int] = mapped_column(Integer, default=0)
+    # Name of the audio recording (NAME.wav in Asterisk's recording dir, calllog_0003); None: not recorded.
+    recording: Mapped[str | None] = mapped_column(String(128), nullable=True)
