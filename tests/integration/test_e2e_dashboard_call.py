@@ -200,8 +200,8 @@ async def test_call_seen_request_done_hours_changed_and_heard(
 
         # 4. An admin changes the hours: Monday morning only, Saturday closed.
         await page.get_by_role("link", name="Réglages").click()
-        await page.get_by_label("Lundi").fill("07:00-12:00")
-        await page.get_by_label("Samedi").fill("")
+        await page.get_by_label("Lundi", exact=True).fill("07:00-12:00")
+        await page.get_by_label("Samedi", exact=True).fill("")
         await page.get_by_role("button", name="Enregistrer les horaires").click()
         assert "Horaires enregistrés" in await page.locator(".flash").inner_text()
         new_practice = server.voice.practice_now()
