@@ -8,6 +8,7 @@ import io
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -128,6 +129,10 @@ class CallQueries:
 
     def detail(self, call_id: str) -> CallEntry | None:
         return self._store.get_sync(call_id)
+
+    def recording(self, entry: CallEntry) -> Path | None:
+        """The call's audio file (privacy.record_audio), when it is still there."""
+        return self._store.recording_path(entry)
 
     def today(self, now: dt.datetime) -> dict[str, int]:
         tz = self._tz()
@@ -290,6 +295,28 @@ async def call_detail(request: web.Request) -> web.Response:
         f"Appel du {line.started_at.strftime('%d/%m/%Y à %H:%M')}",
         entry=entry,
         line=line,
+        recording=request.app[CALLS_KEY].recording(entry) is not None,
+    )
+
+
+@requires()
+async def call_recording(request: web.Request) -> web.StreamResponse:
+    """The call's audio (WAV), for logged-in staff only; every listen or download is audited."""
+    calls = request.app[CALLS_KEY]
+    entry = calls.detail(request.match_info["id"])
+    path = calls.recording(entry) if entry is not None else None
+    if entry is None or path is None:
+        raise web.HTTPNotFound(text="Enregistrement introuvable.")
+    request[AUDIT_DETAIL] = f"écoute/téléchargement de l'enregistrement {entry.recording}"
+    download = request.query.get("telecharger") == "1"
+    disposition = "attachment" if download else "inline"
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "audio/wav",
+            "Content-Disposition": f'{disposition}; filename="{entry.recording}.wav"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
@@ -348,6 +375,7 @@ def add_call_pages(queries: CallQueries) -> Callable[[web.Application, Dashboard
         ctx.extra["calls_today"] = queries.today
         app.router.add_get("/appels", calls_page)
         app.router.add_get("/appels/{id}", call_detail)
+        app.router.add_get("/appels/{id}/enregistrement", call_recording)
         app.router.add_get("/statistiques", stats_page)
         app.router.add_get("/statistiques.csv", stats_csv)
 
