@@ -79,7 +79,7 @@ async def login(client: TestClient) -> None:
 
 
 async def test_anonymous_cannot_get_a_recording(site):
-    client, auth = site
+    client, _ = site
     resp = await client.get("/appels/1795.1/enregistrement", allow_redirects=False)
     assert resp.status in (302, 303) and "/connexion" in resp.headers["Location"]
 
