@@ -147,3 +147,39 @@ async def test_recorded_call_is_announced_kept_linked_and_purged(
     assert report.calls >= 1 and report.recordings == 1
     assert not path.exists()
     assert await app.call_log.get(record.call_id) is None
+
+
+async def test_recording_goes_on_after_a_failed_transfer(
+    pbx: PbxInstance, recording_app: RecordingApp, caller_phone: TestPhone
+) -> None:
+    """No reception phone registered: the caller comes back to us on a new bridge, whose audio is
+    appended to the same recording (one file per call)."""
+    app = await recording_app(True)
+    before = audio_files(pbx.recordings_dir)
+    notice = await synth(app, prompts.RECORDING_NOTICE)
+    call = await caller_phone.call(pbx.practice_extension, answer_timeout=10)
+    await wait_found(call, notice)
+    await call.send_dtmf("0")
+    assert app.controller is not None
+    session = next(iter(app.controller.calls.values())).session
+    async with asyncio.timeout(40):
+        while "TransferFailed" not in session.record.path:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    async with asyncio.timeout(20):
+        while not any("say" in a for a in session.record.actions[-1:]):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    reply = (await synth(app, session.record.actions[-1]["say"]))[: 32000 * 2]
+    start = call.heard_seconds()
+    await wait_found(call, reply, after_s=max(0.0, start - 1.0))
+    await call.hangup()
+    record = await ended_record(app)
+    assert any(p.startswith("transfer_failed:") for p in record.path)
+    new = [p for p in audio_files(pbx.recordings_dir) if p not in before]
+    assert [p.name for p in new] == [f"{record.recording}.wav"]
+    pcm, _ = read_wav_16k(new[0])
+    in_notice, in_reply = find_reference(notice, pcm), find_reference(reply, pcm)
+    print(
+        f"\nrecording {len(pcm) / 32000:.1f} s: notice at {in_notice.offset_s:.2f} s, "
+        f"reply after the failed transfer at {in_reply.offset_s:.2f} s ({in_reply.score:.2f})"
+    )
+    assert in_notice.found and in_reply.found and in_reply.offset_s > in_notice.offset_s
