@@ -1,6 +1,6 @@
 """The dashboard in a real headless Chromium: keyboard login, a request marked done, hours changed.
 
-The end-to-end version with a call made through Asterisk is in test_dashboard_call_e2e.py.
+The end-to-end version with a call made through Asterisk is in test_e2e_dashboard_call.py.
 """
 
 import datetime as dt
