@@ -394,6 +394,8 @@ class CallSession:
             elif isinstance(action, Say):
                 if action.expect is not None:
                     expectation = action.expect
+                if early is None and action.interruptible and self._deferred:
+                    continue  # keys pressed during a statement we did not let them cut: as a barge-in
                 if early is None:
                     early = await self._say(action, expectation)
         expectation = expectation or Expectation()
