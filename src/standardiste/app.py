@@ -179,7 +179,7 @@ class VoiceApp:
             texts = await asyncio.to_thread(self._first_turn_texts)
             prewarm = getattr(self.synthesizer, "prewarm", None)
             if callable(prewarm):
-                await prewarm(texts)
+                await prewarm(texts, prune=True)
             else:
                 for text in texts:
                     await self.synthesizer.synthesize(text)

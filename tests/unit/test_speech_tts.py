@@ -44,7 +44,7 @@ async def test_both_engines_agree_on_length() -> None:
 
 async def test_memory_and_disk_cache(tmp_path: Path) -> None:
     synth = EspeakSynthesizer(cache_dir=tmp_path)
-    first = await synth.synthesize(GREETING)
+    first = await synth.synthesize(GREETING, persist=True)
     assert (synth.misses, synth.hits) == (1, 0)
     assert await synth.synthesize(f"  {GREETING} ") == first  # same text once whitespace is normalised
     assert synth.hits == 1
@@ -57,8 +57,22 @@ async def test_memory_and_disk_cache(tmp_path: Path) -> None:
     assert (fresh.misses, fresh.hits) == (0, 1)
 
     other_voice = EspeakSynthesizer(voice="fr+m3", cache_dir=tmp_path)
-    assert await other_voice.synthesize(GREETING) != first
+    assert await other_voice.synthesize(GREETING, persist=True) != first
     assert len(cached_files(tmp_path)) == 2
+
+
+async def test_replies_that_may_hold_personal_data_never_reach_the_disk(tmp_path: Path) -> None:
+    synth = EspeakSynthesizer(cache_dir=tmp_path)
+    await synth.prewarm([GREETING])
+    await synth.synthesize("Je récapitule : Dupont Marie, née le douze mars mille neuf cent quatre-vingts.")
+    assert len(cached_files(tmp_path)) == 1  # the fixed greeting only
+    # An older install's cache with a reply in it: pruned at the next start.
+    stale = tmp_path / "ab" / ("ab" + "0" * 62 + ".slin16")
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"\0" * 64)
+    await EspeakSynthesizer(cache_dir=tmp_path).prewarm([GREETING], prune=True)
+    assert [p.name for p in cached_files(tmp_path)] != [stale.name] and not stale.exists()
+    assert len(cached_files(tmp_path)) == 1
 
 
 async def test_cache_key_depends_on_voice_speed_and_text() -> None:

@@ -294,8 +294,11 @@ class EspeakSynthesizer:
         raw = "\x1f".join((OUTPUT_VERSION, version, self.voice, str(self.speed_wpm), text))
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
-    async def synthesize(self, text: str) -> bytes:
-        """French speech as slin16; cached prompts come back at once."""
+    async def synthesize(self, text: str, persist: bool = False) -> bytes:
+        """French speech as slin16; cached prompts come back at once.
+
+        Only `persist=True` texts (the practice's fixed prompts, see `prewarm`) are written to the disk
+        cache: other replies may quote a caller's name or birth date and stay in memory only."""
         text = normalize_fr(text)
         if not text:
             return b""
@@ -308,7 +311,7 @@ class EspeakSynthesizer:
         if task is None:
             # A task of its own: a caller hanging up (cancellation) must not waste or break the
             # work that other calls may be waiting for, and the result still lands in the cache.
-            task = asyncio.ensure_future(self._produce(key, text))
+            task = asyncio.ensure_future(self._produce(key, text, persist))
             self._inflight[key] = task
             task.add_done_callback(lambda t: self._settled(key, t))
         return await asyncio.shield(task)
@@ -318,14 +321,15 @@ class EspeakSynthesizer:
         if not task.cancelled() and task.exception() is not None:  # retrieved: no "never retrieved" noise
             log.debug("synthesis failed: %r", task.exception())
 
-    async def _produce(self, key: str, text: str) -> bytes:
+    async def _produce(self, key: str, text: str, persist: bool) -> bytes:
         pcm = await self._load_disk(key)
         if pcm is None:
             self.misses += 1
             t0 = time.perf_counter()
             pcm = await self._render(text)
             metrics.SYNTHESIS_SECONDS.observe(time.perf_counter() - t0)
-            await self._store_disk(key, pcm)
+            if persist:
+                await self._store_disk(key, pcm)
         else:
             self.hits += 1
         self._memory_put(key, pcm)
@@ -351,11 +355,19 @@ class EspeakSynthesizer:
             yield pcm
         self._memory_put(key, b"".join(parts))
 
-    async def prewarm(self, texts: Iterable[str]) -> int:
-        """Synthesise static prompts ahead of calls; returns how many were not cached yet."""
+    async def prewarm(self, texts: Iterable[str], prune: bool = False) -> int:
+        """Synthesise the fixed prompts ahead of calls and keep them on disk; returns how many were not
+        cached yet. `prune`: also delete every other file of the disk cache (older prompts, and replies
+        an earlier version may have written, which can hold callers' personal data)."""
         before = self.misses
+        keep: set[str] = set()
         for text in texts:
-            await self.synthesize(text)
+            await self.synthesize(text, persist=True)
+            keep.add(await self.cache_key(normalize_fr(text)))
+        if prune and self.cache_dir is not None:
+            removed = await asyncio.to_thread(_prune, self.cache_dir, keep)
+            if removed:
+                log.info("TTS disk cache: %d old file(s) removed", removed)
         return self.misses - before
 
     async def _render(self, text: str) -> bytes:
@@ -418,6 +430,15 @@ class EspeakSynthesizer:
             await asyncio.to_thread(_atomic_write, path, pcm)
         except OSError as err:  # a full or read-only disk must not break the call
             log.warning("TTS cache not written (%s)", err)
+
+
+def _prune(folder: Path, keep: set[str]) -> int:
+    removed = 0
+    for path in folder.glob("*/*.slin16"):
+        if path.stem not in keep:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
