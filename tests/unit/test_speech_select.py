@@ -35,9 +35,9 @@ class FakeSphinx:
 
 @pytest.fixture
 def no_sphinx(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(
-        sys.modules, "standardiste.speech.sphinx", types.ModuleType("standardiste.speech.sphinx")
-    )
+    # Both the package and its module: earlier tests may have imported the real ones.
+    for name in ("standardiste.speech.sphinx", "standardiste.speech.sphinx.recognizer"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
 
 
 @pytest.fixture
