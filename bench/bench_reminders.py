@@ -73,19 +73,45 @@ def percentile(values: list[float], q: float) -> float:
 def specs(count: int, first_due: dt.datetime, spread_s: float) -> list[JobSpec]:
     start = first_due + dt.timedelta(days=1)
     step = spread_s / max(1, count - 1)
-    return [JobSpec(REMINDER, f"bench-{i:05d}", first_due + dt.timedelta(seconds=i * step), start,
-                    start + dt.timedelta(minutes=20), "+33600000000") for i in range(count)]
+    return [
+        JobSpec(
+            REMINDER,
+            f"bench-{i:05d}",
+            first_due + dt.timedelta(seconds=i * step),
+            start,
+            start + dt.timedelta(minutes=20),
+            "+33600000000",
+        )
+        for i in range(count)
+    ]
 
 
-async def run_case(workdir: Path, server: RedisServer, name: str, count: int, spread_s: float,
-                   lead_s: float, duration_s: float, limit: int) -> dict[str, Any]:
+async def run_case(
+    workdir: Path,
+    server: RedisServer,
+    name: str,
+    count: int,
+    spread_s: float,
+    lead_s: float,
+    duration_s: float,
+    limit: int,
+) -> dict[str, Any]:
     config = load_config(None)
     db = Database(f"sqlite:///{workdir / f'{name}.db'}")
     db.migrate()
     dialer = CountingDialer(duration_s)
-    service = ReminderService(db=db, practice=config.practice, redis_url=server.url, dialer=dialer,
-                              clock=Clock(), namespace=f"bench:{name}", max_concurrent_calls=limit,
-                              drain_interval_s=0.2, sweep_interval_s=5.0, sweep_grace_s=30.0)
+    service = ReminderService(
+        db=db,
+        practice=config.practice,
+        redis_url=server.url,
+        dialer=dialer,
+        clock=Clock(),
+        namespace=f"bench:{name}",
+        max_concurrent_calls=limit,
+        drain_interval_s=0.2,
+        sweep_interval_s=5.0,
+        sweep_grace_s=30.0,
+    )
     await service.start()
     await poll(lambda: service.is_leader, 10)
     store = ReminderStore(db)
@@ -123,7 +149,9 @@ async def run_case(workdir: Path, server: RedisServer, name: str, count: int, sp
             "p95": round(percentile(delays, 0.95), 3),
             "max": round(max(delays), 3),
             "mean": round(statistics.fmean(delays), 3),
-        } if delays else None,
+        }
+        if delays
+        else None,
         "observed_max_concurrent_calls": dialer.max_active,
         "limit_held": dialer.max_active <= limit,
         "wall_s": round(t_done, 2),
@@ -147,15 +175,24 @@ async def main() -> None:
         try:
             # Instant calls and 20 workers: the figure is the scheduler's own delay (APScheduler firing,
             # the claim and attempt transactions), not time spent queueing behind the call limit.
-            results["dispatch_1000"] = await run_case(workdir, server, "dispatch", args.count, spread_s=10.0,
-                                                      lead_s=3.0, duration_s=0.0, limit=20)
+            results["dispatch_1000"] = await run_case(
+                workdir, server, "dispatch", args.count, spread_s=10.0, lead_s=3.0, duration_s=0.0, limit=20
+            )
             # The same with the demo practice's limit of 2: database transactions per call bound the rate.
             results["dispatch_1000_limit_2"] = await run_case(
-                workdir, server, "dispatch2", args.count, spread_s=10.0, lead_s=3.0, duration_s=0.0, limit=2)
+                workdir, server, "dispatch2", args.count, spread_s=10.0, lead_s=3.0, duration_s=0.0, limit=2
+            )
             for limit in (2, 5):
                 results[f"burst_limit_{limit}"] = await run_case(
-                    workdir, server, f"burst{limit}", 200, spread_s=0.0, lead_s=2.0, duration_s=0.2,
-                    limit=limit)
+                    workdir,
+                    server,
+                    f"burst{limit}",
+                    200,
+                    spread_s=0.0,
+                    lead_s=2.0,
+                    duration_s=0.2,
+                    limit=limit,
+                )
         finally:
             server.stop()
     print(json.dumps(results, indent=2))

@@ -63,8 +63,14 @@ class RedisServer:
     4,800 job writes/s).
     """
 
-    def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1",
-                 appendfsync: str = "everysec", binary: str = REDIS_SERVER_BINARY) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        appendfsync: str = "everysec",
+        binary: str = REDIS_SERVER_BINARY,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port or free_port(host)
@@ -88,20 +94,30 @@ class RedisServer:
     def command_line(self) -> list[str]:
         return [
             self.binary,
-            "--port", str(self.port),
-            "--bind", self.host,
-            "--dir", str(self.data_dir.resolve()),
-            "--appendonly", "yes",
-            "--appendfsync", self.appendfsync,
-            "--save", "",  # AOF only: no RDB snapshots competing for the disk
-            "--daemonize", "no",
-            "--protected-mode", "yes",
-            "--logfile", str((self.data_dir / "redis.log").resolve()),
+            "--port",
+            str(self.port),
+            "--bind",
+            self.host,
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            self.appendfsync,
+            "--save",
+            "",  # AOF only: no RDB snapshots competing for the disk
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            str((self.data_dir / "redis.log").resolve()),
         ]
 
     def ping(self, timeout: float = 0.5) -> bool:
-        client = redis.Redis(host=self.host, port=self.port, socket_timeout=timeout,
-                             socket_connect_timeout=timeout)
+        client = redis.Redis(
+            host=self.host, port=self.port, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
         try:
             return bool(client.ping())
         except (redis.RedisError, OSError):
@@ -117,15 +133,18 @@ class RedisServer:
                 f"{self.binary} introuvable : installez le paquet Debian redis-server / not installed"
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._process = subprocess.Popen(self.command_line(), stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._process = subprocess.Popen(
+            self.command_line(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 err = (self._process.stderr.read() if self._process.stderr else b"").decode(errors="replace")
                 self._process = None
-                raise RedisServerError(f"redis-server s'est arrêté au démarrage / exited at start: {err}"
-                                       f" (voir/see {self.data_dir / 'redis.log'})")
+                raise RedisServerError(
+                    f"redis-server s'est arrêté au démarrage / exited at start: {err}"
+                    f" (voir/see {self.data_dir / 'redis.log'})"
+                )
             if self.ping(0.2) and self._ours_and_loaded():
                 log.info("redis-server started on %s:%d (AOF in %s)", self.host, self.port, self.data_dir)
                 return

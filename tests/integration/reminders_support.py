@@ -23,8 +23,13 @@ def wednesday(hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(2026, 12, 2, hour, minute, tzinfo=TZ)
 
 
-def book(agenda: SqlAgenda, start: dt.datetime, now: dt.datetime, practitioner: str = "martin",
-         patient: PatientIdentity = PATIENT) -> Appointment:
+def book(
+    agenda: SqlAgenda,
+    start: dt.datetime,
+    now: dt.datetime,
+    practitioner: str = "martin",
+    patient: PatientIdentity = PATIENT,
+) -> Appointment:
     slot = Slot(practitioner, "consultation", start, start + dt.timedelta(minutes=20))
     return agenda.book(slot, patient, Source.PHONE, now)
 
@@ -33,8 +38,11 @@ class RecordingDialer:
     """A dialer double for the scheduling tests: they are about Redis, leases and the outbox, not
     telephony (test_reminders_asterisk places real calls). Records calls and their concurrency."""
 
-    def __init__(self, outcome: OutcomeKind | Callable[[CallRequest], OutcomeKind] = OutcomeKind.CONFIRMED,
-                 duration_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        outcome: OutcomeKind | Callable[[CallRequest], OutcomeKind] = OutcomeKind.CONFIRMED,
+        duration_s: float = 0.0,
+    ) -> None:
         self.outcome = outcome
         self.duration_s = duration_s
         self.calls: list[tuple[float, CallRequest]] = []

@@ -48,9 +48,17 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.node} %(name)s %(message)s")
     config = load_config(None)
     service = ReminderService(
-        db=Database(args.db), practice=config.practice, redis_url=args.redis,
-        dialer=FileDialer(args.calls, args.node, args.duration), clock=Clock(), namespace=args.namespace,
-        node=args.node, lease_ttl_s=args.ttl, sweep_interval_s=1.0, sweep_grace_s=3.0, drain_interval_s=0.2,
+        db=Database(args.db),
+        practice=config.practice,
+        redis_url=args.redis,
+        dialer=FileDialer(args.calls, args.node, args.duration),
+        clock=Clock(),
+        namespace=args.namespace,
+        node=args.node,
+        lease_ttl_s=args.ttl,
+        sweep_interval_s=1.0,
+        sweep_grace_s=3.0,
+        drain_interval_s=0.2,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -44,27 +44,49 @@ RigFactory = Callable[..., Awaitable[Rig]]
 
 
 @pytest.fixture
-async def rig(pbx: PbxInstance, app_factory: Callable[..., Awaitable[VoiceApp]],
-              phone_factory: Callable[..., Awaitable[TestPhone]], redis_server: RedisServer,
-              demo_config: Config) -> AsyncIterator[RigFactory]:
+async def rig(
+    pbx: PbxInstance,
+    app_factory: Callable[..., Awaitable[VoiceApp]],
+    phone_factory: Callable[..., Awaitable[TestPhone]],
+    redis_server: RedisServer,
+    demo_config: Config,
+) -> AsyncIterator[RigFactory]:
     made: list[Rig] = []
 
-    async def make(answer: AnswerPolicy, clock: Clock, practice: PracticeConfig | None = None,
-                   ring_timeout_s: int = 20, **speech: object) -> Rig:
+    async def make(
+        answer: AnswerPolicy,
+        clock: Clock,
+        practice: PracticeConfig | None = None,
+        ring_timeout_s: int = 20,
+        **speech: object,
+    ) -> Rig:
         app = await app_factory(**speech)
         assert app.db is not None and app.call_log is not None
         agenda = app._agenda
         assert isinstance(agenda, SqlAgenda)
         phone = await phone_factory(pbx.phone("patient1"), answer=answer)
         # The deployment as `serve` would read it: this PBX, the patient's calls to test phone patient1.
-        deployment = demo_config.deployment.model_copy(update={
-            "asterisk": pbx.config.model_copy(update={"outbound_endpoint": "patient1"}),
-            "redis": RedisConfig(url=redis_server.url, manage_server=False)})
+        deployment = demo_config.deployment.model_copy(
+            update={
+                "asterisk": pbx.config.model_copy(update={"outbound_endpoint": "patient1"}),
+                "redis": RedisConfig(url=redis_server.url, manage_server=False),
+            }
+        )
         config = Config(practice=practice or demo_config.practice, deployment=deployment)
-        component = ReminderComponent(config, pbx.secrets, app.db, agenda, app.call_log, clock=clock,
-                                      namespace="e2e:reminders", ring_timeout_s=ring_timeout_s,
-                                      lease_ttl_s=1.5, sweep_interval_s=1.0, sweep_grace_s=5.0,
-                                      drain_interval_s=0.2)
+        component = ReminderComponent(
+            config,
+            pbx.secrets,
+            app.db,
+            agenda,
+            app.call_log,
+            clock=clock,
+            namespace="e2e:reminders",
+            ring_timeout_s=ring_timeout_s,
+            lease_ttl_s=1.5,
+            sweep_interval_s=1.0,
+            sweep_grace_s=5.0,
+            drain_interval_s=0.2,
+        )
         await component.start()
         service = component.service
         assert await wait_until(lambda: service.is_leader, 10)
@@ -95,14 +117,18 @@ def _attempts_done(store: ReminderStore, appointment: Appointment, count: int) -
     return check
 
 
-@pytest.mark.parametrize(("keys", "status", "outcome"), [
-    ("1", AppointmentStatus.CONFIRMED, "confirmed"),
-    ("2", AppointmentStatus.CANCELLED, "cancelled"),
-    # 3: move; 1: the first free slot; 1: the first offer; 1: yes.
-    ("3111", AppointmentStatus.BOOKED, "rescheduled"),
-])
-async def test_reminder_call_confirms_cancels_or_moves(rig: RigFactory, keys: str, status: AppointmentStatus,
-                                                       outcome: str) -> None:
+@pytest.mark.parametrize(
+    ("keys", "status", "outcome"),
+    [
+        ("1", AppointmentStatus.CONFIRMED, "confirmed"),
+        ("2", AppointmentStatus.CANCELLED, "cancelled"),
+        # 3: move; 1: the first free slot; 1: the first offer; 1: yes.
+        ("3111", AppointmentStatus.BOOKED, "rescheduled"),
+    ],
+)
+async def test_reminder_call_confirms_cancels_or_moves(
+    rig: RigFactory, keys: str, status: AppointmentStatus, outcome: str
+) -> None:
     clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=5))
     r = await rig(ANSWER_NOW, clock)
     clock.set(VIRTUAL_NOW - dt.timedelta(seconds=5))  # set-up time must not eat the delay
@@ -125,8 +151,9 @@ async def test_reminder_call_confirms_cancels_or_moves(rig: RigFactory, keys: st
 
 
 @pytest.mark.parametrize(("policy", "expected"), [(NEVER_ANSWER, "no_answer"), (BUSY, "busy")])
-async def test_unanswered_reminder_is_retried_then_recorded(rig: RigFactory, demo_config: Config,
-                                                            policy: AnswerPolicy, expected: str) -> None:
+async def test_unanswered_reminder_is_retried_then_recorded(
+    rig: RigFactory, demo_config: Config, policy: AnswerPolicy, expected: str
+) -> None:
     # 1 retry, 1 minute apart; the clock runs 20x (a virtual minute is 3 real seconds).
     policy_ = demo_config.practice.reminders.model_copy(update={"retries": 1, "retry_delay_minutes": 1})
     practice = demo_config.practice.model_copy(update={"reminders": policy_})
@@ -167,8 +194,10 @@ async def test_follow_up_call_after_consultation(rig: RigFactory, demo_config: C
     """An appointment type with follow_up_call: the day after, inside the windows, the patient is
     called with purpose follow_up. (Its questions are open speech: the keypad-only test recogniser
     cannot answer them, so this checks the scheduling and the call, not the dialogue.)"""
-    types = [t.model_copy(update={"follow_up_call": True}) if t.id == "consultation" else t
-             for t in demo_config.practice.appointment_types]
+    types = [
+        t.model_copy(update={"follow_up_call": True}) if t.id == "consultation" else t
+        for t in demo_config.practice.appointment_types
+    ]
     practice = demo_config.practice.model_copy(update={"appointment_types": types})
     # Thursday 3 December 10:19:55: the consultation of Wednesday 10:00-10:20 ended nearly a day ago.
     thursday = dt.datetime(2026, 12, 3, 10, 19, 55, tzinfo=VIRTUAL_NOW.tzinfo)
@@ -201,9 +230,16 @@ async def test_outbound_limit_holds_on_real_calls(rig: RigFactory, demo_config: 
     r = await rig(NEVER_ANSWER, clock, practice=practice, ring_timeout_s=4)
     clock.set(VIRTUAL_NOW - dt.timedelta(seconds=5))
     slots = [("martin", 0), ("martin", 20), ("benali", 0), ("benali", 20)]
-    booked = [book(r.agenda, wednesday(10, minute), clock.now(), practitioner=who,
-                   patient=PatientIdentity(f"Patient{i}", "Test", dt.date(1970, 1, 1 + i), "+33612345678"))
-              for i, (who, minute) in enumerate(slots)]
+    booked = [
+        book(
+            r.agenda,
+            wednesday(10, minute),
+            clock.now(),
+            practitioner=who,
+            patient=PatientIdentity(f"Patient{i}", "Test", dt.date(1970, 1, 1 + i), "+33612345678"),
+        )
+        for i, (who, minute) in enumerate(slots)
+    ]
     most = 0
     for _ in range(300):  # 30 s
         ringing = sum(1 for c in r.phone.incoming_calls() if not c.ended)

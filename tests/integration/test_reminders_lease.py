@@ -48,9 +48,26 @@ def workers(tmp_path: Path, redis_server: RedisServer) -> Iterator[Workers]:
     for node in ("node-a", "node-b"):
         log = (tmp_path / f"{node}.log").open("wb")
         procs[node] = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.reminders_worker", "--db", db_url, "--redis",
-             redis_server.url, "--namespace", NS, "--node", node, "--calls", str(calls), "--duration", "0.1"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.reminders_worker",
+                "--db",
+                db_url,
+                "--redis",
+                redis_server.url,
+                "--namespace",
+                NS,
+                "--node",
+                node,
+                "--calls",
+                str(calls),
+                "--duration",
+                "0.1",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         yield db, procs, calls
@@ -71,8 +88,9 @@ def leader(client: redis.Redis) -> str | None:
     return value.decode().split("|")[0] if value else None
 
 
-def test_leader_killed_other_takes_over_each_reminder_once(workers: Workers,
-                                                           redis_server: RedisServer) -> None:
+def test_leader_killed_other_takes_over_each_reminder_once(
+    workers: Workers, redis_server: RedisServer
+) -> None:
     db, procs, calls = workers
     client = redis.Redis.from_url(redis_server.url)
     assert wait(lambda: leader(client) is not None, 20), "no scheduler became active"
@@ -82,8 +100,17 @@ def test_leader_killed_other_takes_over_each_reminder_once(workers: Workers,
     now = dt.datetime.now(dt.UTC)
     tomorrow = now + dt.timedelta(days=1)
     for i in range(COUNT):
-        store.put(JobSpec(REMINDER, f"appt-{i:02d}", now + dt.timedelta(seconds=2 + i * 0.2), tomorrow,
-                          tomorrow + dt.timedelta(minutes=20), "+33600000000"), now)
+        store.put(
+            JobSpec(
+                REMINDER,
+                f"appt-{i:02d}",
+                now + dt.timedelta(seconds=2 + i * 0.2),
+                tomorrow,
+                tomorrow + dt.timedelta(minutes=20),
+                "+33600000000",
+            ),
+            now,
+        )
     # Reminders span 2 s to 10 s from now; kill the active scheduler in the middle.
     time.sleep(max(0.0, 5.0 - (dt.datetime.now(dt.UTC) - now).total_seconds()))
     procs[first].kill()

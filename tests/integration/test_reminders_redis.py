@@ -41,17 +41,32 @@ ServiceFactory = Callable[..., ReminderService]
 
 
 @pytest.fixture
-async def make_service(db: Database, redis_server: RedisServer,
-                       demo_config: Config) -> AsyncIterator[ServiceFactory]:
+async def make_service(
+    db: Database, redis_server: RedisServer, demo_config: Config
+) -> AsyncIterator[ServiceFactory]:
     started: list[ReminderService] = []
 
-    def factory(dialer: Dialer, clock: Clock, practice: PracticeConfig | None = None,
-                agenda: SqlAgenda | None = None, **kwargs: object) -> ReminderService:
-        service = ReminderService(db=db, practice=practice or demo_config.practice,
-                                  redis_url=redis_server.url, dialer=dialer, agenda=agenda, clock=clock,
-                                  namespace=NS, lease_ttl_s=1.5,
-                                  sweep_interval_s=1.0, sweep_grace_s=2.0, drain_interval_s=0.2,
-                                  **kwargs)  # type: ignore[arg-type]
+    def factory(
+        dialer: Dialer,
+        clock: Clock,
+        practice: PracticeConfig | None = None,
+        agenda: SqlAgenda | None = None,
+        **kwargs: object,
+    ) -> ReminderService:
+        service = ReminderService(
+            db=db,
+            practice=practice or demo_config.practice,
+            redis_url=redis_server.url,
+            dialer=dialer,
+            agenda=agenda,
+            clock=clock,
+            namespace=NS,
+            lease_ttl_s=1.5,
+            sweep_interval_s=1.0,
+            sweep_grace_s=2.0,
+            drain_interval_s=0.2,
+            **kwargs,
+        )  # type: ignore[arg-type]
         started.append(service)
         return service
 
@@ -68,8 +83,9 @@ def redis_jobs(server: RedisServer) -> dict[str, float]:
         client.close()
 
 
-async def test_booking_creates_job_that_fires_once(db: Database, redis_server: RedisServer,
-                                                   make_service: ServiceFactory, demo_config: Config) -> None:
+async def test_booking_creates_job_that_fires_once(
+    db: Database, redis_server: RedisServer, make_service: ServiceFactory, demo_config: Config
+) -> None:
     dialer = RecordingDialer()
     clock = Clock.starting_at(VIRTUAL_NOW)
     agenda = SqlAgenda(db, demo_config.practice)
@@ -96,8 +112,9 @@ async def test_booking_creates_job_that_fires_once(db: Database, redis_server: R
     assert job_id not in redis_jobs(redis_server)  # a date job leaves the store once fired
 
 
-async def test_move_and_cancel_follow_the_agenda(db: Database, redis_server: RedisServer,
-                                                 make_service: ServiceFactory, demo_config: Config) -> None:
+async def test_move_and_cancel_follow_the_agenda(
+    db: Database, redis_server: RedisServer, make_service: ServiceFactory, demo_config: Config
+) -> None:
     dialer = RecordingDialer()
     clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(hours=2))  # nothing due during the test
     agenda = SqlAgenda(db, demo_config.practice)
@@ -112,11 +129,16 @@ async def test_move_and_cancel_follow_the_agenda(db: Database, redis_server: Red
     from standardiste.agenda.model import Slot, Source
 
     monday = dt.datetime(2026, 12, 7, 10, tzinfo=VIRTUAL_NOW.tzinfo)
-    agenda.move(first.id, Slot("martin", "consultation", monday, monday + dt.timedelta(minutes=20)),
-                Source.PHONE, clock.now())
+    agenda.move(
+        first.id,
+        Slot("martin", "consultation", monday, monday + dt.timedelta(minutes=20)),
+        Source.PHONE,
+        clock.now(),
+    )
     saturday = clock.to_real(dt.datetime(2026, 12, 5, 18, tzinfo=VIRTUAL_NOW.tzinfo)).timestamp()
     assert await wait_until(
-        lambda: redis_jobs(redis_server).get(f"reminder:{first.id}") == pytest.approx(saturday, abs=0.01), 15)
+        lambda: redis_jobs(redis_server).get(f"reminder:{first.id}") == pytest.approx(saturday, abs=0.01), 15
+    )
     agenda.cancel(second.id, Source.PHONE, clock.now())
     assert await wait_until(lambda: f"reminder:{second.id}" not in redis_jobs(redis_server), 15)
     store = ReminderStore(db)
@@ -132,8 +154,9 @@ async def test_move_and_cancel_follow_the_agenda(db: Database, redis_server: Red
     assert dialer.calls == []
 
 
-async def test_no_answer_is_retried_then_recorded(db: Database, redis_server: RedisServer,
-                                                  make_service: ServiceFactory, demo_config: Config) -> None:
+async def test_no_answer_is_retried_then_recorded(
+    db: Database, redis_server: RedisServer, make_service: ServiceFactory, demo_config: Config
+) -> None:
     dialer = RecordingDialer(OutcomeKind.NO_ANSWER)
     # 600x: the 30-minute retry delay lasts 3 real seconds; J-1 18:00 comes 1.5 s after start.
     clock = Clock.starting_at(dt.datetime(2026, 12, 1, 17, 45, tzinfo=VIRTUAL_NOW.tzinfo), speed=600)
@@ -144,13 +167,19 @@ async def test_no_answer_is_retried_then_recorded(db: Database, redis_server: Re
     clock.set(dt.datetime(2026, 12, 1, 17, 45, tzinfo=VIRTUAL_NOW.tzinfo))
     appointment = book(agenda, wednesday(10), clock.now())
     store = ReminderStore(db)
-    assert await wait_until(lambda: len(store.attempts(appointment.id)) == 3
-                            and store.attempts(appointment.id)[-1].outcome is not None, 30)
+    assert await wait_until(
+        lambda: (
+            len(store.attempts(appointment.id)) == 3
+            and store.attempts(appointment.id)[-1].outcome is not None
+        ),
+        30,
+    )
     attempts = store.attempts(appointment.id)
     assert [a.attempt for a in attempts] == [0, 1, 2]
     assert [a.outcome for a in attempts] == ["no_answer"] * 3
-    gaps = [(b.due_at - a.ended_at).total_seconds() / 60 for a, b in itertools.pairwise(attempts)
-            if a.ended_at]
+    gaps = [
+        (b.due_at - a.ended_at).total_seconds() / 60 for a, b in itertools.pairwise(attempts) if a.ended_at
+    ]
     assert all(29.9 <= g <= 30.5 for g in gaps), gaps
     job = store.get(f"reminder:{appointment.id}")
     assert job is not None and job.state == DONE and job.last_outcome == "no_answer"
@@ -158,9 +187,9 @@ async def test_no_answer_is_retried_then_recorded(db: Database, redis_server: Re
     assert dialer.called(appointment.id) == 3
 
 
-async def test_cancelled_slot_while_queued_is_not_called(db: Database, redis_server: RedisServer,
-                                                         make_service: ServiceFactory,
-                                                         demo_config: Config) -> None:
+async def test_cancelled_slot_while_queued_is_not_called(
+    db: Database, redis_server: RedisServer, make_service: ServiceFactory, demo_config: Config
+) -> None:
     """A reminder whose appointment was cancelled in another process (listener missed) is skipped."""
     dialer = RecordingDialer()
     clock = Clock.starting_at(VIRTUAL_NOW)
@@ -182,9 +211,9 @@ async def test_cancelled_slot_while_queued_is_not_called(db: Database, redis_ser
 
 
 @pytest.mark.parametrize("how", ["stop", "kill", "wipe"])
-async def test_redis_outage_loses_and_duplicates_nothing(db: Database, redis_server: RedisServer,
-                                                         make_service: ServiceFactory,
-                                                         demo_config: Config, how: str) -> None:
+async def test_redis_outage_loses_and_duplicates_nothing(
+    db: Database, redis_server: RedisServer, make_service: ServiceFactory, demo_config: Config, how: str
+) -> None:
     dialer = RecordingDialer()
     clock = Clock.starting_at(VIRTUAL_NOW - dt.timedelta(seconds=20))
     agenda = SqlAgenda(db, demo_config.practice)
@@ -195,8 +224,9 @@ async def test_redis_outage_loses_and_duplicates_nothing(db: Database, redis_ser
     clock.set(VIRTUAL_NOW - dt.timedelta(seconds=7))  # the reminders are due in 10 s
     before = book(agenda, wednesday(10), clock.now())
     doomed = book(agenda, wednesday(11), clock.now())
-    assert await wait_until(lambda: {f"reminder:{before.id}", f"reminder:{doomed.id}"}
-                            <= redis_jobs(redis_server).keys(), 8)
+    assert await wait_until(
+        lambda: {f"reminder:{before.id}", f"reminder:{doomed.id}"} <= redis_jobs(redis_server).keys(), 8
+    )
     assert await wait_until(lambda: service.is_leader, 5)
 
     if how == "stop":
@@ -234,9 +264,19 @@ async def test_redis_down_from_the_start(db: Database, tmp_path: Path, demo_conf
     dialer = RecordingDialer()
     clock = Clock.starting_at(VIRTUAL_NOW)
     agenda = SqlAgenda(db, demo_config.practice)
-    service = ReminderService(db=db, practice=demo_config.practice, redis_url=server.url, dialer=dialer,
-                              agenda=agenda, clock=clock, namespace=NS, lease_ttl_s=1.5, sweep_interval_s=1.0,
-                              sweep_grace_s=2.0, drain_interval_s=0.2)
+    service = ReminderService(
+        db=db,
+        practice=demo_config.practice,
+        redis_url=server.url,
+        dialer=dialer,
+        agenda=agenda,
+        clock=clock,
+        namespace=NS,
+        lease_ttl_s=1.5,
+        sweep_interval_s=1.0,
+        sweep_grace_s=2.0,
+        drain_interval_s=0.2,
+    )
     agenda.add_listener(service.listener)
     await service.start()
     try:

@@ -69,7 +69,7 @@ async def test_synthesis_is_timed_on_cache_misses_only(tmp_path: Path) -> None:
     synth = EspeakSynthesizer(cache_dir=tmp_path)
     before = value("standardiste_synthesis_seconds_count")
     text = f"Test des métriques numéro {dt.datetime.now().microsecond}."
-    await synth.synthesize(text)
+    await synth.synthesize(text, persist=True)  # a fixed prompt: kept on disk
     assert value("standardiste_synthesis_seconds_count") == before + 1
     await synth.synthesize(text)  # memory cache
     await EspeakSynthesizer(cache_dir=tmp_path).synthesize(text)  # disk cache

@@ -113,20 +113,29 @@ def test_follow_up_next_day_inside_windows() -> None:
     assert follow_up_retry_time(at(2026, 1, 19, 9), at(2026, 1, 17, 11), 0, w) == at(2026, 1, 19, 9, 30)
 
 
-def _appointment(kind: str = "consultation",
-                 status: AppointmentStatus = AppointmentStatus.BOOKED) -> Appointment:
+def _appointment(
+    kind: str = "consultation", status: AppointmentStatus = AppointmentStatus.BOOKED
+) -> Appointment:
     patient = Patient("p1", "Durand", "Marie", dt.date(1980, 2, 3), "+33612345678")
-    return Appointment("a1", "martin", patient, kind, at(2026, 1, 14, 10), at(2026, 1, 14, 10, 20), status,
-                       Source.PHONE)
+    return Appointment(
+        "a1", "martin", patient, kind, at(2026, 1, 14, 10), at(2026, 1, 14, 10, 20), status, Source.PHONE
+    )
 
 
 def test_plan_booked_moved_cancelled_confirmed(demo_config: Config) -> None:
-    practice = demo_config.practice.model_copy(update={"appointment_types": [
-        AppointmentType(id="consultation", label="consultation", minutes=20, follow_up_call=True)]})
+    practice = demo_config.practice.model_copy(
+        update={
+            "appointment_types": [
+                AppointmentType(id="consultation", label="consultation", minutes=20, follow_up_call=True)
+            ]
+        }
+    )
     w = CallWindows(practice.reminders, TZ, default_holidays())
     booked = plan("booked", _appointment(), practice, w, EARLY)
     assert [(s.kind, s.run_at) for s in booked] == [
-        (REMINDER, at(2026, 1, 13, 18)), (FOLLOW_UP, at(2026, 1, 15, 10, 20))]
+        (REMINDER, at(2026, 1, 13, 18)),
+        (FOLLOW_UP, at(2026, 1, 15, 10, 20)),
+    ]
     assert booked[0].job_id == "reminder:a1" and booked[0].phone == "+33612345678"
     cancelled = plan("cancelled", _appointment(status=AppointmentStatus.CANCELLED), practice, w, EARLY)
     assert [(s.kind, s.run_at) for s in cancelled] == [(REMINDER, None), (FOLLOW_UP, None)]

@@ -123,8 +123,14 @@ class Agenda(Protocol):
 
     def release(self, hold_id: str) -> None: ...
 
-    def book(self, slot: Slot, patient: PatientIdentity, source: Source, now: dt.datetime,
-             hold_id: str | None = None) -> Appointment:
+    def book(
+        self,
+        slot: Slot,
+        patient: PatientIdentity,
+        source: Source,
+        now: dt.datetime,
+        hold_id: str | None = None,
+    ) -> Appointment:
         """Atomic and exclusive; raises SlotTaken, SlotUnavailable, InvalidRequest."""
         ...
 
@@ -136,8 +142,14 @@ class Agenda(Protocol):
 
     def cancel(self, appointment_id: str, source: Source, now: dt.datetime) -> Appointment: ...
 
-    def move(self, appointment_id: str, new_slot: Slot, source: Source, now: dt.datetime,
-             hold_id: str | None = None) -> Appointment:
+    def move(
+        self,
+        appointment_id: str,
+        new_slot: Slot,
+        source: Source,
+        now: dt.datetime,
+        hold_id: str | None = None,
+    ) -> Appointment:
         """Atomic: the original slot is kept if the new one fails."""
         ...
 

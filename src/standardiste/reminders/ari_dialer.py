@@ -94,8 +94,14 @@ def map_outcome(answered: tuple[str | None, dict[str, Any]] | None, cause: int |
 class AriDialer:
     """A reminders Dialer on Asterisk. `async start()` / `async stop()` around its event socket."""
 
-    def __init__(self, ari_url: str, ari_user: str, ari_password: str, settings: AriDialerSettings,
-                 outcome_of: OutcomeLookup) -> None:
+    def __init__(
+        self,
+        ari_url: str,
+        ari_user: str,
+        ari_password: str,
+        settings: AriDialerSettings,
+        outcome_of: OutcomeLookup,
+    ) -> None:
         self.settings = settings
         self.events_app = f"{settings.app}-dialer"
         self.ari = AriClient(ari_url, ari_user, ari_password, self.events_app)
@@ -110,8 +116,10 @@ class AriDialer:
             async with asyncio.timeout(wait_s):
                 await self.connected.wait()
         except TimeoutError:
-            log.warning("reminder dialer: ARI events not connected yet (%s); retrying in the background",
-                        self.ari.base_url)
+            log.warning(
+                "reminder dialer: ARI events not connected yet (%s); retrying in the background",
+                self.ari.base_url,
+            )
 
     async def stop(self) -> None:
         if self._events_task is not None:
@@ -128,8 +136,10 @@ class AriDialer:
         while True:
             try:
                 async with self.ari.session.ws_connect(
-                    f"{base}/ari/events", params={"app": self.events_app, "subscribeAll": "true"},
-                    headers=self.ari.auth_headers, heartbeat=10.0,
+                    f"{base}/ari/events",
+                    params={"app": self.events_app, "subscribeAll": "true"},
+                    headers=self.ari.auth_headers,
+                    heartbeat=10.0,
                 ) as ws:
                     self.connected.set()
                     delay = 0.2
@@ -190,8 +200,9 @@ class AriDialer:
         finally:
             self._gone.pop(channel_id, None)
 
-    async def _wait_gone(self, channel_id: str, gone: asyncio.Future[int | None],
-                         limit_s: float) -> int | None:
+    async def _wait_gone(
+        self, channel_id: str, gone: asyncio.Future[int | None], limit_s: float
+    ) -> int | None:
         deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
             done, _ = await asyncio.wait({gone}, timeout=2.0)

@@ -11,8 +11,12 @@ import time
 
 
 class Clock:
-    def __init__(self, anchor_virtual: dt.datetime | None = None, speed: float = 1.0,
-                 anchor_real: dt.datetime | None = None) -> None:
+    def __init__(
+        self,
+        anchor_virtual: dt.datetime | None = None,
+        speed: float = 1.0,
+        anchor_real: dt.datetime | None = None,
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.anchor_real = anchor_real or dt.datetime.fromtimestamp(time.time(), dt.UTC)

@@ -24,18 +24,40 @@ log = logging.getLogger(__name__)
 
 
 class ReminderComponent:
-    def __init__(self, config: Config, secrets_: Secrets, db: Database, agenda: Any, call_log: Any, *,
-                 ari_url: str | None = None, clock: Clock | None = None, namespace: str = DEFAULT_NAMESPACE,
-                 ring_timeout_s: int = 30, **service_options: Any) -> None:
+    def __init__(
+        self,
+        config: Config,
+        secrets_: Secrets,
+        db: Database,
+        agenda: Any,
+        call_log: Any,
+        *,
+        ari_url: str | None = None,
+        clock: Clock | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        ring_timeout_s: int = 30,
+        **service_options: Any,
+    ) -> None:
         a = config.deployment.asterisk
         practice = config.practice
-        settings = AriDialerSettings(app=a.app_name, outbound_endpoint=a.outbound_endpoint,
-                                     caller_id=practice.phone, ring_timeout_s=ring_timeout_s)
+        settings = AriDialerSettings(
+            app=a.app_name,
+            outbound_endpoint=a.outbound_endpoint,
+            caller_id=practice.phone,
+            ring_timeout_s=ring_timeout_s,
+        )
         url = ari_url or f"http://{a.bind}:{a.http_port}"
         self.dialer = AriDialer(url, a.ari_user, secrets_.ari_password, settings, call_log_lookup(call_log))
-        self.service = ReminderService(db=db, practice=practice, redis_url=config.deployment.redis.url,
-                                       dialer=self.dialer, agenda=agenda, clock=clock, namespace=namespace,
-                                       **service_options)
+        self.service = ReminderService(
+            db=db,
+            practice=practice,
+            redis_url=config.deployment.redis.url,
+            dialer=self.dialer,
+            agenda=agenda,
+            clock=clock,
+            namespace=namespace,
+            **service_options,
+        )
         self.agenda = agenda
         self.enabled = practice.reminders.enabled and agenda is not None
 

@@ -17,13 +17,23 @@ def wants_follow_up(practice: PracticeConfig, appointment_type: str) -> bool:
 
 
 def _spec(kind: str, appointment: Appointment, run_at: dt.datetime | None) -> JobSpec:
-    return JobSpec(kind=kind, appointment_id=appointment.id, run_at=run_at,
-                   appointment_start=appointment.start, appointment_end=appointment.end,
-                   phone=appointment.patient.phone)
+    return JobSpec(
+        kind=kind,
+        appointment_id=appointment.id,
+        run_at=run_at,
+        appointment_start=appointment.start,
+        appointment_end=appointment.end,
+        phone=appointment.patient.phone,
+    )
 
 
-def plan(event: AgendaEvent, appointment: Appointment, practice: PracticeConfig, windows: CallWindows,
-         now: dt.datetime) -> list[JobSpec]:
+def plan(
+    event: AgendaEvent,
+    appointment: Appointment,
+    practice: PracticeConfig,
+    windows: CallWindows,
+    now: dt.datetime,
+) -> list[JobSpec]:
     """The jobs to put after `event`. A 'confirmed' appointment needs no reminder call any more
     (handled by the caller: only a job not yet being called is removed)."""
     active = event in ("booked", "moved") and appointment.status in ACTIVE

@@ -119,8 +119,9 @@ def reminder_time(start: dt.datetime, now: dt.datetime, windows: CallWindows) ->
     return planned
 
 
-def retry_time(now: dt.datetime, start: dt.datetime, attempt: int,
-               windows: CallWindows) -> dt.datetime | None:
+def retry_time(
+    now: dt.datetime, start: dt.datetime, attempt: int, windows: CallWindows
+) -> dt.datetime | None:
     """After failed attempt number `attempt` (0 = the first call): when to try again, or None."""
     policy = windows.policy
     if attempt >= policy.retries:
@@ -139,8 +140,9 @@ def follow_up_time(end: dt.datetime, now: dt.datetime, windows: CallWindows) -> 
     return planned
 
 
-def follow_up_retry_time(now: dt.datetime, end: dt.datetime, attempt: int,
-                         windows: CallWindows) -> dt.datetime | None:
+def follow_up_retry_time(
+    now: dt.datetime, end: dt.datetime, attempt: int, windows: CallWindows
+) -> dt.datetime | None:
     policy = windows.policy
     if attempt >= policy.retries:
         return None

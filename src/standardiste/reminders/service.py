@@ -172,8 +172,10 @@ class ReminderService:
         self._tasks = [asyncio.create_task(self._maintenance_loop(), name="reminders-maintenance")]
         if self.dispatch:
             self._tasks.append(asyncio.create_task(self._lease_loop(), name="reminders-lease"))
-            self._tasks += [asyncio.create_task(self._worker(i), name=f"reminders-call-{i}")
-                            for i in range(self.max_concurrent_calls)]
+            self._tasks += [
+                asyncio.create_task(self._worker(i), name=f"reminders-call-{i}")
+                for i in range(self.max_concurrent_calls)
+            ]
 
     async def stop(self) -> None:
         self._stopping = True
@@ -243,8 +245,11 @@ class ReminderService:
                     with self._scheduler_lock:
                         if job.state == SCHEDULED and job.run_at is not None:
                             self.scheduler.add_job(
-                                due_marker, trigger=DateTrigger(run_date=self.clock.to_real(job.run_at)),
-                                args=[job.job_id], id=job.job_id, replace_existing=True,
+                                due_marker,
+                                trigger=DateTrigger(run_date=self.clock.to_real(job.run_at)),
+                                args=[job.job_id],
+                                id=job.job_id,
+                                replace_existing=True,
                             )
                         else:
                             with contextlib.suppress(JobLookupError):
@@ -260,8 +265,10 @@ class ReminderService:
         return applied
 
     def _renew_sync_lock(self, token: str) -> bool:
-        script = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
-                  "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0")
+        script = (
+            "if redis.call('get', KEYS[1]) == ARGV[1] then "
+            "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+        )
         return bool(self.jobs_redis.eval(script, 1, self._sync_lock_key, token, SYNC_LOCK_MS))
 
     # -- leadership ----------------------------------------------------------------------------------
@@ -343,9 +350,14 @@ class ReminderService:
                 attempt = self.store.open_attempt(job)
                 if attempt is not None and attempt.node != self.node and self._node_alive(attempt.node):
                     continue  # still on the phone in a live process: it records its own outcome
-                self.store.finish_attempt(attempt.id if attempt else None, job, str(OutcomeKind.FAILED),
-                                          {"reason": "interrupted"}, now,
-                                          self._retry_at(job, OutcomeKind.FAILED, now))
+                self.store.finish_attempt(
+                    attempt.id if attempt else None,
+                    job,
+                    str(OutcomeKind.FAILED),
+                    {"reason": "interrupted"},
+                    now,
+                    self._retry_at(job, OutcomeKind.FAILED, now),
+                )
 
     # -- maintenance ---------------------------------------------------------------------------------
 
@@ -364,7 +376,8 @@ class ReminderService:
             except (redis.RedisError, OSError) as err:
                 # Expected while Redis is down (the lease loop says so once); otherwise worth seeing.
                 (log.warning if self.redis_ok else log.debug)(
-                    "reminders: outbox kept until Redis answers (%s)", err)
+                    "reminders: outbox kept until Redis answers (%s)", err
+                )
             except Exception:
                 log.exception("reminders: outbox drain failed")
             if self.is_leader:
@@ -423,8 +436,9 @@ class ReminderService:
         skip = self._skip_reason(job, appointment)
         now = self.clock.now()
         if skip is not None:
-            await asyncio.to_thread(self.store.finish_attempt, None, job, "skipped", {"reason": skip}, now,
-                                    None)
+            await asyncio.to_thread(
+                self.store.finish_attempt, None, job, "skipped", {"reason": skip}, now, None
+            )
             self.poke()
             return
         if not self.is_leader:
@@ -452,8 +466,9 @@ class ReminderService:
         details: dict[str, Any] = {**result.details}
         if retry_at is not None:
             details["retry_at"] = retry_at.isoformat()
-        await asyncio.to_thread(self.store.finish_attempt, attempt_id, job, str(result.outcome), details, end,
-                                retry_at)
+        await asyncio.to_thread(
+            self.store.finish_attempt, attempt_id, job, str(result.outcome), details, end, retry_at
+        )
         metrics.REMINDERS.labels(purpose=str(job.kind), outcome=str(result.outcome)).inc()
         log.info("reminders: %s attempt %d -> %s", job.job_id, job.attempt, result.outcome)
         self.poke()

@@ -41,13 +41,18 @@ def reminder_statuses(db: Database, appointment_ids: list[str], tz: ZoneInfo) ->
     if not appointment_ids:
         return {}
     with db.session() as s:
-        jobs = s.scalars(select(ReminderJobRow).where(ReminderJobRow.kind == REMINDER,
-                                                      ReminderJobRow.appointment_id.in_(appointment_ids)))
+        jobs = s.scalars(
+            select(ReminderJobRow).where(
+                ReminderJobRow.kind == REMINDER, ReminderJobRow.appointment_id.in_(appointment_ids)
+            )
+        )
         rows = list(jobs)
         tries: dict[str, int] = {}
-        for attempt in s.scalars(select(ReminderAttemptRow.appointment_id)
-                                 .where(ReminderAttemptRow.kind == REMINDER,
-                                        ReminderAttemptRow.appointment_id.in_(appointment_ids))):
+        for attempt in s.scalars(
+            select(ReminderAttemptRow.appointment_id).where(
+                ReminderAttemptRow.kind == REMINDER, ReminderAttemptRow.appointment_id.in_(appointment_ids)
+            )
+        ):
             tries[attempt] = tries.get(attempt, 0) + 1
         return {job.appointment_id: _label(job, tries.get(job.appointment_id, 0), tz) for job in rows}
 
@@ -60,6 +65,3 @@ def reminder_status_for(db: Database, timezone: str) -> Callable[[list[str]], di
         return reminder_statuses(db, appointment_ids, tz)
 
     return status
-
-
-

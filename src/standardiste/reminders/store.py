@@ -66,9 +66,21 @@ class JobState:
 
     @classmethod
     def of(cls, row: ReminderJobRow) -> JobState:
-        return cls(row.job_id, row.appointment_id, row.kind, row.attempt, row.state, row.run_at, row.version,
-                   row.synced, row.fence, row.appointment_start, row.appointment_end, row.phone,
-                   row.last_outcome)
+        return cls(
+            row.job_id,
+            row.appointment_id,
+            row.kind,
+            row.attempt,
+            row.state,
+            row.run_at,
+            row.version,
+            row.synced,
+            row.fence,
+            row.appointment_start,
+            row.appointment_end,
+            row.phone,
+            row.last_outcome,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +101,21 @@ class AttemptRecord:
 
     @classmethod
     def of(cls, row: ReminderAttemptRow) -> AttemptRecord:
-        return cls(row.id, row.job_id, row.version, row.appointment_id, row.kind, row.attempt, row.fence,
-                   row.node, row.due_at, row.started_at, row.ended_at, row.outcome, dict(row.details or {}))
+        return cls(
+            row.id,
+            row.job_id,
+            row.version,
+            row.appointment_id,
+            row.kind,
+            row.attempt,
+            row.fence,
+            row.node,
+            row.due_at,
+            row.started_at,
+            row.ended_at,
+            row.outcome,
+            dict(row.details or {}),
+        )
 
 
 class FencedOut(Exception):
@@ -112,11 +137,22 @@ class ReminderStore:
             if row is None:
                 if spec.run_at is None:
                     return _absent(spec)
-                row = ReminderJobRow(job_id=spec.job_id, appointment_id=spec.appointment_id, kind=spec.kind,
-                                     version=0, fence=None, last_outcome=None)
+                row = ReminderJobRow(
+                    job_id=spec.job_id,
+                    appointment_id=spec.appointment_id,
+                    kind=spec.kind,
+                    version=0,
+                    fence=None,
+                    last_outcome=None,
+                )
                 s.add(row)
-            elif (row.state == state and row.run_at == spec.run_at and row.attempt == spec.attempt
-                  and row.appointment_start == spec.appointment_start and row.phone == spec.phone):
+            elif (
+                row.state == state
+                and row.run_at == spec.run_at
+                and row.attempt == spec.attempt
+                and row.appointment_start == spec.appointment_start
+                and row.phone == spec.phone
+            ):
                 return JobState.of(row)  # idempotent: the same change told twice
             row.attempt = spec.attempt
             row.state = state
@@ -148,15 +184,21 @@ class ReminderStore:
 
     def unsynced(self, limit: int = 500) -> list[JobState]:
         with self.db.session() as s:
-            rows = s.scalars(select(ReminderJobRow).where(ReminderJobRow.synced.is_(False))
-                             .order_by(ReminderJobRow.updated_at).limit(limit))
+            rows = s.scalars(
+                select(ReminderJobRow)
+                .where(ReminderJobRow.synced.is_(False))
+                .order_by(ReminderJobRow.updated_at)
+                .limit(limit)
+            )
             return [JobState.of(r) for r in rows]
 
     def mark_synced(self, job_id: str, version: int) -> bool:
         with self.db.session() as s:
-            result = s.execute(update(ReminderJobRow)
-                               .where(ReminderJobRow.job_id == job_id, ReminderJobRow.version == version)
-                               .values(synced=True))
+            result = s.execute(
+                update(ReminderJobRow)
+                .where(ReminderJobRow.job_id == job_id, ReminderJobRow.version == version)
+                .values(synced=True)
+            )
             return bool(result.rowcount)
 
     def mark_synced_many(self, applied: list[tuple[str, int]]) -> int:
@@ -166,16 +208,22 @@ class ReminderStore:
         done = 0
         with self.db.session() as s:
             for job_id, version in applied:
-                result = s.execute(update(ReminderJobRow)
-                                   .where(ReminderJobRow.job_id == job_id, ReminderJobRow.version == version)
-                                   .values(synced=True))
+                result = s.execute(
+                    update(ReminderJobRow)
+                    .where(ReminderJobRow.job_id == job_id, ReminderJobRow.version == version)
+                    .values(synced=True)
+                )
                 done += result.rowcount or 0
         return done
 
     def count_unsynced(self) -> int:
         with self.db.session() as s:
-            return int(s.scalar(select(func.count()).select_from(ReminderJobRow)
-                                .where(ReminderJobRow.synced.is_(False))) or 0)
+            return int(
+                s.scalar(
+                    select(func.count()).select_from(ReminderJobRow).where(ReminderJobRow.synced.is_(False))
+                )
+                or 0
+            )
 
     # -- leadership fencing -----------------------------------------------------------------------
 
@@ -193,9 +241,11 @@ class ReminderStore:
     @staticmethod
     def _check_fence(s: Session, fence: int) -> None:
         # A write first: it takes SQLite's write lock / the PostgreSQL row lock for the whole claim.
-        result = s.execute(update(ReminderFenceRow)
-                           .where(ReminderFenceRow.id == 1, ReminderFenceRow.fence == fence)
-                           .values(fence=fence))
+        result = s.execute(
+            update(ReminderFenceRow)
+            .where(ReminderFenceRow.id == 1, ReminderFenceRow.fence == fence)
+            .values(fence=fence)
+        )
         if not result.rowcount:
             raise FencedOut(f"fence {fence} is not current")
 
@@ -206,11 +256,21 @@ class ReminderStore:
         try:
             with self.db.session() as s:
                 self._check_fence(s, fence)
-                result = s.execute(update(ReminderJobRow)
-                                   .where(ReminderJobRow.job_id == job_id, ReminderJobRow.state == SCHEDULED,
-                                          ReminderJobRow.run_at <= now)
-                                   .values(state=QUEUED, fence=fence, synced=False,
-                                           version=ReminderJobRow.version + 1, updated_at=now))
+                result = s.execute(
+                    update(ReminderJobRow)
+                    .where(
+                        ReminderJobRow.job_id == job_id,
+                        ReminderJobRow.state == SCHEDULED,
+                        ReminderJobRow.run_at <= now,
+                    )
+                    .values(
+                        state=QUEUED,
+                        fence=fence,
+                        synced=False,
+                        version=ReminderJobRow.version + 1,
+                        updated_at=now,
+                    )
+                )
                 if not result.rowcount:
                     return None
                 row = s.get(ReminderJobRow, job_id)
@@ -222,12 +282,15 @@ class ReminderStore:
     def release(self, job: JobState, now: dt.datetime) -> bool:
         """Give back a claimed job (e.g. leadership lost before dialling): queued -> scheduled."""
         with self.db.session() as s:
-            result = s.execute(update(ReminderJobRow)
-                               .where(ReminderJobRow.job_id == job.job_id,
-                                      ReminderJobRow.version == job.version,
-                                      ReminderJobRow.state == QUEUED)
-                               .values(state=SCHEDULED, synced=False, version=ReminderJobRow.version + 1,
-                                       updated_at=now))
+            result = s.execute(
+                update(ReminderJobRow)
+                .where(
+                    ReminderJobRow.job_id == job.job_id,
+                    ReminderJobRow.version == job.version,
+                    ReminderJobRow.state == QUEUED,
+                )
+                .values(state=SCHEDULED, synced=False, version=ReminderJobRow.version + 1, updated_at=now)
+            )
             return bool(result.rowcount)
 
     def start_attempt(self, job: JobState, fence: int, node: str, now: dt.datetime) -> int | None:
@@ -235,17 +298,30 @@ class ReminderStore:
         try:
             with self.db.session() as s:
                 self._check_fence(s, fence)
-                result = s.execute(update(ReminderJobRow)
-                                   .where(ReminderJobRow.job_id == job.job_id,
-                                          ReminderJobRow.version == job.version,
-                                          ReminderJobRow.state == QUEUED)
-                                   .values(state=CALLING, updated_at=now))
+                result = s.execute(
+                    update(ReminderJobRow)
+                    .where(
+                        ReminderJobRow.job_id == job.job_id,
+                        ReminderJobRow.version == job.version,
+                        ReminderJobRow.state == QUEUED,
+                    )
+                    .values(state=CALLING, updated_at=now)
+                )
                 if not result.rowcount:
                     return None
                 attempt = ReminderAttemptRow(
-                    job_id=job.job_id, version=job.version, appointment_id=job.appointment_id, kind=job.kind,
-                    attempt=job.attempt, fence=fence, node=node, due_at=job.run_at or now, started_at=now,
-                    ended_at=None, outcome=None, details={},
+                    job_id=job.job_id,
+                    version=job.version,
+                    appointment_id=job.appointment_id,
+                    kind=job.kind,
+                    attempt=job.attempt,
+                    fence=fence,
+                    node=node,
+                    due_at=job.run_at or now,
+                    started_at=now,
+                    ended_at=None,
+                    outcome=None,
+                    details={},
                 )
                 s.add(attempt)
                 s.flush()
@@ -253,8 +329,15 @@ class ReminderStore:
         except (FencedOut, IntegrityError):
             return None
 
-    def finish_attempt(self, attempt_id: int | None, job: JobState, outcome: str, details: dict[str, Any],
-                       now: dt.datetime, retry_at: dt.datetime | None) -> JobState | None:
+    def finish_attempt(
+        self,
+        attempt_id: int | None,
+        job: JobState,
+        outcome: str,
+        details: dict[str, Any],
+        now: dt.datetime,
+        retry_at: dt.datetime | None,
+    ) -> JobState | None:
         """Records the outcome; schedules the retry (same job id, next attempt) or closes the job.
         A job changed meanwhile (appointment moved during the call) keeps its new schedule."""
         with self.db.session() as s:
@@ -283,24 +366,31 @@ class ReminderStore:
 
     def due_scheduled(self, before: dt.datetime, limit: int = 1000) -> list[JobState]:
         with self.db.session() as s:
-            rows = s.scalars(select(ReminderJobRow)
-                             .where(ReminderJobRow.state == SCHEDULED, ReminderJobRow.run_at <= before)
-                             .order_by(ReminderJobRow.run_at).limit(limit))
+            rows = s.scalars(
+                select(ReminderJobRow)
+                .where(ReminderJobRow.state == SCHEDULED, ReminderJobRow.run_at <= before)
+                .order_by(ReminderJobRow.run_at)
+                .limit(limit)
+            )
             return [JobState.of(r) for r in rows]
 
     def orphans(self, fence: int) -> list[JobState]:
         """Jobs claimed or being called by an older leader (dead or deposed)."""
         with self.db.session() as s:
-            rows = s.scalars(select(ReminderJobRow)
-                             .where(ReminderJobRow.state.in_((QUEUED, CALLING)),
-                                    ReminderJobRow.fence < fence))
+            rows = s.scalars(
+                select(ReminderJobRow).where(
+                    ReminderJobRow.state.in_((QUEUED, CALLING)), ReminderJobRow.fence < fence
+                )
+            )
             return [JobState.of(r) for r in rows]
 
     def open_attempt(self, job: JobState) -> AttemptRecord | None:
         with self.db.session() as s:
-            row = s.scalar(select(ReminderAttemptRow)
-                           .where(ReminderAttemptRow.job_id == job.job_id,
-                                  ReminderAttemptRow.version == job.version))
+            row = s.scalar(
+                select(ReminderAttemptRow).where(
+                    ReminderAttemptRow.job_id == job.job_id, ReminderAttemptRow.version == job.version
+                )
+            )
             return AttemptRecord.of(row) if row else None
 
     def attempts(self, appointment_id: str | None = None) -> list[AttemptRecord]:
@@ -316,8 +406,21 @@ class ReminderStore:
 
 
 def _absent(spec: JobSpec) -> JobState:
-    return JobState(spec.job_id, spec.appointment_id, spec.kind, spec.attempt, REMOVED, None, 0, True, None,
-                    spec.appointment_start, spec.appointment_end, spec.phone, None)
+    return JobState(
+        spec.job_id,
+        spec.appointment_id,
+        spec.kind,
+        spec.attempt,
+        REMOVED,
+        None,
+        0,
+        True,
+        None,
+        spec.appointment_start,
+        spec.appointment_end,
+        spec.phone,
+        None,
+    )
 
 
 def current_fence(db: Database) -> int:

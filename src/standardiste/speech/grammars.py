@@ -96,8 +96,9 @@ _NUMBER_RULES = f"""
 <monthday> = premier | <n1_69>;
 <month> = {_alt(MONTHS)};
 <weekday> = {_alt(WEEKDAYS)};
-<part> = [le | en] {_alt(("matin", "après-midi", "soir", "fin de matinée", "début d'après-midi",
-                           "fin d'après-midi"))};
+<part> = [le | en] {
+    _alt(("matin", "après-midi", "soir", "fin de matinée", "début d'après-midi", "fin d'après-midi"))
+};
 <day> = [le] <weekday> [prochain] [[le] <monthday> <month>] | {_alt(RELATIVE_DAYS)}
     | [le] <monthday> <month> | la semaine prochaine;
 """
@@ -113,32 +114,85 @@ def _register(grammar: Grammar) -> Grammar:
 
 
 def _number_words() -> tuple[str, ...]:
-    return ("zéro", *UNITS, *TEENS, *TENS, "soixante", "soixante-dix", "quatre-vingt", "quatre-vingt-dix",
-            "et")
+    return (
+        "zéro",
+        *UNITS,
+        *TEENS,
+        *TENS,
+        "soixante",
+        "soixante-dix",
+        "quatre-vingt",
+        "quatre-vingt-dix",
+        "et",
+    )
 
 
 def _build(kind: Expect) -> Grammar | None:
     if kind is Expect.YES_NO:
         return Grammar("yes_no", _jsgf("yes_no", _alt(YES + NO), ""), YES + NO)
     if kind is Expect.DAY:
-        phrases = (*WEEKDAYS, *RELATIVE_DAYS, *PARTS_OF_DAY, *MONTHS, "lundi matin", "mardi après-midi",
-                   "le douze mars", "la semaine prochaine", "prochain", "le", "premier", *_number_words())
+        phrases = (
+            *WEEKDAYS,
+            *RELATIVE_DAYS,
+            *PARTS_OF_DAY,
+            *MONTHS,
+            "lundi matin",
+            "mardi après-midi",
+            "le douze mars",
+            "la semaine prochaine",
+            "prochain",
+            "le",
+            "premier",
+            *_number_words(),
+        )
         return Grammar("day", _jsgf("day", "<day> [<part>] | <part>"), phrases, (*WEEKDAYS, *RELATIVE_DAYS))
     if kind is Expect.TIME:
-        phrases = ("quatorze heures trente", "neuf heures", "midi", "minuit", "heures", "heure", "et quart",
-                   "et demie", "moins le quart", "le matin", "l'après-midi", *_number_words())
+        phrases = (
+            "quatorze heures trente",
+            "neuf heures",
+            "midi",
+            "minuit",
+            "heures",
+            "heure",
+            "et quart",
+            "et demie",
+            "moins le quart",
+            "le matin",
+            "l'après-midi",
+            *_number_words(),
+        )
         return Grammar("time", _jsgf("time", "<time> | <part>"), phrases)
     if kind is Expect.DATE_TIME:
-        phrases = (*WEEKDAYS, *RELATIVE_DAYS, *PARTS_OF_DAY, *MONTHS, "lundi quatorze heures trente",
-                   "mardi à neuf heures", "heures", "heure", "et quart", "et demie", "prochain", "premier",
-                   *_number_words())
+        phrases = (
+            *WEEKDAYS,
+            *RELATIVE_DAYS,
+            *PARTS_OF_DAY,
+            *MONTHS,
+            "lundi quatorze heures trente",
+            "mardi à neuf heures",
+            "heures",
+            "heure",
+            "et quart",
+            "et demie",
+            "prochain",
+            "premier",
+            *_number_words(),
+        )
         body = "<day> [<part>] [<time>] | <time> | <part>"
         return Grammar("date_time", _jsgf("date_time", body), phrases, (*WEEKDAYS, *RELATIVE_DAYS))
     if kind is Expect.BIRTH_DATE:
         year = "<year> = mille neuf cent <n1_99> | dix-neuf cent <n1_99> | deux mille [<n1_99>];\n"
         rules = _NUMBER_RULES + year
-        phrases = (*MONTHS, "le douze mars mille neuf cent quatre-vingt-cinq", "mille", "neuf", "cent",
-                   "deux mille", "premier", *_number_words())
+        phrases = (
+            *MONTHS,
+            "le douze mars mille neuf cent quatre-vingt-cinq",
+            "mille",
+            "neuf",
+            "cent",
+            "deux mille",
+            "premier",
+            *_number_words(),
+        )
         return Grammar("birth_date", _jsgf("birth_date", "[le] <monthday> <month> <year>", rules), phrases)
     if kind is Expect.PHONE:
         # Exactly a French number: five pairs ("zéro six, douze, ...") or ten digits. A looping grammar
