@@ -22,16 +22,21 @@ import datetime as dt
 import logging
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import requests
 
+from standardiste.agenda.external import (
+    ACTIVE_STATUSES,
+    ExternalAgenda,
+    booked_appointment,
+    taken_message,
+)
 from standardiste.agenda.ical import Event, build_event, parse_events, utc_stamp
 from standardiste.agenda.model import (
     AgendaError,
-    AgendaEvent,
     AgendaListener,
     Appointment,
     AppointmentStatus,
@@ -41,14 +46,11 @@ from standardiste.agenda.model import (
     Patient,
     PatientIdentity,
     Slot,
-    SlotQuery,
     SlotTaken,
     Source,
 )
-from standardiste.agenda.rules import Interval, PracticeRules
-from standardiste.agenda.sealed import new_patient_row
-from standardiste.agenda.search import candidates, choose, plan
-from standardiste.agenda.sql import SlotTakenWithAlternatives, check_identity, find_patient_row, patient_of
+from standardiste.agenda.rules import Interval
+from standardiste.agenda.sql import SlotTakenWithAlternatives, check_identity
 from standardiste.config import PracticeConfig
 from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
@@ -57,7 +59,6 @@ log = logging.getLogger(__name__)
 
 NS = {"D": "DAV:", "C": "urn:ietf:params:xml:ns:caldav"}
 X = "X-STANDARDISTE-"
-ACTIVE = (AppointmentStatus.BOOKED.value, AppointmentStatus.CONFIRMED.value)
 
 
 class CalDavError(AgendaError):
@@ -189,8 +190,10 @@ def _stamp_name(start: dt.datetime) -> str:
     return start.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
 
 
-class CalDavAgenda:
+class CalDavAgenda(ExternalAgenda[Resource]):
     """The Agenda protocol on a CalDAV server (one calendar per practitioner)."""
+
+    conflict_error = PreconditionFailed
 
     def __init__(
         self,
@@ -201,36 +204,17 @@ class CalDavAgenda:
         listeners: Iterable[AgendaListener] = (),
         cipher: FieldCipher | None = None,
     ) -> None:
-        self.practice = practice
-        self.rules = PracticeRules(practice)
+        super().__init__(practice, db, listeners, cipher)
         self.client = client
         self.client.tz = self.rules.tz
         missing = [p for p in self.rules.practitioner_ids if p not in calendars]
         if missing:
             raise InvalidRequest(f"calendrier CalDAV manquant / no CalDAV calendar for {missing}")
         self.calendars = {pid: client.url(u if u.endswith("/") else u + "/") for pid, u in calendars.items()}
-        self.db = db
-        self.listeners = list(listeners)
-        self.cipher = cipher  # the local patients table is encrypted like the embedded agenda's
-        self.step_hook: Callable[[str], None] | None = None
 
     def ensure_calendars(self) -> None:
         for pid, url in self.calendars.items():
             self.client.mkcalendar(url, self.practice.practitioner(pid).name)
-
-    def add_listener(self, listener: AgendaListener) -> None:
-        self.listeners.append(listener)
-
-    def _step(self, name: str) -> None:
-        if self.step_hook is not None:
-            self.step_hook(name)
-
-    def _notify(self, event: AgendaEvent, appointment: Appointment) -> None:
-        for listener in self.listeners:
-            try:
-                listener.on_appointment_changed(event, appointment)
-            except Exception:
-                log.exception("agenda listener failed on %s %s", event, appointment.id)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -258,25 +242,6 @@ class CalDavAgenda:
             pid: [Interval(e.start, e.end) for e in self._busy_events(pid, start, end, now)]
             for pid in practitioners
         }
-
-    def find_slots(self, query: SlotQuery, now: dt.datetime) -> list[Slot]:
-        p = plan(self.rules, query, now)
-        return choose(candidates(self.rules, p, lambda prs, s, e: self.busy(prs, s, e, now)), p.limit)
-
-    def _alternatives(self, slot: Slot, now: dt.datetime) -> list[Slot]:
-        try:
-            day = dt.datetime.combine(self.rules.local(slot.start).date(), dt.time(0), self.rules.tz)
-            return self.find_slots(
-                SlotQuery(
-                    practitioner_id=slot.practitioner_id,
-                    appointment_type=slot.appointment_type,
-                    earliest=max(day, now),
-                ),
-                now,
-            )
-        except AgendaError:
-            log.exception("could not compute alternatives")
-            return []
 
     def _locate(self, appointment_id: str) -> tuple[str, Resource, Event]:
         if not appointment_id or "/" in appointment_id or ".." in appointment_id:
@@ -339,10 +304,6 @@ class CalDavAgenda:
 
     # --- holds ------------------------------------------------------------------------------
 
-    def hold(self, slot: Slot, holder: str, now: dt.datetime) -> Hold:
-        self.rules.check_slot(slot, now)
-        return self._hold(slot, holder, now, exclude=())
-
     def _hold(self, slot: Slot, holder: str, now: dt.datetime, exclude: Sequence[str]) -> Hold:
         cal = self.calendars[slot.practitioner_id]
         uid = f"hold-{_stamp_name(slot.start)}"
@@ -356,7 +317,7 @@ class CalDavAgenda:
         }
         ics = build_event(uid, slot.start, slot.end, "Réservation en cours (appel)", "TENTATIVE", props, now)
         if self._busy_events(slot.practitioner_id, slot.start, slot.end, now, exclude):
-            raise SlotTaken(_taken(slot))
+            raise SlotTaken(taken_message(slot))
         try:
             etag = self.client.put(href, ics)
         except PreconditionFailed:
@@ -377,7 +338,7 @@ class CalDavAgenda:
         ]
         if others:
             self._withdraw(href, etag)
-            raise SlotTaken(_taken(slot))
+            raise SlotTaken(taken_message(slot))
         return Hold(f"{slot.practitioner_id}/{uid}", slot, expires)
 
     def _withdraw(self, href: str, etag: str) -> None:
@@ -391,22 +352,6 @@ class CalDavAgenda:
         if pid not in self.calendars or not uid.startswith("hold-"):
             return
         self.client.delete(urljoin(self.calendars[pid], f"{uid}.ics"), None)
-
-    # --- patients ---------------------------------------------------------------------------
-
-    def find_patient(self, identity: PatientIdentity) -> Patient | None:
-        with self.db.sessions() as session:
-            row = find_patient_row(session, identity, self.cipher)
-            return patient_of(row, self.cipher) if row else None
-
-    def _patient(self, identity: PatientIdentity, now: dt.datetime) -> Patient:
-        with self.db.session() as session:
-            row = find_patient_row(session, identity, self.cipher)
-            if row is None:
-                row = new_patient_row(identity, now, self.cipher)
-                session.add(row)
-                session.flush()
-            return patient_of(row, self.cipher)
 
     # --- appointments -----------------------------------------------------------------------
 
@@ -429,16 +374,7 @@ class CalDavAgenda:
         person = self._patient(patient, now)
         cal = self.calendars[pid]
         uid = f"std-{pid}-{_stamp_name(slot.start)}"
-        appt = Appointment(
-            uid,
-            pid,
-            person,
-            slot.appointment_type,
-            slot.start,
-            slot.end,
-            AppointmentStatus.BOOKED,
-            Source(source),
-        )
+        appt = booked_appointment(uid, slot, person, source)
         href = urljoin(cal, f"{uid}.ics")
         self._step("begin")
         try:
@@ -453,16 +389,7 @@ class CalDavAgenda:
                     f"créneau déjà pris / slot taken: {slot.start.isoformat()}", self._alternatives(slot, now)
                 ) from None
             uid = f"{uid}-{uuid.uuid4().hex[:6]}"
-            appt = Appointment(
-                uid,
-                pid,
-                person,
-                slot.appointment_type,
-                slot.start,
-                slot.end,
-                AppointmentStatus.BOOKED,
-                Source(source),
-            )
+            appt = booked_appointment(uid, slot, person, source)
             href = urljoin(cal, f"{uid}.ics")
             etag = self.client.put(href, self._ics(appt, now))
         self._step("put")
@@ -497,56 +424,16 @@ class CalDavAgenda:
                 for ev in res.events:
                     if ev.props.get(X + "PATIENT-ID") == patient_id:
                         appt = self._appointment(pid, ev)
-                        if appt.status.value in ACTIVE and appt.start >= now:
+                        if appt.status.value in ACTIVE_STATUSES and appt.start >= now:
                             out.append(appt)
         return sorted(out, key=lambda a: a.start)
 
-    def _rewrite(
-        self, appointment_id: str, change: Callable[[Appointment], Appointment | None], now: dt.datetime
-    ) -> tuple[Appointment, bool]:
-        """Read, change, write back with If-Match; one retry when someone else changed it meanwhile."""
-        for attempt in range(2):
-            pid, res, ev = self._locate(appointment_id)
-            current = self._appointment(pid, ev)
-            updated = change(current)
-            if updated is None:
-                return current, False
-            self._step("read")
-            try:
-                self.client.put(res.href, self._ics(updated, now), etag=res.etag)
-                return updated, True
-            except PreconditionFailed:
-                if attempt == 1:
-                    raise SlotTaken(
-                        "rendez-vous modifié entre-temps / appointment changed meanwhile"
-                    ) from None
-        raise AssertionError("unreachable")
+    def _read_current(self, appointment_id: str) -> tuple[Appointment, Resource]:
+        pid, res, ev = self._locate(appointment_id)
+        return self._appointment(pid, ev), res
 
-    def cancel(self, appointment_id: str, source: Source, now: dt.datetime) -> Appointment:
-        def change(a: Appointment) -> Appointment | None:
-            if a.status == AppointmentStatus.CANCELLED:
-                return None
-            if a.status.value not in ACTIVE:
-                raise InvalidRequest(f"rendez-vous déjà {a.status} / appointment already {a.status}")
-            return _replace(a, status=AppointmentStatus.CANCELLED)
-
-        appt, changed = self._rewrite(appointment_id, change, now)
-        if changed:
-            self._notify("cancelled", appt)
-        return appt
-
-    def confirm(self, appointment_id: str, source: Source, now: dt.datetime) -> Appointment:
-        def change(a: Appointment) -> Appointment | None:
-            if a.status == AppointmentStatus.CONFIRMED:
-                return None
-            if a.status != AppointmentStatus.BOOKED:
-                raise InvalidRequest(f"rendez-vous {a.status}: impossible à confirmer / cannot confirm")
-            return _replace(a, status=AppointmentStatus.CONFIRMED)
-
-        appt, changed = self._rewrite(appointment_id, change, now)
-        if changed:
-            self._notify("confirmed", appt)
-        return appt
+    def _write_back(self, stored: Resource, updated: Appointment, now: dt.datetime) -> None:
+        self.client.put(stored.href, self._ics(updated, now), etag=stored.etag)
 
     def move(
         self,
@@ -559,29 +446,11 @@ class CalDavAgenda:
         self.rules.check_slot(new_slot, now)
         pid, res, ev = self._locate(appointment_id)
         current = self._appointment(pid, ev)
-        if current.status.value not in ACTIVE:
-            raise InvalidRequest(f"rendez-vous {current.status}: impossible à déplacer / cannot move")
-        if current.start < now:
-            raise InvalidRequest("rendez-vous passé / appointment already past")
-        # Secure the new slot first (a verified hold): the original is untouched if this fails.
+        self._check_movable(current, now)
+        # Our own appointment does not block its new time, on the same calendar only.
         own = (appointment_id,) if new_slot.practitioner_id == pid else ()
-        if hold_id is None:
-            try:
-                hold = self._hold(new_slot, f"move:{appointment_id}", now, exclude=own)
-            except SlotTaken:
-                raise SlotTakenWithAlternatives(_taken(new_slot), self._alternatives(new_slot, now)) from None
-            hold_id = hold.id
-        self._step("held")
-        moved = Appointment(
-            current.id,
-            new_slot.practitioner_id,
-            current.patient,
-            new_slot.appointment_type,
-            new_slot.start,
-            new_slot.end,
-            AppointmentStatus.BOOKED,
-            Source(source),
-        )
+        hold_id = self._hold_for_move(appointment_id, new_slot, now, hold_id, exclude=own)
+        moved = self._moved(current, new_slot, source)
         try:
             if new_slot.practitioner_id == pid:
                 self.client.put(res.href, self._ics(moved, now), etag=res.etag)
@@ -617,13 +486,3 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         return dt.date(1900, 1, 1)  # unknown: the staff see the name in the event
-
-
-def _taken(slot: Slot) -> str:
-    return f"créneau déjà pris / slot taken: {slot.practitioner_id} {slot.start:%Y-%m-%d %H:%M}"
-
-
-def _replace(a: Appointment, *, status: AppointmentStatus) -> Appointment:
-    return Appointment(
-        a.id, a.practitioner_id, a.patient, a.appointment_type, a.start, a.end, status, a.source
-    )

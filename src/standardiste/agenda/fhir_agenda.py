@@ -18,32 +18,28 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import requests
 
+from standardiste.agenda.external import ExternalAgenda, booked_appointment, taken_message
 from standardiste.agenda.fhir import STATUS_TO_FHIR, appointment_resource
 from standardiste.agenda.model import (
     AgendaError,
-    AgendaEvent,
     AgendaListener,
     Appointment,
     AppointmentStatus,
     Hold,
-    InvalidRequest,
     NotFound,
     Patient,
     PatientIdentity,
     Slot,
-    SlotQuery,
     SlotTaken,
     Source,
 )
-from standardiste.agenda.rules import Interval, PracticeRules
-from standardiste.agenda.sealed import new_patient_row
-from standardiste.agenda.search import candidates, choose, plan
-from standardiste.agenda.sql import SlotTakenWithAlternatives, check_identity, find_patient_row, patient_of
+from standardiste.agenda.rules import Interval
+from standardiste.agenda.sql import SlotTakenWithAlternatives, check_identity
 from standardiste.config import PracticeConfig
 from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
@@ -172,8 +168,10 @@ def _time(value: str) -> dt.datetime:
     return moment
 
 
-class FhirAgenda:
+class FhirAgenda(ExternalAgenda[tuple[dict[str, Any], str]]):
     """The Agenda protocol on a FHIR R4 server."""
+
+    conflict_error = FhirConflict
 
     def __init__(
         self,
@@ -184,28 +182,9 @@ class FhirAgenda:
         listeners: Iterable[AgendaListener] = (),
         cipher: FieldCipher | None = None,
     ) -> None:
-        self.practice = practice
-        self.rules = PracticeRules(practice)
+        super().__init__(practice, db, listeners, cipher)
         self.client = client
-        self.db = db
         self.profiles = list(profiles)
-        self.cipher = cipher  # the local patients table is encrypted like the embedded agenda's
-        self.listeners = list(listeners)
-        self.step_hook: Callable[[str], None] | None = None
-
-    def add_listener(self, listener: AgendaListener) -> None:
-        self.listeners.append(listener)
-
-    def _step(self, name: str) -> None:
-        if self.step_hook is not None:
-            self.step_hook(name)
-
-    def _notify(self, event: AgendaEvent, appointment: Appointment) -> None:
-        for listener in self.listeners:
-            try:
-                listener.on_appointment_changed(event, appointment)
-            except Exception:
-                log.exception("agenda listener failed on %s %s", event, appointment.id)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -242,24 +221,6 @@ class FhirAgenda:
             pid: [Interval(_time(r["start"]), _time(r["end"])) for r in self._busy(pid, start, end, now)]
             for pid in practitioners
         }
-
-    def find_slots(self, query: SlotQuery, now: dt.datetime) -> list[Slot]:
-        p = plan(self.rules, query, now)
-        return choose(candidates(self.rules, p, lambda prs, s, e: self.busy(prs, s, e, now)), p.limit)
-
-    def _alternatives(self, slot: Slot, now: dt.datetime) -> list[Slot]:
-        try:
-            day = dt.datetime.combine(self.rules.local(slot.start).date(), dt.time(0), self.rules.tz)
-            return self.find_slots(
-                SlotQuery(
-                    practitioner_id=slot.practitioner_id,
-                    appointment_type=slot.appointment_type,
-                    earliest=max(day, now),
-                ),
-                now,
-            )
-        except AgendaError:
-            return []
 
     def _appointment(self, res: Mapping[str, Any]) -> Appointment:
         pid = _practitioner(res) or ""
@@ -321,14 +282,10 @@ class FhirAgenda:
 
     # --- holds ------------------------------------------------------------------------------
 
-    def hold(self, slot: Slot, holder: str, now: dt.datetime) -> Hold:
-        self.rules.check_slot(slot, now)
-        return self._hold(slot, holder, now, exclude=())
-
     def _hold(self, slot: Slot, holder: str, now: dt.datetime, exclude: Sequence[str]) -> Hold:
         pid = slot.practitioner_id
         if self._busy(pid, slot.start, slot.end, now, exclude):
-            raise SlotTaken(_taken(slot))
+            raise SlotTaken(taken_message(slot))
         expires = now + dt.timedelta(seconds=self.practice.booking.hold_seconds)
         res: dict[str, Any] = {
             "resourceType": "Appointment",
@@ -351,7 +308,7 @@ class FhirAgenda:
         ]
         if others:
             self._withdraw(created, etag)
-            raise SlotTaken(_taken(slot))
+            raise SlotTaken(taken_message(slot))
         return Hold(str(created["id"]), slot, expires)
 
     def _withdraw(self, res: dict[str, Any], etag: str) -> None:
@@ -369,22 +326,6 @@ class FhirAgenda:
         except FhirConflict:
             log.info("hold %s changed meanwhile: it will lapse", hold_id)
 
-    # --- patients ---------------------------------------------------------------------------
-
-    def find_patient(self, identity: PatientIdentity) -> Patient | None:
-        with self.db.sessions() as session:
-            row = find_patient_row(session, identity, self.cipher)
-            return patient_of(row, self.cipher) if row else None
-
-    def _patient(self, identity: PatientIdentity, now: dt.datetime) -> Patient:
-        with self.db.session() as session:
-            row = find_patient_row(session, identity, self.cipher)
-            if row is None:
-                row = new_patient_row(identity, now, self.cipher)
-                session.add(row)
-                session.flush()
-            return patient_of(row, self.cipher)
-
     # --- appointments -----------------------------------------------------------------------
 
     def book(
@@ -400,18 +341,9 @@ class FhirAgenda:
         pid = slot.practitioner_id
         own = (hold_id,) if hold_id else ()
         if self._busy(pid, slot.start, slot.end, now, own):
-            raise SlotTakenWithAlternatives(_taken(slot), self._alternatives(slot, now))
+            raise SlotTakenWithAlternatives(taken_message(slot), self._alternatives(slot, now))
         person = self._patient(patient, now)
-        draft = Appointment(
-            "",
-            pid,
-            person,
-            slot.appointment_type,
-            slot.start,
-            slot.end,
-            AppointmentStatus.BOOKED,
-            Source(source),
-        )
+        draft = booked_appointment("", slot, person, source)
         identifier = f"std-{pid}-{slot.start.astimezone(dt.UTC):%Y%m%dT%H%MZ}"
         self._step("begin")
         for attempt in range(2):
@@ -420,7 +352,7 @@ class FhirAgenda:
                     self._resource(draft, identifier), f"identifier={ID_SYSTEM}|{identifier}"
                 )
             except FhirConflict:
-                raise SlotTakenWithAlternatives(_taken(slot), self._alternatives(slot, now)) from None
+                raise SlotTakenWithAlternatives(taken_message(slot), self._alternatives(slot, now)) from None
             if new:
                 break
             # The same identifier exists: the slot is gone, unless that one was cancelled or moved since.
@@ -430,13 +362,13 @@ class FhirAgenda:
                 and _time(created["start"]) < slot.end
                 and _time(created["end"]) > slot.start
             ):
-                raise SlotTakenWithAlternatives(_taken(slot), self._alternatives(slot, now))
+                raise SlotTakenWithAlternatives(taken_message(slot), self._alternatives(slot, now))
             identifier = f"{identifier}-{uuid.uuid4().hex[:6]}"
         self._step("created")
         others = [r for r in self._busy(pid, slot.start, slot.end, now, own) if r.get("id") != created["id"]]
         if others:
             self._withdraw(created, etag)
-            raise SlotTakenWithAlternatives(_taken(slot), self._alternatives(slot, now))
+            raise SlotTakenWithAlternatives(taken_message(slot), self._alternatives(slot, now))
         if hold_id:
             self._release_quietly(hold_id)
         appt = self._appointment(created)
@@ -466,52 +398,14 @@ class FhirAgenda:
         out = [self._appointment(r) for r in found if r.get("status") == "booked"]
         return sorted((a for a in out if a.start >= now), key=lambda a: a.start)
 
-    def _rewrite(
-        self, appointment_id: str, change: Callable[[Appointment], Appointment | None]
-    ) -> tuple[Appointment, bool]:
-        for attempt in range(2):
-            res, etag = self._read(appointment_id)
-            current = self._appointment(res)
-            updated = change(current)
-            if updated is None:
-                return current, False
-            self._step("read")
-            new = self._resource(updated, res.get("identifier", [{}])[0].get("value", updated.id))
-            try:
-                self.client.update({**res, **new}, etag)
-                return updated, True
-            except FhirConflict:
-                if attempt == 1:
-                    raise SlotTaken(
-                        "rendez-vous modifié entre-temps / appointment changed meanwhile"
-                    ) from None
-        raise AssertionError("unreachable")
+    def _read_current(self, appointment_id: str) -> tuple[Appointment, tuple[dict[str, Any], str]]:
+        res, etag = self._read(appointment_id)
+        return self._appointment(res), (res, etag)
 
-    def cancel(self, appointment_id: str, source: Source, now: dt.datetime) -> Appointment:
-        def change(a: Appointment) -> Appointment | None:
-            if a.status == AppointmentStatus.CANCELLED:
-                return None
-            if a.status.value not in (AppointmentStatus.BOOKED.value, AppointmentStatus.CONFIRMED.value):
-                raise InvalidRequest(f"rendez-vous déjà {a.status} / appointment already {a.status}")
-            return _with(a, status=AppointmentStatus.CANCELLED)
-
-        appt, changed = self._rewrite(appointment_id, change)
-        if changed:
-            self._notify("cancelled", appt)
-        return appt
-
-    def confirm(self, appointment_id: str, source: Source, now: dt.datetime) -> Appointment:
-        def change(a: Appointment) -> Appointment | None:
-            if a.status == AppointmentStatus.CONFIRMED:
-                return None
-            if a.status != AppointmentStatus.BOOKED:
-                raise InvalidRequest(f"rendez-vous {a.status}: impossible à confirmer / cannot confirm")
-            return _with(a, status=AppointmentStatus.CONFIRMED)
-
-        appt, changed = self._rewrite(appointment_id, change)
-        if changed:
-            self._notify("confirmed", appt)
-        return appt
+    def _write_back(self, stored: tuple[dict[str, Any], str], updated: Appointment, now: dt.datetime) -> None:
+        res, etag = stored
+        new = self._resource(updated, res.get("identifier", [{}])[0].get("value", updated.id))
+        self.client.update({**res, **new}, etag)
 
     def move(
         self,
@@ -524,26 +418,9 @@ class FhirAgenda:
         self.rules.check_slot(new_slot, now)
         res, etag = self._read(appointment_id)
         current = self._appointment(res)
-        if current.status not in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED):
-            raise InvalidRequest(f"rendez-vous {current.status}: impossible à déplacer / cannot move")
-        if current.start < now:
-            raise InvalidRequest("rendez-vous passé / appointment already past")
-        if hold_id is None:
-            try:
-                hold_id = self._hold(new_slot, f"move:{appointment_id}", now, exclude=(appointment_id,)).id
-            except SlotTaken:
-                raise SlotTakenWithAlternatives(_taken(new_slot), self._alternatives(new_slot, now)) from None
-        self._step("held")
-        moved = Appointment(
-            current.id,
-            new_slot.practitioner_id,
-            current.patient,
-            new_slot.appointment_type,
-            new_slot.start,
-            new_slot.end,
-            AppointmentStatus.BOOKED,
-            Source(source),
-        )
+        self._check_movable(current, now)
+        hold_id = self._hold_for_move(appointment_id, new_slot, now, hold_id, exclude=(appointment_id,))
+        moved = self._moved(current, new_slot, source)
         new = self._resource(moved, res.get("identifier", [{}])[0].get("value", moved.id))
         try:
             self.client.update({**res, **new}, etag)
@@ -553,16 +430,6 @@ class FhirAgenda:
         self._release_quietly(hold_id)
         self._notify("moved", moved)
         return moved
-
-
-def _taken(slot: Slot) -> str:
-    return f"créneau déjà pris / slot taken: {slot.practitioner_id} {slot.start:%Y-%m-%d %H:%M}"
-
-
-def _with(a: Appointment, *, status: AppointmentStatus) -> Appointment:
-    return Appointment(
-        a.id, a.practitioner_id, a.patient, a.appointment_type, a.start, a.end, status, a.source
-    )
 
 
 __all__ = ["STATUS_TO_FHIR", "FhirAgenda", "FhirClient", "FhirConflict", "FhirError"]
