@@ -13,9 +13,10 @@ import re
 import threading
 import zoneinfo
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
+from standardiste.holidays import easter_sunday, holiday_name
+from standardiste.holidays import french_holidays as french_holidays
 from standardiste.understanding.normalize import Mapped, digits, fold, lower, without_fillers
 
 MONTHS = {
@@ -54,42 +55,7 @@ class FoundDate:
         return out | self.extra
 
 
-def easter(year: int) -> dt.date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    ll = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * ll) // 451
-    month = (h + ll - 7 * m + 114) // 31
-    day = (h + ll - 7 * m + 114) % 31 + 1
-    return dt.date(year, month, day)
-
-
-@lru_cache(maxsize=32)
-def french_holidays(year: int) -> dict[dt.date, str]:
-    """Public holidays in metropolitan France."""
-    e = easter(year)
-    return {
-        dt.date(year, 1, 1): "jour de l'an",
-        e + dt.timedelta(days=1): "lundi de Pâques",
-        dt.date(year, 5, 1): "fête du travail",
-        dt.date(year, 5, 8): "victoire 1945",
-        e + dt.timedelta(days=39): "Ascension",
-        e + dt.timedelta(days=50): "lundi de Pentecôte",
-        dt.date(year, 7, 14): "fête nationale",
-        dt.date(year, 8, 15): "Assomption",
-        dt.date(year, 11, 1): "Toussaint",
-        dt.date(year, 11, 11): "armistice",
-        dt.date(year, 12, 25): "Noël",
-    }
-
-
-def holiday_name(day: dt.date) -> str | None:
-    return french_holidays(day.year).get(day)
+easter = easter_sunday  # the name this module's rules and tests use
 
 
 # Holiday names Duckling does not know in French: (pattern on folded text, resolver by year).
