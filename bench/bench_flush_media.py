@@ -8,6 +8,7 @@ how long the tone went on after the stop. Results: bench/results/flush_media.md
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets as s
 import tempfile
 import time
@@ -78,7 +79,10 @@ async def main() -> None:
     root = ensure_root()
     (root / "instances").mkdir(exist_ok=True)
     sec = Secrets(
-        ari_password=s.token_urlsafe(16), ami_secret=s.token_urlsafe(16), encryption_key="x", session_key="x"
+        ari_password=s.token_urlsafe(16),
+        ami_secret=s.token_urlsafe(16),
+        encryption_key=base64.urlsafe_b64encode(s.token_bytes(32)).decode(),
+        session_key="x",
     )
     pbx = PbxInstance(
         root,

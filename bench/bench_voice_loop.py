@@ -234,12 +234,13 @@ async def bench(levels: list[int], recognizer: str, vosk_workers: int = 0) -> di
     root = ensure_root()
     (root / "instances").mkdir(exist_ok=True)
     inst = Path(tempfile.mkdtemp(prefix="bench-", dir=root / "instances"))
+    import base64
     import secrets as s
 
     secrets_ = Secrets(
         ari_password=s.token_urlsafe(16),
         ami_secret=s.token_urlsafe(16),
-        encryption_key="bench",
+        encryption_key=base64.urlsafe_b64encode(s.token_bytes(32)).decode(),
         session_key="bench",
     )
     most = max(levels)
