@@ -328,3 +328,16 @@ def test_french_dates_for_the_ear():
     assert P.birth_date_fr(dt.date(1985, 3, 15)) == "quinze mars mille neuf cent quatre-vingt-cinq"
     assert P.phone_fr("+33612345678") == "zéro six, douze, trente-quatre, cinquante-six, soixante-dix-huit"
     assert P.number_fr(91) == "quatre-vingt-onze" and P.number_fr(2000) == "deux mille"
+
+
+def test_bare_weekday_without_entity_said_that_weekday_is_next_week() -> None:
+    """The keyword path (no date entity, e.g. a grammar recogniser's words): same rule as dates.py."""
+    from standardiste.dialogue.when import time_wish
+
+    monday = dt.datetime(2026, 12, 7, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    wish = time_wish(None, "lundi", monday)
+    assert wish is not None and wish.day == dt.date(2026, 12, 14)
+    wish = time_wish(None, "lundi aujourd'hui", monday)
+    assert wish is not None and wish.day == dt.date(2026, 12, 7)
+    wish = time_wish(None, "mercredi", monday)
+    assert wish is not None and wish.day == dt.date(2026, 12, 9)

@@ -49,9 +49,63 @@ def test_tuesday_said_on_tuesday_after_the_time_is_next_week(resolver: DateResol
     assert one(resolver, "mardi").value.date() == dt.date(2026, 12, 1)
 
 
-def test_tuesday_said_on_tuesday_before_the_time_is_today(resolver: DateResolver) -> None:
+def test_tuesday_said_on_tuesday_before_the_time_is_next_week(resolver: DateResolver) -> None:
+    # The product rule: a bare weekday said on that same weekday means next week's (the dialogue
+    # confirms it with its date, "mardi premier décembre").
     found = one(resolver, "mardi à dix heures", TUESDAY_8H)
-    assert found.value == dt.datetime(2026, 11, 24, 10, 0, tzinfo=PARIS)
+    assert found.value == dt.datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)
+
+
+MONDAY_9H = dt.datetime(2026, 12, 7, 9, 0, tzinfo=PARIS)
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "expected", "grain"),
+    [
+        ("lundi", MONDAY_9H, "2026-12-14T00:00", "day"),
+        ("lundi quatorze heures trente", MONDAY_9H, "2026-12-14T14:30", "minute"),
+        ("lundi à 14 h 30", MONDAY_9H, "2026-12-14T14:30", "minute"),
+        ("lundi matin", MONDAY_9H, "2026-12-14T08:00", "part_of_day"),  # the whole morning, not from 9:00
+        ("lundi soir", MONDAY_9H, "2026-12-14T18:00", "part_of_day"),
+        ("lundi après-midi", MONDAY_9H.replace(hour=16), "2026-12-14T12:00", "part_of_day"),
+        ("lundi prochain", MONDAY_9H, "2026-12-14T00:00", "day"),
+        ("lundi en huit", MONDAY_9H, "2026-12-14T00:00", "day"),
+        # Sunday night, a minute before midnight: still Sunday; "dimanche" is next Sunday.
+        ("dimanche à 10 h", dt.datetime(2026, 12, 13, 23, 59, tzinfo=PARIS), "2026-12-20T10:00", "hour"),
+        # Friday 1 January 2027 (a holiday): "vendredi" is the 8th, and said as a plain day.
+        ("vendredi", dt.datetime(2027, 1, 1, 10, 0, tzinfo=PARIS), "2027-01-08T00:00", "day"),
+        # DST: Sunday 28 March 2027 (23 hours) and Sunday 31 October 2027 (25 hours).
+        ("dimanche à onze heures", dt.datetime(2027, 3, 28, 9, 0, tzinfo=PARIS), "2027-04-04T11:00", "hour"),
+        ("dimanche", dt.datetime(2027, 10, 31, 1, 30, tzinfo=PARIS), "2027-11-07T00:00", "day"),
+    ],
+)
+def test_bare_weekday_said_that_weekday_is_next_week(
+    resolver: DateResolver, text: str, now: dt.datetime, expected: str, grain: str
+) -> None:
+    found = one(resolver, text, now)
+    assert found.value.isoformat().startswith(expected), found
+    assert found.grain == grain
+    if found.range_end is not None:
+        assert found.range_end.date() in (found.value.date(), found.value.date() + dt.timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("aujourd'hui à quatorze heures", "2026-12-07T14:00"),
+        ("lundi, aujourd'hui", "2026-12-07T00:00"),
+        ("lundi ce matin", "2026-12-07T09:00"),
+        ("lundi cet après-midi", "2026-12-07T12:00"),
+        ("lundi 7 décembre", "2026-12-07T00:00"),
+        ("lundi 7 à dix heures", "2026-12-07T10:00"),
+        ("mardi", "2026-12-08T00:00"),  # another weekday: the coming one
+        ("dimanche", "2026-12-13T00:00"),
+    ],
+)
+def test_today_said_plainly_or_with_its_date_stays_today(
+    resolver: DateResolver, text: str, expected: str
+) -> None:
+    assert one(resolver, text, MONDAY_9H).value.isoformat().startswith(expected)
 
 
 def test_same_day_time_already_past_moves_forward(resolver: DateResolver) -> None:

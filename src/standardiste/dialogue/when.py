@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from standardiste.agenda.model import PartOfDay
 from standardiste.config import WEEKDAYS_FR
-from standardiste.dialogue.core import fold
+from standardiste.dialogue.core import fold, has_word
 from standardiste.understanding.types import Entity, EntityKind, Understanding
 
 _PART_WORDS = (
@@ -104,8 +104,8 @@ def time_wish(u: Understanding | None, text: str, now: dt.datetime) -> TimeWish 
     if weekday is not None:
         days = (weekday - now.weekday()) % 7
         day = now.date() + dt.timedelta(days=days)
-        if days == 0 and now.hour >= 18:
-            day += dt.timedelta(days=7)
+        if days == 0 and not _says_today(text):
+            day += dt.timedelta(days=7)  # a bare weekday said that weekday: next week's
         return _day_wish(day, tz, part)
     if part is not None:
         # "le matin" alone: from now on, mornings.
@@ -155,6 +155,10 @@ def _weekday_in(text: str) -> int | None:
         if word in WEEKDAYS_FR:
             found = WEEKDAYS_FR.index(word)
     return found
+
+
+def _says_today(text: str) -> bool:
+    return has_word(text, ("aujourd'hui", "aujourd hui", "ce matin", "cet apres midi", "ce midi", "ce soir"))
 
 
 _DAY_WORDS = (

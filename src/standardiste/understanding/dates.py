@@ -205,6 +205,8 @@ class DateResolver:
             if _BIRTH_CONTEXT.search(before):
                 continue
             item = self._resolve(r, s, e, now, folded_span=fold(lower(text[s:e]), drop_fillers=False).text)
+            if item is not None and _bare_weekday_today(item, dig.text[r["start"] : r["end"]], now):
+                item = self._next_week(item, r, dig.text, now)
             if item is not None:
                 add(item)
         # 5. A part of the day said apart from the day ("jeudi plutôt en fin de matinée"): merge or add.
@@ -246,6 +248,29 @@ class DateResolver:
                     add(self._with_part(base, name, (h1, m1), (h2, m2), now, roll=True))
         found.sort(key=lambda f: f.start)
         return found
+
+    def _next_week(self, item: FoundDate, r: dict[str, Any], text: str, now: dt.datetime) -> FoundDate:
+        """`item` (today) moved to the same weekday next week: Duckling again, from tomorrow 00:00, so
+        that a part of the day keeps its full range ("lundi matin" said on Monday at 10:00)."""
+        tomorrow = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0, 0), self.tz)
+        target = now.date() + dt.timedelta(days=7)
+        try:
+            results = self._duckling_parse(text, tomorrow)
+        except Exception:
+            results = []
+        for alt in results:
+            if (alt["start"], alt["end"]) != (r["start"], r["end"]):
+                continue
+            folded_span = fold(lower(text[alt["start"] : alt["end"]]), drop_fillers=False).text
+            moved = self._resolve(alt, item.start, item.end, tomorrow, folded_span)
+            if moved is not None and moved.value.date() == target:
+                return moved
+        week = dt.timedelta(days=7)
+        end = item.range_end + week if item.range_end is not None else None
+        value = item.value + week
+        return FoundDate(
+            item.start, item.end, value, item.grain, end, item.part_of_day, holiday=holiday_name(value.date())
+        )
 
     def _with_part(
         self,
@@ -367,6 +392,29 @@ class DateResolver:
             begin = max(moment, now.replace(second=0, microsecond=0))
             return FoundDate(s, e, begin, grain, finish)
         return None
+
+
+# Said with a weekday, these still mean today ("lundi, aujourd'hui", "mardi ce matin").
+_TODAY_CUE = re.compile(
+    r"\b(?:aujourd hui|ce jour|ce matin|cet apres midi|ce midi|ce soir|cette nuit|tout a l heure|"
+    r"ce (?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche))\b"
+)
+_WEEKDAY_WITH_DATE = re.compile(
+    r"\b(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) (?:le )?(?:\d{1,2}|premier|1er)\b"
+    r"(?! ?(?:h\b|heures?\b|:))"
+)
+
+
+def _bare_weekday_today(item: FoundDate, said_digits: str, now: dt.datetime) -> bool:
+    """A weekday said on that same weekday, with no date and nothing meaning "today": the product
+    means next week's ("lundi" said on a Monday is Monday next week, confirmed with its date)."""
+    if item.value.date() != now.date() or item.asap:
+        return False
+    folded = fold(lower(said_digits), drop_fillers=False).text
+    if WEEKDAY_WORDS[now.weekday()] not in folded.split():
+        return False
+    dated = _WEEKDAY_WITH_DATE.search(folded) or any(m in folded for m in MONTHS)
+    return not (dated or _TODAY_CUE.search(folded))
 
 
 def _part_name(begin: dt.datetime, finish: dt.datetime | None) -> str | None:
