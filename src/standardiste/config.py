@@ -227,6 +227,13 @@ class AsteriskConfig(_Model):
     reception_endpoint: str = "reception"
     practice_extension: str = "100"
     outbound_endpoint: str = "trunk"  # where reminder calls go (a trunk, or a test endpoint)
+    # The reception's waiting line (app_queue): who it rings (PJSIP endpoints; empty: the reception
+    # endpoint), how (ringall, rrmemory, leastrecent, fewestcalls, random, linear), the longest wait
+    # before the caller may leave a message, and the longest message.
+    queue_members: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = Field(default_factory=list)
+    queue_strategy: Literal["ringall", "rrmemory", "leastrecent", "fewestcalls", "random", "linear"] = "ringall"
+    queue_max_wait_s: Annotated[int, Field(ge=10, le=1800)] = 120
+    message_max_s: Annotated[int, Field(ge=10, le=600)] = 120
 
     @model_validator(mode="after")
     def _ports(self) -> AsteriskConfig:
@@ -238,15 +245,22 @@ class AsteriskConfig(_Model):
 class SpeechConfig(_Model):
     recognizer: Literal["auto", "vosk", "sphinx", "keypad"] = "auto"
     vosk_model: str = "vosk-model-small-fr-0.22"
-    voice: str = "fr+f2"
-    speed_wpm: Annotated[int, Field(ge=80, le=400)] = 165
+    # The assistant's voice: "pico" (SVOX Pico fr-FR, far clearer on the phone), "espeak" (espeak-ng),
+    # or "auto": Pico when installed, espeak-ng otherwise (the start-up log and `doctor` say which).
+    synthesizer: Literal["auto", "pico", "espeak"] = "auto"
+    pico_speed_percent: Annotated[int, Field(ge=50, le=200)] = 100
+    voice: str = "fr+f2"  # the espeak-ng voice
+    speed_wpm: Annotated[int, Field(ge=80, le=400)] = 165  # espeak-ng's speed
     silence_timeout_s: Annotated[float, Field(gt=0, le=30)] = 6.0
     end_of_turn_ms: Annotated[int, Field(ge=200, le=3000)] = 700
     max_turn_s: Annotated[float, Field(gt=1, le=60)] = 15.0
 
 
 class RedisConfig(_Model):
-    url: str = "redis://127.0.0.1:6379/0"
+    # None: the Redis that Standardiste runs itself (`manage_server`, or the standardiste-redis unit):
+    # a unix socket in data_dir/redis (mode 0700), user "standardiste" with secrets.toml's
+    # redis_password. A URL: a Redis run otherwise; without a password in it, secrets.toml's is used.
+    url: str | None = None
     manage_server: bool = True  # start a local redis-server with AOF under data_dir
 
 
@@ -267,6 +281,9 @@ class PrivacyConfig(_Model):
     # Write what callers say and what the assistant says back (names, dates) into the logs.
     # Off: the logs keep only lengths and events; the call log (encrypted) keeps the dialogue.
     log_transcripts: bool = False
+    # The encryption key, kept apart from the data (a stolen copy of data_dir holds no key). None: next
+    # to data_dir, "<data_dir>-keys/encryption.key"; production: /etc/standardiste/encryption.key.
+    key_file: Path | None = None
 
 
 class CalDavConfig(_Model):
@@ -306,8 +323,12 @@ class Secrets(_Model):
 
     ari_password: str
     ami_secret: str
-    encryption_key: str  # urlsafe base64, 32 bytes: transcripts and identities at rest
+    # Legacy: the encryption key now lives apart from the data, in privacy.key_file (privacy/keys.py moves
+    # it there from old secrets.toml files). Set here only by tests and by those old files.
+    encryption_key: str = ""
     session_key: str  # dashboard cookies
+    # Redis ACL user "standardiste"; secrets.toml files written before it existed get one added.
+    redis_password: str = Field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
 def _format_errors(err: ValidationError, source: str) -> str:
@@ -354,20 +375,25 @@ def load_or_create_secrets(data_dir: Path) -> Secrets:
     path = data_dir / "secrets.toml"
     if path.exists():
         try:
-            return Secrets.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            found = Secrets.model_validate(data)
         except (tomllib.TOMLDecodeError, ValidationError) as err:
             raise ConfigError(f"{path}: secrets illisibles / unreadable secrets: {err}") from None
-    import base64
-
+        missing = {k: v for k, v in found.model_dump().items() if k not in data and k != "encryption_key"}
+        if missing:  # a secret added since this file was written: keep the same value from now on
+            with path.open("a", encoding="utf-8") as out:
+                out.write("".join(f'{k} = "{v}"\n' for k, v in missing.items()))
+        return found
     fresh = Secrets(
         ari_password=secrets.token_urlsafe(24),
         ami_secret=secrets.token_urlsafe(24),
-        encryption_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         session_key=secrets.token_urlsafe(32),
     )
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)  # the database, secrets and recordings: the service's user only
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(f'{k} = "{v}"\n' for k, v in fresh.model_dump().items()), encoding="utf-8")
+    fields = fresh.model_dump(exclude={"encryption_key"})  # the key is kept apart (privacy/keys.py)
+    tmp.write_text("".join(f'{k} = "{v}"\n' for k, v in fields.items()), encoding="utf-8")
     tmp.chmod(0o600)
     tmp.replace(path)
     return fresh

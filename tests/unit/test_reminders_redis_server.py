@@ -3,13 +3,14 @@ clear errors for a bad binary or a busy port."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 import redis
 
-from standardiste.config import DeploymentConfig, RedisConfig
-from standardiste.redis_server import RedisAddress, RedisServer, RedisServerError
+from standardiste.config import DeploymentConfig, RedisConfig, Secrets
+from standardiste.redis_server import RedisAddress, RedisServer, RedisServerError, managed_url
 
 pytestmark = pytest.mark.redis
 
@@ -30,8 +31,8 @@ def test_start_ping_stop_and_aof_survives_restart(tmp_path: Path) -> None:
     try:
         client = redis.Redis.from_url(server.url)
         assert client.get("k") == b"v"
-        assert client.config_get("appendonly")["appendonly"] == "yes"
         client.close()
+        assert "appendonly yes" in (tmp_path / "redis" / "redis.conf").read_text()
     finally:
         server.stop()
 
@@ -52,11 +53,13 @@ def test_crash_then_restart_keeps_acknowledged_writes(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_port_in_use_is_a_clear_error(tmp_path: Path, redis_server: RedisServer) -> None:
-    other = RedisServer(tmp_path / "other", port=redis_server.port)
-    with pytest.raises(RedisServerError):
-        other.start(timeout=5)
-    assert redis_server.ping()
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        other = RedisServer(tmp_path / "other", port=busy.getsockname()[1])
+        with pytest.raises(RedisServerError):
+            other.start(timeout=5)
 
 
 def test_missing_binary_is_a_clear_error(tmp_path: Path) -> None:
@@ -65,9 +68,17 @@ def test_missing_binary_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_from_deployment(tmp_path: Path) -> None:
-    deployment = DeploymentConfig(data_dir=tmp_path, redis=RedisConfig(url="redis://127.0.0.1:6390/2"))
-    server = RedisServer.from_deployment(deployment)
-    assert server.port == 6390 and server.data_dir == tmp_path / "redis"
+    secrets_ = Secrets(ari_password="a", ami_secret="b", encryption_key="c", session_key="d")
+    deployment = DeploymentConfig(data_dir=tmp_path)
+    server = RedisServer.from_deployment(deployment, secrets_)
+    assert server.data_dir == (tmp_path / "redis").absolute() and server.port is None
+    assert server.password == secrets_.redis_password
+    assert managed_url(deployment, secrets_) == server.url
+    assert server.url.startswith("unix://standardiste:")
+    external = DeploymentConfig(data_dir=tmp_path, redis=RedisConfig(url="redis://127.0.0.1:6390/2"))
+    assert (
+        managed_url(external, secrets_) == f"redis://standardiste:{secrets_.redis_password}@127.0.0.1:6390/2"
+    )
     assert RedisAddress.from_url("redis://127.0.0.1:6390/2").db == 2
     with pytest.raises(RedisServerError):
         RedisAddress.from_url("http://x")

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,17 +102,26 @@ def check_database(config: Config) -> Finding:
 
 
 def check_synthesis(config: Config) -> Finding:
-    binary = shutil.which("espeak-ng")
-    if binary is None:
-        return Finding(
-            "synthèse vocale",
-            Level.PROBLEM,
-            "espeak-ng est absent : l'assistant ne peut pas parler (apt-get install espeak-ng).",
+    """Which voice callers hear (Pico, or espeak-ng as the fallback), proven by saying one word."""
+    from standardiste.speech.tts import SynthesisError, load_synthesizer
+
+    speech = config.deployment.speech
+    try:
+        choice = load_synthesizer(
+            speech.synthesizer,
+            espeak_voice=speech.voice,
+            speed_wpm=speech.speed_wpm,
+            pico_speed_percent=speech.pico_speed_percent,
         )
-    voices = subprocess.run([binary, "--voices=fr"], capture_output=True, text=True, timeout=10).stdout
-    if " fr" not in voices:
-        return Finding("synthèse vocale", Level.PROBLEM, "espeak-ng n'a pas de voix française.")
-    return Finding("synthèse vocale", Level.OK, f"espeak-ng, voix {config.deployment.speech.voice}.")
+        pcm = asyncio.run(choice.synthesizer.synthesize("Bonjour."))
+    except SynthesisError as err:
+        return Finding("synthèse vocale", Level.PROBLEM, f"l'assistant ne peut pas parler : {err}")
+    if not pcm:
+        return Finding("synthèse vocale", Level.PROBLEM, "la voix ne produit aucun son.")
+    if choice.fallback:
+        return Finding("synthèse vocale", Level.WARNING, f"{choice.explanation}.")
+    fallback = "" if shutil.which("espeak-ng") else " (espeak-ng, la voix de secours, est absent)"
+    return Finding("synthèse vocale", Level.OK, f"{choice.explanation}{fallback}.")
 
 
 def check_recognizer(config: Config) -> Finding:
@@ -143,9 +151,13 @@ def check_understanding(config: Config) -> Finding:
 def check_redis(config: Config) -> Finding:
     import redis
 
-    url = config.deployment.redis.url
+    from standardiste.config import load_or_create_secrets
+    from standardiste.redis_server import managed_url
+
+    secret_url = managed_url(config.deployment, load_or_create_secrets(config.deployment.data_dir))
+    url = config.deployment.redis.url or "socket du serveur géré / managed server's socket"
     try:
-        redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping()
+        redis.Redis.from_url(secret_url, socket_timeout=1, socket_connect_timeout=1).ping()
     except Exception:
         return Finding(
             "redis",

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "standardiste.cli.understand",  # understand
     "standardiste.cli.doctor",  # doctor
     "standardiste.cli.users",  # users add|passwd|list
+    "standardiste.cli.redis",  # redis serve
     "standardiste.agenda.cli",  # agenda check|holidays|slots
     "standardiste.privacy.cli",  # privacy encrypt-existing
 )

@@ -85,9 +85,10 @@ async def _run(config: Config) -> int:
     try:
         if dep.redis.manage_server:
             try:
+                from standardiste.config import load_or_create_secrets
                 from standardiste.redis_server import RedisServer
 
-                redis = RedisServer.from_deployment(dep)
+                redis = RedisServer.from_deployment(dep, load_or_create_secrets(dep.data_dir))
                 await asyncio.to_thread(redis.start)
             except Exception as err:  # the voice loop works without Redis (reminders need it)
                 log.warning("Redis non démarré / Redis not started: %s", err)

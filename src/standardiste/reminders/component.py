@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from standardiste.clock import Clock
 from standardiste.config import Config, Secrets
+from standardiste.redis_server import managed_url
 from standardiste.reminders.ari_dialer import AriDialer, AriDialerSettings, call_log_lookup
-from standardiste.reminders.clock import Clock
 from standardiste.reminders.service import DEFAULT_NAMESPACE, ReminderService
 from standardiste.storage.db import Database
 
@@ -51,11 +52,12 @@ class ReminderComponent:
         self.service = ReminderService(
             db=db,
             practice=practice,
-            redis_url=config.deployment.redis.url,
+            redis_url=managed_url(config.deployment, secrets_),
             dialer=self.dialer,
             agenda=agenda,
             clock=clock,
             namespace=namespace,
+            cipher=call_log.cipher,
             **service_options,
         )
         self.agenda = agenda

@@ -25,16 +25,17 @@ from zoneinfo import ZoneInfo
 import redis
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.jobstores.base import JobLookupError
-from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from standardiste import metrics
 from standardiste.agenda.model import Agenda, AgendaEvent, Appointment, AppointmentStatus, NotFound
+from standardiste.clock import Clock, SystemClock
 from standardiste.config import PracticeConfig
 from standardiste.dialogue.messages import OutcomeKind
-from standardiste.reminders.clock import Clock
+from standardiste.privacy.crypto import FieldCipher
 from standardiste.reminders.dialer import RETRYABLE, CallRequest, CallResult, Dialer
+from standardiste.reminders.jobstore import JsonRedisJobStore
 from standardiste.reminders.lease import Lease
 from standardiste.reminders.planner import plan
 from standardiste.reminders.policy import (
@@ -100,15 +101,16 @@ class ReminderService:
         drain_interval_s: float = 1.0,
         max_concurrent_calls: int | None = None,
         dispatch: bool = True,
+        cipher: FieldCipher | None = None,
     ) -> None:
         """`dispatch=False`: a process that only changes the schedule (e.g. the dashboard); it never
         becomes the active scheduler nor places calls."""
         self.db = db
-        self.store = ReminderStore(db)
+        self.store = ReminderStore(db, cipher)  # the cipher seals numbers to call and attempts' details
         self.practice = practice
         self.dialer = dialer
         self.agenda = agenda
-        self.clock = clock or Clock()
+        self.clock: Clock = clock or SystemClock()
         self.tz = ZoneInfo(practice.timezone)
         self._is_holiday = is_holiday or default_holidays()
         self.windows = CallWindows(practice.reminders, self.tz, self._is_holiday)
@@ -146,7 +148,10 @@ class ReminderService:
     # -- set-up ------------------------------------------------------------------------------------
 
     def _make_scheduler(self) -> BackgroundScheduler:
-        store = RedisJobStore(jobs_key=f"{self.namespace}:jobs", run_times_key=f"{self.namespace}:run_times")
+        # JSON documents, validated on read: nothing from Redis is ever unpickled.
+        store = JsonRedisJobStore(
+            jobs_key=f"{self.namespace}:jobs", run_times_key=f"{self.namespace}:run_times"
+        )
         store.redis = self.jobs_redis  # our client: URL with password/db, bounded timeouts
         scheduler = BackgroundScheduler(
             jobstores={"default": store},
