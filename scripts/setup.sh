@@ -18,6 +18,13 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  # The French voice (SVOX Pico: libttspico0 + libttspico-data) is Apache-2.0, code and voice data,
+  # but Debian files it under "non-free" because the voice data has no source to rebuild it from.
+  # A default Debian install lists "main" only: add "non-free" to the Debian archive's entries
+  # (deb822 .sources or one-line sources.list; nothing else is touched, a second run changes nothing).
+  if grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then
+    $sudo_cmd python3 "$here/scripts/enable_apt_components.py" non-free
+  fi
   $sudo_cmd apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
 else

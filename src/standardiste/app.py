@@ -145,13 +145,23 @@ class VoiceApp:
 
     async def _load_synthesizer(self) -> None:
         if self.synthesizer is None:
-            from standardiste.speech.tts import EspeakSynthesizer
+            from standardiste.speech.tts import load_synthesizer
 
             speech = self.deployment.speech
-            cache = Path(self.deployment.data_dir) / "prompts"
-            self.synthesizer = EspeakSynthesizer(
-                voice=speech.voice, speed_wpm=speech.speed_wpm, cache_dir=cache
+            choice = await asyncio.to_thread(
+                load_synthesizer,
+                speech.synthesizer,
+                espeak_voice=speech.voice,
+                speed_wpm=speech.speed_wpm,
+                pico_speed_percent=speech.pico_speed_percent,
+                cache_dir=Path(self.deployment.data_dir) / "prompts",
             )
+            self.synthesizer = choice.synthesizer
+            # Which voice callers hear, in plain French, for the IT person reading the logs.
+            if choice.fallback:
+                log.warning("synthèse vocale : %s", choice.explanation)
+            else:
+                log.info("synthèse vocale : %s", choice.explanation)
 
     async def _load_understander(self) -> None:
         if self.understander is None:

@@ -1,6 +1,10 @@
-"""French speech synthesis with espeak-ng, as slin16, off the event loop, with disk and memory caches.
+"""French speech synthesis as slin16, off the event loop, with disk and memory caches.
 
-Two engines drive the same espeak-ng: libespeak-ng through ctypes on one dedicated worker thread
+The assistant speaks with SVOX Pico fr-FR (speech/pico.py) when it is installed, espeak-ng otherwise
+(`load_synthesizer`, setting `speech.synthesizer`: auto/pico/espeak). `CachingSynthesizer` holds the
+caches, normalisation and streaming around one `Voice`.
+
+Two engines drive espeak-ng: libespeak-ng through ctypes on one dedicated worker thread
 (the library keeps global state, so exactly one thread ever touches it), or the `espeak-ng` binary
 as an asyncio subprocess. `engine="auto"` takes the library when it loads (measured faster, see
 bench/bench_speech.py) and the binary otherwise.
@@ -23,10 +27,12 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from standardiste import metrics
+from standardiste.speech import pico
 from standardiste.speech.audio import resample
 from standardiste.speech.types import SAMPLE_RATE
 
@@ -252,20 +258,32 @@ def split_sentences(text: str, min_chars: int = 20, max_chars: int = 140) -> lis
     return pieces
 
 
-class EspeakSynthesizer:
-    """espeak-ng French voice; `await synthesize(text)` returns slin16 and never blocks the event loop."""
+class Voice(Protocol):
+    """One speech engine: renders text to PCM; the synthesiser around it caches and resamples."""
 
-    def __init__(
-        self,
-        voice: str = "fr+f2",
-        speed_wpm: int = 165,
-        cache_dir: Path | str | None = None,
-        engine: Engine = "auto",
-        memory_cache_bytes: int = 32 * 1024 * 1024,
-    ) -> None:
+    name: str  # "pico" or "espeak-ng"
+
+    async def identity(self) -> str:
+        """Engine version, voice and speed: what makes the same text sound different (cache keys)."""
+        ...
+
+    async def render(self, text: str) -> tuple[bytes, int]:
+        """s16le mono PCM and its sample rate; never blocks the event loop."""
+        ...
+
+    def describe(self) -> str:
+        """The voice in a few French words, for logs and `doctor`."""
+        ...
+
+
+class EspeakVoice:
+    """espeak-ng through its library (one dedicated thread) or its binary (a subprocess per text)."""
+
+    name = "espeak-ng"
+
+    def __init__(self, voice: str = "fr+f2", speed_wpm: int = 165, engine: Engine = "auto") -> None:
         self.voice = voice
         self.speed_wpm = speed_wpm
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._library: _EspeakLibrary | None = None
         if engine in ("auto", "library"):
             try:
@@ -277,6 +295,83 @@ class EspeakSynthesizer:
         if self._library is None:
             _espeak_binary()  # clear error now rather than on the first call
         self.engine: Literal["library", "subprocess"] = "library" if self._library else "subprocess"
+
+    async def version(self) -> str:
+        if self._library is not None:
+            return self._library.version
+        return await _binary_version_string()
+
+    async def identity(self) -> str:
+        # Same fields as before voices were pluggable: existing disk caches stay valid.
+        return "\x1f".join((await self.version(), self.voice, str(self.speed_wpm)))
+
+    async def render(self, text: str) -> tuple[bytes, int]:
+        if self._library is not None:
+            lib = self._library
+            loop = asyncio.get_running_loop()
+            raw = await loop.run_in_executor(
+                lib.executor, lib.synth_blocking, text, self.voice, self.speed_wpm
+            )
+            return raw, lib.sample_rate
+        return await _binary_synth(text, self.voice, self.speed_wpm)
+
+    def describe(self) -> str:
+        return f"espeak-ng {self.voice} (robotique)"
+
+
+class PicoVoice:
+    """SVOX Pico fr-FR (speech/pico.py): 16 kHz, in-process, a pool of per-thread engines."""
+
+    name = "pico"
+
+    def __init__(self, speed_percent: int = 100, pool: pico.PicoPool | None = None) -> None:
+        if not 20 <= speed_percent <= 500:
+            raise ValueError(f"Pico speed {speed_percent}% outside 20-500")
+        self.speed_percent = speed_percent
+        try:
+            self._pool = pool if pool is not None else pico.shared_pool()
+        except pico.PicoUnavailable as err:
+            raise PicoNotFound(str(err)) from err
+        self._fingerprint = pico.voice_fingerprint(self._pool.lang_dir)
+
+    async def identity(self) -> str:
+        return "\x1f".join(("pico", self._fingerprint, pico.TEXT_ANALYSIS, str(self.speed_percent)))
+
+    def markup(self, text: str) -> str:
+        """The text Pico receives: plain, or wrapped in Pico's SSML speed tag when not at 100%."""
+        if self.speed_percent == 100:
+            return text
+        plain = text.replace("<", " ").replace(">", " ")
+        return f'<speed level="{self.speed_percent}">{plain}</speed>'
+
+    async def render(self, text: str) -> tuple[bytes, int]:
+        try:
+            pcm = await asyncio.wrap_future(self._pool.submit(self.markup(text)))
+        except pico.PicoError as err:
+            raise SynthesisError(str(err)) from err
+        return pcm, pico.SAMPLE_RATE
+
+    def describe(self) -> str:
+        return "SVOX Pico fr-FR (féminine, 16 kHz)"
+
+
+class PicoNotFound(SynthesisError):
+    pass
+
+
+class CachingSynthesizer:
+    """French speech from one Voice as slin16, with memory and disk caches; never blocks the event loop.
+
+    `await synthesize(text)` returns slin16; identical concurrent requests are rendered once."""
+
+    def __init__(
+        self,
+        backend: Voice,
+        cache_dir: Path | str | None = None,
+        memory_cache_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
+        self.backend = backend
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._memory: OrderedDict[str, bytes] = OrderedDict()
         self._memory_bytes = 0
         self._memory_limit = memory_cache_bytes
@@ -284,14 +379,15 @@ class EspeakSynthesizer:
         self.hits = 0
         self.misses = 0
 
-    async def engine_version(self) -> str:
-        if self._library is not None:
-            return self._library.version
-        return await _binary_version_string()
+    @property
+    def voice_name(self) -> str:
+        return self.backend.name
+
+    def describe(self) -> str:
+        return self.backend.describe()
 
     async def cache_key(self, text: str) -> str:
-        version = await self.engine_version()
-        raw = "\x1f".join((OUTPUT_VERSION, version, self.voice, str(self.speed_wpm), text))
+        raw = "\x1f".join((OUTPUT_VERSION, await self.backend.identity(), text))
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
     async def synthesize(self, text: str, persist: bool = False) -> bytes:
@@ -357,8 +453,8 @@ class EspeakSynthesizer:
 
     async def prewarm(self, texts: Iterable[str], prune: bool = False) -> int:
         """Synthesise the fixed prompts ahead of calls and keep them on disk; returns how many were not
-        cached yet. `prune`: also delete every other file of the disk cache (older prompts, and replies
-        an earlier version may have written, which can hold callers' personal data)."""
+        cached yet. `prune`: also delete every other file of the disk cache (older prompts, another
+        voice's, and replies an earlier version may have written, which can hold callers' personal data)."""
         before = self.misses
         keep: set[str] = set()
         for text in texts:
@@ -371,17 +467,11 @@ class EspeakSynthesizer:
         return self.misses - before
 
     async def _render(self, text: str) -> bytes:
-        if self._library is not None:
-            lib = self._library
-            loop = asyncio.get_running_loop()
-            raw = await loop.run_in_executor(
-                lib.executor, lib.synth_blocking, text, self.voice, self.speed_wpm
-            )
-            rate = lib.sample_rate
-        else:
-            raw, rate = await _binary_synth(text, self.voice, self.speed_wpm)
+        raw, rate = await self.backend.render(text)
         if not raw:
-            raise SynthesisError(f"espeak-ng n'a rien produit / produced no audio for {text[:40]!r}")
+            raise SynthesisError(
+                f"{self.backend.name} n'a rien produit / produced no audio for {text[:40]!r}"
+            )
         if rate == SAMPLE_RATE:
             return raw
         # soxr on a few seconds of audio takes ~1 ms; keep it off the loop anyway.
@@ -451,3 +541,75 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class EspeakSynthesizer(CachingSynthesizer):
+    """espeak-ng French voice with the caches (the fallback voice, and the test callers' voice)."""
+
+    def __init__(
+        self,
+        voice: str = "fr+f2",
+        speed_wpm: int = 165,
+        cache_dir: Path | str | None = None,
+        engine: Engine = "auto",
+        memory_cache_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
+        self.espeak = EspeakVoice(voice, speed_wpm, engine)
+        super().__init__(self.espeak, cache_dir, memory_cache_bytes)
+        self.voice = voice
+        self.speed_wpm = speed_wpm
+        self.engine = self.espeak.engine
+
+    async def engine_version(self) -> str:
+        return await self.espeak.version()
+
+
+class PicoSynthesizer(CachingSynthesizer):
+    """SVOX Pico fr-FR with the caches: the assistant's voice when Pico is installed."""
+
+    def __init__(
+        self,
+        speed_percent: int = 100,
+        cache_dir: Path | str | None = None,
+        memory_cache_bytes: int = 32 * 1024 * 1024,
+        pool: pico.PicoPool | None = None,
+    ) -> None:
+        self.pico = PicoVoice(speed_percent, pool)
+        super().__init__(self.pico, cache_dir, memory_cache_bytes)
+
+
+VoiceChoice = Literal["auto", "pico", "espeak"]
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesizerChoice:
+    synthesizer: CachingSynthesizer
+    explanation: str  # one French sentence for the start-up log and `doctor`
+    fallback: bool  # True when "auto" wanted Pico and got espeak-ng
+
+
+def load_synthesizer(
+    choice: VoiceChoice = "auto",
+    *,
+    espeak_voice: str = "fr+f2",
+    speed_wpm: int = 165,
+    pico_speed_percent: int = 100,
+    cache_dir: Path | str | None = None,
+) -> SynthesizerChoice:
+    """The assistant's voice as configured: Pico, espeak-ng, or Pico with espeak-ng as the fallback."""
+    if choice in ("auto", "pico"):
+        try:
+            synth = PicoSynthesizer(pico_speed_percent, cache_dir=cache_dir)
+        except PicoNotFound as err:
+            if choice == "pico":
+                raise
+            why = str(err).split(" / ")[0]
+            espeak = EspeakSynthesizer(espeak_voice, speed_wpm, cache_dir=cache_dir)
+            return SynthesizerChoice(
+                espeak,
+                f"voix de secours {espeak.describe()}, peu intelligible au téléphone : {why}",
+                fallback=True,
+            )
+        return SynthesizerChoice(synth, f"voix {synth.describe()}", fallback=False)
+    espeak = EspeakSynthesizer(espeak_voice, speed_wpm, cache_dir=cache_dir)
+    return SynthesizerChoice(espeak, f"voix {espeak.describe()} (choisie dans la configuration)", False)
