@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from standardiste.calllog.store import CallLogStore
+from standardiste.clock import Clock, clock_from_env
 from standardiste.config import Config, ConfigError, PracticeConfig, Secrets, load_or_create_secrets
 from standardiste.dialogue.messages import CallerEvent, CallStarted, Conversation, Heard, Keypad, NoInput, Say
 from standardiste.dialogue.services import ConversationServices
@@ -58,8 +59,12 @@ class VoiceApp:
         understander: Understander | None = None,
         secrets_: Secrets | None = None,
         recordings_dir: Path | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
+        # What time it is for calls, the dialogue and the agenda (and, in `serve`, reminders, the
+        # dashboard and retention): the wall clock unless pinned (tests, STANDARDISTE_NOW).
+        self.clock: Clock = clock or clock_from_env(config.practice.timezone)
         self.deployment = config.deployment
         self.secrets = secrets_
         self._ari_access = ari
@@ -198,7 +203,7 @@ class VoiceApp:
             log.exception("prompt prewarm failed (calls will synthesise on demand)")
 
     def _first_turn_texts(self) -> list[str]:
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock.now()
         scripts: list[list[CallerEvent]] = [
             [Heard("", now), NoInput(now), NoInput(now)],
             [Keypad("1", now), Keypad("0", now)],
@@ -254,6 +259,7 @@ class VoiceApp:
             open_speech=open_speech,
             reception_available=reception,
             recording_notice=self.deployment.privacy.record_audio,
+            clock=self.clock,
         )
         return DialogueManager(services)
 
@@ -287,6 +293,7 @@ class VoiceApp:
             ),
             caller_id=channel.caller_number or None,
             call_log=self.call_log,
+            clock=self.clock.now,
         )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,7 +54,9 @@ class StandardisteServer:
 
         v = self.voice
         assert v.db is not None and v.secrets is not None and v.understander is not None
-        self.integration = IntegrationService(self.config, v.secrets, v.db, v.understander, v.recognizer)
+        self.integration = IntegrationService(
+            self.config, v.secrets, v.db, v.understander, v.recognizer, clock=v.clock.now
+        )
         await self.integration.start()
         v.reception_available = self.integration.reception_available
 
@@ -64,7 +65,7 @@ class StandardisteServer:
 
         v = self.voice
         assert v.db is not None and v.secrets is not None
-        self.reminders = ReminderComponent(self.config, v.secrets, v.db, v._agenda, v.call_log)
+        self.reminders = ReminderComponent(self.config, v.secrets, v.db, v._agenda, v.call_log, clock=v.clock)
         self.reminders.service.settings = v.practice_now  # policy changes from the dashboard apply
         await self.reminders.start()
 
@@ -81,6 +82,7 @@ class StandardisteServer:
             v.call_log,
             d,
             reminder_status=reminder_status_for(v.db, self.config.practice.timezone),
+            clock=v.clock.now,
         )
         self.dashboard = DashboardServer(app, d.host, d.port)
         await self.dashboard.start()
@@ -108,10 +110,11 @@ class StandardisteServer:
         while True:
             try:
                 assert v.db is not None
-                await asyncio.to_thread(purge, v.db, days, dt.datetime.now(dt.UTC), v.recordings_dir)
+                await asyncio.to_thread(purge, v.db, days, v.clock.now(), v.recordings_dir)
                 expire = getattr(v._agenda, "purge_expired", None)  # offered-but-abandoned holds
                 if callable(expire):
-                    await asyncio.to_thread(expire, dt.datetime.now(ZoneInfo(self.config.practice.timezone)))
+                    local = v.clock.now().astimezone(ZoneInfo(self.config.practice.timezone))
+                    await asyncio.to_thread(expire, local)
             except Exception:
                 log.exception("retention purge failed; retried in an hour")
             await asyncio.sleep(RETENTION_INTERVAL_S)

@@ -26,6 +26,7 @@ from standardiste.speech.tts import EspeakSynthesizer
 from standardiste.storage.db import Database
 from standardiste.testphone import TestPhone
 from standardiste.testphone.audio import chirps, find_reference, pcm_to_float, resample, rms
+from tests.fixtures.clock import running_from
 from tests.fixtures.voice import ended_record, synth, wait_found
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
@@ -53,6 +54,7 @@ async def recording_app(
             synthesizer=EspeakSynthesizer(cache_dir=prompt_cache),
             secrets_=pbx.secrets,
             recordings_dir=pbx.recordings_dir,
+            clock=running_from(),
         )
         apps.append(app)
         await app.start()
@@ -142,7 +144,7 @@ async def test_recorded_call_is_announced_kept_linked_and_purged(
     assert in_notice.offset_s < in_greeting.offset_s < in_caller.offset_s
 
     assert app.db is not None
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=app.deployment.privacy.retention_days + 1)
+    later = app.clock.now() + dt.timedelta(days=app.deployment.privacy.retention_days + 1)
     report = purge(app.db, app.deployment.privacy.retention_days, later, app.recordings_dir)
     assert report.calls >= 1 and report.recordings == 1
     assert not path.exists()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from standardiste.speech.tts import EspeakSynthesizer
 from standardiste.storage.db import Database
 from standardiste.telephony.session import SessionRecord
 from standardiste.testphone import PhoneCall, TestPhone, find_reference
+from tests.fixtures.clock import running_from
 from tests.fixtures.pbx import PhoneFactory
 from tests.fixtures.voice import synth, wait_found
 from tests.integration.integration_support import service_secrets
@@ -69,6 +69,7 @@ async def running_server(
         recognizer=KeypadOnlyRecognizer(),
         synthesizer=EspeakSynthesizer(cache_dir=prompt_cache),
         secrets_=secrets_,
+        clock=running_from(),  # calls, dialogue, dashboard and retention on one pinned clock
     )
     server = StandardisteServer(config, voice=voice, reminders=False)
     await server.start()
@@ -76,9 +77,7 @@ async def running_server(
         assert voice.controller is not None and voice.db is not None
         async with asyncio.timeout(10):
             await voice.controller.ari.connected.wait()
-        StaffAuth(voice.db).create_user(
-            "admin", "Admin E2E", Role.ADMIN, ADMIN_PASSWORD, dt.datetime.now(dt.UTC)
-        )
+        StaffAuth(voice.db).create_user("admin", "Admin E2E", Role.ADMIN, ADMIN_PASSWORD, voice.clock.now())
         yield server
     finally:
         await server.stop()

@@ -60,7 +60,7 @@ async def rig(
         ring_timeout_s: int = 20,
         **speech: object,
     ) -> Rig:
-        app = await app_factory(**speech)
+        app = await app_factory(clock=clock, **speech)  # calls and reminders on the same clock
         assert app.db is not None and app.call_log is not None
         agenda = app._agenda
         assert isinstance(agenda, SqlAgenda)

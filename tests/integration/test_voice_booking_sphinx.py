@@ -3,12 +3,14 @@ PocketSphinx French grammar recogniser, from human French recordings (Debian ast
 played by the test phone into a real Asterisk.
 
 The menu and the practitioner are chosen by keypad (no human recording of "rendez-vous" or the doctors'
-names exists here); the day and time ("lundi quatorze heures trente") are spoken.
+names exists here); the day and time ("lundi quatorze heures trente") are spoken, on a Monday morning:
+a bare weekday said that same weekday means next week's, confirmed with its date.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,13 @@ from standardiste.pbx import PbxInstance
 from standardiste.speech.audio import silence
 from standardiste.speech.sphinx import SphinxRecognizer
 from standardiste.testphone import TestPhone
+from tests.fixtures.clock import PARIS, running_from
 from tests.fixtures.speech_corpus import utterance, voice_dir
 from tests.fixtures.voice import AppFactory, ended_record, synth, wait_found
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow, pytest.mark.timeout(240)]
+
+MONDAY_9H = dt.datetime(2026, 12, 7, 9, 0, tzinfo=PARIS)
 
 
 async def _assistant_says(conversation: Conversation, fragment: str, limit_s: float = 30.0) -> str:
@@ -41,7 +46,7 @@ async def test_booking_day_and_time_by_voice_with_sphinx(
         pytest.skip("Debian package asterisk-core-sounds-fr-wav is not installed (scripts/apt-packages.txt)")
     recognizer = SphinxRecognizer(workers=1, cache_dir=tmp_path / "sphinx")
     await recognizer.warm_up()
-    app = await app_factory(recognizer=recognizer)
+    app = await app_factory(recognizer=recognizer, clock=running_from(MONDAY_9H))
     # The session gives the recogniser each question's grammar (speech.grammars.hint); we only keep
     # a handle on the conversation to follow what the assistant says.
     conversations: list[Conversation] = []
@@ -71,7 +76,9 @@ async def test_booking_day_and_time_by_voice_with_sphinx(
         confirmation = await _assistant_says(conversation, "j'ai compris", limit_s=30)
         heard = [u.text for u in conversation.transcript if u.speaker == "caller"]
         print(f"\ncaller heard as: {heard[-1]!r}; assistant: {confirmation!r}")
-        assert "lundi" in confirmation and "quatorze heures trente" in confirmation
+        # Said on Monday 7 December: Monday the 14th, never "aujourd'hui".
+        assert "lundi quatorze décembre" in confirmation and "quatorze heures trente" in confirmation
+        assert "aujourd'hui" not in confirmation
         await call.send_dtmf("1")  # yes
         offer = await _assistant_says(conversation, "quatorze heures trente", limit_s=30)
         print(f"offer: {offer!r}")

@@ -8,6 +8,7 @@ import datetime as dt
 from standardiste.agenda.model import AgendaError, PartOfDay, SlotQuery
 from standardiste.agenda.rules import check_practice, french_holidays, local_datetime
 from standardiste.cli.common import add_config_option, config_from
+from standardiste.clock import clock_from_env, now_in
 from standardiste.config import WEEKDAYS_FR
 
 PARTS_FR = {
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     actions = parser.add_subparsers(dest="agenda_action", required=True, metavar="ACTION")
     actions.add_parser("check", help="vérifier horaires, types de rendez-vous et fermetures")
     hol = actions.add_parser("holidays", help="jours fériés d'une année")
-    hol.add_argument("year", type=int, nargs="?", default=dt.date.today().year)
+    hol.add_argument("year", type=int, nargs="?", default=None, help="défaut : l'année en cours")
     slots = actions.add_parser("slots", help="les créneaux que l'assistant proposerait maintenant")
     slots.add_argument("--praticien", dest="practitioner", default=None)
     slots.add_argument("--type", dest="kind", default=None)
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     practice = config.practice
     if args.agenda_action == "holidays":
-        for day, name in sorted(french_holidays(args.year).items()):
+        year = args.year or now_in(clock_from_env(practice.timezone), practice.timezone).year
+        for day, name in sorted(french_holidays(year).items()):
             print(f"{WEEKDAYS_FR[day.weekday()]:>9} {day:%d/%m/%Y}  {name}")
         return 0
     if args.agenda_action == "check":
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     db = Database(config.deployment.sqlalchemy_url)
     db.migrate()
     agenda, _inbox = build_agenda(db, config)
-    now = dt.datetime.now(agenda.rules.tz)
+    now = clock_from_env(config.practice.timezone).now().astimezone(agenda.rules.tz)
     earliest = latest = None
     try:
         if args.day:

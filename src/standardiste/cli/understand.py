@@ -10,6 +10,7 @@ import zoneinfo
 from pathlib import Path
 
 from standardiste.cli.common import add_config_option, config_from
+from standardiste.clock import clock_from_env
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -69,11 +70,12 @@ def run(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return 2
     tz = zoneinfo.ZoneInfo(practice.timezone)
+    clock = clock_from_env(practice.timezone)
     for line in sys.stdin:
         text = line.rstrip("\r\n")
         if not text.strip():
             continue
-        now = fixed_now or dt.datetime.now(tz)
+        now = fixed_now or clock.now().astimezone(tz)
         result = understander.parse(text, now)
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
         sys.stdout.flush()

@@ -36,7 +36,9 @@ def build_dashboard(
     calls: CallLogStore,
     config: DashboardConfig,
     reminder_status=None,
+    clock=None,
 ) -> web.Application:  # type: ignore[no-untyped-def]
+    """`clock`: a callable giving the current instant (the server's clock); default: the wall clock."""
     auth = StaffAuth(db, session_minutes=config.session_minutes)
     services = StaffServices(
         db=db, settings=settings, requests=RequestsAdmin(db, calls.cipher), reminder_status=reminder_status
@@ -47,6 +49,7 @@ def build_dashboard(
         practice_name=lambda: settings.current().name,
         secure_cookies=config.host not in ("127.0.0.1", "localhost", "::1"),
         pages=[add_staff_pages(services), add_call_pages(queries)],
+        **({"clock": clock} if clock is not None else {}),
     )
     app = create_app(ctx)
     app.router.add_get("/metrics", metrics_endpoint)

@@ -209,7 +209,7 @@ class DialogueCore:
 
     def _now(self) -> dt.datetime:
         """The time of the latest caller event (the agenda is asked "as of" it)."""
-        moment = self._last_answer_now or self.state.started or dt.datetime.now(self.tz)
+        moment = self._last_answer_now or self.state.started or self.services.clock.now()
         return self.local(moment)
 
     def after_task(self, said: str) -> list[Action]:

@@ -3,9 +3,10 @@ understanding, the agenda and the inbox. Built once per call by whoever runs the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from standardiste.agenda.model import Agenda, Inbox
+from standardiste.clock import Clock, SystemClock
 from standardiste.config import PracticeConfig
 from standardiste.understanding.types import Understander
 
@@ -22,3 +23,5 @@ class ConversationServices:
     reception_available: bool | None = None
     # privacy.record_audio: the call is recorded, so the caller is told first, before anything else.
     recording_notice: bool = False
+    # The server's clock (pinned in tests); the dialogue otherwise goes by its events' times.
+    clock: Clock = field(default_factory=SystemClock)

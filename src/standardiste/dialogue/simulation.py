@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from standardiste.agenda.model import AgendaError, PatientIdentity, Slot, SlotQuery, Source
+from standardiste.clock import clock_from_env
 from standardiste.config import PracticeConfig
 from standardiste.dialogue.manager import DialogueManager
 from standardiste.dialogue.messages import (
@@ -114,7 +115,7 @@ class Simulator:
         self.practice = practice
         self.understander = understander
         self.tz = ZoneInfo(practice.timezone)
-        self.now = (now or dt.datetime.now(self.tz)).astimezone(self.tz)
+        self.now = (now or clock_from_env(practice.timezone).now()).astimezone(self.tz)
         self._tmp = tempfile.TemporaryDirectory(prefix="standardiste-sim-") if workdir is None else None
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.template = self.workdir / "template.db"
