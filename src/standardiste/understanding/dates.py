@@ -17,15 +17,21 @@ from typing import Any
 
 from standardiste.holidays import easter_sunday, holiday_name
 from standardiste.holidays import french_holidays as french_holidays
-from standardiste.understanding.normalize import Mapped, digits, fold, lower, without_fillers
+from standardiste.understanding.duckling_worker import DucklingWorker, shared_worker
+from standardiste.understanding.normalize import Mapped, digits, fold, fold_word, lower, without_fillers
 
 MONTHS = {
     "janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
     "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12,
 }  # fmt: skip
 WEEKDAY_WORDS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_ZONEINFO_DIR = "/usr/share/zoneinfo"
-_lock = threading.Lock()
+# Bounds on the work per utterance (see DateResolver). Ordinary turns use ~1 ms of Duckling.
+MAX_CHARS = 1000  # dates are read in the first thousand characters of a turn
+# Duckling's cost explodes with the words it can combine: 8 x "lundi" 16 ms, 10 x 360 ms; six odd words can
+# cost 0.5 s (then the budget cuts it). A longer expression is cut before "à", "vers"... and joined again.
+MAX_WINDOW_WORDS = 6
+MAX_WINDOWS = 8
+DUCKLING_BUDGET_S = 0.025  # Duckling's CPU per utterance, all windows together (child process)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,34 +131,112 @@ _DATE_CUE = re.compile(
     r"minuit|soir|soiree|nuit|heures?|prochaine?|derniere?|fin|debut|noel|paques|jour|jours|an|annee|week|"
     r"huit|quinze|premier|tot|tard|apres|avant|veille|lendemain|ce|cette|dans|vers)\b"
 )
+# Words that can be part of a date or a time for Duckling: the cues above, numbers in words (text2num
+# leaves "deux" as a word) and the words of "à partir de", "d'ici", "jusqu'à".
+_NUMBER_WORD = re.compile(
+    r"^(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|vingt|"
+    r"vingts|trente|quarante|cinquante|soixante|cent|mille|h|demi|demie|quart|partir|ici|jusqu|jusque)$"
+)
+# A window is cut before one of these when it must be cut: they start a new expression ("le 2 mars").
+_STARTER = frozenset({"le", "la", "les", "l", "a", "au", "du", "de", "des", "en", "vers", "entre", "ou"})
+_WORD = re.compile(r"\S+")
+_MAX_GAP_WORDS = 2  # non-date words inside one stretch ("lundi, si possible, à dix heures")
+
+
+def duckling_windows(text: str) -> list[tuple[int, int]]:
+    """The (start, end) character spans of `text` worth giving Duckling, in order: stretches holding date
+    words, each cut into windows of at most MAX_WINDOW_WORDS words (before a starter word when one is
+    near), at most MAX_WINDOWS of them. Linear in the length of `text`."""
+    words = [(m.start(), m.end(), fold_word(m.group())) for m in _WORD.finditer(text)]
+    cue = [bool(w and (_NUMBER_WORD.match(w) or _DATE_CUE.search(w))) for _, _, w in words]
+    windows: list[tuple[int, int]] = []
+    i, n = 0, len(words)
+    while i < n and len(windows) < MAX_WINDOWS:
+        if not cue[i]:
+            i += 1
+            continue
+        # A stretch: from the first cue (with its article or preposition) to the last cue followed by no
+        # more than _MAX_GAP_WORDS other words.
+        start = i - 1 if i > 0 and words[i - 1][2] in _STARTER else i
+        end = i
+        j = i + 1
+        while j < n and j - end <= _MAX_GAP_WORDS + 1:
+            if cue[j]:
+                end = j
+            j += 1
+        k = start
+        while k <= end and len(windows) < MAX_WINDOWS:
+            stop = min(end, k + MAX_WINDOW_WORDS - 1)
+            if stop < end:
+                # Cut before the last starter word in the window's second half, if any.
+                for c in range(stop, k + MAX_WINDOW_WORDS // 2, -1):
+                    if words[c][2] in _STARTER:
+                        stop = c - 1
+                        break
+            windows.append((words[k][0], words[stop][1]))
+            k = stop + 1
+        i = end + 1
+    return windows
+
+
 _ORDINAL_ONLY = re.compile(r"^(?:le |la )?(?:premier|premiere|1er|1ere|deuxieme|second|seconde|dernier)$")
 _BIRTH_CONTEXT = re.compile(r"\b(?:ne|nee|naissance|naissances|nes|nees)\b(?: \w+){0,3} ?$")
 _EXPLICIT_PM = re.compile(r"\b(?:soir|apres midi|1[3-9]|2[0-3]) ?(?:h|heures?)?\b")
 
 
 class DateResolver:
-    """Finds date/time expressions. Thread-safe; Duckling is initialised once per process."""
+    """Finds date/time expressions. Thread-safe; bounded in time whatever the input.
 
-    def __init__(self, timezone: str = "Europe/Paris") -> None:
-        import duckling  # imported here: starting its runtime costs ~0.3 s
+    Duckling is exponential on some inputs (repeated or piled-up date words), so it runs in a child
+    process with a CPU budget per utterance (duckling_worker.py), on small windows of the text: the
+    stretches holding date words, cut into at most MAX_WINDOW_WORDS words, identical windows parsed
+    once, at most MAX_WINDOWS per utterance. Over budget, the rest of the utterance's Duckling work is
+    dropped (its dates are not understood); the rules below still run.
+    """
 
-        self._duckling = duckling
+    def __init__(self, timezone: str = "Europe/Paris", worker: DucklingWorker | None = None) -> None:
         self.timezone = timezone
         self.tz = zoneinfo.ZoneInfo(timezone)
-        self._tzdb = duckling.load_time_zones(_ZONEINFO_DIR)
-        self._locale = duckling.default_locale_lang(duckling.parse_lang("FR"))
-        self._dims = duckling.parse_dimensions(["time"])
+        self._worker = worker or shared_worker()
+        self._budget = threading.local()
+        self.over_budget = 0  # utterances whose Duckling work was cut by the budget
 
     def _duckling_parse(self, text: str, now: dt.datetime) -> list[dict[str, Any]]:
-        ref = self._duckling.parse_ref_time(self._tzdb, self.timezone, int(now.timestamp()))
-        context = self._duckling.Context(ref, self._locale)
-        with _lock:
-            return self._duckling.parse(text, context, self._dims, False)
+        """Duckling's results on `text` (offsets into `text`), window by window, within the budget of the
+        utterance being read (find() sets it; DUCKLING_BUDGET_S for a call on its own)."""
+        left = getattr(self._budget, "left", None)
+        budget = DUCKLING_BUDGET_S if left is None else left
+        spans = duckling_windows(text)
+        texts: list[str] = []
+        first: dict[str, int] = {}
+        for a, b in spans:
+            first.setdefault(text[a:b], a)
+        texts = list(first)
+        parsed = self._worker.parse(texts, self.timezone, int(now.timestamp()), budget)
+        if left is not None:
+            self._budget.left = 0.0 if parsed.over else max(0.0, left - parsed.cpu_s)
+        self._budget.cpu = getattr(self._budget, "cpu", 0.0) + parsed.cpu_s
+        if parsed.over:
+            self.over_budget += 1
+        out: list[dict[str, Any]] = []
+        for window, results in zip(texts, parsed.results, strict=True):
+            offset = first[window]
+            for r in results or ():
+                out.append(r | {"start": r["start"] + offset, "end": r["end"] + offset})
+        return out
 
     def find(self, text: str, now: dt.datetime, skip: list[tuple[int, int]] | None = None) -> list[FoundDate]:
         """Dates in `text` (original). `skip`: original spans already taken (phone, birth date)."""
+        self._budget.left = DUCKLING_BUDGET_S
+        self._budget.cpu = 0.0
+        try:
+            return self._find(text, now, skip)
+        finally:
+            self._budget.left = None
+
+    def _find(self, text: str, now: dt.datetime, skip: list[tuple[int, int]] | None) -> list[FoundDate]:
         now = now.astimezone(self.tz) if now.tzinfo else now.replace(tzinfo=self.tz)
-        text = re.sub(r"[\x00-\x1f\x7f]", " ", text)  # NUL makes Duckling panic; same length
+        text = re.sub(r"[\x00-\x1f\x7f]", " ", text[:MAX_CHARS])  # NUL makes Duckling panic; same length
         low = without_fillers(lower(text))
         dig = digits(low)
         folded = fold(dig, drop_fillers=False)
@@ -201,7 +285,7 @@ class DateResolver:
             # "le premier" alone is a choice among proposed slots far more often than the 1st of a month.
             if _ORDINAL_ONLY.match(fold(lower(text[s:e])).text):
                 continue
-            before = fold(lower(text[:s])).text
+            before = fold(lower(text[max(0, s - 80) : s])).text  # the few words before are enough
             if _BIRTH_CONTEXT.search(before):
                 continue
             item = self._resolve(r, s, e, now, folded_span=fold(lower(text[s:e]), drop_fillers=False).text)
@@ -209,6 +293,8 @@ class DateResolver:
                 item = self._next_week(item, r, dig.text, now)
             if item is not None:
                 add(item)
+        # 4b. A day and a time cut apart by the windows ("mardi 3 mars 2026 | à 14 h 30"): one moment.
+        self._join_day_and_time(found, text)
         # 5. A part of the day said apart from the day ("jeudi plutôt en fin de matinée"): merge or add.
         parts_seen: list[tuple[int, int]] = []
         for pattern, name, (h1, m1), (h2, m2) in _PART_OF_DAY:
@@ -248,6 +334,31 @@ class DateResolver:
                     add(self._with_part(base, name, (h1, m1), (h2, m2), now, roll=True))
         found.sort(key=lambda f: f.start)
         return found
+
+    def last_duckling_cpu(self) -> float:
+        """The Duckling child's CPU time spent on this thread's last find() (it runs in another process)."""
+        return float(getattr(self._budget, "cpu", 0.0))
+
+    def _join_day_and_time(self, found: list[FoundDate], text: str) -> None:
+        """In place: a day directly followed by a time of day ("à", "vers" between) becomes that day at
+        that time. Duckling does this itself inside one window; this joins across windows."""
+        found.sort(key=lambda f: f.start)
+        i = 0
+        while i + 1 < len(found):
+            day, time_ = found[i], found[i + 1]
+            gap = fold(lower(text[day.end : time_.start])).text
+            if (
+                day.grain == "day"
+                and not day.asap
+                and time_.grain in ("hour", "minute")
+                and gap in ("", "a", "vers", "pour", "de", "des")
+            ):
+                moment = dt.datetime.combine(day.value.date(), time_.value.timetz())
+                found[i : i + 2] = [
+                    FoundDate(day.start, time_.end, moment, time_.grain, holiday=holiday_name(moment.date()))
+                ]
+                continue
+            i += 1
 
     def _next_week(self, item: FoundDate, r: dict[str, Any], text: str, now: dt.datetime) -> FoundDate:
         """`item` (today) moved to the same weekday next week: Duckling again, from tomorrow 00:00, so

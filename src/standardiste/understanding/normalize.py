@@ -7,6 +7,7 @@ from its characters back to the original, so entities always point into what was
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -93,8 +94,56 @@ def clean_for_classifier(text: str) -> str:
     return " ".join(words)
 
 
+# text2num and the alignment below are run on pieces of at most a few words: the alignment is quadratic
+# in its input's length, so a 2,000-character turn must not be one piece. A piece is cut between two words
+# that are not both number words (a number is never cut), or anyway past _PIECE_HARD characters (a run of
+# number words longer than any phone number or date).
+_PIECE_SOFT = 60
+_PIECE_HARD = 100
+_NUMBER_WORD = re.compile(
+    r"^(?:z[eé]ro|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|"
+    r"seize|vingts?|trente|quarante|cinquante|soixante|cents?|mille|millions?|milliards?|et|[\d,.]+)$"
+)
+
+
+def _number_word(word: str) -> bool:
+    return all(_NUMBER_WORD.match(part) for part in word.split("-") if part)
+
+
 def digits(src: Mapped) -> Mapped:
-    """Numbers spoken in words turned into digits (text2num), with offsets kept by alignment."""
+    """Numbers spoken in words turned into digits (text2num), with offsets kept by alignment.
+
+    Linear in the text's length: long texts are converted piece by piece (see _PIECE_SOFT)."""
+    if len(src.text) <= _PIECE_SOFT:
+        return _digits_piece(src)
+    words = list(re.finditer(r"\S+", src.text))
+    pieces: list[Mapped] = []
+    begin = 0
+    for prev, nxt in itertools.pairwise(words):
+        length = prev.end() - begin
+        if length >= _PIECE_HARD or (
+            length >= _PIECE_SOFT and not (_number_word(prev.group()) and _number_word(nxt.group()))
+        ):
+            pieces.append(_slice(src, begin, prev.end()))
+            begin = nxt.start()
+    pieces.append(_slice(src, begin, len(src.text)))
+    text: list[str] = []
+    origin: list[int] = []
+    for piece in pieces:
+        converted = _digits_piece(piece)
+        if text:
+            text.append(" ")
+            origin.append(converted.origin[0] if converted.origin else src.original_length)
+        text.append(converted.text)
+        origin.extend(converted.origin)
+    return Mapped("".join(text), tuple(origin), src.original_length)
+
+
+def _slice(src: Mapped, start: int, end: int) -> Mapped:
+    return Mapped(src.text[start:end], src.origin[start:end], src.original_length)
+
+
+def _digits_piece(src: Mapped) -> Mapped:
     try:
         converted = alpha2digit(src.text, "fr")
     except Exception:  # text2num can fail on odd inputs; numbers in words then stay words
