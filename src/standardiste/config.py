@@ -23,6 +23,12 @@ WEEKDAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dim
 
 _RANGE_RE = re.compile(r"^\s*(\d{1,2})[:h](\d{2})\s*-\s*(\d{1,2})[:h](\d{2})\s*$")
 _ID_RE = r"^[a-z0-9][a-z0-9_-]*$"
+# Values that reach Asterisk's files (a section name, an `exten =>` line, a Dial() target): no
+# newline, semicolon, bracket, comma, slash, '@' or space can get through these patterns.
+ASTERISK_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+ASTERISK_EXTEN_RE = r"^[0-9A-Za-z*#+][0-9A-Za-z*#+-]{0,31}$"
+# Outbound numbers: French national format after normalisation (0 + 9 digits).
+DEFAULT_OUTBOUND_PREFIXES = ("01", "02", "03", "04", "05", "06", "07")
 
 
 class ConfigError(Exception):
@@ -129,8 +135,19 @@ class AppointmentType(_Model):
     follow_up_call: bool = False
 
 
+class OutboundPolicy(_Model):
+    """Which numbers the assistant may call (reminders, callbacks): French national prefixes
+    (default: geographic 01-05 and mobile 06-07; never 08 premium rate, 09, short numbers or abroad)."""
+
+    allowed_prefixes: list[Annotated[str, Field(pattern=r"^0[1-9][0-9]{0,3}$")]] = list(
+        DEFAULT_OUTBOUND_PREFIXES
+    )
+
+
 class BookingRules(_Model):
     min_notice_minutes: Annotated[int, Field(ge=0)] = 60
+    # Bookings one phone number may make per day (by telephone); 0: no limit.
+    max_per_phone_per_day: Annotated[int, Field(ge=0, le=100)] = 3
     horizon_days: Annotated[int, Field(gt=0, le=730)] = 90
     hold_seconds: Annotated[int, Field(gt=0, le=3600)] = 180
     default_type: str = "consultation"
@@ -176,6 +193,7 @@ class PracticeConfig(_Model):
     ]
     booking: BookingRules = BookingRules()
     reminders: ReminderPolicy = ReminderPolicy()
+    outbound: OutboundPolicy = OutboundPolicy()
     faq: Faq = Faq()
     # Extra NLU training data (Rasa nlu.yml format) for this practice, added to the packaged data.
     nlu_extra: list[Path] = []
@@ -222,18 +240,35 @@ class AsteriskConfig(_Model):
     rtp_start: Annotated[int, Field(gt=1024, lt=65536)] = 10000
     rtp_end: Annotated[int, Field(gt=1024, lt=65536)] = 10999
     app_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")] = "standardiste"
-    ari_user: str = "standardiste"
-    ami_user: str = "standardiste"
-    reception_endpoint: str = "reception"
-    practice_extension: str = "100"
-    outbound_endpoint: str = "trunk"  # where reminder calls go (a trunk, or a test endpoint)
+    ari_user: Annotated[str, Field(pattern=ASTERISK_NAME_RE)] = "standardiste"
+    ami_user: Annotated[str, Field(pattern=ASTERISK_NAME_RE)] = "standardiste"
+    reception_endpoint: Annotated[str, Field(pattern=ASTERISK_NAME_RE)] = "reception"
+    practice_extension: Annotated[str, Field(pattern=ASTERISK_EXTEN_RE)] = "100"
+    # where reminder calls go (a trunk, or a test endpoint)
+    outbound_endpoint: Annotated[str, Field(pattern=ASTERISK_NAME_RE)] = "trunk"
+    # Other internal phones the reception phones may dial by name (besides the reception endpoint and
+    # the queue members). Phones dial nothing else: no SIP URI, no trunk (docs/security.md).
+    dialable_endpoints: list[Annotated[str, Field(pattern=ASTERISK_NAME_RE)]] = Field(default_factory=list)
     # The reception's waiting line (app_queue): who it rings (PJSIP endpoints; empty: the reception
     # endpoint), how (ringall, rrmemory, leastrecent, fewestcalls, random, linear), the longest wait
     # before the caller may leave a message, and the longest message.
     queue_members: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = Field(default_factory=list)
-    queue_strategy: Literal["ringall", "rrmemory", "leastrecent", "fewestcalls", "random", "linear"] = "ringall"
+    queue_strategy: Literal["ringall", "rrmemory", "leastrecent", "fewestcalls", "random", "linear"] = (
+        "ringall"
+    )
     queue_max_wait_s: Annotated[int, Field(ge=10, le=1800)] = 120
     message_max_s: Annotated[int, Field(ge=10, le=600)] = 120
+
+    @field_validator("bind")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"adresse IP attendue / IP address expected: {value!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _ports(self) -> AsteriskConfig:
@@ -273,6 +308,27 @@ class DashboardConfig(_Model):
 class AgiConfig(_Model):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(gt=0, lt=65536)] = 4573
+    # Peers allowed to connect (addresses or networks), checked on every connection.
+    allowed_peers: list[str] = ["127.0.0.1/32", "::1/128"]
+    # Require secrets.toml's agi_secret as the `secret` argument of every request
+    # (AGI(agi://127.0.0.1:4573/caller?secret=...)).
+    require_secret: bool = False
+    # Patient lookups (the `caller` route) per peer address and minute; beyond, STANDARDISTE_STATUS=ERROR.
+    lookups_per_minute: Annotated[int, Field(gt=0, le=6000)] = 60
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"adresse ou réseau invalide / invalid address or network: {item!r}"
+                ) from None
+        return value
 
 
 class PrivacyConfig(_Model):
@@ -329,6 +385,8 @@ class Secrets(_Model):
     session_key: str  # dashboard cookies
     # Redis ACL user "standardiste"; secrets.toml files written before it existed get one added.
     redis_password: str = Field(default_factory=lambda: secrets.token_urlsafe(24))
+    # FastAGI shared secret (used when deployment.agi.require_secret).
+    agi_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
 def _format_errors(err: ValidationError, source: str) -> str:

@@ -1,7 +1,8 @@
 """Everything the assistant says, in French, and how it speaks dates, times and numbers.
 
 Numbers are written in words so that speech synthesis reads them the way a secretary would
-("quatorze heures trente", "mardi vingt-quatre novembre").
+("quatorze heures trente", "mardi vingt-quatre novembre", phone numbers in pairs); the word builders
+live in speech/spoken.py, which also rewrites whatever digits remain at synthesis time.
 """
 
 from __future__ import annotations
@@ -12,82 +13,22 @@ from collections.abc import Sequence
 from standardiste.agenda.model import RequestKind
 from standardiste.config import WEEKDAYS_FR, PracticeConfig, TimeRange, WeeklyHours
 
-MONTHS_FR = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-)  # fmt: skip
-
-_UNITS = (
-    "zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix",
-    "onze", "douze", "treize", "quatorze", "quinze", "seize", "dix-sept", "dix-huit", "dix-neuf",
-)  # fmt: skip
-_TENS = {20: "vingt", 30: "trente", 40: "quarante", 50: "cinquante", 60: "soixante"}
-
-
-def number_fr(n: int, feminine: bool = False) -> str:
-    """0 <= n < 10000 in words (1990 spelling with hyphens kept traditional)."""
-    if n < 0 or n >= 10000:
-        return str(n)
-    if n < 20:
-        word = _UNITS[n]
-        return "une" if feminine and n == 1 else word
-    if n < 100:
-        if n < 70:
-            tens, unit = divmod(n, 10)
-            base = _TENS[tens * 10]
-            if unit == 0:
-                return base
-            if unit == 1:
-                return f"{base} et {'une' if feminine else 'un'}"
-            return f"{base}-{_UNITS[unit]}"
-        if n < 80:
-            rest = n - 60
-            return "soixante et onze" if rest == 11 else f"soixante-{_UNITS[rest]}"
-        rest = n - 80
-        if rest == 0:
-            return "quatre-vingts"
-        return f"quatre-vingt-{number_fr(rest, feminine)}"
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        head = "cent" if hundreds == 1 else f"{_UNITS[hundreds]} cent"
-        if rest == 0:
-            return head + ("s" if hundreds > 1 else "")
-        return f"{head} {number_fr(rest, feminine)}"
-    thousands, rest = divmod(n, 1000)
-    head = "mille" if thousands == 1 else f"{number_fr(thousands)} mille"
-    return head if rest == 0 else f"{head} {number_fr(rest, feminine)}"
-
-
-def time_fr(t: dt.time | dt.datetime) -> str:
-    """'huit heures trente', 'quatorze heures', 'midi', 'midi et quart' is avoided on purpose (clearer)."""
-    h, m = t.hour, t.minute
-    if h == 12 and m == 0:
-        return "midi"
-    if h == 0 and m == 0:
-        return "minuit"
-    hours = "une heure" if h == 1 else f"{number_fr(h, feminine=True)} heures"
-    return hours if m == 0 else f"{hours} {number_fr(m, feminine=True)}"
-
-
-def day_of_month_fr(d: dt.date) -> str:
-    return "premier" if d.day == 1 else number_fr(d.day)
-
-
-def date_fr(d: dt.date, with_weekday: bool = True, with_year: bool = False) -> str:
-    """'mardi vingt-quatre novembre' (the weekday helps callers more than the year)."""
-    text = f"{day_of_month_fr(d)} {MONTHS_FR[d.month - 1]}"
-    if with_weekday:
-        text = f"{WEEKDAYS_FR[d.weekday()]} {text}"
-    if with_year:
-        text = f"{text} {number_fr(d.year)}"
-    return text
+# The word builders, also used by the dialogue modules as P.time_fr, P.phone_fr, P.number_fr...
+from standardiste.speech.spoken import MONTHS_FR as MONTHS_FR
+from standardiste.speech.spoken import birth_date_fr as birth_date_fr
+from standardiste.speech.spoken import date_fr as date_fr
+from standardiste.speech.spoken import day_of_month_fr as day_of_month_fr
+from standardiste.speech.spoken import number_fr as number_fr
+from standardiste.speech.spoken import phone_fr as phone_fr
+from standardiste.speech.spoken import time_fr as time_fr
 
 
 def datetime_fr(moment: dt.datetime, now: dt.datetime | None = None) -> str:
-    """'mardi vingt-quatre novembre à quatorze heures trente'; 'aujourd'hui'/'demain' when close."""
+    """'le mardi vingt-quatre novembre à quatorze heures trente'. Today and tomorrow are said as such,
+    and the date still follows ("demain, mardi huit décembre"), so the caller can check it."""
     day = moment.date()
     if now is not None and day == now.date():
-        spoken = "aujourd'hui"
+        spoken = f"aujourd'hui, {date_fr(day)}"
     elif now is not None and day == now.date() + dt.timedelta(days=1):
         spoken = f"demain, {date_fr(day)}"
     else:
@@ -101,28 +42,6 @@ def of_datetime_fr(moment: dt.datetime, now: dt.datetime | None = None) -> str:
     if spoken.startswith("le "):
         return "du " + spoken.removeprefix("le ")
     return "d'" + spoken if spoken.startswith("aujourd") else "de " + spoken
-
-
-def birth_date_fr(d: dt.date) -> str:
-    return f"{day_of_month_fr(d)} {MONTHS_FR[d.month - 1]} {number_fr(d.year)}"
-
-
-def phone_fr(e164: str) -> str:
-    """'+33612345678' -> 'zéro six, douze, trente-quatre, cinquante-six, soixante-dix-huit'."""
-    digits = e164
-    if digits.startswith("+33"):
-        digits = "0" + digits[3:]
-    digits = "".join(c for c in digits if c.isdigit())
-    if len(digits) != 10:
-        return ", ".join(_UNITS[int(c)] for c in digits)
-    pairs = [digits[i : i + 2] for i in range(0, 10, 2)]
-    words = []
-    for pair in pairs:
-        if pair[0] == "0":
-            words.append(f"zéro {_UNITS[int(pair[1])]}")
-        else:
-            words.append(number_fr(int(pair)))
-    return ", ".join(words)
 
 
 def _ranges_fr(ranges: Sequence[TimeRange]) -> str:

@@ -341,7 +341,13 @@ class PbxInstance:
         }
         for name, password in passwords.items():
             values[f"PASSWORD_{name}"] = password
+        values["PHONE_EXTENSIONS"] = _phone_extensions(self.dialable_endpoints())
         return values
+
+    def dialable_endpoints(self) -> list[str]:
+        """The only endpoints the practice's phones may dial (their [standardiste-phones] allow-list)."""
+        names = [*self.phone_names(), *self.queue_members, *self.config.dialable_endpoints]
+        return list(dict.fromkeys(names))
 
     def render(self) -> None:
         """Write this instance's configuration and directories (idempotent)."""
@@ -362,7 +368,11 @@ class PbxInstance:
                 key = match.group(1)
                 if key not in values:
                     raise PbxError(f"{source.name}: unknown placeholder @@{key}@@")
-                return values[key]
+                value = values[key]
+                if key not in _GENERATED_BLOCKS and _UNSAFE_VALUE.search(value):
+                    # A value must stay one token of its line: never a new line, section or comment.
+                    raise PbxError(f"{source.name}: unsafe value for @@{key}@@: {value!r}")
+                return value
 
             out = d / "etc" / template.name
             tmp = out.with_suffix(".tmp")
@@ -604,6 +614,23 @@ class PbxInstance:
         if self.pid() is not None:
             raise PbxError("stop the instance before removing it")
         shutil.rmtree(self.instance_dir, ignore_errors=True)
+
+
+# Placeholders filled with several generated lines (from validated names); every other value must be
+# a single token: no newline, no section bracket, no comment, no argument separator.
+_GENERATED_BLOCKS = frozenset({"QUEUE_MEMBERS", "CALLER_ENDPOINTS", "PATIENT_ENDPOINTS", "PHONE_EXTENSIONS"})
+_UNSAFE_VALUE = re.compile(r"[\r\n;\[\]\x00]")
+_ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _phone_extensions(endpoints: list[str]) -> str:
+    """One explicit `exten` per internal phone: dialling its name rings it, nothing else is dialable."""
+    lines = []
+    for name in endpoints:
+        if not _ENDPOINT_NAME.match(name):
+            raise PbxError(f"invalid endpoint name {name!r}")
+        lines.append(f"exten => {name},1,Dial(PJSIP/{name},30)\n same => n,Hangup()")
+    return "\n".join(lines)
 
 
 def _phone_blocks(names: list[str], context: str, passwords: Mapping[str, str]) -> str:
