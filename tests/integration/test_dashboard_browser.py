@@ -17,6 +17,7 @@ from standardiste.dialogue.messages import Outcome, OutcomeKind, Utterance
 from standardiste.settings.store import PracticeSettings
 from standardiste.storage.db import Database
 from standardiste.telephony.session import SessionRecord
+from tests.fixtures.clock import APP_NOW, running_from
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.browser
 async def dashboard(tmp_path, demo_config):
     db = Database(f"sqlite:///{tmp_path / 'd.db'}")
     db.migrate()
-    now = dt.datetime.now(dt.UTC)
+    now = APP_NOW  # the dashboard's clock is pinned too: "today's calls" never cross midnight
     StaffAuth(db).create_user("admin", "Claire (admin)", Role.ADMIN, "motdepasse-admin", now)
     with db.session() as s:
         s.add(
@@ -59,7 +60,8 @@ async def dashboard(tmp_path, demo_config):
         )
     )
     settings = PracticeSettings(db, demo_config.practice)
-    server = DashboardServer(build_dashboard(db, settings, calls, DashboardConfig()), "127.0.0.1", 0)
+    app = build_dashboard(db, settings, calls, DashboardConfig(), clock=running_from(now).now)
+    server = DashboardServer(app, "127.0.0.1", 0)
     await server.start()
     yield f"http://127.0.0.1:{server.port}", db, settings
     await server.stop()

@@ -10,7 +10,6 @@ and oversized forms, broken multipart, bad cookies, wrong or exotic CSRF tokens,
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import random
 import re
 import string
@@ -26,6 +25,7 @@ from standardiste.dashboard.auth import Role, StaffAuth
 from standardiste.dashboard.server import DashboardServer, build_dashboard
 from standardiste.settings.store import PracticeSettings
 from standardiste.storage.db import Database
+from tests.fixtures.clock import APP_NOW, running_from
 
 SEED = 20261123
 ROUNDS = 250
@@ -122,13 +122,15 @@ async def login(base: str, username: str, password: str) -> tuple[str, str]:
 async def dashboard(tmp_path, demo_config) -> AsyncIterator[Dashboard]:
     db = Database(f"sqlite:///{tmp_path / 'fuzz.db'}")
     db.migrate()
-    now = dt.datetime.now(dt.UTC)
+    now = APP_NOW
     auth = StaffAuth(db)
     auth.create_user("admin", "Admin", Role.ADMIN, "motdepasse-admin", now)
     auth.create_user("accueil", "Accueil", Role.SECRETARY, "motdepasse-accueil", now)
     settings = PracticeSettings(db, demo_config.practice)
     server = DashboardServer(
-        build_dashboard(db, settings, CallLogStore(db), DashboardConfig()), "127.0.0.1", 0
+        build_dashboard(db, settings, CallLogStore(db), DashboardConfig(), clock=running_from(now).now),
+        "127.0.0.1",
+        0,
     )
     await server.start()
     base = f"http://127.0.0.1:{server.port}"

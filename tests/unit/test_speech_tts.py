@@ -186,22 +186,22 @@ async def test_cancelled_caller_does_not_break_shared_synthesis(tmp_path: Path) 
     [
         (
             "Ouvert de 8h30 à 12h30 et de 14h à 19h.",
-            "Ouvert de 8 heures 30 à 12 heures 30 et de 14 heures à 19 heures.",
+            "Ouvert de huit heures trente à douze heures trente et de quatorze heures à dix-neuf heures.",
         ),
-        ("le samedi 9:00-12:00", "le samedi 9 heures à 12 heures"),
-        ("RDV à 1h05", "rendez-vous à une heure 5"),
-        ("n° 12, Dre Lefèvre, tiers payant ALD", "numéro 12, docteur Lefèvre, tiers payant A L D"),
-        ("69003 Lyon, 30 €", "69003 Lyon, 30 €"),
+        ("le samedi 9:00-12:00", "le samedi neuf heures à midi"),
+        ("RDV à 1h05", "rendez-vous à une heure cinq"),
+        ("n° 12, Dre Lefèvre, tiers payant ALD", "numéro douze, docteur Lefèvre, tiers payant A L D"),
+        ("69003 Lyon, 30 €", "69003 Lyon, trente euros"),
         ("Pardon ?  Je  n'ai pas compris.", "Pardon ? Je n'ai pas compris."),
     ],
 )
-def test_normalize_fr_rewrites_what_espeak_misreads(text: str, spoken: str) -> None:
+def test_normalize_fr_rewrites_what_voices_misread(text: str, spoken: str) -> None:
     assert normalize_fr(text) == spoken
 
 
 async def test_times_are_spoken_as_hours_not_letters() -> None:
     synth = EspeakSynthesizer()
-    assert await synth.synthesize("à 8h30") == await synth.synthesize("à 8 heures 30")
+    assert await synth.synthesize("à 8h30") == await synth.synthesize("à huit heures trente")
 
 
 def test_long_sentences_are_cut_at_commas() -> None:

@@ -34,6 +34,7 @@ from typing import Literal, Protocol
 from standardiste import metrics
 from standardiste.speech import pico
 from standardiste.speech.audio import resample
+from standardiste.speech.spoken import spoken_fr
 from standardiste.speech.types import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -206,35 +207,10 @@ async def _binary_version_string() -> str:
 
 # --- the synthesiser ---
 
-_TIME_HM = re.compile(r"\b([01]?\d|2[0-3])\s*[hH:]\s*([0-5]\d)\b")
-_TIME_H = re.compile(r"\b([01]?\d|2[0-3])\s*[hH]\b")
-_ONE_HOUR = re.compile(r"\b1 heure\b")
-_TIME_RANGE = re.compile(r"(heures?(?: \d+)?)\s*-\s*(?=\d)")
-_WORDS = {
-    "rdv": "rendez-vous",
-    "n°": "numéro",
-    "dre": "docteur",
-    "ald": "A L D",
-    "cmu": "C M U",
-    "ame": "A M E",
-}
-_WORD_RE = re.compile(r"(?<![\w°])(" + "|".join(re.escape(w) for w in _WORDS) + r")(?![\w°])", re.IGNORECASE)
-
-
-def _hours(h: str, m: str | None = None) -> str:
-    hour = int(h)
-    text = f"{hour} heure{'s' if hour > 1 else ''}"
-    return f"{text} {int(m)}" if m and int(m) else text
-
-
 def normalize_fr(text: str) -> str:
-    """Rewrite what espeak-ng reads badly: "8h30" ("huit hache trente"), "14 h", "rdv", "n°", "ALD"."""
-    text = _TIME_HM.sub(lambda mt: _hours(mt.group(1), mt.group(2)), text)
-    text = _TIME_H.sub(lambda mt: _hours(mt.group(1)), text)
-    text = _TIME_RANGE.sub(r"\1 à ", text)
-    text = _ONE_HOUR.sub("une heure", text)
-    text = _WORD_RE.sub(lambda mt: _WORDS[mt.group(1).lower()], text)
-    return " ".join(text.split())
+    """What the voice is given: digits, times, dates, phone numbers and abbreviations in words
+    (speech/spoken.py), whitespace collapsed."""
+    return spoken_fr(text)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:…])\s+")
