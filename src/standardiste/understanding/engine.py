@@ -10,6 +10,7 @@ Semantics the dialogue relies on (see docs/understanding.md):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import logging
@@ -32,7 +33,7 @@ from standardiste.understanding.entities import (
     find_practitioner,
     practitioner_keys,
 )
-from standardiste.understanding.normalize import digits, fold, lower, without_fillers
+from standardiste.understanding.normalize import Mapped, digits, fold, lower, without_fillers
 from standardiste.understanding.types import (
     LOW_CONFIDENCE,
     Entity,
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 
 # Utterances are short; a runaway transcript is cut (the rules and the classifier see the first part).
 MAX_CHARS = 1000
+# The classifier and the entity finders read the first UNDERSTAND_CHARS characters (about 30 s of speech):
+# their cost grows with the length. The emergency rules (cheap) read up to MAX_CHARS.
+UNDERSTAND_CHARS = 500
 # A classifier-only emergency below this is too vague to act on: clarify instead (rules are not affected).
 EMERGENCY_MIN_CONFIDENCE = 0.35
 _LONGEST_WORD = 25  # "anticonstitutionnellement" is 25 letters
@@ -156,13 +160,16 @@ class LocalUnderstander:
         if _DENY.match(folded):
             return [(Intent.DENY, 0.99)]
         try:
-            ranked = self.intents(text)
+            ranked = self.intents(text[:UNDERSTAND_CHARS])
         except Exception as err:  # a failing backend must give a clarifying question, not a crash
             log.warning("intent classifier failed: %s", err)
             ranked = []
         return ranked or [(Intent.OUT_OF_SCOPE, 0.0)]
 
     def _entities(self, text: str, plain, folded_digits, now: dt.datetime) -> list[Entity]:  # type: ignore[no-untyped-def]
+        if len(text) > UNDERSTAND_CHARS:
+            text = text[:UNDERSTAND_CHARS]
+            plain, folded_digits = _head(plain, UNDERSTAND_CHARS), _head(folded_digits, UNDERSTAND_CHARS)
         out: list[Entity] = []
         taken: list[tuple[int, int]] = []
         phone = find_phone(folded_digits)
@@ -196,6 +203,12 @@ class LocalUnderstander:
             )
         out.sort(key=lambda e: e.start)
         return out
+
+
+def _head(mapped: Mapped, chars: int) -> Mapped:
+    """The part of a derived text that comes from the original's first `chars` characters."""
+    cut = bisect.bisect_left(mapped.origin, chars)
+    return Mapped(mapped.text[:cut], mapped.origin[:cut], min(mapped.original_length, chars))
 
 
 def load_understander(

@@ -7,6 +7,7 @@ from its characters back to the original, so entities always point into what was
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import re
 import unicodedata
@@ -41,6 +42,7 @@ def identity(text: str) -> Mapped:
     return Mapped(text, tuple(range(len(text))), len(text))
 
 
+@functools.lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     if ch in _SPECIAL_FOLD:
         return _SPECIAL_FOLD[ch]
