@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.browser",
+    "tests.fixtures.clock",
     "tests.fixtures.practice",
     "tests.fixtures.dialogue",
     "tests.fixtures.pbx",
@@ -11,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.speech",
     "tests.fixtures.speech_corpus",
     "tests.fixtures.voice",
+    "tests.fixtures.whisper",
 ]
