@@ -12,5 +12,4 @@ pytest_plugins = [
     "tests.fixtures.speech",
     "tests.fixtures.speech_corpus",
     "tests.fixtures.voice",
-    "tests.fixtures.whisper",
 ]

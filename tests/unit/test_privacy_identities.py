@@ -26,7 +26,7 @@ from standardiste.dashboard.requests_admin import RequestsAdmin
 from standardiste.dialogue.messages import Outcome, OutcomeKind, Utterance
 from standardiste.integration.lookup import caller_lookup
 from standardiste.privacy.crypto import DecryptionError, FieldCipher
-from standardiste.privacy.seal_existing import seal_existing
+from standardiste.privacy.reseal import reseal
 from standardiste.settings.store import PracticeSettings
 from standardiste.storage.db import Database
 from standardiste.telephony.session import SessionRecord
@@ -198,7 +198,7 @@ def test_wrong_key_is_a_clear_error_not_garbage(tmp_path: Path, demo_config: Con
     with pytest.raises(DecryptionError):  # sealed values and no key at all
         SqlAgenda(db, demo_config.practice).get(appointment_id)
     # At start: the production wiring refuses a key that does not open what is stored.
-    with pytest.raises(WrongKey, match=r"secrets\.toml"):
+    with pytest.raises(WrongKey, match=r"key_file"):
         check_key(db, other)
     secrets = Secrets(ari_password="x", ami_secret="x", encryption_key=_key(), session_key="x")
     with pytest.raises(WrongKey):
@@ -214,8 +214,10 @@ def test_build_agenda_encrypts_with_the_install_key(tmp_path: Path, demo_config:
     config = parse_config(data)
     db = Database(f"sqlite:///{tmp_path / 'prod.db'}")
     db.migrate()
-    agenda, inbox = build_agenda(db, config)  # reads (creates) data_dir/secrets.toml
-    key = load_or_create_secrets(tmp_path / "data").encryption_key
+    agenda, inbox = build_agenda(db, config)  # reads (creates) the key file
+    key = (tmp_path / "data-keys" / "encryption.key").read_text().strip()  # kept apart from data_dir
+    assert load_or_create_secrets(tmp_path / "data").encryption_key == ""
+    assert "encryption_key" not in (tmp_path / "data" / "secrets.toml").read_text()
     assert agenda.cipher is not None and inbox.cipher is not None
     slot = agenda.find_slots(SlotQuery(), NOW)[0]
     agenda.book(slot, WHO, Source.PHONE, NOW)
@@ -283,9 +285,10 @@ def test_clear_rows_from_before_survive_the_migration_and_get_sealed(url: str, d
     assert caller_lookup(db, "+33612345678", NOW, cipher)[0]
     assert SqlInbox(db, cipher).get("r1").birth_date == WHO.birth_date
 
-    report = seal_existing(db, cipher)
-    assert (report.patients, report.requests, report.calls, report.failed) == (1, 1, 1, [])
-    assert seal_existing(db, cipher).patients == 0  # idempotent
+    report = reseal(db, cipher, cipher)
+    assert report.failed == [] and report.rows["agenda_patients"] == 1
+    assert (report.rows["agenda_requests"], report.rows["calllog_calls"]) == (1, 1)
+    assert reseal(db, cipher, cipher).failed == []  # again: harmless
     with db.engine.connect() as conn:
         dump = [
             str(tuple(r))
@@ -320,7 +323,8 @@ def test_encrypt_existing_command(tmp_path: Path, capsys: pytest.CaptureFixture[
     _fill(db, None, config.practice)  # written in clear (as before agenda_0002)
     db.dispose()
     assert main(["privacy", "encrypt-existing", "--config", str(cfg)]) == 0
-    assert "Chiffrés : 1 patient(s), 1 demande(s), 1 appel(s)." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "agenda_patients : 1, agenda_requests : 1, calllog_calls : 1" in out
     db = Database(config.deployment.sqlalchemy_url)
     with db.engine.connect() as conn:
         dump = [str(tuple(r)) for r in conn.execute(text("SELECT * FROM agenda_patients"))]

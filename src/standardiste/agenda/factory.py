@@ -6,16 +6,16 @@ from standardiste.agenda.caldav import CalDavAgenda, CalDavClient
 from standardiste.agenda.inbox import SqlInbox
 from standardiste.agenda.sealed import check_key
 from standardiste.agenda.sql import SqlAgenda
-from standardiste.config import Config, ConfigError, Secrets, load_or_create_secrets
+from standardiste.config import Config, ConfigError, Secrets
 from standardiste.privacy.crypto import FieldCipher
+from standardiste.privacy.keys import cipher_for
 from standardiste.storage.db import Database
 
 
 def identity_cipher(config: Config, secrets: Secrets | None = None) -> FieldCipher:
-    """The cipher for caller identities at rest: the install's key (data_dir/secrets.toml)."""
-    if secrets is None:
-        secrets = load_or_create_secrets(config.deployment.data_dir)
-    return FieldCipher(secrets.encryption_key)
+    """The cipher for caller identities at rest: the install's key, kept apart from the data
+    (privacy.key_file, see privacy/keys.py); a key in `secrets` (tests) wins."""
+    return cipher_for(config.deployment, secrets)
 
 
 def build_agenda(

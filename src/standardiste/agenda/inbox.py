@@ -10,7 +10,16 @@ from sqlalchemy import func, select
 
 from standardiste.agenda.model import InvalidRequest, NotFound, RequestDraft, RequestKind, RequestStatus
 from standardiste.agenda.names import normalise_phone
-from standardiste.agenda.sealed import PHONE, index, matches, open_date, open_text, seal
+from standardiste.agenda.sealed import (
+    CALLBACK,
+    index,
+    matches,
+    open_date,
+    open_json,
+    open_text,
+    seal,
+    seal_json,
+)
 from standardiste.agenda.tables import RequestRow
 from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
@@ -39,12 +48,16 @@ class InboxRequest:
 
 @dataclass(frozen=True, slots=True)
 class RequestIdentity:
-    """The encrypted columns of agenda_requests: the caller's identity and own words, in clear."""
+    """The encrypted columns of agenda_requests, in clear: the caller's identity and own words, what the
+    request is about (its kind says "sick leave", "worrying follow-up"...), its extras and staff notes."""
 
     caller_name: str
     birth_date: dt.date | None
     callback_number: str | None
     details: str
+    kind: str | None = None  # None: leave the stored kind as it is
+    notes: str | None = None
+    extra: dict[str, str] | None = None
 
 
 def open_request(row: RequestRow, cipher: FieldCipher | None) -> RequestIdentity:
@@ -54,37 +67,54 @@ def open_request(row: RequestRow, cipher: FieldCipher | None) -> RequestIdentity
         birth_date=open_date(cipher, row.birth_date, "agenda_requests.birth_date", row.id),
         callback_number=open_text(cipher, row.callback_number, "agenda_requests.callback_number", row.id),
         details=open_text(cipher, row.details, "agenda_requests.details", row.id) or "",
+        kind=open_text(cipher, row.kind, "agenda_requests.kind", row.id) or "",
+        notes=open_notes(row, cipher),
+        extra=dict(open_json(cipher, row.extra, "agenda_requests.extra", row.id) or {}),
     )
 
 
+def open_notes(row: RequestRow, cipher: FieldCipher | None) -> str:
+    return open_text(cipher, row.notes, "agenda_requests.notes", row.id) or ""
+
+
+def seal_notes(row: RequestRow, cipher: FieldCipher | None, notes: str) -> None:
+    row.notes = seal(cipher, notes, "agenda_requests.notes", row.id) or ""
+
+
 def seal_request(row: RequestRow, cipher: FieldCipher | None, clear: RequestIdentity) -> None:
-    """Writes the identity columns, sealed when a cipher is given (clear otherwise)."""
+    """Writes the sealed columns (in clear without a cipher); the row id must be set first."""
     birth = clear.birth_date.isoformat() if clear.birth_date else None
     row.caller_name = seal(cipher, clear.caller_name, "agenda_requests.caller_name", row.id) or ""
     row.birth_date = seal(cipher, birth, "agenda_requests.birth_date", row.id)
     row.callback_number = seal(cipher, clear.callback_number, "agenda_requests.callback_number", row.id)
-    row.callback_index = index(cipher, clear.callback_number, PHONE)
+    row.callback_index = index(cipher, clear.callback_number, CALLBACK)
     row.details = seal(cipher, clear.details, "agenda_requests.details", row.id) or ""
+    if clear.kind is not None:
+        row.kind = seal(cipher, clear.kind, "agenda_requests.kind", row.id) or ""
+    if clear.notes is not None:
+        seal_notes(row, cipher, clear.notes)
+    if clear.extra is not None:
+        row.extra = seal_json(cipher, dict(clear.extra), "agenda_requests.extra", row.id)
 
 
 def _request(row: RequestRow, cipher: FieldCipher | None) -> InboxRequest:
     clear = open_request(row, cipher)
     return InboxRequest(
         id=row.id,
-        kind=RequestKind(row.kind),
+        kind=RequestKind(clear.kind),
         caller_name=clear.caller_name,
         birth_date=clear.birth_date,
         callback_number=clear.callback_number,
         details=clear.details,
         status=RequestStatus(row.status),
         assignee=row.assignee,
-        notes=row.notes,
+        notes=clear.notes or "",
         urgent=row.urgent,
         call_id=row.call_id,
         practitioner_id=row.practitioner_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        extra=dict(row.extra or {}),
+        extra=dict(clear.extra or {}),
     )
 
 
@@ -106,14 +136,11 @@ class SqlInbox:
         # A request is never refused for a missing detail: staff call back and ask.
         row = RequestRow(
             id=uuid.uuid4().hex,
-            kind=kind.value,
             status=RequestStatus.NEW.value,
             assignee=None,
-            notes="",
             urgent=bool(draft.urgent),
             call_id=draft.call_id,
             practitioner_id=draft.practitioner_id,
-            extra={str(k): str(v) for k, v in (draft.extra or {}).items()},
             created_at=now,
             updated_at=now,
         )
@@ -122,6 +149,9 @@ class SqlInbox:
             birth_date=draft.birth_date,
             callback_number=normalise_phone(draft.callback_number),
             details=(draft.details or "")[:MAX_DETAILS],
+            kind=kind.value,
+            notes="",
+            extra={str(k): str(v) for k, v in (draft.extra or {}).items()},
         )
         seal_request(row, self.cipher, clear)
         with self.db.session() as session:
@@ -150,7 +180,7 @@ class SqlInbox:
         if e164 is None:
             return []
         with self.db.sessions() as session:
-            same = matches(self.cipher, RequestRow.callback_index, RequestRow.callback_number, e164, PHONE)
+            same = matches(self.cipher, RequestRow.callback_index, RequestRow.callback_number, e164, CALLBACK)
             stmt = select(RequestRow).where(same).order_by(RequestRow.created_at.desc()).limit(limit)
             return [_request(r, self.cipher) for r in session.scalars(stmt)]
 
@@ -180,7 +210,7 @@ class SqlInbox:
             if assignee is not None:
                 row.assignee = assignee[:64] or None
             if notes is not None:
-                row.notes = notes[:MAX_DETAILS]
+                seal_notes(row, self.cipher, notes[:MAX_DETAILS])
             row.updated_at = now
             session.flush()
             return _request(row, self.cipher)

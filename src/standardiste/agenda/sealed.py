@@ -12,7 +12,9 @@ a ciphertext as it is, and lookups also match clear rows whose index is NULL.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -26,8 +28,10 @@ from standardiste.storage.db import Database
 __all__ = ["DecryptionError", "FieldCipher"]
 
 _SEALED_PREFIX = "v1:"
-PHONE = "phone"
-BIRTH_DATE = "birth_date"
+# Blind indexes are keyed per "table.column" (FieldCipher.blind_index): never comparable across tables.
+PHONE = "agenda_patients.phone"
+BIRTH_DATE = "agenda_patients.birth_date"
+CALLBACK = "agenda_requests.callback_number"
 
 
 def is_sealed(stored: str | None) -> bool:
@@ -47,6 +51,27 @@ def open_text(cipher: FieldCipher | None, stored: str | None, column: str, row_i
     if cipher is None:
         raise DecryptionError(f"{column} est chiffré et aucune clé n'est donnée / encrypted and no key given")
     return cipher.decrypt(stored, f"{column}:{row_id}")
+
+
+def seal_json(cipher: FieldCipher | None, value: Any, column: str, row_id: str) -> Any:
+    """A JSON column's value sealed as {"sealed": ciphertext} (bound to its column and row)."""
+    if cipher is None or value is None:
+        return value
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return {"sealed": cipher.encrypt(text, f"{column}:{row_id}")}
+
+
+def open_json(cipher: FieldCipher | None, stored: Any, column: str, row_id: str) -> Any:
+    """The clear JSON value of a column written by seal_json (or in clear by older versions)."""
+    if not is_sealed_json(stored):
+        return stored
+    if cipher is None:
+        raise DecryptionError(f"{column} est chiffré et aucune clé n'est donnée / encrypted and no key given")
+    return json.loads(cipher.decrypt(stored["sealed"], f"{column}:{row_id}") or "null")
+
+
+def is_sealed_json(stored: Any) -> bool:
+    return isinstance(stored, dict) and set(stored) == {"sealed"} and is_sealed(stored["sealed"])
 
 
 def open_date(
@@ -139,7 +164,7 @@ def check_key(db: Database, cipher: FieldCipher) -> None:
                 open_text(cipher, request.details, "agenda_requests.details", request.id)
         except DecryptionError:
             raise WrongKey(
-                "la clé de chiffrement (data_dir/secrets.toml) n'ouvre pas les identités enregistrées ; "
-                "restaurer le fichier secrets.toml d'origine / the encryption key does not open the stored "
-                "identities: restore the original secrets.toml"
+                "la clé de chiffrement (privacy.key_file) n'ouvre pas les identités enregistrées ; "
+                "restaurer la clé d'origine (sauvegarde, ou « .new » après une rotation interrompue) / the "
+                "encryption key does not open the stored identities: restore the original key file"
             ) from None

@@ -156,7 +156,8 @@ class RequestRow(Base):
     __table_args__ = (Index("ix_agenda_requests_status_created", "status", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
+    # What the request is about (a RequestKind), sealed like the notes and extras (agenda_0003).
+    kind: Mapped[str] = mapped_column(SealedText)
     # Caller identity and own words: encrypted (agenda_0002).
     caller_name: Mapped[str] = mapped_column(SealedText)
     birth_date: Mapped[str | None] = mapped_column(SealedText, nullable=True)
@@ -165,10 +166,10 @@ class RequestRow(Base):
     details: Mapped[str] = mapped_column(SealedText)
     status: Mapped[str] = mapped_column(String(16), default="new")
     assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    notes: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(SealedText, default="")  # staff notes, sealed
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     call_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     practitioner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"sealed": ...} with a key
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

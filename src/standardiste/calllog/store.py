@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,14 +18,18 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from standardiste.agenda.names import normalise_phone
+from standardiste.agenda.sealed import open_json, seal_json
 from standardiste.calllog.tables import CallRow
 from standardiste.dialogue.messages import Utterance
-from standardiste.privacy.crypto import FieldCipher
+from standardiste.privacy.crypto import DecryptionError, FieldCipher
+from standardiste.privacy.recordings import RecordingVault
 from standardiste.storage.db import Database
 from standardiste.telephony.session import SessionRecord
 
-TRANSCRIPT_CONTEXT = "calllog_calls.transcript"
-CALLER_CONTEXT = "calllog_calls.caller_id"  # + ":" + call id: a value moved to another row won't decrypt
+# Authenticated contexts are "<table>.<column>:<call id>": a value moved elsewhere won't decrypt.
+TRANSCRIPT_CONTEXT = "calllog_calls.transcript"  # older transcripts lack the call id (still read)
+CALLER_CONTEXT = "calllog_calls.caller_id"
+CALLER_INDEX = "calllog_calls.caller_id"  # the blind index's own key (never comparable to another table's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +55,18 @@ class CallEntry:
 
 class CallLogStore:
     def __init__(
-        self, db: Database, cipher: FieldCipher | None = None, recordings_dir: Path | None = None
+        self,
+        db: Database,
+        cipher: FieldCipher | None = None,
+        recordings_dir: Path | None = None,
+        vault: RecordingVault | None = None,
     ) -> None:
         self.db = db
         self.cipher = cipher
         # Where Asterisk writes call recordings (host path); None: recordings are not reachable here.
         self.recordings_dir = recordings_dir
+        # Where ended calls' recordings are kept, encrypted (data_dir/recordings); None: left in the spool.
+        self.vault = vault
         # One writer thread: writes never compete with each other (SQLite) nor take the threads
         # that conversations run on.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calllog")
@@ -88,7 +99,7 @@ class CallLogStore:
         e164 = normalise_phone(number)
         if e164 is None:
             return []
-        key = self.cipher.blind_index(e164, "phone") if self.cipher else None
+        key = self.cipher.blind_index(e164, CALLER_INDEX) if self.cipher else None
         clear = and_(CallRow.caller_index.is_(None), CallRow.caller_id == e164)  # rows written in clear
         match = clear if key is None else or_(CallRow.caller_index == key, clear)
         with self.db.session() as s:
@@ -102,7 +113,7 @@ class CallLogStore:
         if self.cipher is None or caller_id is None:
             return caller_id, None
         e164 = normalise_phone(caller_id)
-        index = self.cipher.blind_index(e164, "phone") if e164 else None
+        index = self.cipher.blind_index(e164, CALLER_INDEX) if e164 else None
         return self.cipher.encrypt(caller_id, f"{CALLER_CONTEXT}:{call_id}"), index
 
     def _seal_json(self, value: list[Any], column: str, call_id: str) -> Any:
@@ -126,25 +137,25 @@ class CallLogStore:
             raise ValueError("caller id is encrypted and no key was given")
         return self.cipher.decrypt(stored, f"{CALLER_CONTEXT}:{row.id}")
 
-    def _encode_transcript(self, transcript: list[Utterance]) -> tuple[str, int]:
+    def _encode_transcript(self, transcript: list[Utterance], call_id: str) -> tuple[str, int]:
         text = json.dumps([{"speaker": u.speaker, "text": u.text} for u in transcript], ensure_ascii=False)
         if self.cipher is None:
             return text, 0
-        sealed = self.cipher.encrypt(text, TRANSCRIPT_CONTEXT)
+        sealed = self.cipher.encrypt(text, f"{TRANSCRIPT_CONTEXT}:{call_id}")
         assert sealed is not None
         return sealed, 1
 
-    def _decode_transcript(self, stored: str | None, encrypted: int) -> list[Utterance]:
+    def _decode_transcript(self, stored: str | None, encrypted: int, call_id: str) -> list[Utterance]:
         if not stored:
             return []
         if encrypted:
             if self.cipher is None:
                 raise ValueError("transcript is encrypted and no key was given")
-            stored = self.cipher.decrypt(stored, TRANSCRIPT_CONTEXT) or "[]"
+            stored = open_transcript(self.cipher, stored, call_id) or "[]"
         return [Utterance(u["speaker"], u["text"]) for u in json.loads(stored)]
 
     def _write(self, record: SessionRecord) -> None:
-        transcript, encrypted = self._encode_transcript(record.transcript)
+        transcript, encrypted = self._encode_transcript(record.transcript, record.call_id)
         with self.db.session() as s:
             row = s.get(CallRow, record.call_id)
             if row is None:
@@ -157,7 +168,12 @@ class CallLogStore:
             row.ended_at = record.ended_at
             row.end_reason = record.end_reason
             row.outcome = str(record.outcome.kind) if record.outcome else None
-            row.outcome_details = dict(record.outcome.details) if record.outcome else None
+            # The outcome kind ("emergency", "booked") stays in clear for statistics; its details (which
+            # emergency rule fired, what was asked) are sealed.
+            details = dict(record.outcome.details) if record.outcome else None
+            row.outcome_details = seal_json(
+                self.cipher, details, "calllog_calls.outcome_details", record.call_id
+            )
             # The path quotes what the caller said ("heard:...") and the actions what was said back
             # (names, dates): sealed like the transcript.
             row.path = self._seal_json(list(record.path), "path", record.call_id)
@@ -168,6 +184,18 @@ class CallLogStore:
             row.greeting_ms = record.greeting_ms
             row.barge_ins = record.barge_ins
             row.recording = record.recording
+        if record.ended_at is not None and record.recording and self.vault is not None:
+            self._seal_recording(record.recording)
+
+    def _seal_recording(self, name: str) -> None:
+        """Asterisk's clear WAV -> the encrypted vault (never fails the call log's write)."""
+        source = recording_file(self.recordings_dir, name)
+        if source is None or self.vault is None:
+            return
+        try:
+            self.vault.seal_file(source, name)
+        except OSError as err:
+            logging.getLogger(__name__).error("recording %s not sealed: %s", name, err.strerror)
 
     def _entry(self, row: CallRow) -> CallEntry:
         return CallEntry(
@@ -178,10 +206,12 @@ class CallLogStore:
             ended_at=row.ended_at,
             end_reason=row.end_reason,
             outcome=row.outcome,
-            outcome_details=row.outcome_details,
+            outcome_details=open_json(
+                self.cipher, row.outcome_details, "calllog_calls.outcome_details", row.id
+            ),
             path=list(self._open_json(row.path, "path", row.id) or []),
             actions=list(self._open_json(row.actions, "actions", row.id) or []),
-            transcript=self._decode_transcript(row.transcript, row.transcript_encrypted),
+            transcript=self._decode_transcript(row.transcript, row.transcript_encrypted, row.id),
             recognizer=row.recognizer,
             greeting_ms=row.greeting_ms,
             barge_ins=row.barge_ins,
@@ -189,8 +219,29 @@ class CallLogStore:
         )
 
     def recording_path(self, entry: CallEntry) -> Path | None:
-        """The host path of a call's recording, when it has one and the file is there."""
+        """The host path of a call's recording still in Asterisk's spool (clear, not sealed yet)."""
         return recording_file(self.recordings_dir, entry.recording)
+
+    def has_recording(self, entry: CallEntry) -> bool:
+        return (self.vault is not None and self.vault.has(entry.recording)) or (
+            self.recording_path(entry) is not None
+        )
+
+    def recording_audio(self, entry: CallEntry) -> bytes | None:
+        """The call's WAV in clear: decrypted from the vault, or read from the spool (call just ended)."""
+        if self.vault is not None and self.vault.has(entry.recording):
+            return self.vault.open(entry.recording)
+        path = self.recording_path(entry)
+        return path.read_bytes() if path is not None else None
+
+
+def open_transcript(cipher: FieldCipher, stored: str, call_id: str) -> str | None:
+    """A sealed transcript bound to its call; those sealed before calllog_0004 were bound to the column only
+    (`standardiste privacy reseal` rebinds them)."""
+    try:
+        return cipher.decrypt(stored, f"{TRANSCRIPT_CONTEXT}:{call_id}")
+    except DecryptionError:
+        return cipher.decrypt(stored, TRANSCRIPT_CONTEXT)
 
 
 _RECORDING_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -130,9 +130,13 @@ class CallQueries:
     def detail(self, call_id: str) -> CallEntry | None:
         return self._store.get_sync(call_id)
 
-    def recording(self, entry: CallEntry) -> Path | None:
-        """The call's audio file (privacy.record_audio), when it is still there."""
-        return self._store.recording_path(entry)
+    def recording(self, entry: CallEntry) -> bool:
+        """Whether the call's audio (privacy.record_audio) is still kept."""
+        return self._store.has_recording(entry)
+
+    def recording_audio(self, entry: CallEntry) -> bytes | None:
+        """The call's WAV, decrypted on the fly (never written in clear)."""
+        return self._store.recording_audio(entry)
 
     def today(self, now: dt.datetime) -> dict[str, int]:
         tz = self._tz()
@@ -295,7 +299,7 @@ async def call_detail(request: web.Request) -> web.Response:
         f"Appel du {line.started_at.strftime('%d/%m/%Y à %H:%M')}",
         entry=entry,
         line=line,
-        recording=request.app[CALLS_KEY].recording(entry) is not None,
+        recording=request.app[CALLS_KEY].recording(entry),
     )
 
 
@@ -304,14 +308,14 @@ async def call_recording(request: web.Request) -> web.StreamResponse:
     """The call's audio (WAV), for logged-in staff only; every listen or download is audited."""
     calls = request.app[CALLS_KEY]
     entry = calls.detail(request.match_info["id"])
-    path = calls.recording(entry) if entry is not None else None
-    if entry is None or path is None:
+    audio = await asyncio.to_thread(calls.recording_audio, entry) if entry is not None else None
+    if entry is None or audio is None:
         raise web.HTTPNotFound(text="Enregistrement introuvable.")
     request[AUDIT_DETAIL] = f"écoute/téléchargement de l'enregistrement {entry.recording}"
     download = request.query.get("telecharger") == "1"
     disposition = "attachment" if download else "inline"
-    return web.FileResponse(
-        path,
+    return web.Response(
+        body=audio,
         headers={
             "Content-Type": "audio/wav",
             "Content-Disposition": f'{disposition}; filename="{entry.recording}.wav"',

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from standardiste.agenda.inbox import open_request
+from standardiste.agenda.inbox import open_notes, open_request, seal_notes
 from standardiste.agenda.model import RequestKind, RequestStatus
 from standardiste.agenda.tables import RequestRow
 from standardiste.privacy.crypto import FieldCipher
@@ -54,8 +54,8 @@ def _view(row: RequestRow, cipher: FieldCipher | None) -> RequestView:
     clear = open_request(row, cipher)  # identities are encrypted at rest
     return RequestView(
         id=row.id,
-        kind=row.kind,
-        kind_label=KIND_LABELS_FR.get(row.kind, row.kind),  # type: ignore[call-overload]
+        kind=clear.kind or "",
+        kind_label=KIND_LABELS_FR.get(clear.kind, clear.kind),  # type: ignore[call-overload]
         caller_name=clear.caller_name,
         birth_date=clear.birth_date,
         callback_number=clear.callback_number,
@@ -63,7 +63,7 @@ def _view(row: RequestRow, cipher: FieldCipher | None) -> RequestView:
         status=row.status,
         status_label=STATUS_LABELS_FR.get(row.status, row.status),  # type: ignore[call-overload]
         assignee=row.assignee,
-        notes=row.notes,
+        notes=clear.notes or "",
         urgent=row.urgent,
         created_at=row.created_at,
         call_id=row.call_id,
@@ -79,11 +79,13 @@ class RequestsAdmin:
         query = select(RequestRow)
         if status:
             query = query.where(RequestRow.status == status)
-        if kind:
-            query = query.where(RequestRow.kind == kind)
-        query = query.order_by(RequestRow.urgent.desc(), RequestRow.created_at.desc()).limit(limit)
+        query = query.order_by(RequestRow.urgent.desc(), RequestRow.created_at.desc())
+        if not kind:
+            query = query.limit(limit)
         with self._db.session() as s:
-            return [_view(r, self.cipher) for r in s.scalars(query)]
+            views = [_view(r, self.cipher) for r in s.scalars(query)]
+        # The kind is sealed (it says what the request is about): filtered once decrypted.
+        return [v for v in views if not kind or v.kind == kind][:limit]
 
     def waiting(self) -> list[RequestView]:
         with self._db.session() as s:
@@ -116,6 +118,8 @@ class RequestsAdmin:
                 row.assignee = assignee or None
             if note:
                 stamp = now.strftime("%d/%m/%Y %H:%M")
-                row.notes = (row.notes + "\n" if row.notes else "") + f"[{stamp} {by}] {note.strip()[:2000]}"
+                notes = open_notes(row, self.cipher)
+                notes = (notes + "\n" if notes else "") + f"[{stamp} {by}] {note.strip()[:2000]}"
+                seal_notes(row, self.cipher, notes)
             row.updated_at = now
             return _view(row, self.cipher)

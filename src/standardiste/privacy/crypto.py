@@ -30,20 +30,36 @@ class FieldCipher:
         key = base64.urlsafe_b64decode(key_b64.encode())
         if len(key) != 32:
             raise ValueError("encryption key must be 32 bytes (urlsafe base64)")
+        self._key = key
         self._aead = AESGCM(key)
-        # Blind indexes use their own key, derived from the same secret (never the AES key itself).
-        self._index_key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"standardiste blind index v1"
-        ).derive(key)
+        # One blind-index key per "table.column", derived from the secret (never the AES key itself):
+        # the same phone number gives unrelated indexes in two tables, so a stolen database cannot be
+        # joined across tables on them.
+        self._index_keys: dict[str, bytes] = {}
 
-    def blind_index(self, value: str | None, purpose: str) -> str | None:
+    def _index_key(self, column: str) -> bytes:
+        key = self._index_keys.get(column)
+        if key is None:
+            if "." not in column:
+                raise ValueError(f"blind index needs a 'table.column', got {column!r}")
+            key = HKDF(
+                algorithm=hashes.SHA256(),
+                length=32,
+                salt=None,
+                info=b"standardiste blind index v2\x00" + column.encode(),
+            ).derive(self._key)
+            self._index_keys[column] = key
+        return key
+
+    def blind_index(self, value: str | None, column: str) -> str | None:
         """Keyed HMAC-SHA256 of a normalised value, for equality search on encrypted columns.
 
-        Equal values give equal indexes (that is the point, and what it leaks); without the key
-        nobody can test a guess. `purpose` ("phone", "birth_date") separates the index spaces."""
+        Equal values give equal indexes within one column (that is the point, and what it leaks);
+        without the key nobody can test a guess. `column` ("agenda_patients.phone") picks the key:
+        indexes of two columns never match, even for the same value."""
         if value is None:
             return None
-        mac = hmac.new(self._index_key, purpose.encode() + b"\x00" + value.encode("utf-8"), hashlib.sha256)
+        mac = hmac.new(self._index_key(column), value.encode("utf-8"), hashlib.sha256)
         return mac.hexdigest()[:32]  # 128 bits: no collisions in practice, shorter index
 
     def encrypt(self, plaintext: str | None, context: str = "") -> str | None:
@@ -63,5 +79,16 @@ class FieldCipher:
         try:
             plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
             return plain.decode("utf-8")
+        except InvalidTag as err:
+            raise DecryptionError("cannot decrypt: wrong key or altered value") from err
+
+    def encrypt_bytes(self, data: bytes, context: str) -> bytes:
+        """Binary AES-GCM (recordings): nonce || ciphertext+tag, `context` authenticated."""
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, data, context.encode())
+
+    def decrypt_bytes(self, sealed: bytes, context: str) -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], context.encode())
         except InvalidTag as err:
             raise DecryptionError("cannot decrypt: wrong key or altered value") from err

@@ -13,8 +13,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from standardiste.agenda.sealed import open_json, open_text, seal, seal_json
+from standardiste.privacy.crypto import FieldCipher
 from standardiste.reminders.tables import ReminderAttemptRow, ReminderFenceRow, ReminderJobRow
 from standardiste.storage.db import Database
+
+PHONE_COLUMN = "reminder_jobs.phone"
+DETAILS_COLUMN = "reminder_attempts.details"
 
 SCHEDULED = "scheduled"
 REMOVED = "removed"
@@ -65,7 +70,7 @@ class JobState:
     last_outcome: str | None
 
     @classmethod
-    def of(cls, row: ReminderJobRow) -> JobState:
+    def of(cls, row: ReminderJobRow, cipher: FieldCipher | None = None) -> JobState:
         return cls(
             row.job_id,
             row.appointment_id,
@@ -78,7 +83,7 @@ class JobState:
             row.fence,
             row.appointment_start,
             row.appointment_end,
-            row.phone,
+            open_text(cipher, row.phone, PHONE_COLUMN, row.job_id),
             row.last_outcome,
         )
 
@@ -100,7 +105,7 @@ class AttemptRecord:
     details: dict[str, Any]
 
     @classmethod
-    def of(cls, row: ReminderAttemptRow) -> AttemptRecord:
+    def of(cls, row: ReminderAttemptRow, cipher: FieldCipher | None = None) -> AttemptRecord:
         return cls(
             row.id,
             row.job_id,
@@ -114,7 +119,7 @@ class AttemptRecord:
             row.started_at,
             row.ended_at,
             row.outcome,
-            dict(row.details or {}),
+            dict(open_json(cipher, row.details, DETAILS_COLUMN, str(row.id)) or {}),
         )
 
 
@@ -123,7 +128,9 @@ class FencedOut(Exception):
 
 
 class ReminderStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cipher: FieldCipher | None = None) -> None:
+        # Seals the number to call and the attempts' details (bound to their row); None: in clear.
+        self.cipher = cipher
         self.db = db
 
     # -- the desired schedule (written by the agenda listener, any process) --------------------
@@ -151,9 +158,9 @@ class ReminderStore:
                 and row.run_at == spec.run_at
                 and row.attempt == spec.attempt
                 and row.appointment_start == spec.appointment_start
-                and row.phone == spec.phone
+                and open_text(self.cipher, row.phone, PHONE_COLUMN, row.job_id) == spec.phone
             ):
-                return JobState.of(row)  # idempotent: the same change told twice
+                return JobState.of(row, self.cipher)  # idempotent: the same change told twice
             row.attempt = spec.attempt
             row.state = state
             row.run_at = spec.run_at
@@ -161,10 +168,10 @@ class ReminderStore:
             row.synced = False
             row.appointment_start = spec.appointment_start
             row.appointment_end = spec.appointment_end
-            row.phone = spec.phone
+            row.phone = seal(self.cipher, spec.phone, PHONE_COLUMN, row.job_id)
             row.updated_at = now
             s.flush()
-            return JobState.of(row)
+            return JobState.of(row, self.cipher)
 
     def remove_if_scheduled(self, job_id: str, now: dt.datetime) -> JobState | None:
         with self.db.session() as s:
@@ -175,12 +182,12 @@ class ReminderStore:
             row.version += 1
             row.synced = False
             row.updated_at = now
-            return JobState.of(row)
+            return JobState.of(row, self.cipher)
 
     def get(self, job_id: str) -> JobState | None:
         with self.db.session() as s:
             row = s.get(ReminderJobRow, job_id)
-            return JobState.of(row) if row else None
+            return JobState.of(row, self.cipher) if row else None
 
     def unsynced(self, limit: int = 500) -> list[JobState]:
         with self.db.session() as s:
@@ -190,7 +197,7 @@ class ReminderStore:
                 .order_by(ReminderJobRow.updated_at)
                 .limit(limit)
             )
-            return [JobState.of(r) for r in rows]
+            return [JobState.of(r, self.cipher) for r in rows]
 
     def mark_synced(self, job_id: str, version: int) -> bool:
         with self.db.session() as s:
@@ -275,7 +282,7 @@ class ReminderStore:
                     return None
                 row = s.get(ReminderJobRow, job_id)
                 assert row is not None
-                return JobState.of(row)
+                return JobState.of(row, self.cipher)
         except FencedOut:
             return None
 
@@ -344,14 +351,14 @@ class ReminderStore:
             attempt = s.get(ReminderAttemptRow, attempt_id, with_for_update=True) if attempt_id else None
             if attempt is not None:
                 attempt.outcome = outcome
-                attempt.details = details
+                attempt.details = seal_json(self.cipher, details, DETAILS_COLUMN, str(attempt.id))
                 attempt.ended_at = now
             row = s.get(ReminderJobRow, job.job_id, with_for_update=True)
             if row is None:
                 return None
             row.last_outcome = outcome
             if row.version != job.version or row.state not in (QUEUED, CALLING):
-                return JobState.of(row)
+                return JobState.of(row, self.cipher)
             if retry_at is not None:
                 row.state = SCHEDULED
                 row.attempt = job.attempt + 1
@@ -362,7 +369,7 @@ class ReminderStore:
             row.synced = False
             row.updated_at = now
             s.flush()
-            return JobState.of(row)
+            return JobState.of(row, self.cipher)
 
     def due_scheduled(self, before: dt.datetime, limit: int = 1000) -> list[JobState]:
         with self.db.session() as s:
@@ -372,7 +379,7 @@ class ReminderStore:
                 .order_by(ReminderJobRow.run_at)
                 .limit(limit)
             )
-            return [JobState.of(r) for r in rows]
+            return [JobState.of(r, self.cipher) for r in rows]
 
     def orphans(self, fence: int) -> list[JobState]:
         """Jobs claimed or being called by an older leader (dead or deposed)."""
@@ -382,7 +389,7 @@ class ReminderStore:
                     ReminderJobRow.state.in_((QUEUED, CALLING)), ReminderJobRow.fence < fence
                 )
             )
-            return [JobState.of(r) for r in rows]
+            return [JobState.of(r, self.cipher) for r in rows]
 
     def open_attempt(self, job: JobState) -> AttemptRecord | None:
         with self.db.session() as s:
@@ -391,18 +398,21 @@ class ReminderStore:
                     ReminderAttemptRow.job_id == job.job_id, ReminderAttemptRow.version == job.version
                 )
             )
-            return AttemptRecord.of(row) if row else None
+            return AttemptRecord.of(row, self.cipher) if row else None
 
     def attempts(self, appointment_id: str | None = None) -> list[AttemptRecord]:
         with self.db.session() as s:
             query = select(ReminderAttemptRow).order_by(ReminderAttemptRow.id)
             if appointment_id is not None:
                 query = query.where(ReminderAttemptRow.appointment_id == appointment_id)
-            return [AttemptRecord.of(r) for r in s.scalars(query)]
+            return [AttemptRecord.of(r, self.cipher) for r in s.scalars(query)]
 
     def jobs(self) -> list[JobState]:
         with self.db.session() as s:
-            return [JobState.of(r) for r in s.scalars(select(ReminderJobRow).order_by(ReminderJobRow.job_id))]
+            return [
+                JobState.of(r, self.cipher)
+                for r in s.scalars(select(ReminderJobRow).order_by(ReminderJobRow.job_id))
+            ]
 
 
 def _absent(spec: JobSpec) -> JobState:
