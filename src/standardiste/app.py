@@ -14,10 +14,17 @@ from typing import Any
 
 from standardiste.calllog.store import CallLogStore
 from standardiste.clock import Clock, clock_from_env
-from standardiste.config import Config, ConfigError, PracticeConfig, Secrets, load_or_create_secrets
+from standardiste.config import (
+    Config,
+    DeploymentConfig,
+    PracticeConfig,
+    Secrets,
+    load_or_create_secrets,
+)
 from standardiste.dialogue.messages import CallerEvent, CallStarted, Conversation, Heard, Keypad, NoInput, Say
 from standardiste.dialogue.services import ConversationServices
 from standardiste.pbx.dialplan import STASIS_ARG_OUTBOUND
+from standardiste.privacy.recordings import RecordingVault, recordings_dir
 from standardiste.settings.store import PracticeSettings
 from standardiste.speech import grammars
 from standardiste.speech.turn import TurnDetector, TurnSettings
@@ -91,13 +98,17 @@ class VoiceApp:
 
     async def start(self) -> None:
         dep = self.deployment
+        await asyncio.to_thread(_private_data_dir, dep.data_dir)
         if self.secrets is None:
             self.secrets = await asyncio.to_thread(load_or_create_secrets, dep.data_dir)
         if self.db is None:
             self.db = Database(dep.sqlalchemy_url)
         await asyncio.to_thread(self.db.migrate)
         self.settings = PracticeSettings(self.db, self.config.practice)
-        self.call_log = CallLogStore(self.db, _cipher(self.secrets), self.recordings_dir)
+        cipher = _cipher(dep, self.secrets)
+        self.call_log = CallLogStore(
+            self.db, cipher, self.recordings_dir, vault=RecordingVault(recordings_dir(dep), cipher)
+        )
         await asyncio.gather(self._load_recognizer(), self._load_synthesizer(), self._load_understander())
         self._agenda, self._inbox = _agenda_and_inbox(self.db, self.config, self.secrets)
         self._agenda_practice = self.config.practice
@@ -312,13 +323,17 @@ def _deployment_recordings_dir(config: Config) -> Path:
     return deployment_instance_dir(root, config.deployment) / "spool" / "recording"
 
 
-def _cipher(secrets_: Secrets) -> Any:
-    from standardiste.privacy.crypto import FieldCipher
+def _cipher(deployment: DeploymentConfig, secrets_: Secrets) -> Any:
+    """The install's cipher: its key lives apart from data_dir (privacy.key_file, see privacy/keys.py)."""
+    from standardiste.privacy.keys import cipher_for
 
-    try:
-        return FieldCipher(secrets_.encryption_key)
-    except ValueError as err:  # refuse to run rather than store transcripts in clear
-        raise ConfigError(f"secrets.toml: encryption_key invalide / invalid ({err})") from None
+    return cipher_for(deployment, secrets_)
+
+
+def _private_data_dir(data_dir: Path) -> None:
+    from standardiste.privacy.keys import ensure_private_dir
+
+    ensure_private_dir(data_dir)
 
 
 def _agenda_and_inbox(db: Database, config: Config, secrets_: Secrets | None) -> tuple[Any, Any]:

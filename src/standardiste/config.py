@@ -340,6 +340,8 @@ class PrivacyConfig(_Model):
     # The encryption key, kept apart from the data (a stolen copy of data_dir holds no key). None: next
     # to data_dir, "<data_dir>-keys/encryption.key"; production: /etc/standardiste/encryption.key.
     key_file: Path | None = None
+    # The dashboard's audit log (who saw or changed what) is kept longer than the calls themselves.
+    audit_retention_days: Annotated[int, Field(gt=0, le=3650)] = 365
 
 
 class CalDavConfig(_Model):

@@ -101,8 +101,35 @@ class StandardisteServer:
         if self._want_dashboard:
             await self._start("tableau de bord", self._start_dashboard)
         self._retention = asyncio.create_task(self._retention_loop(), name="retention")
+        self._messages = asyncio.create_task(self._messages_loop(), name="voice-messages")
+
+    async def _messages_loop(self) -> None:
+        """Voice messages left in the fallback message box -> encrypted, filed in the inbox."""
+        from standardiste.pbx.deployment import deployment_instance_dir, deployment_root
+        from standardiste.pbx.messages import import_messages
+
+        v = self.voice
+        dep = self.config.deployment
+        spool = deployment_instance_dir(deployment_root(dep), dep) / "spool" / "standardiste-messages"
+        store = Path(dep.data_dir) / "messages"
+        while True:
+            try:
+                if v._inbox is not None and v.call_log is not None and v.call_log.cipher is not None:
+                    await asyncio.to_thread(
+                        import_messages,
+                        self.messages_dir or spool,
+                        store,
+                        v._inbox,
+                        v.call_log.cipher,
+                        self.config.practice.timezone,
+                        dep.asterisk.message_max_s,
+                    )
+            except Exception:
+                log.exception("voice messages import failed; retried shortly")
+            await asyncio.sleep(MESSAGES_INTERVAL_S)
 
     async def _retention_loop(self) -> None:
+        from standardiste.privacy.recordings import recordings_dir
         from standardiste.privacy.retention import purge
 
         v = self.voice
@@ -110,7 +137,16 @@ class StandardisteServer:
         while True:
             try:
                 assert v.db is not None
-                await asyncio.to_thread(purge, v.db, days, v.clock.now(), v.recordings_dir)
+                await asyncio.to_thread(
+                    purge,
+                    v.db,
+                    days,
+                    v.clock.now(),
+                    v.recordings_dir,
+                    sealed_dir=recordings_dir(self.config.deployment),
+                    audit_retention_days=self.config.deployment.privacy.audit_retention_days,
+                    log_dirs=[v.recordings_dir.parent.parent / "log"] if v.recordings_dir else [],
+                )
                 expire = getattr(v._agenda, "purge_expired", None)  # offered-but-abandoned holds
                 if callable(expire):
                     local = v.clock.now().astimezone(ZoneInfo(self.config.practice.timezone))

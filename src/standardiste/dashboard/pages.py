@@ -13,6 +13,7 @@ from sqlalchemy import select
 from standardiste.agenda.sealed import patient_of
 from standardiste.agenda.tables import AppointmentRow, PatientRow
 from standardiste.config import WEEKDAYS, WEEKDAYS_FR, ConfigError
+from standardiste.dashboard.audit import form_detail
 from standardiste.dashboard.auth import Role
 from standardiste.dashboard.requests_admin import (
     KIND_LABELS_FR,
@@ -160,7 +161,7 @@ async def request_update(request: web.Request) -> web.StreamResponse:
         )
     except RequestUpdateError as err:
         raise redirect(f"/demandes?ok={err}") from None
-    request[AUDIT_DETAIL] = ", ".join(f"{k}={v}" for k, v in form.items() if k != "csrf_token")[:500]
+    request[AUDIT_DETAIL] = form_detail(form)  # never the note's text
     raise redirect("/demandes?ok=Demande mise à jour.")
 
 

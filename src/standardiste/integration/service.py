@@ -22,7 +22,7 @@ from standardiste.dialogue.messages import Expect
 from standardiste.integration.agi import AgiRoutes, AgiServer, RecordingPlace
 from standardiste.integration.ami import ReceptionPresence
 from standardiste.integration.lookup import caller_lookup
-from standardiste.privacy.crypto import FieldCipher
+from standardiste.privacy.keys import cipher_for
 from standardiste.speech import grammars
 from standardiste.speech.types import FRAME_BYTES, SAMPLE_RATE, Recognizer
 from standardiste.storage.db import Database
@@ -118,7 +118,7 @@ class IntegrationService:
             practice=self.practice,
             classify_text=self._classify,
             transcribe_wav=transcriber,
-            caller_lookup=functools.partial(caller_lookup, db, cipher=FieldCipher(secrets_.encryption_key)),
+            caller_lookup=functools.partial(caller_lookup, db, cipher=cipher_for(dep, secrets_)),
             app_name=dep.asterisk.app_name,
             recordings=recordings or default_recordings(config),
             **({"clock": clock} if clock is not None else {}),

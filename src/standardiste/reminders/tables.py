@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -61,7 +61,8 @@ class ReminderJobRow(Base):
     fence: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     appointment_start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     appointment_end: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The number to call: a FieldCipher ciphertext bound to this job (reminders_0002); clear without a key.
+    phone: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
