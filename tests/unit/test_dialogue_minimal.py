@@ -68,10 +68,21 @@ def test_greeting(manager):
     actions = start(manager)
     assert len(actions) == 1 and isinstance(actions[0], Say)
     text = actions[0].text
-    assert text.startswith("Cabinet médical des Tilleuls, bonjour, je suis l'assistant vocal du cabinet.")
-    assert "Que puis-je faire pour vous ?" in text
-    assert "tapez 1 pour les horaires" in text and "0 pour parler au secrétariat" in text
+    # Open recognition: short (practice, assistant, one question); the keypad menu only after a failure.
+    assert (
+        text
+        == "Cabinet médical des Tilleuls, bonjour, je suis l'assistant vocal. Que puis-je faire pour vous ?"
+    )
+    assert "tapez" not in text.lower()
     assert actions[0].expect is not None
+    again = manager.handle(Heard("", NOW))[0].text  # spoke, not understood
+    assert again.startswith("Excusez-moi, je n'ai pas bien compris.") and "entends" not in again
+    assert "Tapez 1 pour les horaires" in again and "0 pour parler au secrétariat" in again
+
+
+def test_silence_is_no_input(manager):
+    start(manager)
+    assert manager.handle(NoInput(NOW))[0].text.startswith("Je ne vous entends pas.")
 
 
 def test_greeting_without_open_speech(demo_config, understander):

@@ -1,4 +1,5 @@
-"""Choosing the recogniser: Vosk French > PocketSphinx grammars > keypad, always with a French reason."""
+"""Choosing the recogniser: Whisper > Vosk French (each paired with PocketSphinx grammars for closed
+questions) > PocketSphinx grammars > keypad, always with a French reason."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from standardiste.config import DeploymentConfig, SpeechConfig
+from standardiste.speech.arbitrate import ArbitratedRecognizer
 from standardiste.speech.keypad_backend import KeypadOnlyRecognizer
 from standardiste.speech.select import load_recognizer, load_recognizer_ready, looks_french
 from standardiste.speech.vosk_backend import VoskRecognizer
@@ -75,9 +77,12 @@ def test_keypad_when_nothing_is_installed(tmp_path: Path, no_sphinx: None) -> No
 def test_vosk_french_model_wins_in_auto(tmp_path: Path, vosk_ko_model: Path, fake_sphinx: None) -> None:
     install_link(tmp_path, vosk_ko_model)
     choice = load_recognizer(deployment(tmp_path))
-    assert choice.backend == "vosk" and isinstance(choice.recognizer, VoskRecognizer)
-    assert choice.recognizer.understands_french and choice.recognizer.name == f"vosk:{FR}"
-    assert not choice.recognizer.loaded  # cheap: the model loads on first use
+    assert choice.backend == "vosk" and isinstance(choice.recognizer, ArbitratedRecognizer)
+    vosk = choice.recognizer.open
+    assert isinstance(vosk, VoskRecognizer) and isinstance(choice.recognizer.grammar, FakeSphinx)
+    assert vosk.understands_french and vosk.name == f"vosk:{FR}"
+    assert choice.recognizer.name == f"vosk:{FR}+sphinx-fr-8k-grammar"
+    assert not vosk.loaded  # cheap: the model loads on first use
     assert "librement" in choice.explanation
 
 

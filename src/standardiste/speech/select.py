@@ -1,7 +1,9 @@
 """Pick the recogniser for this server from the configuration and what is installed.
 
-"auto": the Vosk French model when installed; else the PocketSphinx French grammar backend when it
-loads; else keypad only. Every choice comes with a plain-French explanation for logs and `doctor`.
+"auto": Whisper base (open French) when its model is installed, paired with the PocketSphinx grammar
+backend for closed questions (speech.arbitrate); else the Vosk French model, paired the same way; else the
+PocketSphinx French grammar backend alone; else keypad only. Every choice comes with a plain-French
+explanation for logs and `doctor`.
 Nothing here fails start-up: a broken backend falls back to the next one, and the reason is told.
 """
 
@@ -21,7 +23,7 @@ from standardiste.speech.types import Recognizer
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["vosk", "sphinx", "keypad"]
+Backend = Literal["whisper", "vosk", "sphinx", "keypad"]
 _FRENCH_NAME = re.compile(r"(^|[-_.])(fr|french|linto)([-_.]|$)", re.IGNORECASE)
 
 
@@ -61,6 +63,37 @@ def _vosk(deployment: DeploymentConfig, require_french: bool) -> tuple[Recognize
     return VoskRecognizer(path, understands_french=french), ""
 
 
+def _whisper(deployment: DeploymentConfig) -> tuple[Recognizer | None, str]:
+    from standardiste.speech.whisper_model import find_whisper_model, verify_whisper_dir
+
+    setting = deployment.speech.whisper_model
+    path = find_whisper_model(setting, deployment.data_dir)
+    if path is None:
+        return None, (
+            f"le modèle Whisper « {setting} » n'est pas installé (installez-le avec "
+            "« standardiste models install whisper »)"
+        )
+    try:
+        verify_whisper_dir(path, trust_mark=True)
+        import ctranslate2  # noqa: F401  (faster-whisper's engine)
+        import faster_whisper  # noqa: F401
+
+        from standardiste.speech.whisper_backend import WhisperRecognizer
+    except Exception as err:
+        return None, f"le modèle Whisper {path} est inutilisable ({err})"
+    return WhisperRecognizer(path, workers=deployment.speech.whisper_workers), ""
+
+
+def _paired(open_recognizer: Recognizer, deployment: DeploymentConfig, skipped: list[str]) -> Recognizer:
+    """The open recogniser, checked on closed questions by the PocketSphinx grammars when they load."""
+    from standardiste.speech.arbitrate import ArbitratedRecognizer
+
+    grammar, why = _sphinx(deployment)
+    if grammar is None:
+        skipped.append(f"pas de seconde reconnaissance pour les questions fermées : {why}")
+    return ArbitratedRecognizer(open_recognizer, grammar)
+
+
 def _construct_sphinx(cls: Any, deployment: DeploymentConfig) -> Any:
     for factory in ("from_deployment", "from_config", "create"):
         fn = getattr(cls, factory, None)
@@ -96,17 +129,23 @@ def load_recognizer(deployment: DeploymentConfig) -> RecognizerChoice:
     skipped: list[str] = []
     order: list[Backend]
     if wanted == "auto":
-        order = ["vosk", "sphinx"]
+        order = ["whisper", "vosk", "sphinx"]
     elif wanted == "keypad":
         order = []
         skipped.append('la configuration demande le clavier seul (speech.recognizer = "keypad")')
     else:
         order = [wanted]
     for backend in order:
-        if backend == "vosk":
+        if backend == "whisper":
+            recognizer, why = _whisper(deployment)
+        elif backend == "vosk":
             recognizer, why = _vosk(deployment, require_french=wanted == "auto")
         else:
             recognizer, why = _sphinx(deployment)
+        open_french = backend == "whisper" or (backend == "vosk" and recognizer is not None
+                                                and recognizer.understands_french)  # fmt: skip
+        if recognizer is not None and open_french:
+            recognizer = _paired(recognizer, deployment, skipped)
         if recognizer is not None:
             text = recognizer.describe()
             if skipped:
@@ -152,7 +191,7 @@ async def load_recognizer_ready(deployment: DeploymentConfig, warm_up: int = 1) 
     except Exception as err:
         log.error("recogniser %s failed to load: %r", choice.recognizer.name, err)
         why = f"{choice.recognizer.name} n'a pas pu être chargé ({err})"
-        if choice.backend == "vosk" and deployment.speech.recognizer == "auto":
+        if choice.backend in ("whisper", "vosk") and deployment.speech.recognizer == "auto":
             recognizer, reason = _sphinx(deployment)
             if recognizer is not None:
                 return RecognizerChoice(recognizer, "sphinx", f"{recognizer.describe()} ({why})", [why])

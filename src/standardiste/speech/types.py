@@ -20,6 +20,9 @@ class Transcript:
     text: str
     final: bool
     confidence: float | None = None
+    # What the open recogniser heard, when `text` is another recogniser's answer or a grammar's
+    # (speech.arbitrate): the dialogue checks it for red flags first.
+    open_text: str | None = None
 
 
 class RecognitionStream(Protocol):

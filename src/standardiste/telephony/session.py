@@ -522,7 +522,7 @@ class CallSession:
                         "recognition_ms": recognition_ms,
                     },
                 )
-                return Heard(text, self.clock(), item.transcript.confidence)
+                return Heard(text, self.clock(), item.transcript.confidence, item.transcript.open_text)
 
     async def _next(self, wait_s: float) -> _Input | None:
         if wait_s <= 0:

@@ -1,0 +1,212 @@
+"""Two recognisers per question: an open one (Whisper, Vosk) and, for closed questions, a grammar one.
+
+Open questions (no grammar): the open transcript, as heard. Closed questions (yes/no, day, time, date,
+birth date, phone, practitioner, choices): both run on the same audio. The open transcript is snapped to the
+question's grammar by sound (speech.snap) and compared with the grammar recogniser's result:
+
+- snapped inside the grammar and the grammar recogniser agrees: accepted (high confidence);
+- snapped inside the grammar, grammar recogniser disagrees or found nothing: the snapped answer with a low
+  confidence, except for yes/no, where a doubt is never an answer ("" = not understood: asked again);
+- the open transcript is outside the grammar: it is passed on as heard, so the understanding layer reads it
+  first (an emergency said at a yes/no question is heard as one); the question's handler does not find its
+  answer in it and the caller hears "not understood", never the nearest menu word;
+- nothing trustworthy from the open recogniser: "" (not understood), whatever the grammar forced out.
+
+An empty final transcript after a spoken turn is "not understood" (the dialogue says so); silence is reported
+by the session as no input, never from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from standardiste.speech import grammars
+from standardiste.speech.snap import snap, spell_out
+from standardiste.speech.types import SAMPLE_RATE, RecognitionStream, Transcript
+
+log = logging.getLogger(__name__)
+
+AGREED = 0.9
+DOUBT = 0.45
+OUTSIDE = 0.3
+LONG_WORDS = 4  # an open transcript outside the grammar with this many words is a sentence, not a slot
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    text: str
+    confidence: float
+    why: str  # "open", "agree", "disagree", "outside", "nothing", "doubt_yes_no"
+    open_text: str = ""
+    grammar_text: str = ""
+    snapped: str = ""
+
+
+def _same(a: str, b: str) -> bool:
+    wa, wb = spell_out(a).replace("-", " ").split(), spell_out(b).replace("-", " ").split()
+    wa = ["heures" if w == "heure" else w for w in wa]
+    wb = ["heures" if w == "heure" else w for w in wb]
+    return bool(wa) and wa == wb
+
+
+def _yes_no_value(text: str) -> str | None:
+    words = spell_out(text).split()
+    if not words:
+        return None
+    yes = {w for p in grammars.YES for w in p.split()}
+    if words[0] in ("non",) or "pas" in words:
+        return "no"
+    return "yes" if words[0] in yes or text in grammars.YES else None
+
+
+def arbitrate(
+    phrases: Sequence[str] | None, open_text: str, grammar_text: str | None, voice: bool = True
+) -> Verdict:
+    """Pure: the answer to give the dialogue for one turn.
+
+    `voice`: the open recogniser's voice-activity gate found speech (False: noise, music, tones).
+    """
+    open_text = open_text.strip()
+    g = (grammar_text or "").strip()
+    grammar = grammars.from_phrases(phrases) if phrases else None
+    if grammar is None:
+        return Verdict(open_text, AGREED if open_text else 0.0, "open", open_text, g)
+    if not voice:
+        return Verdict("", 0.0, "no_voice", open_text, g)
+    snapped = snap(open_text, grammar) if open_text else None
+    inside = snapped is not None and snapped.in_grammar
+    if snapped is not None and not inside and len(snapped.spoken.split()) >= LONG_WORDS:
+        # A sentence, not a slot: the understanding layer reads it first (an emergency, a new request).
+        return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
+    yes_no = grammar.name == "yes_no"
+    if inside and g:
+        assert snapped is not None
+        same = _same(snapped.text, g) or (yes_no and _yes_no_value(snapped.text) == _yes_no_value(g))
+        if same:
+            return Verdict(g, AGREED, "agree", open_text, g, snapped.text)
+    if yes_no:
+        # A confirmation is never taken from a doubt: only both agreeing, or an exact open "oui"/"non"
+        # the grammar recogniser does not contradict.
+        if inside and not g and snapped is not None and snapped.cost == 0.0:
+            return Verdict(snapped.text, DOUBT, "open_only", open_text, g, snapped.text)
+        if snapped is not None and not inside:
+            return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
+        return Verdict("", 0.0, "doubt_yes_no", open_text, g, snapped.text if snapped else "")
+    if g:
+        # The grammar's words, heard as speech by the open recogniser (or short and unclear to it): a
+        # slot the dialogue reads back for confirmation.
+        return Verdict(g, DOUBT, "disagree" if open_text else "grammar_only", open_text, g,
+                       snapped.text if snapped else "")  # fmt: skip
+    if inside:
+        assert snapped is not None
+        return Verdict(snapped.text, DOUBT, "open_only", open_text, g, snapped.text)
+    return Verdict(
+        open_text, OUTSIDE if open_text else 0.0, "outside" if open_text else "nothing", open_text, g
+    )
+
+
+class ArbitratedStream:
+    """The session's one stream per call, feeding both recognisers and arbitrating each turn."""
+
+    def __init__(self, open_stream: RecognitionStream, grammar_stream: RecognitionStream | None) -> None:
+        self._open = open_stream
+        self._grammar = grammar_stream
+        self._phrases: list[str] | None = None
+        self.last: Verdict | None = None
+
+    async def set_grammar(self, phrases: Sequence[str] | None) -> None:
+        self._phrases = list(phrases) if phrases else None
+        if self._grammar is not None:
+            await self._grammar.set_grammar(self._phrases)
+
+    async def accept(self, pcm: bytes) -> Transcript | None:
+        await self._open.accept(pcm)
+        if self._grammar is not None and self._phrases is not None:
+            await self._grammar.accept(pcm)
+        return None
+
+    async def finish(self) -> Transcript:
+        grammar_task: Any = None
+        if self._grammar is not None and self._phrases is not None:
+            grammar_task = asyncio.ensure_future(self._grammar.finish())
+        opened = await self._open.finish()
+        grammar_text: str | None = None
+        if grammar_task is not None:
+            try:
+                grammar_text = (await grammar_task).text
+            except Exception as err:  # the open recogniser alone still answers
+                log.warning("grammar recogniser failed: %r", err)
+        phrases = self._phrases
+        decoded = getattr(self._open, "last", None)  # the Whisper stream says why it heard nothing
+        voice = getattr(decoded, "rejected", "") != "no_voice"
+        verdict = await asyncio.get_running_loop().run_in_executor(
+            None, arbitrate, phrases, opened.text, grammar_text, voice
+        )
+        self.last = verdict
+        log.info(
+            "arbitrated",
+            extra={"why": verdict.why, "confidence": verdict.confidence, "chars": len(verdict.text)},
+        )
+        return Transcript(verdict.text, True, verdict.confidence, verdict.open_text or None)
+
+    async def close(self) -> None:
+        try:
+            await self._open.close()
+        finally:
+            if self._grammar is not None:
+                await self._grammar.close()
+
+
+class ArbitratedRecognizer:
+    """An open recogniser, and a grammar recogniser for closed questions (optional)."""
+
+    open_vocabulary = True
+    understands_french = True
+
+    def __init__(self, open_recognizer: Any, grammar_recognizer: Any | None = None) -> None:
+        self.open = open_recognizer
+        self.grammar = grammar_recognizer
+        self.name = open_recognizer.name + (f"+{grammar_recognizer.name}" if grammar_recognizer else "")
+
+    def describe(self) -> str:
+        text = self.open.describe()
+        if self.grammar is not None:
+            text += (
+                " Pour les questions fermées (oui/non, jour, heure, date, numéro, praticien), la réponse est "
+                "vérifiée par une seconde reconnaissance à grammaire (PocketSphinx) : en cas de désaccord, "
+                "la question est reposée ou confirmée."
+            )
+        return text
+
+    async def load(self) -> None:
+        for part in (self.open, self.grammar):
+            load = getattr(part, "load", None)
+            if load is not None:
+                result = load()
+                if asyncio.iscoroutine(result):
+                    await result
+
+    async def warm_up(self, pcm: bytes, count: int = 1) -> None:
+        warm = getattr(self.open, "warm_up", None)
+        if warm is not None:
+            await warm(pcm, count)
+
+    async def stream(self, sample_rate: int = SAMPLE_RATE) -> ArbitratedStream:
+        open_stream = await self.open.stream(sample_rate)
+        grammar_stream = None
+        if self.grammar is not None:
+            try:
+                grammar_stream = await self.grammar.stream(sample_rate)
+            except Exception as err:  # the open recogniser alone still serves the call
+                log.warning("grammar recogniser unavailable for this call: %r", err)
+        return ArbitratedStream(open_stream, grammar_stream)
+
+    def close(self) -> None:
+        for part in (self.open, self.grammar):
+            close = getattr(part, "close", None)
+            if callable(close):
+                close()
