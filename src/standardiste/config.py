@@ -197,6 +197,19 @@ class PracticeConfig(_Model):
     faq: Faq = Faq()
     # Extra NLU training data (Rasa nlu.yml format) for this practice, added to the packaged data.
     nlu_extra: list[Path] = []
+    # Extra red flags (same layout as understanding/data/red_flags.yml), checked at start (docs/safety.md).
+    red_flags_extra: list[Path] = []
+
+    @model_validator(mode="after")
+    def _red_flags(self) -> PracticeConfig:
+        if self.red_flags_extra:
+            from standardiste.understanding.urgency import SafetyDataError, load_red_flags
+
+            try:
+                load_red_flags(self.red_flags_extra)
+            except SafetyDataError as err:
+                raise ValueError(f"red_flags_extra: {err}") from err
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> PracticeConfig:

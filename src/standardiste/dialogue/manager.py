@@ -201,10 +201,13 @@ class DialogueManager(OutboundFlow):
         now = self.local(event.now)
         u = self.services.understander.parse(text, now)
         answer = Answer(now=now, text=text, understanding=u, confidence=event.confidence)
+        # The safety net first, at every question of every flow (docs/safety.md).
         if self.urgent(u):
             return self.emergency(answer, rule=u.emergency_rule or "rule")
-        if self._classifier_emergency(u) and not self._asking_emergency():
+        if self._needs_check(u) and not self._asking_emergency():
             return self.ask_emergency_confirmation(answer)
+        if u.same_day and not self._asking_emergency():
+            return self.same_day(answer, u)
         human = u.intent == Intent.SPEAK_TO_HUMAN and u.confidence >= MIN_CONFIDENCE
         if human and self._human_allowed(answer):
             return self.transfer(reason="caller_request")
@@ -248,6 +251,12 @@ class DialogueManager(OutboundFlow):
             self.release_holds()
             return self.start_task(u.intent, answer)
         return self.failure("no_match", answer)
+
+    def _needs_check(self, u: Understanding) -> bool:
+        """One check question: a distress cue or a hypothetical red flag (rules), or the classifier alone."""
+        if u.needs_emergency_confirmation and u.safety_level == "check" and u.red_flag is not None:
+            return True
+        return self._classifier_emergency(u)
 
     def _classifier_emergency(self, u: Understanding) -> bool:
         """The classifier alone (no rule) thinks it is an emergency: worth one question?
@@ -564,6 +573,8 @@ class DialogueManager(OutboundFlow):
             if yes is True:
                 return self.emergency(answer, rule="confirmed")
             if yes is False:
+                if trigger.understanding is not None and trigger.understanding.same_day:
+                    return self.same_day(trigger, trigger.understanding)  # not vital, still today
                 if previous is None:
                     return self.ask(self.menu_question(P.FINE_WHAT_THEN))
                 # Not an emergency: what was said still answers the question we had asked.
@@ -584,8 +595,24 @@ class DialogueManager(OutboundFlow):
         )
         return self.ask(question)
 
+    def same_day(self, answer: Answer, u: Understanding) -> list[Action]:
+        """A same-day red flag: a human now (or, when nobody can answer, a message to call back)."""
+        self.release_holds()
+        self.lead = ""
+        self.pending.clear()
+        self.state.path.append(f"same_day:{u.red_flag}")
+        category = None
+        if u.red_flag is not None:
+            flags = getattr(getattr(self.services.understander, "safety", None), "flags", ())
+            flag = next((f for f in flags if f.id == u.red_flag), None)
+            category = flag.category if flag is not None else None
+        return self.transfer(P.same_day_transfer(self.practice, category), reason=f"same_day:{u.red_flag}")
+
     def emergency(self, answer: Answer | None, rule: str) -> list[Action]:
         self.state.in_emergency = True
+        # Nothing queues before it: no pending statement, no request mentioned in passing.
+        self.lead = ""
+        self.pending.clear()
         self.release_holds()
         self.state.path.append(f"emergency:{rule}")
         now = answer.now if answer is not None else self._now()

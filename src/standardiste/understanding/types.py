@@ -73,11 +73,25 @@ class Understanding:
     emergency_rule: str | None = None
     # The classifier's best guesses, best first (kept even when `intent` became OUT_OF_SCOPE).
     alternatives: tuple[tuple[Intent, float], ...] = ()
+    # The safety net's level (see understanding/urgency.py and docs/safety.md): "vital" (with
+    # emergency_rule: dial 15 and a human at once), "same_day" (seen today: a human or a same-day slot),
+    # "check" (a distress cue, a red flag only in a hypothesis, or the classifier alone: ONE question),
+    # None (nothing heard). `red_flag` names the flag behind it; `who` whom the red flag is about.
+    safety_level: str | None = None
+    red_flag: str | None = None
+    who: str | None = None
 
     @property
     def needs_emergency_confirmation(self) -> bool:
-        """The classifier alone (no rule) thinks it is an emergency: ask ONE yes/no question."""
-        return self.intent == Intent.EMERGENCY and self.emergency_rule is None
+        """No rule fired but the classifier or a distress cue says emergency: ask ONE yes/no question."""
+        if self.emergency_rule is not None or self.urgency == Urgency.URGENT:
+            return False
+        return self.intent == Intent.EMERGENCY or self.safety_level == "check"
+
+    @property
+    def same_day(self) -> bool:
+        """A same-day red flag: the caller must be seen today (a human, or a same-day slot)."""
+        return self.safety_level == "same_day" and self.emergency_rule is None
 
     @property
     def low_confidence(self) -> bool:
@@ -88,17 +102,25 @@ class Understanding:
         return next((e for e in self.entities if e.entity == kind), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "intent": str(self.intent),
-            "confidence": round(self.confidence, 4),
-            "urgency": str(self.urgency),
-            "entities": [
-                {"entity": str(e.entity), "value": e.value, "start": e.start, "end": e.end}
-                | ({"extra": e.extra} if e.extra else {})
-                for e in self.entities
-            ],
-        } | ({"emergency_rule": self.emergency_rule} if self.emergency_rule else {})
+        return (
+            {
+                "text": self.text,
+                "intent": str(self.intent),
+                "confidence": round(self.confidence, 4),
+                "urgency": str(self.urgency),
+                "entities": [
+                    {"entity": str(e.entity), "value": e.value, "start": e.start, "end": e.end}
+                    | ({"extra": e.extra} if e.extra else {})
+                    for e in self.entities
+                ],
+            }
+            | ({"emergency_rule": self.emergency_rule} if self.emergency_rule else {})
+            | (
+                {"safety_level": self.safety_level, "red_flag": self.red_flag, "who": self.who}
+                if self.safety_level
+                else {}
+            )
+        )
 
 
 class Understander(Protocol):
