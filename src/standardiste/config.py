@@ -321,6 +321,19 @@ class DashboardConfig(_Model):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(gt=0, lt=65536)] = 8080
     session_minutes: Annotated[int, Field(gt=0, le=1440)] = 60
+    # HTTPS: "auto" = on when listening beyond loopback (a self-signed certificate made at first start in
+    # data_dir/tls, or cert_file/key_file); "on"; "off" (loopback, or behind a reverse proxy doing TLS).
+    tls: Literal["auto", "on", "off"] = "auto"
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # "own": practitioners see their own patients' requests and appointments (not the call log); "all".
+    practitioner_scope: Literal["own", "all"] = "own"
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls == "on" or (self.tls == "auto" and self.host not in ("127.0.0.1", "localhost", "::1"))
 
 
 class AgiConfig(_Model):

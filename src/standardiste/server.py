@@ -70,7 +70,7 @@ class StandardisteServer:
         await self.reminders.start()
 
     async def _start_dashboard(self) -> None:
-        from standardiste.dashboard.server import DashboardServer, build_dashboard
+        from standardiste.dashboard.server import DashboardServer, build_dashboard, tls_context
         from standardiste.reminders.status import reminder_status_for
 
         v = self.voice
@@ -84,7 +84,8 @@ class StandardisteServer:
             reminder_status=reminder_status_for(v.db, self.config.practice.timezone),
             clock=v.clock.now,
         )
-        self.dashboard = DashboardServer(app, d.host, d.port)
+        context = await asyncio.to_thread(tls_context, d, self.config.deployment.data_dir)
+        self.dashboard = DashboardServer(app, d.host, d.port, ssl_context=context)
         await self.dashboard.start()
 
     @staticmethod

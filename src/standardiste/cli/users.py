@@ -1,4 +1,4 @@
-"""`standardiste users add|passwd|list`: staff accounts for the dashboard."""
+"""`standardiste users add|passwd|list|disable|enable`: staff accounts for the dashboard."""
 
 from __future__ import annotations
 
@@ -23,10 +23,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add.add_argument(
         "--password-stdin", action="store_true", help="lire le mot de passe sur l'entrée standard"
     )
+    add.add_argument(
+        "--practitioner", default=None, help="praticien du cabinet (identifiant) pour un compte praticien"
+    )
     passwd = actions.add_parser("passwd", help="changer un mot de passe (ferme les sessions ouvertes)")
     passwd.add_argument("username")
     passwd.add_argument("--password-stdin", action="store_true")
     actions.add_parser("list", help="lister les comptes")
+    disable = actions.add_parser("disable", help="désactiver un compte (ferme ses sessions)")
+    disable.add_argument("username")
+    enable = actions.add_parser("enable", help="réactiver un compte")
+    enable.add_argument("username")
     parser.set_defaults(func=run)
 
 
@@ -52,14 +59,20 @@ def run(args: argparse.Namespace) -> int:
                 Role(args.role),
                 _password(args.password_stdin),
                 dt.datetime.now(dt.UTC),
+                practitioner_id=args.practitioner,
             )
             print(f"Compte « {user.username} » créé ({ROLE_LABELS_FR[user.role]}).")
         elif args.users_action == "passwd":
             auth.set_password(args.username, _password(args.password_stdin))
             print("Mot de passe changé ; les sessions ouvertes de ce compte sont fermées.")
+        elif args.users_action in ("disable", "enable"):
+            user = auth.set_active(args.username, args.users_action == "enable")
+            state = "réactivé" if user.active else "désactivé ; ses sessions sont fermées"
+            print(f"Compte « {user.username} » {state}.")
         else:
             for user in auth.users():
-                print(f"{user.username}\t{ROLE_LABELS_FR[user.role]}\t{user.display_name}")
+                state = "" if user.active else "\tdésactivé"
+                print(f"{user.username}\t{ROLE_LABELS_FR[user.role]}\t{user.display_name}{state}")
     except AccountError as err:
         print(err, file=sys.stderr)
         return 1

@@ -13,6 +13,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 
+from standardiste.dashboard.audit import safe_target
+from standardiste.dashboard.passwords import MIN_PASSWORD_LENGTH, password_problem
 from standardiste.dashboard.tables import AuditEntry, StaffUser, WebSession
 from standardiste.storage.db import Database
 
@@ -25,8 +27,6 @@ class Role(StrEnum):
 
 ROLE_LABELS_FR = {Role.SECRETARY: "secrétariat", Role.PRACTITIONER: "praticien", Role.ADMIN: "administrateur"}
 
-MIN_PASSWORD_LENGTH = 10
-
 
 class AccountError(ValueError):
     """A refused account change; the message is French, for staff."""
@@ -38,6 +38,9 @@ class StaffIdentity:
     username: str
     display_name: str
     role: Role
+    # A practitioner's account: which practitioner of the practice it is (their own patients' items).
+    practitioner_id: str | None = None
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +69,20 @@ class StaffAuth:
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     def create_user(
-        self, username: str, display_name: str, role: Role, password: str, now: dt.datetime
+        self,
+        username: str,
+        display_name: str,
+        role: Role,
+        password: str,
+        now: dt.datetime,
+        practitioner_id: str | None = None,
     ) -> StaffIdentity:
         username = username.strip().lower()
         if not username or len(username) > 64 or not username.replace(".", "").replace("-", "").isalnum():
             raise AccountError("Identifiant invalide (lettres, chiffres, point ou tiret).")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise AccountError(f"Le mot de passe doit faire au moins {MIN_PASSWORD_LENGTH} caractères.")
+        problem = password_problem(password, username, display_name)
+        if problem:
+            raise AccountError(problem)
         with self._db.session() as s:
             if s.scalar(select(StaffUser).where(StaffUser.username == username)) is not None:
                 raise AccountError(f"L'identifiant « {username} » existe déjà.")
@@ -83,22 +93,36 @@ class StaffAuth:
                 password_hash=self._hasher.hash(password),
                 active=True,
                 created_at=now,
+                practitioner_id=practitioner_id or None,
             )
             s.add(user)
             s.flush()
-            return StaffIdentity(user.id, user.username, user.display_name, Role(user.role))
+            return _identity(user)
 
     def set_password(self, username: str, password: str) -> None:
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise AccountError(f"Le mot de passe doit faire au moins {MIN_PASSWORD_LENGTH} caractères.")
         with self._db.session() as s:
             user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
             if user is None:
                 raise AccountError(f"Aucun compte « {username} ».")
+            problem = password_problem(password, user.username, user.display_name)
+            if problem:
+                raise AccountError(problem)
             user.password_hash = self._hasher.hash(password)
             s.execute(delete(WebSession).where(WebSession.user_id == user.id))
 
+    def set_active(self, username: str, active: bool) -> StaffIdentity:
+        """Disables (or enables again) an account; disabling closes its open sessions at once."""
+        with self._db.session() as s:
+            user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
+            if user is None:
+                raise AccountError(f"Aucun compte « {username} ».")
+            user.active = active
+            if not active:
+                s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+            return _identity(user)
+
     def login(self, username: str, password: str, now: dt.datetime) -> OpenSession | None:
+        """Argon2 takes tens of milliseconds of CPU: call it from a thread (asyncio.to_thread)."""
         with self._db.session() as s:
             user = s.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
             stored = user.password_hash if user is not None and user.active else self._dummy_hash
@@ -122,7 +146,7 @@ class StaffAuth:
                     expires_at=expires,
                 )
             )
-            identity = StaffIdentity(user.id, user.username, user.display_name, Role(user.role))
+            identity = _identity(user)
         return OpenSession(token, csrf, identity, expires)
 
     def session(self, token: str | None, now: dt.datetime) -> OpenSession | None:
@@ -141,8 +165,7 @@ class StaffAuth:
                 s.delete(row)
                 return None
             row.expires_at = now + self._lifetime
-            identity = StaffIdentity(user.id, user.username, user.display_name, Role(user.role))
-            return OpenSession(token, row.csrf_token, identity, _utc(row.expires_at))
+            return OpenSession(token, row.csrf_token, _identity(user), _utc(row.expires_at))
 
     def logout(self, token: str) -> None:
         with self._db.session() as s:
@@ -167,7 +190,7 @@ class StaffAuth:
                     at=now,
                     username=username,
                     action=action,
-                    target=target[:256],
+                    target=safe_target(target),  # never a search term or free text
                     detail=detail,
                     remote=remote[:64],
                 )
@@ -179,7 +202,13 @@ class StaffAuth:
 
     def users(self) -> list[StaffIdentity]:
         with self._db.session() as s:
-            return [
-                StaffIdentity(u.id, u.username, u.display_name, Role(u.role))
-                for u in s.scalars(select(StaffUser).order_by(StaffUser.username))
-            ]
+            return [_identity(u) for u in s.scalars(select(StaffUser).order_by(StaffUser.username))]
+
+
+def _identity(user: StaffUser) -> StaffIdentity:
+    return StaffIdentity(
+        user.id, user.username, user.display_name, Role(user.role), user.practitioner_id, bool(user.active)
+    )
+
+
+__all__ = ["MIN_PASSWORD_LENGTH", "AccountError", "OpenSession", "Role", "StaffAuth", "StaffIdentity"]

@@ -26,6 +26,7 @@ from standardiste.dashboard.web import (
     CONTEXT_KEY,
     SESSION,
     DashboardContext,
+    practitioner_filter,
     redirect,
     render,
     requires,
@@ -82,7 +83,7 @@ def appointments_between(
         .where(AppointmentRow.start >= start, AppointmentRow.start < end)
         .order_by(AppointmentRow.practitioner_id, AppointmentRow.start)
     )
-    if practitioner:
+    if practitioner is not None:  # "" (a practitioner's account without a practitioner): nothing
         query = query.where(AppointmentRow.practitioner_id == practitioner)
     with services.db.session() as s:
         rows = [(a, patient_of(p, services.requests.cipher)) for a, p in s.execute(query)]
@@ -110,8 +111,9 @@ async def today(request: web.Request) -> web.Response:
     tz = _tz(request)
     now = ctx.clock().astimezone(tz)
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    waiting = services.requests.waiting()
-    appointments = appointments_between(services, day_start, day_start + dt.timedelta(days=1), None, tz)
+    own = practitioner_filter(request[SESSION], ctx)
+    waiting = services.requests.waiting(practitioner=own)
+    appointments = appointments_between(services, day_start, day_start + dt.timedelta(days=1), own, tz)
     calls = ctx.extra.get("calls_today")
     return render(
         request,
@@ -130,7 +132,8 @@ async def requests_page(request: web.Request) -> web.Response:
     services = request.app[SERVICES_KEY]
     status = request.query.get("statut") or None
     kind = request.query.get("type") or None
-    items = services.requests.list(status=status, kind=kind)
+    own = practitioner_filter(request[SESSION], request.app[CONTEXT_KEY])
+    items = services.requests.list(status=status, kind=kind, practitioner=own)
     staff = request.app[CONTEXT_KEY].auth.users()
     return render(
         request,
@@ -158,6 +161,7 @@ async def request_update(request: web.Request) -> web.StreamResponse:
             assignee=str(form["assigne"]) if "assigne" in form else None,
             note=str(form.get("note", "")) or None,
             by=session.user.username,
+            practitioner=practitioner_filter(session, request.app[CONTEXT_KEY]),
         )
     except RequestUpdateError as err:
         raise redirect(f"/demandes?ok={err}") from None
@@ -175,6 +179,9 @@ async def appointments_page(request: web.Request) -> web.Response:
         day = None
     day = day or request.app[CONTEXT_KEY].clock().astimezone(tz).date()
     practitioner = request.query.get("praticien") or None
+    own = practitioner_filter(request[SESSION], request.app[CONTEXT_KEY])
+    if own is not None:
+        practitioner = own  # a practitioner sees their own agenda only, whatever the URL asks
     start = dt.datetime.combine(day, dt.time(0), tz)
     lines = appointments_between(services, start, start + dt.timedelta(days=1), practitioner, tz)
     practice = services.settings.current()

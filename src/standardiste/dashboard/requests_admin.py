@@ -75,8 +75,17 @@ class RequestsAdmin:
         self._db = db
         self.cipher = cipher  # decrypts callers' identities (the install's key); None: clear rows only
 
-    def list(self, status: str | None = None, kind: str | None = None, limit: int = 200) -> list[RequestView]:
+    def list(
+        self,
+        status: str | None = None,
+        kind: str | None = None,
+        limit: int = 200,
+        practitioner: str | None = None,
+    ) -> list[RequestView]:
+        """`practitioner`: only that practitioner's requests (a practitioner's own scope)."""
         query = select(RequestRow)
+        if practitioner is not None:
+            query = query.where(RequestRow.practitioner_id == practitioner)
         if status:
             query = query.where(RequestRow.status == status)
         query = query.order_by(RequestRow.urgent.desc(), RequestRow.created_at.desc())
@@ -87,13 +96,12 @@ class RequestsAdmin:
         # The kind is sealed (it says what the request is about): filtered once decrypted.
         return [v for v in views if not kind or v.kind == kind][:limit]
 
-    def waiting(self) -> list[RequestView]:
+    def waiting(self, practitioner: str | None = None) -> list[RequestView]:
+        query = select(RequestRow).where(RequestRow.status != RequestStatus.DONE.value)
+        if practitioner is not None:
+            query = query.where(RequestRow.practitioner_id == practitioner)
         with self._db.session() as s:
-            rows = s.scalars(
-                select(RequestRow)
-                .where(RequestRow.status != RequestStatus.DONE.value)
-                .order_by(RequestRow.urgent.desc(), RequestRow.created_at)
-            )
+            rows = s.scalars(query.order_by(RequestRow.urgent.desc(), RequestRow.created_at))
             return [_view(r, self.cipher) for r in rows]
 
     def update(
@@ -105,10 +113,12 @@ class RequestsAdmin:
         assignee: str | None = None,
         note: str | None = None,
         by: str,
+        practitioner: str | None = None,
     ) -> RequestView:
         with self._db.session() as s:
             row = s.get(RequestRow, request_id)
-            if row is None:
+            # Out of the staff member's scope: the same answer as a request that does not exist.
+            if row is None or (practitioner is not None and row.practitioner_id != practitioner):
                 raise RequestUpdateError("Demande introuvable.")
             if status is not None:
                 if status not in {x.value for x in RequestStatus}:

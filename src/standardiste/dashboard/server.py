@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import ssl
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -14,6 +16,7 @@ from standardiste.dashboard.auth import StaffAuth
 from standardiste.dashboard.calls import CallQueries, add_call_pages
 from standardiste.dashboard.pages import StaffServices, add_staff_pages
 from standardiste.dashboard.requests_admin import RequestsAdmin
+from standardiste.dashboard.tls import ensure_self_signed, fingerprint, server_context
 from standardiste.dashboard.web import DashboardContext, create_app
 from standardiste.settings.store import PracticeSettings
 from standardiste.storage.db import Database
@@ -23,9 +26,15 @@ log = logging.getLogger(__name__)
 LOOPBACK = ("127.", "::1")
 
 
+FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    # Scraped by a local Prometheus; never exposed beyond the machine.
-    if not (request.remote or "").startswith(LOOPBACK):
+    # Scraped by a local Prometheus; never exposed beyond the machine. A reverse proxy on this machine
+    # connects from loopback too: what it forwards (it always adds X-Forwarded-For) is refused.
+    if not (request.remote or "").startswith(LOOPBACK) or any(
+        h in request.headers for h in FORWARDING_HEADERS
+    ):
         raise web.HTTPForbidden()
     return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8")
 
@@ -47,7 +56,9 @@ def build_dashboard(
     ctx = DashboardContext(
         auth=auth,
         practice_name=lambda: settings.current().name,
-        secure_cookies=config.host not in ("127.0.0.1", "localhost", "::1"),
+        secure_cookies=config.uses_tls,  # behind a trusted proxy: X-Forwarded-Proto (web.is_secure)
+        trusted_proxies=tuple(config.trusted_proxies),
+        practitioner_scope=config.practitioner_scope,
         pages=[add_staff_pages(services), add_call_pages(queries)],
         **({"clock": clock} if clock is not None else {}),
     )
@@ -56,20 +67,36 @@ def build_dashboard(
     return app
 
 
+def tls_context(config: DashboardConfig, data_dir: Path) -> ssl.SSLContext | None:
+    """The dashboard's TLS context (dashboard/tls.py), or None when it serves plain HTTP."""
+    if not config.uses_tls:
+        return None
+    if config.cert_file is not None and config.key_file is not None:
+        cert, key = config.cert_file, config.key_file
+    else:
+        cert, key = ensure_self_signed(Path(data_dir) / "tls", config.host)
+        log.info("dashboard certificate (self-signed) SHA-256 %s", fingerprint(cert))
+    return server_context(cert, key)
+
+
 class DashboardServer:
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(
+        self, app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._app = app
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
+        self._ssl = ssl_context
         self.port = port
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self._app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        site = web.TCPSite(self._runner, self._host, self._port, ssl_context=self._ssl)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        log.info("dashboard on http://%s:%s/", self._host, self.port)
+        scheme = "https" if self._ssl else "http"
+        log.info("dashboard on %s://%s:%s/", scheme, self._host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

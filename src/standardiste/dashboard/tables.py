@@ -19,6 +19,8 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(16))  # secretary, practitioner, admin
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A practitioner's account: the practice's practitioner id (dashboard_0002); scopes what they see.
+    practitioner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

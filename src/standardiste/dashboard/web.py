@@ -6,7 +6,9 @@ HTML that works with the keyboard, a screen reader and on a tablet; no script is
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import ipaddress
 import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -18,6 +20,7 @@ import jinja2
 from aiohttp import web
 
 from standardiste.dashboard.auth import ROLE_LABELS_FR, OpenSession, Role, StaffAuth
+from standardiste.dashboard.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ NAV: list[tuple[str, str, frozenset[Role]]] = [
     ("/statistiques", "Statistiques", frozenset(Role)),
     ("/reglages", "Réglages", frozenset({Role.ADMIN})),
     ("/journal", "Journal d'audit", frozenset({Role.ADMIN})),
+    ("/comptes", "Comptes", frozenset({Role.ADMIN})),
 ]
 
 
@@ -47,6 +51,66 @@ class DashboardContext:
     secure_cookies: bool = False
     pages: list[Callable[[web.Application, DashboardContext], None]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ()
+    # "own": a practitioner sees their own patients' requests and appointments, not the call log;
+    # "all": every role sees every item (dashboard.practitioner_scope).
+    practitioner_scope: str = "own"
+
+
+def _in(address: str, networks: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for net in networks:
+        try:
+            if ip in ipaddress.ip_network(net, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def from_trusted_proxy(request: web.Request) -> bool:
+    return _in(request.remote or "", request.app[CONTEXT_KEY].trusted_proxies)
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer, or (behind a configured proxy only) the nearest address in
+    X-Forwarded-For that is not one of our proxies. A client cannot choose its address by sending the
+    header itself: from an untrusted peer the header is ignored."""
+    peer = request.remote or ""
+    trusted = request.app[CONTEXT_KEY].trusted_proxies
+    if not _in(peer, trusted):
+        return peer
+    hops = [
+        h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()
+    ]
+    for hop in reversed(hops):
+        if not _in(hop, trusted):
+            return hop[:64]
+    return peer
+
+
+def is_secure(request: web.Request) -> bool:
+    """HTTPS as the browser sees it: our own TLS, or a trusted proxy's (X-Forwarded-Proto)."""
+    if request.secure:
+        return True
+    return from_trusted_proxy(request) and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+def practitioner_filter(session: OpenSession, ctx: DashboardContext) -> str | None:
+    """None: the whole practice; else the only practitioner id whose items this session may see ("" when
+    a practitioner's account names no practitioner: nothing)."""
+    if session.user.role != Role.PRACTITIONER or ctx.practitioner_scope == "all":
+        return None
+    return session.user.practitioner_id or ""
+
+
+# Pages a practitioner restricted to their own patients may not open (the call log is not per practitioner).
+PRACTICE_WIDE_PATHS = ("/appels",)
 
 
 CONTEXT_KEY = web.AppKey("dashboard_context", DashboardContext)
@@ -158,8 +222,9 @@ async def sessions_and_audit(request: web.Request, handler: Handler) -> web.Stre
         raise web.HTTPUnauthorized(text="Session expirée : reconnectez-vous.")
     request[SESSION] = session
     allowed = getattr(handler, "allowed_roles", None) or _route_roles(request)
-    if allowed is not None and session.user.role not in allowed:
-        ctx.auth.audit(session.user.username, "denied", request.path_qs, now, remote=request.remote or "")
+    wide = request.path.startswith(PRACTICE_WIDE_PATHS) and practitioner_filter(session, ctx) is not None
+    if wide or (allowed is not None and session.user.role not in allowed):
+        ctx.auth.audit(session.user.username, "denied", request.path_qs, now, remote=client_address(request))
         return render(
             request,
             "error.html",
@@ -172,7 +237,7 @@ async def sessions_and_audit(request: web.Request, handler: Handler) -> web.Stre
         token = form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else None
         if not StaffAuth.csrf_ok(session, token):  # type: ignore[arg-type]
             ctx.auth.audit(
-                session.user.username, "csrf_refused", request.path, now, remote=request.remote or ""
+                session.user.username, "csrf_refused", request.path, now, remote=client_address(request)
             )
             return render(
                 request,
@@ -192,7 +257,7 @@ async def sessions_and_audit(request: web.Request, handler: Handler) -> web.Stre
             request.path_qs,
             now,
             detail=request.get(AUDIT_DETAIL, ""),
-            remote=request.remote or "",
+            remote=client_address(request),
         )
 
 
@@ -213,9 +278,27 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not target.startswith("/") or target.startswith("//"):
         target = "/"  # never redirect off-site
     now = ctx.clock()
-    opened = ctx.auth.login(username, password, now)
+    address = client_address(request)
+    wait = ctx.throttle.wait(username, address, now)
+    if wait is not None:
+        # Not even checked: a locked account must not reveal whether the guess was right.
+        ctx.auth.audit(username[:64] or "?", "login_throttled", "/connexion", now, remote=address)
+        minutes = max(1, round(wait.total_seconds() / 60))
+        response = render(
+            request,
+            "login.html",
+            "Connexion",
+            status=429,
+            next=target,
+            error=f"Trop d'essais : réessayez dans {minutes} minute{'s' if minutes > 1 else ''}.",
+        )
+        response.headers["Retry-After"] = str(max(1, int(wait.total_seconds())))
+        return response
+    # Argon2 costs tens of milliseconds of CPU: off the event loop, which also carries live calls.
+    opened = await asyncio.to_thread(ctx.auth.login, username, password, now)
     if opened is None:
-        ctx.auth.audit(username[:64] or "?", "login_failed", "/connexion", now, remote=request.remote or "")
+        ctx.throttle.failed(username, address, now)
+        ctx.auth.audit(username[:64] or "?", "login_failed", "/connexion", now, remote=address)
         return render(
             request,
             "login.html",
@@ -224,10 +307,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             next=target,
             error="Identifiant ou mot de passe incorrect.",
         )
-    ctx.auth.audit(opened.user.username, "login", "/connexion", now, remote=request.remote or "")
+    ctx.throttle.succeeded(username, now)
+    ctx.auth.audit(opened.user.username, "login", "/connexion", now, remote=address)
     response = redirect(target)
     response.set_cookie(
-        COOKIE, opened.token, httponly=True, samesite="Strict", secure=ctx.secure_cookies, path="/"
+        COOKIE,
+        opened.token,
+        httponly=True,
+        samesite="Strict",
+        secure=ctx.secure_cookies or is_secure(request),
+        path="/",
     )
     raise response
 
@@ -250,6 +339,28 @@ async def audit_page(request: web.Request) -> web.Response:
     return render(request, "audit.html", "Journal d'audit", entries=entries)
 
 
+@requires(Role.ADMIN)
+async def accounts_page(request: web.Request) -> web.Response:
+    users = await asyncio.to_thread(request.app[CONTEXT_KEY].auth.users)
+    return render(request, "accounts.html", "Comptes", users=users, roles=ROLE_LABELS_FR)
+
+
+@requires(Role.ADMIN)
+async def account_active(request: web.Request) -> web.StreamResponse:
+    """Disable (closing its sessions at once) or enable an account; never one's own."""
+    auth = request.app[CONTEXT_KEY].auth
+    username = request.match_info["username"]
+    active = request.match_info["action"] == "activer"
+    if username == request[SESSION].user.username:
+        raise redirect("/comptes?ok=Impossible de désactiver son propre compte.")
+    try:
+        auth.set_active(username, active)
+    except ValueError as err:
+        raise redirect(f"/comptes?ok={err}") from None
+    request[AUDIT_DETAIL] = f"{'activé' if active else 'désactivé'}: {username}"
+    raise redirect(f"/comptes?ok=Compte {username} {'réactivé' if active else 'désactivé'}.")
+
+
 def create_app(ctx: DashboardContext) -> web.Application:
     app = web.Application(
         middlewares=[security_headers, errors, sessions_and_audit], client_max_size=256 * 1024
@@ -265,6 +376,8 @@ def create_app(ctx: DashboardContext) -> web.Application:
     app.router.add_post("/deconnexion", logout)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/journal", audit_page)
+    app.router.add_get("/comptes", accounts_page)
+    app.router.add_post(r"/comptes/{username}/{action:activer|desactiver}", account_active)
     app.router.add_static("/static/", path=Path(__file__).parent / "static")
     for add_pages in ctx.pages:
         add_pages(app, ctx)
