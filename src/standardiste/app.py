@@ -5,6 +5,7 @@ understanding, and the telephony controller. Each part has `async start()` / `as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -82,6 +83,8 @@ class VoiceApp:
         self.understander = understander
         self.call_log: CallLogStore | None = None
         self.controller: Controller | None = None
+        self.guardian: Any = None  # standardiste.pbx.guardian.Guardian once started
+        self._heartbeat: asyncio.Task[None] | None = None
         # Longest wait for the recogniser after a turn (then: not understood); tests may raise it.
         self.recognition_timeout_s = 3.0
         self._agenda: Any = None
@@ -119,14 +122,46 @@ class VoiceApp:
         ari = AriClient(access.url, access.user, access.password, access.app)
         legs = LegSettings(record_audio=self.deployment.privacy.record_audio)
         self.controller = Controller(ari, self.build_session, legs)
+        await self._start_guardian(access)
         if legs.record_audio:
             log.info("call recording on: callers are told first", extra={"dir": str(self.recordings_dir)})
         await self.controller.start()
         log.info("controller started", extra={"ari": access.url, "app": access.app})
 
+    async def _start_guardian(self, access: AriAccess) -> None:
+        """The guardian process frees our callers at once if this process dies (pbx/guardian.py)."""
+        from standardiste.pbx.guardian import HEARTBEAT_S, Guardian, GuardianConfig
+
+        ari_url = f"{access.url.rstrip('/').removesuffix('/ari')}/ari"
+        config = GuardianConfig(ari_url, access.user, access.password, access.app)
+        try:
+            self.guardian = await asyncio.to_thread(Guardian.spawn, config)
+        except Exception:
+            log.exception("guardian not started: a crash would leave callers on the dead-man timeout")
+            return
+
+        async def beat() -> None:
+            while True:
+                if self.guardian is None or not self.guardian.beat():
+                    log.error("guardian gone; starting another")
+                    try:
+                        self.guardian = await asyncio.to_thread(Guardian.spawn, config)
+                    except Exception:
+                        log.exception("guardian restart failed; retried in 5 s")
+                        await asyncio.sleep(5.0)
+                await asyncio.sleep(HEARTBEAT_S)
+
+        self._heartbeat = asyncio.create_task(beat(), name="guardian-heartbeat")
+
     async def stop(self) -> None:
         if self.controller is not None:
             await self.controller.stop()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        if self.guardian is not None:
+            await asyncio.to_thread(self.guardian.close)
         shutdown = getattr(self.recognizer, "shutdown", None)
         if callable(shutdown):
             shutdown()

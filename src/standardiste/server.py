@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from standardiste.config import Config
 log = logging.getLogger(__name__)
 
 RETENTION_INTERVAL_S = 3600.0
+MESSAGES_INTERVAL_S = 3.0
 
 
 class StandardisteServer:
@@ -40,6 +42,9 @@ class StandardisteServer:
         self.reminders: Any = None
         self.dashboard: Any = None
         self._retention: asyncio.Task[None] | None = None
+        self._messages: asyncio.Task[None] | None = None
+        # Where Asterisk leaves callers' voice messages (None: the deployment's instance); tests set it.
+        self.messages_dir: Path | None = None
         self.voice.before_calls = self._before_calls
 
     async def _before_calls(self, voice: VoiceApp) -> None:
@@ -123,7 +128,6 @@ class StandardisteServer:
                         v._inbox,
                         v.call_log.cipher,
                         self.config.practice.timezone,
-                        dep.asterisk.message_max_s,
                     )
             except Exception:
                 log.exception("voice messages import failed; retried shortly")
@@ -157,6 +161,10 @@ class StandardisteServer:
             await asyncio.sleep(RETENTION_INTERVAL_S)
 
     async def stop(self) -> None:
+        if self._messages is not None:
+            self._messages.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._messages
         if self._retention is not None:
             self._retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):

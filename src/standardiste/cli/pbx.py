@@ -9,11 +9,7 @@ import sys
 from standardiste.cli.common import add_config_option, config_from
 from standardiste.pbx import PbxError, PbxInstance, deployment_instance, deployment_root, ensure_root
 
-UNAVAILABLE_PROMPT = "standardiste-indisponible"
-UNAVAILABLE_TEXT = (
-    "Le cabinet ne peut pas prendre votre appel pour le moment. Merci de rappeler plus tard. "
-    "En cas d'urgence, composez le {emergency}."
-)
+DRAIN_LIMIT_S = 120.0  # `pbx stop`: longest wait for the calls in progress
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,8 +32,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     start.set_defaults(func=cmd_start)
 
-    stop = sub.add_parser("stop", help="arrêter Asterisk")
+    stop = sub.add_parser(
+        "stop", help="arrêter Asterisk : plus de nouvel appel, ceux en cours se terminent (délai maximal)"
+    )
     add_config_option(stop)
+    stop.add_argument(
+        "--limit",
+        type=float,
+        default=DRAIN_LIMIT_S,
+        help=f"secondes laissées aux appels en cours avant de les couper (défaut {DRAIN_LIMIT_S:.0f})",
+    )
+    stop.add_argument("--now", action="store_true", help="arrêt immédiat : les appels en cours sont coupés")
     stop.set_defaults(func=cmd_stop)
 
     status = sub.add_parser("status", help="dire ce qui tourne")
@@ -66,19 +71,15 @@ def _instance(args: argparse.Namespace) -> tuple[PbxInstance, object]:
     return deployment_instance(config.deployment), config
 
 
-def install_unavailable_prompt(pbx: PbxInstance, emergency: str, voice: str = "fr+f2") -> bool:
-    """The French 'nobody can answer' message the dialplan plays when nobody can take a call."""
-    try:
-        from standardiste.speech.tts import EspeakSynthesizer
+def install_prompts(pbx: PbxInstance, emergency: str, voice: str = "fr+f2") -> bool:
+    """The French messages the dialplan plays by itself: waiting line, message box, unavailable."""
+    from standardiste.pbx.sounds import install_fallback_prompts_sync
 
-        pcm = asyncio.run(
-            EspeakSynthesizer(voice=voice).synthesize(UNAVAILABLE_TEXT.format(emergency=emergency))
-        )
-    except Exception as err:  # Asterisk's own French prompt is used instead
-        _say(f"(message d'indisponibilité non synthétisé : {err})")
+    try:
+        return bool(install_fallback_prompts_sync(pbx, emergency, voice))
+    except Exception as err:  # Asterisk's own French prompts are used instead
+        _say(f"(messages de secours non synthétisés : {err})")
         return False
-    pbx.install_sound_pcm(UNAVAILABLE_PROMPT, pcm, 16000)
-    return True
 
 
 def cmd_start(args: argparse.Namespace) -> int:
@@ -96,7 +97,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         return 0
     _say("Démarrage d'Asterisk / starting Asterisk ...")
     pbx.render()
-    install_unavailable_prompt(pbx, config.practice.emergency_number, dep.speech.voice)
+    install_prompts(pbx, config.practice.emergency_number, dep.speech.voice)
     try:
         asyncio.run(pbx.start(args.timeout))
     except PbxError as err:
@@ -139,8 +140,18 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if pbx.pid() is None:
         _say("Asterisk ne tournait pas / was not running.")
         return 0
-    pbx.stop_sync()
-    _say("Asterisk arrêté / stopped.")
+    if args.now:
+        pbx.stop_sync()
+        _say("Asterisk arrêté / stopped.")
+        return 0
+    calls = pbx.active_calls()
+    if calls:
+        _say(
+            f"{calls} appel(s) en cours : plus aucun nouvel appel, arrêt quand ils seront terminés "
+            f"(au plus {args.limit:.0f} s) / draining {calls} call(s)"
+        )
+    result = pbx.drain_sync(args.limit)
+    _say(result.describe())
     return 0
 
 

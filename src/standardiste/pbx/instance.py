@@ -72,6 +72,25 @@ class PhoneAccount:
 
 
 @dataclass(frozen=True)
+class DrainResult:
+    drained: bool  # every call ended by itself before the limit
+    waited_s: float
+    calls_at_start: int
+    calls_cut: int  # calls still up at the limit, cut by the hard stop
+
+    def describe(self) -> str:
+        if self.drained:
+            return (
+                f"Asterisk arrêté après la fin des appels en cours / stopped once calls ended "
+                f"({self.calls_at_start} appel(s), {self.waited_s:.1f} s)."
+            )
+        return (
+            f"Délai dépassé : {self.calls_cut} appel(s) coupé(s) après {self.waited_s:.0f} s / "
+            f"time limit reached, {self.calls_cut} call(s) cut."
+        )
+
+
+@dataclass(frozen=True)
 class PbxStatus:
     running: bool
     pid: int | None = None
@@ -151,6 +170,8 @@ class PbxInstance:
         patients: int = 3,
         watchdog_s: int = DEFAULT_WATCHDOG_S,
         reception_ring_s: int = 40,
+        queue_max_wait_s: int | None = None,
+        message_max_s: int | None = None,
         templates: Path | None = None,
         system_name: str = "standardiste",
     ) -> None:
@@ -171,6 +192,9 @@ class PbxInstance:
         self.patients = patients
         self.watchdog_s = watchdog_s  # 0 disables the dead-man switch (only to demonstrate why it exists)
         self.reception_ring_s = reception_ring_s
+        # The waiting line and message box (defaults: the configuration; tests shorten them).
+        self.queue_max_wait_s = asterisk.queue_max_wait_s if queue_max_wait_s is None else queue_max_wait_s
+        self.message_max_s = asterisk.message_max_s if message_max_s is None else message_max_s
         self.templates = templates or templates_dir()
         self.system_name = system_name
         self._process: subprocess.Popen[bytes] | None = None
@@ -267,6 +291,20 @@ class PbxInstance:
         return "/" + Path(host_path).resolve().relative_to(self.root).as_posix()
 
     @property
+    def messages_dir(self) -> Path:
+        """Host path of the messages callers leave (WAV + a .done marker once the call is over)."""
+        return self.instance_dir / "spool" / "standardiste-messages"
+
+    @property
+    def moh_dir(self) -> Path:
+        """Host path of the hold music files (musiconhold.conf, class default)."""
+        return self.instance_dir / "share" / "moh"
+
+    @property
+    def queue_members(self) -> list[str]:
+        return list(self.config.queue_members) or [self.config.reception_endpoint]
+
+    @property
     def recordings_dir(self) -> Path:
         """Host path where ARI recordings (live and stored) are written."""
         return self.instance_dir / "spool" / "recording"
@@ -332,6 +370,10 @@ class PbxInstance:
             "RECEPTION_ENDPOINT": cfg.reception_endpoint,
             "WATCHDOG_S": str(self.watchdog_s),
             "RECEPTION_RING_S": str(self.reception_ring_s),
+            "QUEUE_MAX_WAIT_S": str(self.queue_max_wait_s),
+            "MESSAGE_MAX_S": str(self.message_max_s),
+            "QUEUE_STRATEGY": cfg.queue_strategy,
+            "QUEUE_MEMBERS": "\n".join(f"member => PJSIP/{m},0,{m}" for m in self.queue_members),
             "CALLER_ENDPOINTS": _phone_blocks(
                 [f"caller{i}" for i in range(1, self.callers + 1)], "standardiste-inbound", passwords
             ),
@@ -354,9 +396,12 @@ class PbxInstance:
         d = self.instance_dir
         for sub in ("etc", "run", "log", "lib/keys", "cache", "share/sounds/custom"):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        for sub in ("recording", "outgoing", "tmp", "monitor", "voicemail"):
+        for sub in ("recording", "outgoing", "tmp", "monitor", "voicemail", "standardiste-messages"):
             (d / "spool" / sub).mkdir(parents=True, exist_ok=True)
         self._link_shared_data()
+        from standardiste.pbx.sounds import write_hold_music
+
+        write_hold_music(self.moh_dir)
         values = self._values()
         templates = sorted(self.templates.glob("*.conf"))
         if not templates:
@@ -547,6 +592,51 @@ class PbxInstance:
     async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Stop Asterisk (core stop now, then SIGTERM, then SIGKILL)."""
         await asyncio.to_thread(self.stop_sync, timeout)
+
+    def active_calls(self) -> int | None:
+        try:
+            text = self.rx("core show channels count", timeout=3)
+        except PbxError:
+            return None
+        match = re.search(r"(\d+) (?:of \d+ max )?active call", text)  # "1 of 60 max active call"
+        return int(match.group(1)) if match else None
+
+    def drain_sync(self, limit_s: float = 120.0, poll_s: float = 0.2) -> DrainResult:
+        """A planned stop: refuse new calls, let the calls in progress end, then stop.
+
+        `core stop gracefully` makes Asterisk refuse new channels and exit once the last call is
+        over; past `limit_s` the calls still up are cut (`core stop now`). Returns what happened.
+        """
+        started = time.monotonic()
+        pid = self.pid()
+        if pid is None:
+            return DrainResult(drained=True, waited_s=0.0, calls_at_start=0, calls_cut=0)
+        calls = self.active_calls() or 0
+        # The CLI command blocks until Asterisk exits: run it in the background.
+        graceful = subprocess.Popen(
+            self._command("-rx", "core stop gracefully"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            last_seen = calls
+            while time.monotonic() - started < limit_s:
+                if self._wait_exit(pid, poll_s):
+                    self.stop_sync()  # tidy: pidfile, console log
+                    return DrainResult(True, time.monotonic() - started, calls, 0)
+                seen = self.active_calls()
+                if seen is not None:
+                    last_seen = seen
+            self.stop_sync()
+            return DrainResult(False, time.monotonic() - started, calls, last_seen)
+        finally:
+            if graceful.poll() is None:
+                graceful.kill()
+            graceful.wait()
+
+    async def drain(self, limit_s: float = 120.0) -> DrainResult:
+        return await asyncio.to_thread(self.drain_sync, limit_s)
 
     def stop_sync(self, timeout: float = 10.0) -> None:
         pid = self.pid()
