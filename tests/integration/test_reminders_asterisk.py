@@ -236,7 +236,7 @@ async def test_outbound_limit_holds_on_real_calls(rig: RigFactory, demo_config: 
             wednesday(10, minute),
             clock.now(),
             practitioner=who,
-            patient=PatientIdentity(f"Patient{i}", "Test", dt.date(1970, 1, 1 + i), "+33612345678"),
+            patient=PatientIdentity(f"Patient{i}", "Test", dt.date(1970, 1, 1 + i), f"+3361234567{i}"),
         )
         for i, (who, minute) in enumerate(slots)
     ]

@@ -32,6 +32,10 @@ class InvalidRequest(AgendaError):
     """Bad input: unknown practitioner or type, a date in the past, ..."""
 
 
+class BookingLimitReached(AgendaError):
+    """This phone number already booked practice.booking.max_per_phone_per_day times today."""
+
+
 class PartOfDay(StrEnum):
     MORNING = "morning"  # le matin
     LATE_MORNING = "late_morning"  # en fin de matinée

@@ -15,8 +15,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -27,6 +28,7 @@ from standardiste.agenda.model import (
     AgendaListener,
     Appointment,
     AppointmentStatus,
+    BookingLimitReached,
     Hold,
     InvalidRequest,
     NotFound,
@@ -43,6 +45,7 @@ from standardiste.agenda.sealed import (
     new_patient_row,
     open_text,
     patients_born,
+    patients_with_phone,
     set_patient_phone,
 )
 from standardiste.agenda.sealed import patient_of as _patient_of
@@ -460,6 +463,7 @@ class SqlAgenda:
 
         def work(session: Session) -> Appointment:
             self._step("begin")
+            self._check_phone_cap(session, patient, Source(source), now)
             pat = self._patient_for(session, patient, now)
             self._step("patient")
             row = AppointmentRow(
@@ -490,6 +494,30 @@ class SqlAgenda:
             raise SlotTakenWithAlternatives(str(err), self._alternatives(slot, now)) from None
         self._notify("booked", appointment)
         return appointment
+
+    def _check_phone_cap(
+        self, session: Session, identity: PatientIdentity, source: Source, now: dt.datetime
+    ) -> None:
+        """At most practice.booking.max_per_phone_per_day bookings by telephone per number and day
+        (cancelled ones count too): one caller cannot fill the agenda under made-up names."""
+        cap = self.practice.booking.max_per_phone_per_day
+        phone = normalise_phone(identity.phone)
+        if not cap or source != Source.PHONE or not phone:
+            return
+        local = now.astimezone(ZoneInfo(self.practice.timezone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        booked = session.scalar(
+            select(func.count())
+            .select_from(AppointmentRow)
+            .join(PatientRow, PatientRow.id == AppointmentRow.patient_id)
+            .where(
+                patients_with_phone(self.cipher, phone),
+                AppointmentRow.source == Source.PHONE.value,
+                AppointmentRow.created_at >= midnight,
+            )
+        )
+        if (booked or 0) >= cap:
+            raise BookingLimitReached(f"{booked} bookings today for this number (limit {cap})")
 
     def _load(self, session: Session, appointment_id: str) -> tuple[AppointmentRow, PatientRow]:
         row = session.scalars(

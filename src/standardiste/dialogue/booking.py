@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from standardiste.agenda.model import (
     AgendaError,
     Appointment,
+    BookingLimitReached,
     Hold,
     PatientIdentity,
     Slot,
@@ -572,6 +573,11 @@ class BookingFlow(IdentityFlow):
             appointment = self.services.agenda.book(
                 slot, patient, b.source, now, hold_id=hold.id if hold else None
             )
+        except BookingLimitReached:
+            log.warning("booking refused: daily limit of bookings for this number reached")
+            self.release_holds()
+            self.booking = None
+            return self.transfer(P.BOOKING_LIMIT, reason="booking_limit")
         except (SlotTaken, SlotUnavailable) as err:
             log.info("booking failed (%s), offering alternatives", err)
             b.excluded.add(slot.start)

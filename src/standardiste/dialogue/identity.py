@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, DialogueCore, Question, fold
 from standardiste.dialogue.messages import Action, Expect, Expectation
+from standardiste.outbound import is_allowed
 from standardiste.understanding.types import EntityKind
 
 # Typing 8 or 10 digits takes longer than answering: more silence before NoInput.
@@ -256,8 +257,12 @@ class IdentityFlow(DialogueCore):
 
     # --- Phone -----------------------------------------------------------------------------------
 
+    def _callable(self, number: str | None) -> str | None:
+        """A callback number only within the practice's allowed ranges (no 08 9x, no abroad)."""
+        return number if is_allowed(number, getattr(self.practice, "outbound", None)) else None
+
     def _ask_phone(self, then: Callable[[Identity], list[Action]], preamble: str = "") -> list[Action]:
-        caller = normalise_phone(self.state.caller_id or "")
+        caller = self._callable(normalise_phone(self.state.caller_id or ""))
         if caller is not None and not getattr(self, "_caller_id_refused", False):
 
             def on_confirm(answer: Answer) -> list[Action] | None:
@@ -286,12 +291,12 @@ class IdentityFlow(DialogueCore):
 
     def _phone_in(self, answer: Answer) -> str | None:
         if answer.keys is not None:
-            return normalise_phone(answer.keys)
+            return self._callable(normalise_phone(answer.keys))
         u = answer.understanding
         entity = u.first(EntityKind.PHONE) if u is not None else None
         if entity is not None:
-            return normalise_phone(entity.value)
-        return normalise_phone(answer.text)
+            return self._callable(normalise_phone(entity.value))
+        return self._callable(normalise_phone(answer.text))
 
     def _phone_question(self, then: Callable[[Identity], list[Action]]) -> Question:
         def on_answer(answer: Answer) -> list[Action] | None:

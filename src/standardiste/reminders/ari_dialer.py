@@ -22,7 +22,10 @@ from typing import Any
 
 import aiohttp
 
+from standardiste.config import DEFAULT_OUTBOUND_PREFIXES, OutboundPolicy
 from standardiste.dialogue.messages import OutcomeKind
+from standardiste.logs import mask_phone
+from standardiste.outbound import NumberNotAllowed, check_number
 from standardiste.pbx.dialplan import STASIS_ARG_OUTBOUND
 from standardiste.reminders.dialer import CallRequest, CallResult
 from standardiste.telephony.ari import AriClient, AriError, AriEvent, ChannelHangup, parse_event
@@ -45,6 +48,8 @@ class AriDialerSettings:
     caller_id: str = ""
     ring_timeout_s: int = 30
     max_call_s: float = 600.0
+    # National prefixes this dialer may call (config practice.outbound); anything else is refused.
+    allowed_prefixes: tuple[str, ...] = DEFAULT_OUTBOUND_PREFIXES
 
 
 def endpoint_for(phone: str, outbound_endpoint: str) -> str:
@@ -174,6 +179,11 @@ class AriDialer:
         if not request.phone:
             return CallResult(OutcomeKind.FAILED, {"reason": "no_phone"})
         try:
+            check_number(request.phone, OutboundPolicy(allowed_prefixes=list(s.allowed_prefixes)))
+        except NumberNotAllowed as err:
+            log.warning("reminder call to %s refused: %s", mask_phone(request.phone), err)
+            return CallResult(OutcomeKind.FAILED, {"reason": "number_not_allowed"})
+        try:
             endpoint = endpoint_for(request.phone, s.outbound_endpoint)
         except ValueError:
             return CallResult(OutcomeKind.FAILED, {"reason": "bad_number"})
@@ -193,7 +203,7 @@ class AriDialer:
             try:
                 await self.ari.request("POST", "/channels", params)
             except AriError as err:
-                log.warning("reminder call to %s not placed: %s", endpoint, err)
+                log.warning("reminder call to %s not placed: %s", mask_phone(request.phone), err)
                 return CallResult(OutcomeKind.FAILED, {"reason": "originate_failed", "status": err.status})
             cause = await self._wait_gone(channel_id, gone, s.ring_timeout_s + s.max_call_s)
             return map_outcome(await self._session_outcome(channel_id), cause)

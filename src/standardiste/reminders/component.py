@@ -46,6 +46,7 @@ class ReminderComponent:
             outbound_endpoint=a.outbound_endpoint,
             caller_id=practice.phone,
             ring_timeout_s=ring_timeout_s,
+            allowed_prefixes=tuple(practice.outbound.allowed_prefixes),
         )
         url = ari_url or f"http://{a.bind}:{a.http_port}"
         self.dialer = AriDialer(url, a.ari_user, secrets_.ari_password, settings, call_log_lookup(call_log))

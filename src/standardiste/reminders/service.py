@@ -33,6 +33,7 @@ from standardiste.agenda.model import Agenda, AgendaEvent, Appointment, Appointm
 from standardiste.clock import Clock, SystemClock
 from standardiste.config import PracticeConfig
 from standardiste.dialogue.messages import OutcomeKind
+from standardiste.outbound import is_allowed
 from standardiste.privacy.crypto import FieldCipher
 from standardiste.reminders.dialer import RETRYABLE, CallRequest, CallResult, Dialer
 from standardiste.reminders.jobstore import JsonRedisJobStore
@@ -494,6 +495,11 @@ class ReminderService:
             return None
 
     def _skip_reason(self, job: JobState, appointment: Appointment | None) -> str | None:
+        phone = appointment.patient.phone if appointment is not None else job.phone
+        if phone and not is_allowed(phone, self.practice.outbound):
+            # Premium-rate, short or foreign numbers are never called (nor retried).
+            log.warning("reminders: %s not called: number outside the allowed ranges", job.job_id)
+            return "number_not_allowed"
         if self.agenda is None:
             return None
         if appointment is None:

@@ -34,7 +34,7 @@ from standardiste.dialogue.messages import (
     TransferFailed,
     Utterance,
 )
-from standardiste.logs import call_id_var
+from standardiste.logs import call_id_var, coarse_reason, mask_phone
 from standardiste.speech.turn import EndOfTurn, SpeechStarted, TurnEvent
 from standardiste.speech.types import FRAME_MS, RecognitionStream, Recognizer, Synthesizer, Transcript
 from standardiste.telephony.keypad import DigitCollector
@@ -283,9 +283,14 @@ class CallSession:
                 "call ended",
                 extra={
                     "end_reason": self.record.end_reason,
-                    "outcome": self.record.outcome.to_json() if self.record.outcome else None,
+                    # The outcome's details (emergency rule, callback number) only with transcripts on.
+                    "outcome": (self.record.outcome.to_json() if self.settings.log_speech else outcome)
+                    if self.record.outcome
+                    else None,
                     "path": " > ".join(
-                        p if self.settings.log_speech or not p.startswith("heard:") else "heard"
+                        p
+                        if self.settings.log_speech or not p.startswith(("heard:", "keypad:"))
+                        else p.split(":")[0]
                         for p in self.record.path
                     ),
                 },
@@ -303,7 +308,13 @@ class CallSession:
 
     async def _run(self) -> None:
         log.info(
-            "call started", extra={"caller_id": self.record.caller_id, "recognizer": self.recognizer.name}
+            "call started",
+            extra={
+                "caller_id": self.record.caller_id
+                if self.settings.log_speech
+                else mask_phone(self.record.caller_id),
+                "recognizer": self.recognizer.name,
+            },
         )
         if self.call_log is not None:
             # Written in the background: the greeting must not wait for the database.
@@ -537,7 +548,11 @@ class CallSession:
         """Hand the caller to the dialplan; we stay until the call ends, or comes back (no answer)."""
         log.info(
             "transferring",
-            extra={"target": action.target, "priority": action.priority, "reason": action.reason},
+            extra={
+                "target": action.target,
+                "priority": action.priority,
+                "reason": action.reason if self.settings.log_speech else coarse_reason(action.reason),
+            },
         )
         self.record.end_reason = "transferred"
         self.record.path.append(f"transfer:{action.target}")
@@ -700,7 +715,7 @@ class CallSession:
                 continue
             partial = await _uncancelled(stream.accept(item))
             if partial is not None and partial.text:
-                log.debug("partial", extra={"text": partial.text, "final": partial.final})
+                log.debug("partial", extra={**self._speech_extra(partial.text), "final": partial.final})
 
 
 async def _uncancelled(op: Coroutine[Any, Any, T]) -> T:
