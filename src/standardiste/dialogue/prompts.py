@@ -112,7 +112,8 @@ RECORDING_NOTICE = "Pour la qualité du service, cet appel est enregistré."
 def greeting(practice: PracticeConfig, open_speech: bool) -> str:
     intro = f"{practice.name}, bonjour, je suis l'assistant vocal du cabinet."
     if open_speech:
-        return f"{intro} Que puis-je faire pour vous ? {KEYPAD_HINT}"
+        # Short (about 5 s): the keypad menu comes only after a failure (MENU_SIMPLE).
+        return f"{practice.name}, bonjour, je suis l'assistant vocal. Que puis-je faire pour vous ?"
     return (
         f"{intro} Je comprends seulement des réponses courtes, utilisez de préférence le clavier de "
         f"votre téléphone. {MENU_KEYS}"
@@ -156,8 +157,22 @@ def closed_now(next_opening: str) -> str:
 def emergency_transfer(practice: PracticeConfig) -> str:
     n = practice.emergency_number
     return (
-        f"Je vous passe tout de suite le secrétariat en priorité. Si personne ne répond, raccrochez et "
-        f"composez le {n}."
+        f"C'est peut-être une urgence vitale : raccrochez et composez le {n}, ou le 112. "
+        f"Si vous restez en ligne, je vous passe tout de suite le secrétariat en priorité."
+    )
+
+
+def same_day_transfer(practice: PracticeConfig, category: str | None = None) -> str:
+    """A same-day red flag: a human now (never advice, never reassurance)."""
+    n = practice.emergency_number
+    if category == "suicide":
+        return (
+            "Je vous passe le secrétariat. Vous pouvez aussi appeler le 31 14, jour et nuit, gratuitement. "
+            f"En cas de danger immédiat, composez le {n}."
+        )
+    return (
+        "Cela doit être vu aujourd'hui. Je vous passe le secrétariat. "
+        f"Si cela s'aggrave, raccrochez et composez le {n}."
     )
 
 
