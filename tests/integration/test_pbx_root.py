@@ -8,13 +8,17 @@ import pytest
 
 from standardiste.pbx import PbxError, ensure_root
 from standardiste.pbx.root import cache_dir, root_ready
+from tests.fixtures.parts import require_part
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 
 
 def test_ensure_root_unpacks_the_cached_tarball(asterisk_root: Path, tmp_path: Path) -> None:
-    if not list(cache_dir().glob("asterisk-root-*.tar.zst")):
-        pytest.skip("no cached tarball (the session root was provided another way)")
+    require_part(
+        list(cache_dir().glob("asterisk-root-*.tar.zst")),
+        "the cached Asterisk root tarball",
+        "scripts/build-asterisk-root.sh (run by make test)",
+    )
     lines: list[str] = []
     root = ensure_root(tmp_path / "root", progress=lines.append)
     assert root_ready(root)

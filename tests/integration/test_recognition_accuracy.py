@@ -18,6 +18,7 @@ import pytest
 
 from standardiste.config import load_config
 from standardiste.speech.sphinx import SphinxRecognizer
+from tests.fixtures.parts import unavailable_here
 from tests.fixtures.speech_corpus import Sample, Score, recognise
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -78,7 +79,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         return
     rec, why = _french_vosk()
     if rec is None:
-        pytest.skip(why)
+        unavailable_here(why)
     yield rec
     close = getattr(rec, "aclose", None) or getattr(rec, "close", None)
     if close is not None:

@@ -22,6 +22,7 @@ from standardiste.speech.audio import silence
 from standardiste.speech.sphinx import SphinxRecognizer
 from standardiste.testphone import TestPhone
 from tests.fixtures.clock import PARIS, running_from
+from tests.fixtures.parts import require_part
 from tests.fixtures.speech_corpus import utterance, voice_dir
 from tests.fixtures.voice import AppFactory, ended_record, synth, wait_found
 
@@ -42,8 +43,7 @@ async def _assistant_says(conversation: Conversation, fragment: str, limit_s: fl
 async def test_booking_day_and_time_by_voice_with_sphinx(
     pbx: PbxInstance, app_factory: AppFactory, caller_phone: TestPhone, tmp_path: Path
 ) -> None:
-    if voice_dir("june") is None:
-        pytest.skip("Debian package asterisk-core-sounds-fr-wav is not installed (scripts/apt-packages.txt)")
+    require_part(voice_dir("june"), "Debian package asterisk-core-sounds-fr-wav", "scripts/apt-packages.txt")
     recognizer = SphinxRecognizer(workers=1, cache_dir=tmp_path / "sphinx")
     await recognizer.warm_up()
     app = await app_factory(recognizer=recognizer, clock=running_from(MONDAY_9H))

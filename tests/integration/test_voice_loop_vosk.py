@@ -21,6 +21,7 @@ from standardiste.pbx import PbxInstance
 from standardiste.speech.audio import silence
 from standardiste.speech.types import RecognitionStream, Transcript
 from standardiste.testphone import TestPhone
+from tests.fixtures.parts import unavailable_here
 from tests.fixtures.speech import espeak_pcm
 from tests.fixtures.voice import AppFactory, ended_record, synth, wait_found
 
@@ -132,7 +133,7 @@ async def test_french_vosk_hours_by_voice(
 ) -> None:
     model = _french_vosk_model(demo_config)
     if model is None:
-        pytest.skip(
+        unavailable_here(
             "no French Vosk model installed (standardiste models install fetches vosk-model-small-fr-0.22; "
             "it cannot be downloaded on this machine)"
         )

@@ -16,6 +16,7 @@ from standardiste.speech import audio as A
 from standardiste.speech import vosk_backend
 from standardiste.speech.types import Transcript
 from standardiste.speech.vosk_backend import VoskRecognizer, VoskStream, VoskUnavailable
+from tests.fixtures.parts import unavailable_here
 from tests.fixtures.speech import espeak_pcm
 
 pytestmark = pytest.mark.slow
@@ -247,7 +248,7 @@ async def test_french_model_when_installed(french_sentence: bytes) -> None:
     # Runs on a server where `standardiste models install` succeeded; skipped (with why) elsewhere.
     path = _installed_french_model()
     if path is None:
-        pytest.skip("no French Vosk model installed (standardiste models install [--from ZIP])")
+        unavailable_here("no French Vosk model installed (standardiste models install [--from ZIP])")
     recognizer = VoskRecognizer(path)
     stream = await recognizer.stream()
     await feed(stream, french_sentence)

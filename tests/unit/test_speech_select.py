@@ -14,6 +14,7 @@ from standardiste.speech.arbitrate import ArbitratedRecognizer
 from standardiste.speech.keypad_backend import KeypadOnlyRecognizer
 from standardiste.speech.select import load_recognizer, load_recognizer_ready, looks_french
 from standardiste.speech.vosk_backend import VoskRecognizer
+from tests.fixtures.parts import missing_part
 
 FR = "vosk-model-small-fr-0.22"
 
@@ -163,8 +164,8 @@ async def test_keypad_stream_hears_nothing() -> None:
 def test_real_sphinx_backend_is_picked_when_it_loads(tmp_path: Path) -> None:
     try:
         from standardiste.speech.sphinx import SphinxRecognizer
-    except Exception as err:  # built by another part of the project; may be absent
-        pytest.skip(f"standardiste.speech.sphinx not importable: {err}")
+    except ImportError as err:
+        missing_part("PocketSphinx", f"standardiste.speech.sphinx not importable: {err}")
     choice = load_recognizer(deployment(tmp_path))
     assert choice.backend == "sphinx" and isinstance(choice.recognizer, SphinxRecognizer)
     assert "Non utilisé" in choice.explanation and "models install" in choice.explanation

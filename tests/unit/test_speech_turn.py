@@ -16,6 +16,7 @@ from standardiste.speech.turn import (
     TurnEvent,
     TurnSettings,
 )
+from tests.fixtures.parts import require_part
 from tests.fixtures.speech import espeak_pcm
 
 FRAME = 0.02
@@ -200,8 +201,7 @@ def test_human_telephone_speech() -> None:
     # Real human French (Debian asterisk-core-sounds-fr-wav, 8 kHz) after a G.711 round trip, with
     # line noise: every prompt is detected, onsets within a few frames, turns end ~0.7 s after speech.
     files = sorted(HUMAN_PROMPTS.glob("*.wav"))[::6]
-    if len(files) < 20:
-        pytest.skip("Debian package asterisk-core-sounds-fr-wav is not installed")
+    require_part(len(files) >= 20, "Debian package asterisk-core-sounds-fr-wav", "scripts/apt-packages.txt")
     onset_errors: list[float] = []
     end_delays: list[float] = []
     for path in files:
