@@ -30,6 +30,8 @@ from typing import Any
 
 from panoramisk.fast_agi import Request
 
+from standardiste.understanding import bounded
+
 log = logging.getLogger(__name__)
 
 MAX_ENVIRONMENT_BYTES = 16 * 1024
@@ -268,7 +270,8 @@ class AgiRoutes:
             text = await self._listen(call)
             if text is None:
                 return
-        result = await asyncio.to_thread(self._classify_text, text, self._clock())
+        # In a worker thread with a deadline: past it, "not understood", the emergency rules still applied.
+        result = await bounded.understand(self._classify_text, text, self._clock())
         await call.set_variable("STANDARDISTE_TEXT", text[:200])
         await call.set_variable("STANDARDISTE_INTENT", result.intent)
         await call.set_variable("STANDARDISTE_URGENCY", result.urgency)

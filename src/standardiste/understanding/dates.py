@@ -9,6 +9,7 @@ morning, impossible dates ("trente février"), and French public holidays.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import threading
 import zoneinfo
@@ -31,7 +32,8 @@ MAX_CHARS = 1000  # dates are read in the first thousand characters of a turn
 # cost 0.5 s (then the budget cuts it). A longer expression is cut before "à", "vers"... and joined again.
 MAX_WINDOW_WORDS = 6
 MAX_WINDOWS = 8
-DUCKLING_BUDGET_S = 0.025  # Duckling's CPU per utterance, all windows together (child process)
+MAX_FOUND = 8  # dates kept per utterance
+DUCKLING_BUDGET_S = 0.020  # Duckling's CPU per utterance, all windows together (child process)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +145,16 @@ _WORD = re.compile(r"\S+")
 _MAX_GAP_WORDS = 2  # non-date words inside one stretch ("lundi, si possible, à dix heures")
 
 
+@functools.lru_cache(maxsize=8192)
+def _fold_token(word: str) -> str:
+    return fold_word(word)
+
+
 def duckling_windows(text: str) -> list[tuple[int, int]]:
     """The (start, end) character spans of `text` worth giving Duckling, in order: stretches holding date
     words, each cut into windows of at most MAX_WINDOW_WORDS words (before a starter word when one is
     near), at most MAX_WINDOWS of them. Linear in the length of `text`."""
-    words = [(m.start(), m.end(), fold_word(m.group())) for m in _WORD.finditer(text)]
+    words = [(m.start(), m.end(), _fold_token(m.group())) for m in _WORD.finditer(text)]
     cue = [bool(w and (_NUMBER_WORD.match(w) or _DATE_CUE.search(w))) for _, _, w in words]
     windows: list[tuple[int, int]] = []
     i, n = 0, len(words)
@@ -247,8 +254,9 @@ class DateResolver:
             return all(end <= s or start >= e for s, e in taken)
 
         def add(item: FoundDate) -> None:
-            found.append(item)
-            taken.append((item.start, item.end))
+            if len(found) < MAX_FOUND:  # a turn naming more dates than this is read no further
+                found.append(item)
+                taken.append((item.start, item.end))
 
         # 1. As soon as possible.
         for m in _ASAP.finditer(folded.text):

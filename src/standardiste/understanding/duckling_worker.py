@@ -36,6 +36,7 @@ START_TIMEOUT_S = 30.0  # a cold start on a loaded machine (python + the Haskell
 # Wall-clock guard on top of the CPU budget: a child that is starved by load keeps its CPU budget, but a
 # child that neither answers nor burns CPU (stopped, swapped) is given up after this.
 WALL_SLACK_S = 2.0
+SPARE_WAIT_S = 1.0
 
 
 def _child_main() -> None:  # pragma: no cover - runs in the child process
@@ -145,9 +146,10 @@ class DucklingWorker:
 
     def __init__(self, start_timeout: float = START_TIMEOUT_S) -> None:
         self._lock = threading.Lock()
-        self._spare_lock = threading.Lock()
+        self._spare_lock = threading.Condition()
         self._active: _Child | None = None
         self._spare: _Child | None = None
+        self._starting = False
         self.kills = 0  # requests that overran their budget (for tests and metrics)
         self.closed = False
         child = _Child()
@@ -159,20 +161,26 @@ class DucklingWorker:
             log.error("Duckling worker did not start: dates will not be understood")
         atexit.register(self.close)
 
-    def _spare_ready(self) -> _Child | None:
+    def _spare_ready(self, wait_s: float) -> _Child | None:
         with self._spare_lock:
+            self._spare_lock.wait_for(lambda: self._spare is not None or self.closed, wait_s)
             spare, self._spare = self._spare, None
         return spare
 
     def _start_spare(self) -> None:
+        with self._spare_lock:
+            if self._starting or self._spare is not None or self.closed:
+                return
+            self._starting = True
+
         def run() -> None:
             child = _Child()
-            if not child.wait_ready(START_TIMEOUT_S) or self.closed:
-                child.kill()
-                return
+            ready = child.wait_ready(START_TIMEOUT_S)
             with self._spare_lock:
-                if self._spare is None:
+                self._starting = False
+                if ready and not self.closed and self._spare is None:
                     self._spare = child
+                    self._spare_lock.notify_all()
                     return
             child.kill()
 
@@ -215,7 +223,9 @@ class DucklingWorker:
     def _replace(self, dead: _Child | None) -> _Child | None:
         if dead is not None:
             dead.kill()
-        self._active = self._spare_ready()
+        # The spare is normally ready; right after another overrun it may still be starting: wait for it
+        # a little (this runs in a worker thread, never on the event loop) rather than lose the dates.
+        self._active = self._spare_ready(SPARE_WAIT_S)
         self._start_spare()
         return self._active
 

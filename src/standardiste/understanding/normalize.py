@@ -102,6 +102,7 @@ def clean_for_classifier(text: str) -> str:
 # number words longer than any phone number or date).
 _PIECE_SOFT = 60
 _PIECE_HARD = 100
+_ALIGN_EXACT = 24  # a changed block longer than this (digits) is aligned proportionally
 _NUMBER_WORD = re.compile(
     r"^(?:z[eé]ro|une?|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|"
     r"seize|vingts?|trente|quarante|cinquante|soixante|cents?|mille|millions?|milliards?|et|[\d,.]+)$"
@@ -152,25 +153,53 @@ def _digits_piece(src: Mapped) -> Mapped:
         return src
     if converted == src.text:
         return src
-    origin: list[int] = [0] * len(converted)
-    matcher = difflib.SequenceMatcher(None, src.text, converted, autojunk=False)
+    # Aligned word by word (cheap), then character by character inside each changed block (small).
+    a = list(re.finditer(r"\S+", src.text))
+    b = list(re.finditer(r"\S+", converted))
+    origin: list[int | None] = [None] * len(converted)
+    matcher = difflib.SequenceMatcher(None, [m.group() for m in a], [m.group() for m in b], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            for k in range(j2 - j1):
-                origin[j1 + k] = src.origin[i1 + k]
+            for k in range(i2 - i1):
+                sa, sb = a[i1 + k], b[j1 + k]
+                for c in range(sb.end() - sb.start()):
+                    origin[sb.start() + c] = src.origin[sa.start() + c]
+        elif j2 > j1:
+            s1 = a[i1].start() if i2 > i1 else (a[i1 - 1].end() - 1 if i1 > 0 else 0)
+            s2 = a[i2 - 1].end() if i2 > i1 else s1 + 1
+            d1, d2 = b[j1].start(), b[j2 - 1].end()
+            block = _align_chars(src.text[s1:s2], converted[d1:d2], exact=d2 - d1 <= _ALIGN_EXACT)
+            for k, idx in enumerate(block):
+                pos = min(s1 + idx, len(src.origin) - 1)
+                origin[d1 + k] = src.origin[pos] if pos >= 0 else 0
+    # Spaces between words: the origin of the next character (the last one's + 1 at the end).
+    nxt = src.original_length - 1 if src.original_length else 0
+    for k in range(len(origin) - 1, -1, -1):
+        if origin[k] is None:
+            origin[k] = nxt
         else:
-            # A replaced block (words -> digits) maps spread over the original block.
+            nxt = origin[k]  # type: ignore[assignment]
+    return Mapped(converted, tuple(o or 0 for o in origin), src.original_length)
+
+
+def _align_chars(old: str, new: str, exact: bool = True) -> list[int]:
+    """For each character of `new`, an index into `old` (a changed block: words -> digits). Not `exact`:
+    spread evenly (a long run of numbers, where the character alignment would cost too much)."""
+    out = [0] * len(new)
+    ops = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes() if exact else []
+    if not exact:
+        ops = [("replace", 0, len(old), 0, len(new))]
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "equal":
+            for k in range(j2 - j1):
+                out[j1 + k] = i1 + k
+        else:
             span = max(1, i2 - i1)
             for k in range(j2 - j1):
-                idx = i1 + min(span - 1, (k * span) // max(1, j2 - j1))
-                if idx < len(src.origin):
-                    origin[j1 + k] = src.origin[idx]
-                else:
-                    origin[j1 + k] = src.original_length - 1 if src.original_length else 0
+                out[j1 + k] = min(len(old) - 1, i1 + min(span - 1, (k * span) // max(1, j2 - j1)))
             if tag == "replace" and j2 > j1 and i2 > i1:
-                # Make the last replaced character end where the original block ends.
-                origin[j2 - 1] = src.origin[i2 - 1]
-    return Mapped(converted, tuple(origin), src.original_length)
+                out[j2 - 1] = i2 - 1  # the last replaced character ends where the original block ends
+    return out
 
 
 def fold_word(text: str) -> str:
