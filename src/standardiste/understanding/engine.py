@@ -52,6 +52,9 @@ MAX_CHARS = 1000
 UNDERSTAND_CHARS = 300
 # A classifier-only emergency below this is too vague to act on: clarify instead (rules are not affected).
 EMERGENCY_MIN_CONFIDENCE = 0.35
+# A classifier emergency about a red flag the rules heard only in the past ("un infarctus il y a dix
+# ans") is dropped below this confidence; above it, one check question.
+CLASSIFIER_OVER_PAST = 0.8
 _LONGEST_WORD = 25  # "anticonstitutionnellement" is 25 letters
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -84,6 +87,7 @@ class LocalUnderstander:
         intents: IntentSource,
         threshold: float = LOW_CONFIDENCE,
         dates: DateResolver | None = None,
+        safety: urgency_rules.SafetyNet | None = None,
     ) -> None:
         self.practice = practice
         self.intents = intents
@@ -91,6 +95,8 @@ class LocalUnderstander:
         self.tz = zoneinfo.ZoneInfo(practice.timezone)
         self.dates = dates or shared_date_resolver(practice.timezone)
         self._keys = practitioner_keys(practice)
+        # The red flags: packaged + the practice's files, validated here (a bad file stops the start).
+        self.safety = safety or urgency_rules.net_for(practice.red_flags_extra)
 
     def parse(self, text: str, now: dt.datetime) -> Understanding:
         t0 = time.perf_counter()
@@ -109,7 +115,7 @@ class LocalUnderstander:
         folded_digits = fold(digits(without_fillers(low)))
 
         # 1. Emergency rules first; nothing below may lower their verdict.
-        verdict = urgency_rules.assess(folded_digits.text)
+        verdict = self.safety.assess(folded_digits.text)
         if verdict.urgency is not Urgency.URGENT and not any(
             len(word) <= _LONGEST_WORD for word in plain.text.split()
         ):
@@ -129,19 +135,28 @@ class LocalUnderstander:
                 tuple(entities),
                 emergency_rule=verdict.rule,
                 alternatives=((Intent.EMERGENCY, 1.0),),
+                safety_level=urgency_rules.VITAL,
+                red_flag=verdict.rule,
+                who=verdict.who,
             )
         ranked = self._classify(safe, plain.text)
         intent, confidence = ranked[0]
         urgency = verdict.urgency
+        level, red_flag = verdict.level, verdict.red_flag
         if intent is Intent.EMERGENCY:
-            if verdict.said_not_urgent or verdict.suppressed:
-                # "c'est pas urgent", or a symptom in the past: not an emergency; take the next guess.
-                ranked = [r for r in ranked if r[0] is not Intent.EMERGENCY]
+            # The classifier may raise urgency, never lower it: its guess alone means one check question.
+            past_only = verdict.suppressed is not None and level is None and confidence < CLASSIFIER_OVER_PAST
+            if (verdict.said_not_urgent and not verdict.distress) or past_only:
+                # "c'est pas urgent", or a red flag the rules placed in the past: take the next guess.
+                ranked = [r for r in ranked if r[0] is not Intent.EMERGENCY] or [(Intent.OUT_OF_SCOPE, 0.0)]
                 intent, confidence = ranked[0]
-            elif confidence < EMERGENCY_MIN_CONFIDENCE:
+            elif confidence < EMERGENCY_MIN_CONFIDENCE and level is None:
                 intent = Intent.OUT_OF_SCOPE  # a vague guess: clarify (the guess stays in alternatives)
             else:
                 urgency = Urgency.SOON
+                level = level or urgency_rules.CHECK
+        if level == urgency_rules.CHECK and urgency is Urgency.NORMAL:
+            urgency = Urgency.SOON
         if intent is not Intent.EMERGENCY and confidence < self.threshold:
             kinds = {e.entity for e in entities}
             if (
@@ -152,7 +167,17 @@ class LocalUnderstander:
             else:
                 intent = Intent.OUT_OF_SCOPE
         alternatives = tuple((i, round(p, 4)) for i, p in ranked[:3])
-        return Understanding(text, intent, confidence, urgency, tuple(entities), alternatives=alternatives)
+        return Understanding(
+            text,
+            intent,
+            confidence,
+            urgency,
+            tuple(entities),
+            alternatives=alternatives,
+            safety_level=level,
+            red_flag=red_flag,
+            who=verdict.who,
+        )
 
     def _classify(self, text: str, folded: str) -> list[tuple[Intent, float]]:
         if _AFFIRM.match(folded):
