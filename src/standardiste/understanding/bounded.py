@@ -37,8 +37,20 @@ def rules_only(text: str) -> Understanding:
             Urgency.URGENT,
             emergency_rule=verdict.rule,
             alternatives=((Intent.EMERGENCY, 1.0),),
+            safety_level=urgency_rules.VITAL,
+            red_flag=verdict.rule,
+            who=verdict.who,
         )
-    return Understanding(text, Intent.OUT_OF_SCOPE, 0.0, verdict.urgency)
+    urgency = Urgency.SOON if verdict.level == urgency_rules.CHECK else verdict.urgency
+    return Understanding(
+        text,
+        Intent.OUT_OF_SCOPE,
+        0.0,
+        urgency,
+        safety_level=verdict.level,
+        red_flag=verdict.red_flag,
+        who=verdict.who,
+    )
 
 
 async def understand(
