@@ -5,6 +5,7 @@ Nothing here skips: on a machine without Pico these tests fail, as they must in 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from standardiste.config import SpeechConfig
+from standardiste.config import Config, SpeechConfig
 from standardiste.dialogue.messages import Expect
 from standardiste.speech import grammars, pico
 from standardiste.speech import tts as tts_mod
@@ -254,3 +255,53 @@ async def test_pico_words_survive_g711_for_the_grammar_recogniser() -> None:
         await rec.aclose()
     right = sum(said == got for said, got in heard)
     assert right >= len(GRAMMAR_WORDS) - 1, heard
+
+
+# --- what the start-up log and `doctor` say ---
+
+
+def _with_speech(config: Config, **speech: object) -> Config:
+    deployment = config.deployment.model_copy(
+        update={"speech": config.deployment.speech.model_copy(update=speech)}
+    )
+    return config.model_copy(update={"deployment": deployment})
+
+
+def test_doctor_names_the_active_voice(demo_config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    from standardiste.cli.doctor import Level, check_synthesis
+
+    found = check_synthesis(demo_config)
+    assert found.level is Level.OK and "Pico" in found.message
+    espeak = check_synthesis(_with_speech(demo_config, synthesizer="espeak"))
+    assert espeak.level is Level.OK and "espeak-ng" in espeak.message
+    _no_pico(monkeypatch)
+    fallback = check_synthesis(demo_config)
+    assert fallback.level is Level.WARNING and "secours" in fallback.message
+    required = check_synthesis(_with_speech(demo_config, synthesizer="pico"))
+    assert required.level is Level.PROBLEM and "libttspico0" in required.message
+
+
+async def test_start_up_log_says_which_voice(
+    demo_config: Config, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from standardiste.app import VoiceApp
+
+    config = _with_speech(demo_config)
+    config = config.model_copy(
+        update={"deployment": config.deployment.model_copy(update={"data_dir": tmp_path})}
+    )
+    app = VoiceApp(config)
+    with caplog.at_level(logging.INFO, logger="standardiste.app"):
+        await app._load_synthesizer()
+    assert isinstance(app.synthesizer, PicoSynthesizer)
+    assert app.synthesizer.cache_dir == tmp_path / "prompts"
+    assert any("synthèse vocale" in r.getMessage() and "Pico" in r.getMessage() for r in caplog.records)
+
+    _no_pico(monkeypatch)
+    caplog.clear()
+    fallback = VoiceApp(config)
+    with caplog.at_level(logging.INFO, logger="standardiste.app"):
+        await fallback._load_synthesizer()
+    assert isinstance(fallback.synthesizer, EspeakSynthesizer)
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned and "secours" in warned[0].getMessage()

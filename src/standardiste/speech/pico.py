@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import logging
 import threading
@@ -107,8 +108,14 @@ def voice_files(lang_dir: Path = LANG_DIR) -> tuple[Path, Path]:
 
 def voice_fingerprint(lang_dir: Path = LANG_DIR) -> str:
     """A short hash of the French voice files (the library has no version call): part of cache keys."""
+    files = voice_files(lang_dir)
+    return _fingerprint(tuple((p, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(files: tuple[tuple[Path, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path in voice_files(lang_dir):
+    for path, _size, _mtime in files:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
