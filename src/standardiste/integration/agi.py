@@ -10,6 +10,11 @@ Routes (dialplan side, e.g. `AGI(agi://127.0.0.1:4573/hours)`):
 Every route sets STANDARDISTE_STATUS: OK, or ERROR with STANDARDISTE_ERROR naming the problem.
 A malformed session is closed cleanly; the server keeps serving.
 
+Access (deployment.agi): only peers in `allowed_peers` (loopback by default) are served, checked on
+every connection; with `require_secret`, each request must carry `secret=<agi_secret>` in its
+query string (AGI(agi://127.0.0.1:4573/caller?secret=...)); patient lookups are limited per peer
+(`lookups_per_minute`) and logged with the number masked.
+
 The AGI command exchange reuses panoramisk's FastAGI `Request`; reading the AGI environment is done
 here because panoramisk's own reader spins forever on a connection closed before the blank line.
 """
@@ -17,10 +22,14 @@ here because panoramisk's own reader spins forever on a connection closed before
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
+import hmac
+import ipaddress
 import logging
 import re
+import time
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,6 +39,7 @@ from typing import Any
 
 from panoramisk.fast_agi import Request
 
+from standardiste.logs import mask_phone
 from standardiste.understanding import bounded
 
 log = logging.getLogger(__name__)
@@ -47,11 +57,68 @@ class AgiCommandError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class AgiAccess:
+    """Who may use the FastAGI server: peer networks, and an optional shared secret."""
+
+    allowed_peers: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    secret: str | None = None
+
+    def peer_allowed(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in ipaddress.ip_network(net, strict=False) for net in self.allowed_peers)
+
+    def secret_ok(self, given: str | None) -> bool:
+        if self.secret is None:
+            return True
+        return given is not None and hmac.compare_digest(given.encode(), self.secret.encode())
+
+
+class RateLimiter:
+    """At most `limit` events per `window_s` per key (a sliding window), for lookups per peer."""
+
+    def __init__(
+        self, limit: int, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._clock = clock
+        self._events: dict[str, collections.deque[float]] = {}
+
+    def allow(self, key: str) -> bool:
+        now = self._clock()
+        events = self._events.setdefault(key, collections.deque())
+        while events and now - events[0] >= self.window_s:
+            events.popleft()
+        if len(events) >= self.limit:
+            return False
+        events.append(now)
+        if len(self._events) > 1024:  # forget idle peers
+            for other in [k for k, v in self._events.items() if not v or now - v[-1] >= self.window_s]:
+                del self._events[other]
+        return True
+
+
+def split_secret(script: str) -> tuple[str, str | None]:
+    """The script without its `secret` query parameter, and that parameter (never a route argument)."""
+    parsed = urllib.parse.urlsplit(script)
+    pairs = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
+    secret = next((v for k, v in pairs if k == "secret"), None)
+    query = urllib.parse.urlencode([(k, v) for k, v in pairs if k != "secret"])
+    return urllib.parse.urlunsplit(parsed._replace(query=query)), secret
+
+
+@dataclass(frozen=True, slots=True)
 class AgiCall:
     route: str
     environment: dict[str, str]
     args: list[str]
     request: Request
+    peer: str = ""
 
     @property
     def caller_id(self) -> str | None:
@@ -118,8 +185,10 @@ class AgiServer:
         port: int = 4573,
         route_timeout_s: float = 120.0,
         unbounded_routes: frozenset[str] = frozenset({"assistant"}),
+        access: AgiAccess | None = None,
     ) -> None:
         self._routes = routes
+        self._access = access or AgiAccess()
         # A whole conversation with the assistant may last longer than any sensible route limit.
         self._unbounded = unbounded_routes
         self._host = host
@@ -162,19 +231,29 @@ class AgiServer:
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if not self._access.peer_allowed(host):
+            # Checked before reading a byte: a refused peer learns nothing, not even the protocol.
+            log.warning("FastAGI: connection from %s refused (not in deployment.agi.allowed_peers)", host)
+            return
         try:
             environment = await read_environment(reader)
         except (AgiProtocolError, TimeoutError, ConnectionError) as err:
             log.warning("FastAGI: refused a session from %s: %s", peer, err)
             return
         try:
-            route, args = parse_script(environment["agi_network_script"])
+            script, secret = split_secret(environment["agi_network_script"])
+            route, args = parse_script(script)
         except ValueError:  # e.g. an unbalanced '[' in the script: no such route
-            route, args = environment["agi_network_script"][:64], []
+            route, args, secret = environment["agi_network_script"][:64], [], None
         args += [v for k, v in sorted(environment.items()) if k.startswith("agi_arg_")]
-        call = AgiCall(route, environment, args, Request(None, environment, reader, writer))
+        call = AgiCall(route, environment, args, Request(None, environment, reader, writer), host)
         handler = self._routes.get(route)
         try:
+            if not self._access.secret_ok(secret):
+                log.warning("FastAGI: request from %s refused: missing or wrong secret", host)
+                await _fail(call, "forbidden", "accès refusé")
+                return
             if handler is None:
                 await _fail(call, "unknown_route", f"route inconnue : {route}")
                 return
@@ -219,7 +298,10 @@ class AgiRoutes:
         app_name: str,
         recordings: RecordingPlace | None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        lookup_limiter: RateLimiter | None = None,
     ) -> None:
+        # Patient lookups per peer (deployment.agi.lookups_per_minute): no bulk "who is a patient".
+        self._lookup_limiter = lookup_limiter or RateLimiter(60, 60.0)
         self._practice = practice
         self._classify_text = classify_text
         self._transcribe = transcribe_wav
@@ -257,6 +339,11 @@ class AgiRoutes:
         from standardiste.agenda.names import normalise_phone
 
         e164 = normalise_phone(number) or number
+        if not self._lookup_limiter.allow(call.peer):
+            log.warning("FastAGI caller lookup refused: too many from %s", call.peer)
+            await _fail(call, "rate_limited", "trop de recherches")
+            return
+        log.info("FastAGI caller lookup", extra={"peer": call.peer, "number": mask_phone(e164)})
         known, next_appointment = await asyncio.to_thread(self._caller_lookup, e164, self._clock())
         await call.set_variable("STANDARDISTE_KNOWN_PATIENT", 1 if known else 0)
         await call.set_variable(

@@ -19,7 +19,7 @@ from typing import Any
 
 from standardiste.config import Config, PracticeConfig, Secrets
 from standardiste.dialogue.messages import Expect
-from standardiste.integration.agi import AgiRoutes, AgiServer, RecordingPlace
+from standardiste.integration.agi import AgiAccess, AgiRoutes, AgiServer, RateLimiter, RecordingPlace
 from standardiste.integration.ami import ReceptionPresence
 from standardiste.integration.lookup import caller_lookup
 from standardiste.privacy.keys import cipher_for
@@ -121,9 +121,16 @@ class IntegrationService:
             caller_lookup=functools.partial(caller_lookup, db, cipher=cipher_for(dep, secrets_)),
             app_name=dep.asterisk.app_name,
             recordings=recordings or default_recordings(config),
+            lookup_limiter=RateLimiter(dep.agi.lookups_per_minute, 60.0),
             **({"clock": clock} if clock is not None else {}),
         )
-        self.agi = AgiServer(routes.table(), dep.agi.host, dep.agi.port if agi_port is None else agi_port)
+        access = AgiAccess(
+            allowed_peers=tuple(dep.agi.allowed_peers),
+            secret=secrets_.agi_secret if dep.agi.require_secret else None,
+        )
+        self.agi = AgiServer(
+            routes.table(), dep.agi.host, dep.agi.port if agi_port is None else agi_port, access=access
+        )
         a = dep.asterisk
         self.presence: ReceptionPresence | None = (
             ReceptionPresence(
