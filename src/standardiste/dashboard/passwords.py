@@ -18,6 +18,10 @@ _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 )
 _AROUND = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+# Runs of digits and keyboard rows (AZERTY and QWERTY): "1234567890", "azertyuiop", "qsdfghjklm".
+_SEQUENCES = (
+    "01234567890123456789 azertyuiopqsdfghjklmwxcvbn qwertyuiopasdfghjklzxcvbnm abcdefghijklmnopqrstuvwxyz"
+)
 
 
 @functools.cache
@@ -55,6 +59,8 @@ def password_problem(password: str, username: str = "", display_name: str = "") 
             "Ce mot de passe est trop courant : il figure dans les listes "
             "que les attaquants essaient en premier."
         )
+    if any(len(c) >= 6 and (c in _SEQUENCES or c[::-1] in _SEQUENCES) for c in candidates | {squeezed}):
+        return "Ce mot de passe est une suite de touches ou de chiffres."
     if len(set(squeezed)) < 4 or _repeated(squeezed) or any(c and _repeated(c) for c in candidates):
         return "Ce mot de passe est trop simple (caractères répétés)."
     # Built on the account's own name ("Marie.Dupont1"): what is left without the name is too short.

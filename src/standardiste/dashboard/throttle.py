@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True, slots=True)
 class ThrottlePolicy:
     window: dt.timedelta = dt.timedelta(minutes=15)
-    free_per_account: int = 5  # failures allowed in the window before waits start
+    free_per_account: int = 5  # failures in the window before each further try must wait
     free_per_address: int = 20
     first_wait: dt.timedelta = dt.timedelta(seconds=30)
     max_wait: dt.timedelta = dt.timedelta(minutes=15)
@@ -58,9 +58,9 @@ class LoginThrottle:
         for key, free in ((user_key, self.policy.free_per_account), (addr_key, self.policy.free_per_address)):
             track = self._track(key, now)
             track.failures.append(now)
-            excess = len(track.failures) - free
-            if excess > 0:
-                wait = min(self.policy.first_wait * (2 ** (excess - 1)), self.policy.max_wait)
+            excess = len(track.failures) - free  # 0: the free tries are used up
+            if excess >= 0:
+                wait = min(self.policy.first_wait * (2 ** min(excess, 20)), self.policy.max_wait)
                 track.blocked_until = now + wait
 
     def succeeded(self, username: str, now: dt.datetime) -> None:
