@@ -373,6 +373,7 @@ class PbxInstance:
             "QUEUE_MAX_WAIT_S": str(self.queue_max_wait_s),
             "MESSAGE_MAX_S": str(self.message_max_s),
             "QUEUE_STRATEGY": cfg.queue_strategy,
+            "RECEPTION_DIAL": "&".join(f"PJSIP/{m}" for m in self.queue_members),
             "QUEUE_MEMBERS": "\n".join(f"member => PJSIP/{m},0,{m}" for m in self.queue_members),
             "CALLER_ENDPOINTS": _phone_blocks(
                 [f"caller{i}" for i in range(1, self.callers + 1)], "standardiste-inbound", passwords
