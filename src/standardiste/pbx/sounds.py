@@ -65,13 +65,14 @@ async def install_fallback_prompts(
 ) -> list[str]:
     """Synthesize and install every fallback prompt; returns the names installed.
 
-    Without a synthesizer given, espeak-ng (always installed) speaks them. A prompt that cannot be
-    made is skipped: the dialplan then plays Asterisk's own French prompt instead.
+    Without a synthesizer given, the assistant's voice speaks them (SVOX Pico, or espeak-ng when Pico
+    is not installed). A prompt that cannot be made is skipped: the dialplan then plays Asterisk's own
+    French prompt instead.
     """
     if synthesize is None:
-        from standardiste.speech.tts import EspeakSynthesizer
+        from standardiste.speech.tts import load_synthesizer
 
-        synthesize = EspeakSynthesizer(voice=voice).synthesize
+        synthesize = load_synthesizer("auto", espeak_voice=voice).synthesizer.synthesize
     done: list[str] = []
     for prompt in FALLBACK_PROMPTS:
         try:
