@@ -5,12 +5,14 @@ birth date, phone, practitioner, choices): both run on the same audio. The open 
 question's grammar by sound (speech.snap) and compared with the grammar recogniser's result:
 
 - snapped inside the grammar and the grammar recogniser agrees: accepted (high confidence);
-- snapped inside the grammar, grammar recogniser disagrees or found nothing: the snapped answer with a low
-  confidence, except for yes/no, where a doubt is never an answer ("" = not understood: asked again);
-- the open transcript is outside the grammar: it is passed on as heard, so the understanding layer reads it
-  first (an emergency said at a yes/no question is heard as one); the question's handler does not find its
-  answer in it and the caller hears "not understood", never the nearest menu word;
-- nothing trustworthy from the open recogniser: "" (not understood), whatever the grammar forced out.
+- snapped inside the grammar but the grammar recogniser disagrees: the grammar's words (the more precise on
+  slots), with a low confidence: the dialogue reads the slot back; for yes/no a doubt is never an answer
+  ("" = not understood: asked again, keypad offered);
+- a sentence (4 words or more outside the grammar, or longer than any slot): passed on as heard, so the
+  understanding layer reads it first (an emergency said at a yes/no question is heard as one); the question's
+  handler does not find its answer in it and the caller hears "not understood", never the nearest phrase;
+- nothing trustworthy from the open recogniser (its voice gate found no speech, or it dropped what it
+  decoded: music, tones, noise): "" (not understood), whatever the grammar forced out of the sound.
 
 An empty final transcript after a spoken turn is "not understood" (the dialogue says so); silence is reported
 by the session as no input, never from here.
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 AGREED = 0.9
 DOUBT = 0.45
 OUTSIDE = 0.3
+MAX_SLOT_WORDS = 14  # no slot answer is longer (a phone number spelled in pairs: 10 words at most)
 LONG_WORDS = 4  # an open transcript outside the grammar with this many words is a sentence, not a slot
 
 
@@ -77,36 +80,36 @@ def arbitrate(
         return Verdict(open_text, AGREED if open_text else 0.0, "open", open_text, g)
     if not voice:
         return Verdict("", 0.0, "no_voice", open_text, g)
-    snapped = snap(open_text, grammar) if open_text else None
-    inside = snapped is not None and snapped.in_grammar
-    if snapped is not None and not inside and len(snapped.spoken.split()) >= LONG_WORDS:
+    if not open_text:
+        # The open recogniser heard sound but nothing it trusts (music, tones, noise, a word it
+        # cannot make out): whatever the grammar forced out of it is not an answer.
+        return Verdict("", 0.0, "nothing", "", g)
+    snapped = snap(open_text, grammar)
+    inside = snapped.in_grammar
+    words = len(snapped.spoken.split())
+    if words > MAX_SLOT_WORDS or (not inside and words >= LONG_WORDS):
         # A sentence, not a slot: the understanding layer reads it first (an emergency, a new request).
         return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
     yes_no = grammar.name == "yes_no"
     if inside and g:
-        assert snapped is not None
         same = _same(snapped.text, g) or (yes_no and _yes_no_value(snapped.text) == _yes_no_value(g))
         if same:
             return Verdict(g, AGREED, "agree", open_text, g, snapped.text)
     if yes_no:
         # A confirmation is never taken from a doubt: only both agreeing, or an exact open "oui"/"non"
         # the grammar recogniser does not contradict.
-        if inside and not g and snapped is not None and snapped.cost == 0.0:
+        if inside and not g and snapped.cost == 0.0:
             return Verdict(snapped.text, DOUBT, "open_only", open_text, g, snapped.text)
-        if snapped is not None and not inside:
+        if not inside:
             return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
-        return Verdict("", 0.0, "doubt_yes_no", open_text, g, snapped.text if snapped else "")
+        return Verdict("", 0.0, "doubt_yes_no", open_text, g, snapped.text)
     if g:
         # The grammar's words, heard as speech by the open recogniser (or short and unclear to it): a
         # slot the dialogue reads back for confirmation.
-        return Verdict(g, DOUBT, "disagree" if open_text else "grammar_only", open_text, g,
-                       snapped.text if snapped else "")  # fmt: skip
+        return Verdict(g, DOUBT, "disagree", open_text, g, snapped.text)
     if inside:
-        assert snapped is not None
         return Verdict(snapped.text, DOUBT, "open_only", open_text, g, snapped.text)
-    return Verdict(
-        open_text, OUTSIDE if open_text else 0.0, "outside" if open_text else "nothing", open_text, g
-    )
+    return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
 
 
 class ArbitratedStream:

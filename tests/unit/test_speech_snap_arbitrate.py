@@ -1,0 +1,165 @@
+"""Snapping an open transcript to a question's grammar by sound, and the per-question arbitration.
+
+Pure logic with the real espeak-ng phonemiser; the transcripts are what Whisper base really wrote for human
+French recordings (tests/integration/test_whisper_recognition.py measures it end to end).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from standardiste.dialogue.messages import Expect, Expectation, Heard
+from standardiste.speech import grammars
+from standardiste.speech.arbitrate import AGREED, ArbitratedStream, arbitrate
+from standardiste.speech.snap import number_words, snap, spell_out
+from standardiste.speech.types import Transcript
+
+
+def phrases(kind: Expect) -> list[str]:
+    return list(grammars.phrases_for(kind))
+
+
+def test_french_number_words() -> None:
+    assert number_words(0) == "zéro" and number_words(21) == "vingt et un"
+    assert number_words(71) == "soixante et onze" and number_words(97) == "quatre-vingt-dix-sept"
+    assert number_words(80) == "quatre-vingts" and number_words(1986) == "mille neuf cent quatre-vingt-six"
+
+
+def test_spell_out_reads_whisper_digits() -> None:
+    assert spell_out("Mercredi 14h45.") == "mercredi quatorze heures quarante-cinq"
+    assert spell_out("0,7,37") == "zéro sept trente-sept"
+    assert spell_out("06 12") == "zéro six douze"
+    assert spell_out("Oui !") == "oui"
+
+
+@pytest.mark.parametrize(
+    ("kind", "heard", "expected"),
+    [
+        (Expect.DATE_TIME, "Je dis 19h15.", "jeudi dix-neuf heures quinze"),
+        (Expect.DATE_TIME, "Mercredit 14h50.", "mercredi quatorze heures cinquante"),
+        (Expect.DATE_TIME, "Vendre dit 13h20.", "vendredi treize heures vingt"),
+        (Expect.TIME, "15h5", "quinze heures cinq"),
+        (Expect.PHONE, "0,7,37,59,66,15", "zéro sept trente sept cinquante neuf soixante six quinze"),
+        (Expect.BIRTH_DATE, "22 juin-1986", "vingt deux juin mille neuf cent quatre-vingt six"),
+        (Expect.YES_NO, "Oui.", "oui"),
+        (Expect.YES_NO, "Non merci", "non merci"),
+    ],
+)
+def test_snaps_mistranscribed_answers_by_sound(kind: Expect, heard: str, expected: str) -> None:
+    snapped = snap(heard, grammars.for_kind(kind))  # type: ignore[arg-type]
+    assert snapped.in_grammar and snapped.text == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "heard"),
+    [
+        (Expect.YES_NO, "J'ai très mal à la poitrine"),
+        (Expect.DATE_TIME, "J'ai très mal à la poitrine"),
+        (Expect.DATE_TIME, "I would like an appointment please"),
+        (Expect.DATE_TIME, "Merci beaucoup"),
+        (Expect.YES_NO, "Ah !"),
+        (Expect.DAY, "Toi."),
+    ],
+)
+def test_speech_outside_the_grammar_is_not_forced_into_it(kind: Expect, heard: str) -> None:
+    assert not snap(heard, grammars.for_kind(kind)).in_grammar  # type: ignore[arg-type]
+
+
+def test_open_question_takes_the_open_transcript() -> None:
+    v = arbitrate(None, "Je voudrais prendre rendez-vous", None)
+    assert v.text == "Je voudrais prendre rendez-vous" and v.why == "open"
+
+
+def test_agreement_is_accepted_with_the_grammar_words() -> None:
+    v = arbitrate(phrases(Expect.DATE_TIME), "Je dis 19h15.", "jeudi dix-neuf heures quinze")
+    assert v.why == "agree" and v.confidence == AGREED and v.text == "jeudi dix-neuf heures quinze"
+
+
+def test_disagreement_on_a_slot_is_a_doubt_to_confirm() -> None:
+    v = arbitrate(phrases(Expect.DATE_TIME), "Mardi 9h45", "mardi neuf heures quarante")
+    assert v.why == "disagree" and v.confidence < AGREED and v.text
+
+
+def test_yes_no_doubt_is_never_an_answer() -> None:
+    assert arbitrate(phrases(Expect.YES_NO), "Oui.", "non").text == ""  # contradicted: asked again
+    assert arbitrate(phrases(Expect.YES_NO), "Oui.", "oui").why == "agree"
+    assert arbitrate(phrases(Expect.YES_NO), "", "oui").text == ""  # the grammar alone forced it
+    assert arbitrate(phrases(Expect.YES_NO), "Oui.", "non", voice=False).text == ""
+
+
+def test_sentence_outside_the_grammar_goes_to_understanding_as_heard() -> None:
+    heard = "J'ai une douleur dans la poitrine et je respire mal"
+    v = arbitrate(phrases(Expect.YES_NO), heard, "non non")  # the grammar forces "non non"
+    assert v.why == "outside" and v.text == heard
+    v = arbitrate(phrases(Expect.DATE_TIME), heard, "dix heures")
+    assert v.why == "outside" and v.text == heard
+
+
+def test_noise_gives_nothing_whatever_the_grammar_forced() -> None:
+    v = arbitrate(phrases(Expect.DATE_TIME), "", "lundi", voice=False)
+    assert v.text == "" and v.why == "no_voice"
+
+
+class _Fake:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.grammar: list[str] | None = ["unset"]
+        self.fed = 0
+
+    async def set_grammar(self, phrases: list[str] | None) -> None:
+        self.grammar = phrases
+
+    async def accept(self, pcm: bytes) -> Transcript | None:
+        self.fed += len(pcm)
+        return None
+
+    async def finish(self) -> Transcript:
+        return Transcript(self.text, True)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_stream_feeds_both_and_passes_the_open_words_on() -> None:
+    open_, grammar = _Fake("Oui, j'ai très mal à la poitrine depuis ce matin"), _Fake("oui")
+    stream = ArbitratedStream(open_, grammar)  # type: ignore[arg-type]
+    await stream.set_grammar(grammars.hint(Expectation(Expect.YES_NO)))
+    await stream.accept(b"\0" * 640)
+    final = await stream.finish()
+    assert open_.fed == grammar.fed == 640 and grammar.grammar is not None
+    assert final.open_text == "Oui, j'ai très mal à la poitrine depuis ce matin"
+    await stream.set_grammar(None)  # open question: the grammar recogniser is not fed
+    await stream.accept(b"\0" * 640)
+    assert grammar.fed == 640 and (await stream.finish()).text == open_.text
+
+
+def test_red_flag_in_the_open_words_wins_over_the_grammar_answer(simulator, understander) -> None:  # type: ignore[no-untyped-def]
+    """At a closed question (birth date) the grammar answered a date; the caller said a red flag."""
+    from standardiste.dialogue.manager import DialogueManager
+    from standardiste.dialogue.messages import CallStarted, Say
+    from standardiste.dialogue.services import ConversationServices
+    from tests.fixtures.dialogue import SIM_NOW
+
+    _, agenda, inbox, _ = simulator.fresh()
+    manager = DialogueManager(ConversationServices(simulator.practice, understander, agenda, inbox))
+    now = SIM_NOW
+    manager.handle(CallStarted("c1", now, caller_id="+33612345678"))
+    for text in (
+        "je voudrais un rendez-vous avec le docteur martin jeudi matin",
+        "le premier",
+        "dupont marie",
+    ):
+        now += dt.timedelta(seconds=5)
+        actions = manager.handle(Heard(text, now))
+    assert manager.question is not None and manager.question.expect.kind == Expect.BIRTH_DATE
+    said = (
+        "quinze mars mille neuf cent quatre-vingt-cinq mais là j'ai une douleur dans la poitrine "
+        "et je respire mal"
+    )
+    actions = manager.handle(
+        Heard("quinze mars mille neuf cent quatre-vingt-cinq", now, 0.45, open_text=said)
+    )
+    assert any(p.startswith("emergency") for p in manager.state.path), manager.state.path
+    assert any(isinstance(a, Say) and "15" in a.text for a in actions)
