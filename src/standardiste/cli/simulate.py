@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_config_option(parser)
     parser.add_argument("--script", type=Path, default=None, help="fichier JSONL : un appel par ligne")
     parser.add_argument("--now", default=None, help="date et heure de référence ISO (défaut : maintenant)")
-    parser.add_argument("--caller-id", default="+33612345678", help="numéro de l'appelant (mode interactif)")
+    parser.add_argument(
+        "--caller-id", default=None, help="numéro de l'appelant (mode interactif ; défaut : numéro masqué)"
+    )
     parser.add_argument("--state", action="store_true", help="ajoute l'état de l'agenda après chaque appel")
     parser.set_defaults(func=run)
 

@@ -205,7 +205,7 @@ def _build(kind: Expect) -> Grammar | None:
             "<pair> = zéro <units> | <n10_99>;\n"
         )
         body = "zéro <units> <pair> <pair> <pair> <pair> | " + " ".join(["<digit>"] * 10)
-        phrases = ("zéro six douze trente-quatre cinquante-six", *_number_words())
+        phrases = ("zéro six", "zéro sept", *_number_words())  # how French mobile numbers start
         return Grammar("phone", _jsgf("phone", body, rules), phrases)
     if kind is Expect.DIGITS:
         return Grammar("digits", _jsgf("digits", "<n0_99>+"), _number_words())

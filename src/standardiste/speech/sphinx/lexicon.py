@@ -12,6 +12,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # Words the shipped dictionary lacks, or says in a way callers do not (phones: see phoneset.json).
+# General French only: a practitioner's name comes from the practice configuration, and how it sounds
+# from its aliases written as said ("docteur bénali"), read by the rules below.
 SUPPLEMENT: dict[str, tuple[str, ...]] = {
     "appuyez": ("aa pp uy ii yy ei",),
     "composez": ("kk on pp au zz ei",),
@@ -22,7 +24,6 @@ SUPPLEMENT: dict[str, tuple[str, ...]] = {
     "c'est": ("ss ai",),
     "un": ("in",),  # "un" and "in" have merged for most speakers
     "vingt": ("vv in",),
-    "benali": ("bb ei nn aa ll ii",),
 }
 
 _ELIDED = {"qu": "kk", "c": "ss", "d": "dd", "j": "jj", "l": "ll", "m": "mm", "n": "nn", "s": "ss", "t": "tt"}
