@@ -1,6 +1,6 @@
 """SVOX Pico fr-FR, the real engine (Debian libttspico0 + libttspico-data, installed by scripts/setup.sh).
 
-Nothing here skips: on a machine without Pico these tests fail, as they must in CI."""
+Without Pico these tests fail in CI (CI=true) and skip on a developer's machine (tests/fixtures/parts.py)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,14 @@ from standardiste.speech.tts import (
     SynthesisError,
     load_synthesizer,
 )
+from tests.fixtures.voice_check import require_pico
 
 SENTENCE = "Bonjour, cabinet médical des Tilleuls. Que puis-je faire pour vous ?"
+
+
+@pytest.fixture(autouse=True)
+def _pico_installed() -> None:
+    require_pico()  # before any test replaces pico.shared_pool
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +40,6 @@ def engine() -> pico.PicoEngine:
     found = pico.PicoEngine()
     yield found
     found.close()
-
-
-def test_pico_is_installed() -> None:
-    assert pico.available() is None, pico.available()
 
 
 def test_engine_speaks_french_at_16khz(engine: pico.PicoEngine) -> None:

@@ -1,7 +1,7 @@
 """Is the assistant's voice understood on the phone? SVOX Pico's French through 8 kHz G.711 mu-law,
 transcribed by the Whisper base model (a listener that never heard this voice), against espeak-ng.
 
-Both real engines; nothing skips: a missing Pico or Whisper model fails, with what to install."""
+Both real engines: a missing Pico or Whisper model fails in CI (skips on a developer's machine)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from standardiste.speech.audio import duration_s, resample
 from standardiste.speech.spoken import spoken_fr
 from standardiste.speech.tts import _EspeakLibrary
 from standardiste.speech.whisper_backend import WhisperEngine
-from tests.fixtures.voice_check import assistant_sentences, padded, telephone, word_errors
+from tests.fixtures.voice_check import assistant_sentences, padded, require_pico, telephone, word_errors
 from tests.fixtures.whisper import whisper_model_path
 
 pytestmark = pytest.mark.timeout(600)
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture(scope="module")
 def whisper() -> Iterator[WhisperEngine]:
+    require_pico()
     engine = WhisperEngine(whisper_model_path(), workers=1)
     engine.load()
     yield engine
