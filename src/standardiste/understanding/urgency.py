@@ -49,9 +49,8 @@ _N = (
 
 # Negation right before a symptom: the caller says the symptom is absent.
 _NEGATION_BEFORE = re.compile(
-    r"(?:\bpas (?:de|d|du|des|eu de|eu d|eu)|\baucune?|\bsans|\bplus (?:de|d)|\bjamais (?:eu )?(?:de"
-    r"|d)?|\bni|\bpas|\bno|\bnot|\bnever|\bdon t have|\bdoesn t have)"
-    r"(?: \w+){0,2} ?$"
+    r"(?:\bpas(?: de| d| du| des| eu de| eu d| eu)?|\baucune?|\bsans|\bplus(?: de| d)"
+    r"|\bjamais(?: eu)?(?: de| d)?|\bni|\bno|\bnot|\bnever|\bdon t have|\bdoesn t have)(?: \w+){0,2} ?$"
 )
 # Long-past history: the event is over, long ago.
 _HISTORY_TIME = re.compile(
@@ -161,6 +160,11 @@ _PERSON_NOUNS = frozenset(
      "husband", "wife", "son", "daughter", "baby", "father", "mother", "dad", "mum", "mom", "neighbour"}
 )  # fmt: skip
 _IMPERSONAL_NEXT = frozenset({"y", "faut", "fallait", "me", "semble", "parait"})
+# Words that say nothing about what happened (a clause of a time and these passes the time on).
+_EMPTY_WORDS = frozenset(
+    {"allo", "oui", "bonjour", "madame", "monsieur", "alors", "ben", "bon", "excusez", "moi", "voila",
+     "donc", "docteur", "bonsoir", "ecoutez", "enfin", "en", "fait", "et", "mais", "la"}
+)  # fmt: skip
 _NOT_BEFORE_PERSON = frozenset({"c", "est", "appelle", "pour", "voir", "emmener", "amener", "of", "for"})
 
 
@@ -193,8 +197,14 @@ def split_clauses(text: str) -> list[Clause]:
         possessive = word in _POSSESSIVES and nxt in _PERSON_NOUNS and prev not in _NO_SPLIT_AFTER
         if subject or (possessive and prev not in _NOT_BEFORE_PERSON):
             cuts.append((i, True))
+    # "mais là", "et puis": one cut, not a clause of a single connector.
+    kept: list[tuple[int, bool]] = []
+    for cut in cuts:
+        if kept and cut[0] == kept[-1][0] + 1 and not kept[-1][1]:
+            continue
+        kept.append(cut)
     clauses: list[Clause] = []
-    bounds = [(0, False), *[c for c in cuts if c[0] > 0]]
+    bounds = [(0, False), *kept]
     for n, (first, weak) in enumerate(bounds):
         last = bounds[n + 1][0] if n + 1 < len(bounds) else len(toks)
         if first >= last:
@@ -206,6 +216,45 @@ def split_clauses(text: str) -> list[Clause]:
         tail = clauses[MAX_CLAUSES - 1]
         clauses = [*clauses[: MAX_CLAUSES - 1], Clause(text[tail.start :], tail.start, tail.weak)]
     return clauses
+
+
+# Elisions a recogniser glued ("jai", "narrive", "setouffe", "lannee"): split back.
+_FUSED = {
+    "jai": "j ai", "cest": "c est", "sest": "s est", "nest": "n est", "na": "n a", "nai": "n ai",
+    "sil": "s il", "sils": "s ils", "quil": "qu il", "quelle": "quelle", "quest": "qu est", "quon": "qu on",
+    "jen": "j en", "ny": "n y", "cetait": "c etait", "jetais": "j etais", "letait": "l etait",
+    "setait": "s etait", "netait": "n etait", "navait": "n avait", "jy": "j y", "lai": "l ai",
+    "dun": "d un", "dune": "d une", "den": "d en", "cant": "can t", "wont": "won t", "isnt": "isn t",
+    "couldnt": "couldn t", "dont": "don t", "doesnt": "doesn t", "hes": "he s", "shes": "she s",
+    "1": "un", "lhopital": "l hopital", "quelquun": "quelqu un",
+}  # fmt: skip
+_ELIDED_HEADS = frozenset("jnldsmtc")
+_VOWELS = frozenset("aeiouyh")
+
+
+@functools.lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    """Words of four letters or more that the rules and qualifiers are written with."""
+    sources = [p.pattern for p in (_HISTORY_TIME, _HISTORY_OTHER, _RECENT_PAST, _NOW, _DISTRESS, _HYPOTHESIS)]
+    for flag in default_net().flags:
+        if flag.patterns is not None:
+            sources.append(flag.patterns.pattern)
+        sources.extend(p.pattern for p in flag.all_of)
+    words: set[str] = set()
+    for source in sources:
+        words.update(w for w in re.findall(r"[a-z]{4,}", source))
+    words.update({"asthme", "ordonnance", "annee", "enfant", "oreille", "estomac", "urgence", "epilepsie"})
+    return frozenset(words)
+
+
+def _unfuse(word: str) -> str:
+    if word in _FUSED:
+        return _FUSED[word]
+    if len(word) >= 5 and word[0] in _ELIDED_HEADS and word[1] in _VOWELS:
+        vocab = _vocabulary()
+        if word not in vocab and word[1:] in vocab:
+            return f"{word[0]} {word[1:]}"
+    return word
 
 
 def _asr_clean(text: str) -> tuple[str, str | None]:
@@ -229,7 +278,7 @@ def _asr_clean(text: str) -> tuple[str, str | None]:
                 break
         if repeated:
             continue
-        word = toks[i]
+        word = _unfuse(toks[i])
         if word == "pu" and (not out or out[-1] not in ("a", "ai", "as", "avons", "avez", "ont", "j", "n")):
             word = "plus"  # "il respire pu"
         out.append(word)
@@ -261,7 +310,8 @@ _PART = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 def _expand(pattern: str, parts: dict[str, str], where: str) -> str:
     for _ in range(6):
         if not _PART.search(pattern):
-            return pattern
+            # "une" is also written "un" (a recogniser's "1" turned back into "un").
+            return re.sub(r"(?<![a-z])une ", "une? ", pattern)
 
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
@@ -487,9 +537,17 @@ def _qualifier_rank(states: Sequence[_ClauseState]) -> int:
     return 0
 
 
-def _negated(text: str, start: int) -> bool:
+_NEGATION_INSIDE = re.compile(
+    r"\b(?:n (?:a|ont|avait|y a) pas (?:de|d)|aucune?|jamais (?:de|d)|sans (?:fievre|douleur)|no|not)\b"
+)
+
+
+def _negated(text: str, start: int, end: int | None = None) -> bool:
+    """A negation right before the match, or inside a pattern with a gap ("bébé n'a pas de fièvre")."""
     before = text[max(0, start - 30) : start]
-    return bool(_NEGATION_BEFORE.search(before))
+    if _NEGATION_BEFORE.search(before):
+        return True
+    return end is not None and bool(_NEGATION_INSIDE.search(text, start, end))
 
 
 class SafetyNet:
@@ -516,7 +574,8 @@ class SafetyNet:
                 st.history = st.history or (carry_history and not now)
                 st.hypothesis = st.hypothesis or carry_hypothesis
             marker = time_m or hypo_m
-            residual = len(text.split()) - (len(marker.group().split()) if marker else 0)
+            words = [w for w in text.split() if w not in _EMPTY_WORDS]
+            residual = len(words) - (len(marker.group().split()) if marker else 0)
             carry_history = bool(time_m) and not now and residual <= 2
             carry_hypothesis = bool(hypo_m) and residual <= 2
             if _RESOLVED.search(text):
@@ -610,11 +669,11 @@ class SafetyNet:
             if best is not None and rank >= best[0]:
                 continue
             for m in pattern.finditer(text):
-                if _negated(text, m.start()):
+                if _negated(text, m.start(), m.end()):
                     continue
                 where = unit_states[0]
-                if len(unit_states) > 1 and m.start() > len(unit_states[0].clause.text):
-                    where = unit_states[1]
+                if len(unit_states) > 1 and m.end() > len(unit_states[0].clause.text):
+                    where = unit_states[1]  # the clause the red flag ends in names the person
                 best = (rank, (offset + m.start(), offset + m.end(), where, unit_states))
                 break
             if best is not None and best[0] == 0:
@@ -652,6 +711,9 @@ class SafetyNet:
     def _who_of(st: _ClauseState, states: list[_ClauseState]) -> str | None:
         """Who the red-flag clause is about; "elle" after "ma fille" is the daughter."""
         who = _who(st.clause.text)
+        index = states.index(st)
+        if who is None and index > 0:  # a red flag said across two clauses: the first names the person
+            who = _who(states[index - 1].clause.text)
         if who in (None, "other"):
             for earlier in reversed(states[: states.index(st)]):
                 named = _who(earlier.clause.text)
