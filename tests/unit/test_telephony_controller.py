@@ -53,7 +53,7 @@ async def test_routing_and_isolation() -> None:
     await ctl.on_event(StasisStart(b, ("inbound",)))
     await ctl.on_event(StasisStart(Channel("m", "WebSocket/INCOMING/0x1"), ()))  # stray media channel
     await ctl.on_event(OtherEvent("ChannelVarset", "a"))
-    assert set(ctl.calls) == {"a", "b"}
+    await _until(lambda: set(ctl.calls) == {"a", "b"})  # sessions are built off the event loop
     ha, hb = built.harnesses["a"], built.harnesses["b"]
     await _until(lambda: len(ha.leg.played) == 1 and len(hb.leg.played) == 1)
     await ctl.on_event(DtmfReceived(a, "5"))  # crashes call a's conversation
@@ -74,6 +74,7 @@ async def test_stop_hands_live_calls_to_reception() -> None:
     built = Built()
     ctl = Controller(AriClient("http://127.0.0.1:9", "u", "p", "app"), built)
     await ctl.on_event(StasisStart(Channel("a", "PJSIP/caller1-1"), ()))
+    await _until(lambda: "a" in built.harnesses)
     h = built.harnesses["a"]
     await _until(lambda: len(h.leg.played) == 1)
     await ctl.stop()
@@ -94,5 +95,5 @@ async def test_factory_failure_sends_caller_to_reception() -> None:
 
     ctl = Controller(Ari("http://127.0.0.1:9", "u", "p", "app"), broken)
     await ctl.on_event(StasisStart(Channel("a", "PJSIP/caller1-1"), ()))
-    assert any(path == "/channels/a/continue" for path, _ in sent)
+    await _until(lambda: any(path == "/channels/a/continue" for path, _ in sent))
     assert not ctl.calls

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import ssl
+import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -80,6 +84,14 @@ def tls_context(config: DashboardConfig, data_dir: Path) -> ssl.SSLContext | Non
 
 
 class DashboardServer:
+    """Serves the dashboard on its own event loop, in its own thread.
+
+    Staff pages read and decrypt the database, hash passwords, build statistics: none of it may ever
+    delay a call. The dashboard's services are synchronous and thread-safe (database engine, settings,
+    call log reads), and nothing in it touches the call loop's objects, so it runs entirely apart:
+    `start` and `stop` are awaited from the call loop without blocking it.
+    """
+
     def __init__(
         self, app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None
     ) -> None:
@@ -88,16 +100,50 @@ class DashboardServer:
         self._runner: web.AppRunner | None = None
         self._ssl = ssl_context
         self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        loop = asyncio.new_event_loop()
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._start_here())
+            except BaseException as err:  # handed to the caller of start()
+                ready.set_exception(err)
+                loop.close()
+                return
+            ready.set_result(None)
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=serve, name="dashboard", daemon=True)
+        self._thread.start()
+        await asyncio.wrap_future(ready)
+        scheme = "https" if self._ssl else "http"
+        log.info("dashboard on %s://%s:%s/ (its own thread and event loop)", scheme, self._host, self.port)
+
+    async def _start_here(self) -> None:
         self._runner = web.AppRunner(self._app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port, ssl_context=self._ssl)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        scheme = "https" if self._ssl else "http"
-        log.info("dashboard on %s://%s:%s/", scheme, self._host, self.port)
 
     async def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or loop.is_closed():
+            return
         if self._runner is not None:
-            await self._runner.cleanup()
+            done = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop)
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(done)
+        loop.call_soon_threadsafe(loop.stop)
+        await asyncio.to_thread(thread.join, 10)
+        self._loop = self._thread = None

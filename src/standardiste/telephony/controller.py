@@ -2,11 +2,18 @@
 
 A failing session never touches another (each is its own task, errors are contained in it);
 on shutdown every live call is handed to reception rather than dropped.
+
+The ARI event handler only routes: it never waits on anything slow. A new call's session is built
+(practice settings and agenda read from the database) in a worker thread by a task of its own;
+that call's events arriving meanwhile are held and replayed once it exists. Nothing of an ended call
+stays here: `ended` keeps the last few records for tests and benches (bounded), `on_ended`
+callbacks see each one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,12 +45,33 @@ class _Live:
 
 
 @dataclass(slots=True)
+class _Starting:
+    leg: AriCallLeg
+    task: asyncio.Task[None]
+    early: list[AriEvent] = field(default_factory=list)  # its events while the session is being built
+
+
+@dataclass(slots=True)
 class ControllerStats:
     calls_started: int = 0
     calls_ended: int = 0
     sessions_failed: int = 0
-    records: list[SessionRecord] = field(default_factory=list)  # the last few, for tests and benches
-    keep_records: int = 200
+
+
+# Ended records kept for whoever awaits `Controller.ended` (tests, benches); older ones are dropped.
+KEEP_ENDED = 16
+
+
+class EndedRecords(asyncio.Queue[SessionRecord]):
+    """The last KEEP_ENDED ended calls' records, oldest dropped first: never grows with traffic."""
+
+    def __init__(self, keep: int = KEEP_ENDED) -> None:
+        super().__init__(maxsize=keep)
+
+    def put_nowait(self, item: SessionRecord) -> None:
+        if self.full():
+            self.get_nowait()
+        super().put_nowait(item)
 
 
 class Controller:
@@ -55,14 +83,21 @@ class Controller:
         self.leg_settings = leg_settings or LegSettings()
         self.calls: dict[str, _Live] = {}  # caller channel id -> live call
         self._media_owner: dict[str, AriCallLeg] = {}  # media channel id -> its leg
+        self._starting: dict[str, _Starting] = {}  # caller channel id -> session being built
         self.stats = ControllerStats()
-        self.ended = asyncio.Queue[SessionRecord]()
+        self.ended = EndedRecords()
+        self.on_ended: list[Callable[[SessionRecord], None]] = []
 
     async def start(self) -> None:
         self.ari.start_events(self.on_event)
 
     async def stop(self) -> None:
         """Hand live calls to reception, then close the ARI connection."""
+        starting = list(self._starting.values())
+        for pending in starting:
+            pending.task.cancel()
+        if starting:
+            await asyncio.gather(*(p.task for p in starting), return_exceptions=True)
         live = list(self.calls.values())
         for call in live:
             call.task.cancel()
@@ -73,6 +108,10 @@ class Controller:
     async def on_event(self, event: AriEvent) -> None:
         if isinstance(event, StasisStart):
             await self._stasis_start(event)
+        elif (
+            isinstance(event, DtmfReceived | ChannelHangup | StasisEnd) and event.channel.id in self._starting
+        ):
+            self._starting[event.channel.id].early.append(event)
         elif isinstance(event, DtmfReceived):
             call = self.calls.get(event.channel.id)
             if call is not None:
@@ -100,20 +139,36 @@ class Controller:
             if args and args[0] == STASIS_ARG_TRANSFER_FAILED:
                 live.session.returned(args[1] if len(args) > 1 else "NOANSWER")
             return
-        call_id = channel.id
+        if channel.id in self._starting:
+            return
         leg = _TrackedLeg(self.ari, channel, self.leg_settings, self._media_owner)
+        task = asyncio.create_task(self._start_call(channel, leg, args), name=f"start-{channel.id}")
+        self._starting[channel.id] = _Starting(leg, task)
+
+    async def _start_call(self, channel: Channel, leg: AriCallLeg, args: tuple[str, ...]) -> None:
+        call_id = channel.id
         try:
-            session = self.session_factory(call_id, channel, leg, args)
+            # Off the event loop: building a session reads the practice's settings and agenda.
+            session = await asyncio.to_thread(self.session_factory, call_id, channel, leg, args)
+        except asyncio.CancelledError:
+            self._starting.pop(channel.id, None)
+            with contextlib.suppress(Exception):
+                await leg.transfer()  # stopping: the caller goes to reception, as live calls do
+            raise
         except Exception:
+            self._starting.pop(channel.id, None)
             log.exception(
                 "cannot build a call session; sending the caller to reception", extra={"call_id": call_id}
             )
             await leg.transfer()
             return
+        pending = self._starting.pop(channel.id, None)
         self.stats.calls_started += 1
         task = asyncio.create_task(session.run(), name=f"call-{call_id}")
         self.calls[channel.id] = _Live(session, leg, task)
         task.add_done_callback(lambda t, cid=channel.id: self._ended(cid, t))
+        for early in pending.early if pending is not None else ():
+            await self.on_event(early)
 
     def _ended(self, channel_id: str, task: asyncio.Task[SessionRecord]) -> None:
         live = self.calls.pop(channel_id, None)
@@ -127,9 +182,12 @@ class Controller:
             log.error("call session crashed", exc_info=task.exception(), extra={"call_id": channel_id})
             return
         record = task.result()
-        self.stats.records.append(record)
-        del self.stats.records[: -self.stats.keep_records]
         self.ended.put_nowait(record)
+        for callback in self.on_ended:
+            try:
+                callback(record)
+            except Exception:
+                log.exception("on_ended callback failed", extra={"call_id": channel_id})
 
 
 class _TrackedLeg(AriCallLeg):
