@@ -166,6 +166,11 @@ async def test_event_loop_keeps_running_during_pico_synthesis() -> None:
     assert worst < 0.05, f"event loop stalled {worst * 1000:.0f} ms"
 
 
+async def test_punctuation_alone_is_a_pause_not_an_error() -> None:
+    pcm = await PicoSynthesizer().synthesize("…")
+    assert 0.1 < duration_s(pcm) < 1.0
+
+
 async def test_concurrent_identical_requests_synthesise_once() -> None:
     synth = PicoSynthesizer()
     results = await asyncio.gather(*(synth.synthesize("Un instant, s'il vous plaît.") for _ in range(5)))

@@ -207,6 +207,7 @@ async def _binary_version_string() -> str:
 
 # --- the synthesiser ---
 
+
 def normalize_fr(text: str) -> str:
     """What the voice is given: digits, times, dates, phone numbers and abbreviations in words
     (speech/spoken.py), whitespace collapsed."""
@@ -325,6 +326,8 @@ class PicoVoice:
             pcm = await asyncio.wrap_future(self._pool.submit(self.markup(text)))
         except pico.PicoError as err:
             raise SynthesisError(str(err)) from err
+        if not pcm and not any(c.isalnum() for c in text):  # "…" alone: a pause, not an error
+            pcm = bytes(pico.SAMPLE_RATE // 5 * 2)
         return pcm, pico.SAMPLE_RATE
 
     def describe(self) -> str:
