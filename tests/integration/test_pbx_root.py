@@ -36,3 +36,30 @@ def test_ensure_root_reports_a_failed_build(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr("standardiste.pbx.root.build_script", lambda: script)
     with pytest.raises(PbxError, match="cannot reach the mirror"):
         ensure_root(tmp_path / "root", progress=lambda _line: None)
+
+
+def test_concurrent_callers_build_the_root_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parallel test workers asking for a missing root: one builds, the others wait and reuse it."""
+    import threading
+
+    from standardiste.pbx.instance import ASTERISK_BIN
+
+    count = tmp_path / "builds"
+    script = tmp_path / "build.sh"
+    binary = ASTERISK_BIN.lstrip("/")
+    script.write_text(
+        f'echo x >> {count}; sleep 0.5; mkdir -p "$2/{Path(binary).parent}"; touch "$2/{binary}"\n'
+    )
+    monkeypatch.setattr("standardiste.pbx.root.build_script", lambda: script)
+    target = tmp_path / "root"
+    results: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(ensure_root(target, progress=lambda _l: None)))
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert results == [target] * 3
+    assert count.read_text().count("x") == 1

@@ -29,10 +29,24 @@ def root_ready(root: Path) -> bool:
 
 
 def ensure_root(root: Path | None = None, progress: Callable[[str], None] | None = None) -> Path:
-    """Return the Asterisk root, building it (about a minute, cached tarball reused) when missing."""
+    """Return the Asterisk root, building it (about a minute, cached tarball reused) when missing.
+
+    Several processes may ask at once (parallel test workers, `pbx start` beside a test run): one
+    builds or unpacks under a lock file, the others wait for it and find the root ready."""
+    import fcntl
+
     root = Path(root) if root is not None else default_root()
     if root_ready(root):
         return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with (root.parent / f".{root.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if root_ready(root):
+            return root
+        return _build_root(root, progress)
+
+
+def _build_root(root: Path, progress: Callable[[str], None] | None) -> Path:
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     script = build_script()
     if not script.exists():
