@@ -327,3 +327,16 @@ async def test_purge_covers_audit_log_reminder_jobs_and_old_logs(tmp_path: Path,
     with db.session() as s:
         assert [e.target for e in s.scalars(select(AuditEntry))] == ["/appels/y"]
     db.dispose()
+
+
+def test_init_key_command_makes_the_key_outside_data_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg, config = _install(tmp_path)
+    assert main(["privacy", "init-key", "--group", "root", "--config", str(cfg)]) == 0
+    path = key_file(config.deployment)
+    assert "Clé créée" in capsys.readouterr().out and path.stat().st_mode & 0o777 == 0o640
+    assert not (tmp_path / "data").exists() or path not in (tmp_path / "data").rglob("*")
+    path.chmod(0o644)  # readable by every user: narrowed at the next read
+    assert load_or_create_key(config.deployment) == path.read_text().strip()
+    assert path.stat().st_mode & 0o777 == 0o640

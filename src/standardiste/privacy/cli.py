@@ -34,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     erase.add_argument("--phone", required=True, help="numéro de téléphone de la personne")
     erase.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
     erase.set_defaults(func=erase_command)
+    init = sub.add_parser(
+        "init-key", help="crée la clé de chiffrement (installation), hors du dossier de données"
+    )
+    add_config_option(init)
+    init.add_argument("--group", default=None, help="groupe autorisé à lire la clé (ex. standardiste)")
+    init.set_defaults(func=init_key_command)
     purge_cmd = sub.add_parser("purge", help="applique la durée de conservation maintenant")
     add_config_option(purge_cmd)
     purge_cmd.set_defaults(func=purge_command)
@@ -48,6 +54,34 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     db = Database(config.deployment.sqlalchemy_url)
     db.migrate()
     return config, db
+
+
+def init_key_command(args: argparse.Namespace) -> int:
+    """Installation: the key file made before the service first starts (it may not write /etc)."""
+    import grp
+    import os
+
+    from standardiste.privacy.keys import key_file, load_or_create_key
+
+    config = config_from(args)
+    path = key_file(config.deployment)
+    existed = path.exists()
+    load_or_create_key(config.deployment)
+    if args.group:
+        try:
+            gid = grp.getgrnam(args.group).gr_gid
+        except KeyError:
+            print(f"Groupe inconnu : {args.group}", file=sys.stderr)
+            return 2
+        os.chown(path, -1, gid)
+        path.chmod(0o640)
+        os.chown(path.parent, -1, gid)
+        path.parent.chmod(0o750)
+    print(f"Clé {'déjà présente' if existed else 'créée'} : {path}")
+    print(
+        "La sauvegarder à part des données (clé USB au coffre, copie papier) : sans elle rien ne se restaure."
+    )
+    return 0
 
 
 def reseal_command(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """The encryption key, kept apart from the data it protects.
 
 The key file (privacy.key_file; default "<data_dir>-keys/encryption.key", in production
-/etc/standardiste/encryption.key) holds the urlsafe base64 of 32 random bytes, mode 0600 in a 0700
-directory. A copy of data_dir (a backup, a stolen disk image of /var/lib) is then only ciphertexts.
+/etc/standardiste/encryption.key, made at install by `standardiste privacy init-key`, root:standardiste
+0640) holds the urlsafe base64 of 32 random bytes; when the service makes it itself, 0600 in a 0700
+directory. A key file readable by every user is narrowed, or refused. A copy of data_dir (a backup, a
+stolen disk image of /var/lib) is then only ciphertexts.
 
 Installs from before this module kept the key in data_dir/secrets.toml: the first start moves it to
 the key file and removes it from secrets.toml.
@@ -68,8 +70,14 @@ def read_key(path: Path) -> str:
         FieldCipher(key)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{path}: clé de chiffrement invalide / invalid key ({err})") from None
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o600)  # readable by others: narrow it (it was never meant to be)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o007:  # readable by every user of the machine: narrow it, or refuse to use it
+        try:
+            path.chmod(mode & 0o770)
+        except OSError:
+            raise ConfigError(
+                f"{path}: clé lisible par tous (chmod o-rwx) / key readable by every user"
+            ) from None
     return key
 
 
