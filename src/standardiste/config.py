@@ -262,6 +262,10 @@ class AsteriskConfig(_Model):
     # Other internal phones the reception phones may dial by name (besides the reception endpoint and
     # the queue members). Phones dial nothing else: no SIP URI, no trunk (docs/security.md).
     dialable_endpoints: list[Annotated[str, Field(pattern=ASTERISK_NAME_RE)]] = Field(default_factory=list)
+    # Asterisk drops root right after start (-U/-G) to this user of the Asterisk root's /etc/passwd
+    # (the Debian package's "asterisk"); None keeps root (tests on a developer's machine only).
+    run_as_user: Annotated[str, Field(pattern=ASTERISK_NAME_RE)] | None = None
+    run_as_group: Annotated[str, Field(pattern=ASTERISK_NAME_RE)] | None = None  # None: the user's
     # The reception's waiting line (app_queue): who it rings (PJSIP endpoints; empty: the reception
     # endpoint), how (ringall, rrmemory, leastrecent, fewestcalls, random, linear), the longest wait
     # before the caller may leave a message, and the longest message.

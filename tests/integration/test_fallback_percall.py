@@ -90,6 +90,7 @@ async def test_per_call_outbound_websocket_death_continues_the_dialplan(
         free_asterisk_config(),
         make_test_secrets(),
         templates=_templates(tmp_path / "templates", ws_port),
+        log_dialplan=True,
     )
     script = tmp_path / "server.py"
     script.write_text(SERVER)

@@ -126,8 +126,12 @@ def _wait_foreground(pbx: PbxInstance) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    last_rotation = time.monotonic()
     while not stopping and pbx.pid() is not None:
         time.sleep(0.5)
+        if time.monotonic() - last_rotation > 60:  # Asterisk's logs: size-based rotation, mode 0640
+            last_rotation = time.monotonic()
+            pbx.rotate_logs()
     if stopping:
         pbx.stop_sync()
         return 0

@@ -23,4 +23,10 @@ def deployment_instance(deployment: DeploymentConfig, root: Path | None = None) 
     """The deployment's Asterisk instance; secrets are created in data_dir on first use."""
     root = root or deployment_root(deployment)
     secrets_ = load_or_create_secrets(Path(deployment.data_dir))
-    return PbxInstance(root, deployment_instance_dir(root, deployment), deployment.asterisk, secrets_)
+    return PbxInstance(
+        root,
+        deployment_instance_dir(root, deployment),
+        deployment.asterisk,
+        secrets_,
+        log_dialplan=deployment.privacy.log_transcripts,  # dialplan traces name callers
+    )

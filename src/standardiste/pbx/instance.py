@@ -174,6 +174,7 @@ class PbxInstance:
         message_max_s: int | None = None,
         templates: Path | None = None,
         system_name: str = "standardiste",
+        log_dialplan: bool = False,
     ) -> None:
         self.root = Path(root).resolve()
         self.instance_dir = Path(instance_dir).resolve()
@@ -197,6 +198,7 @@ class PbxInstance:
         self.message_max_s = asterisk.message_max_s if message_max_s is None else message_max_s
         self.templates = templates or templates_dir()
         self.system_name = system_name
+        self.log_dialplan = log_dialplan
         self._process: subprocess.Popen[bytes] | None = None
         self._console: io.BufferedWriter | None = None
 
@@ -385,6 +387,9 @@ class PbxInstance:
         for name, password in passwords.items():
             values[f"PASSWORD_{name}"] = password
         values["PHONE_EXTENSIONS"] = _phone_extensions(self.dialable_endpoints())
+        # Dialplan traces (verbose) name callers: only when asked (tests, log_transcripts).
+        values["LOG_LEVELS"] = "notice,warning,error" + (",verbose" if self.log_dialplan else "")
+        values["VERBOSE"] = "3" if self.log_dialplan else "0"
         return values
 
     def dialable_endpoints(self) -> list[str]:
@@ -425,6 +430,36 @@ class PbxInstance:
             tmp.write_text(_PLACEHOLDER.sub(fill, text), encoding="utf-8")
             tmp.chmod(0o600)
             tmp.replace(out)
+        if self.config.run_as_user:
+            self._grant_pbx_user(self.config.run_as_user)
+
+    def _grant_pbx_user(self, user: str) -> None:
+        """Asterisk drops to `user` (a user of the root's /etc/passwd) right after start: it may read
+        its configuration (root-owned, group-readable, never writable) and write only its run, log,
+        spool, lib and cache directories."""
+        uid, gid = root_user_ids(self.root, user)
+        d = self.instance_dir
+        os.chown(d, 0, gid)
+        d.chmod(0o750)
+        for sub in ("etc", "share"):
+            os.chown(d / sub, 0, gid)
+            (d / sub).chmod(0o750)
+        for conf in (d / "etc").glob("*.conf"):
+            os.chown(conf, 0, gid)
+            conf.chmod(0o640)
+        for sub in ("run", "log", "lib", "cache", "spool", "share/sounds/custom"):
+            for path in [d / sub, *(d / sub).rglob("*")]:
+                if not path.is_symlink():
+                    os.chown(path, uid, gid)
+            (d / sub).chmod(0o2770 if sub in ("spool", "share/sounds/custom") else 0o750)
+
+    def rotate_logs(self, max_bytes: int = 10 * 1024 * 1024, backups: int = 5) -> None:
+        """Size-based rotation of Asterisk's console and messages logs (copy, then truncate: Asterisk
+        keeps writing to the same open file). Run at start and by `pbx start --foreground` (systemd)."""
+        for path in (self.console_log_path, self.log_path):
+            rotate_file(path, max_bytes, backups)
+            with contextlib.suppress(FileNotFoundError):
+                path.chmod(0o640)
 
     def _link_shared_data(self) -> None:
         share = self.instance_dir / "share"
@@ -518,14 +553,19 @@ class PbxInstance:
         self.render()
         # Remove a stale control socket so -rx never talks to a dead instance.
         (self.instance_dir / "run" / "asterisk.ctl").unlink(missing_ok=True)
-        self._console = open(self.console_log_path, "ab")  # noqa: SIM115 - kept open for the child
+        self.rotate_logs()
+        fd = os.open(self.console_log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        os.fchmod(fd, 0o640)  # the log names callers: not world-readable
+        self._console = os.fdopen(fd, "ab")
+        user = self.config.run_as_user
+        privileges = ("-U", user, "-G", self.config.run_as_group or user) if user else ()
         self._process = subprocess.Popen(
-            self._command("-f", "-n"),
+            self._command(*privileges, "-f", "-n"),
             stdin=subprocess.DEVNULL,
             stdout=self._console,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent if tie_to_parent else None,
+            preexec_fn=_child_setup_tied if tie_to_parent else _child_setup,
         )
         self.pidfile.write_text(f"{self._process.pid}\n")
         return self._process.pid
@@ -753,6 +793,51 @@ def _die_with_parent() -> None:
     import ctypes
 
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+def _child_setup() -> None:
+    """In the child before exec: files Asterisk creates (logs, recordings) are not world-readable."""
+    os.umask(0o027)
+
+
+def _child_setup_tied() -> None:
+    _child_setup()
+    _die_with_parent()
+
+
+def rotate_file(path: Path, max_bytes: int, backups: int) -> bool:
+    """path -> path.1 -> ... -> path.<backups> when path exceeds max_bytes (copy + truncate, so a
+    process appending to it goes on writing at the start of the emptied file). Mode 0640 kept."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    for i in range(backups - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{i}")
+        if older.exists():
+            older.replace(path.with_name(f"{path.name}.{i + 1}"))
+    first = path.with_name(f"{path.name}.1")
+    shutil.copyfile(path, first)
+    first.chmod(0o640)
+    with open(path, "r+b") as f:
+        f.truncate(0)
+    return True
+
+
+def root_user_ids(root: Path, user: str) -> tuple[int, int]:
+    """uid and primary gid of `user` in the root's /etc/passwd (Asterisk's -U looks there)."""
+    try:
+        for line in (root / "etc" / "passwd").read_text(encoding="utf-8").splitlines():
+            fields = line.split(":")
+            if len(fields) >= 4 and fields[0] == user:
+                return int(fields[2]), int(fields[3])
+    except OSError as err:
+        raise PbxError(f"cannot read {root}/etc/passwd: {err}") from None
+    raise PbxError(
+        f"no user {user!r} in the Asterisk root ({root}/etc/passwd): run_as_user must exist there "
+        "(the Debian package creates 'asterisk')"
+    )
 
 
 def _alive(pid: int) -> bool:
