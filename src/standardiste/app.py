@@ -112,6 +112,7 @@ class VoiceApp:
         self.call_log = CallLogStore(
             self.db, cipher, self.recordings_dir, vault=RecordingVault(recordings_dir(dep), cipher)
         )
+        await asyncio.to_thread(self.call_log.seal_pending_recordings)  # left by a stop or a crash
         await asyncio.gather(self._load_recognizer(), self._load_synthesizer(), self._load_understander())
         self._agenda, self._inbox = _agenda_and_inbox(self.db, self.config, self.secrets)
         self._agenda_practice = self.config.practice

@@ -3,7 +3,8 @@ the real VoiceApp (controller + dialogue), SQLite in tmp_path.
 
 Off (default): no audio file anywhere in Asterisk's recording dir after a call. On: the caller hears
 the recording notice first, Asterisk writes a WAV of both directions (our greeting and the caller's
-audio), the call log row names it, and the retention purge deletes it with the row.
+audio), the call log row names it; once the call is over the WAV is sealed (encrypted, 0600) into
+data_dir/recordings and the clear file leaves Asterisk's spool; the retention purge deletes it with the row.
 """
 
 from __future__ import annotations
@@ -61,11 +62,37 @@ async def recording_app(
         assert app.controller is not None
         async with asyncio.timeout(10):
             await app.controller.ari.connected.wait()
+        assert app.call_log is not None
+        app.call_log.seal_delay_s = 1.0  # production: 15 s after the call's end
         return app
 
     yield make
     for app in apps:
         await app.stop()
+
+
+async def sealed_wav(app: VoiceApp, name: str, into: Path) -> Path:
+    """Waits for the call's recording to be sealed, checks it left the spool, decrypts it to `into`."""
+    assert app.call_log is not None and app.call_log.vault is not None
+    vault = app.call_log.vault
+    async with asyncio.timeout(30):
+        while not vault.has(name):  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+    return await asyncio.to_thread(_check_and_open, app, name, into)
+
+
+def _check_and_open(app: VoiceApp, name: str, into: Path) -> Path:
+    assert app.call_log is not None and app.call_log.vault is not None
+    vault = app.call_log.vault
+    sealed = vault.path(name)
+    assert sealed is not None and sealed.stat().st_mode & 0o777 == 0o600
+    assert vault.directory.stat().st_mode & 0o777 == 0o700
+    assert not (app.recordings_dir / f"{name}.wav").exists()  # no clear copy left in Asterisk's spool
+    assert b"RIFF" not in sealed.read_bytes()[:64]
+    audio = vault.open(name)
+    assert audio is not None
+    into.write_bytes(audio)
+    return into
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -127,8 +154,7 @@ async def test_recorded_call_is_announced_kept_linked_and_purged(
     assert app.call_log is not None
     entry = await app.call_log.get(record.call_id)
     assert entry is not None and entry.recording == record.recording
-    path = app.call_log.recording_path(entry)
-    assert path is not None and path.parent == pbx.recordings_dir
+    path = await sealed_wav(app, record.recording, app.deployment.data_dir / "decrypted.wav")
     pcm, rate = read_wav_16k(path)
     print(f"recording {path.name}: {len(pcm) / 32000:.1f} s at {rate} Hz, RMS {rms(pcm):.0f}")
     assert rms(pcm) > 100  # not silence
@@ -145,9 +171,12 @@ async def test_recorded_call_is_announced_kept_linked_and_purged(
 
     assert app.db is not None
     later = app.clock.now() + dt.timedelta(days=app.deployment.privacy.retention_days + 1)
-    report = purge(app.db, app.deployment.privacy.retention_days, later, app.recordings_dir)
+    sealed_dir = app.call_log.vault.directory if app.call_log.vault else None
+    report = purge(
+        app.db, app.deployment.privacy.retention_days, later, app.recordings_dir, sealed_dir=sealed_dir
+    )
     assert report.calls >= 1 and report.recordings == 1
-    assert not path.exists()
+    assert app.call_log.vault is not None and not app.call_log.vault.has(record.recording)
     assert await app.call_log.get(record.call_id) is None
 
 
@@ -176,9 +205,10 @@ async def test_recording_goes_on_after_a_failed_transfer(
     await call.hangup()
     record = await ended_record(app)
     assert any(p.startswith("transfer_failed:") for p in record.path)
-    new = [p for p in audio_files(pbx.recordings_dir) if p not in before]
-    assert [p.name for p in new] == [f"{record.recording}.wav"]
-    pcm, _ = read_wav_16k(new[0])
+    assert record.recording is not None
+    path = await sealed_wav(app, record.recording, app.deployment.data_dir / "decrypted.wav")
+    assert audio_files(pbx.recordings_dir) == before  # one file per call, sealed away from the spool
+    pcm, _ = read_wav_16k(path)
     in_notice, in_reply = find_reference(notice, pcm), find_reference(reply, pcm)
     print(
         f"\nrecording {len(pcm) / 32000:.1f} s: notice at {in_notice.offset_s:.2f} s, "

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import datetime as dt
@@ -93,7 +94,7 @@ async def test_recordings_are_sealed_0600_under_data_dir_and_play_decrypted(tmp_
     db = Database(f"sqlite:///{tmp_path / 'r.db'}")
     db.migrate()
     cipher = FieldCipher(_key())
-    store = CallLogStore(db, cipher, spool, vault=RecordingVault(vault_dir, cipher))
+    store = CallLogStore(db, cipher, spool, vault=RecordingVault(vault_dir, cipher), seal_delay_s=0)
     going_on = dataclasses.replace(_call("c1", PHONE, NOW, "appel-1"), ended_at=None)
     await store.call_started(going_on)  # the call is going on: its file stays in the spool
     assert (spool / "appel-1.wav").exists()
@@ -132,7 +133,7 @@ async def test_purge_deletes_sealed_recordings_and_recordings_without_a_call(tmp
     db = Database(f"sqlite:///{tmp_path / 'r.db'}")
     db.migrate()
     cipher = FieldCipher(_key())
-    store = CallLogStore(db, cipher, spool, vault=RecordingVault(vault_dir, cipher))
+    store = CallLogStore(db, cipher, spool, vault=RecordingVault(vault_dir, cipher), seal_delay_s=0)
     for name, age in (("old", 100), ("new", 1)):
         (spool / f"{name}.wav").write_bytes(_wav())
         await store.call_ended(_call(name, PHONE, NOW - dt.timedelta(days=age), name))
@@ -238,7 +239,7 @@ async def test_erase_leaves_nothing_of_the_person_anywhere(tmp_path: Path, demo_
     logs.mkdir()
     appointment = _fill(db, cipher, demo_config, PHONE, "Quentin-Vasseur")
     _fill(db, cipher, demo_config, OTHER, "Autre-Personne")
-    store = CallLogStore(db, cipher, spool, vault=RecordingVault(vault_dir, cipher))
+    store = CallLogStore(db, cipher, spool, vault=RecordingVault(vault_dir, cipher), seal_delay_s=0)
     for call_id, caller in (("c1", "0687654321"), ("c2", OTHER)):
         (spool / f"rec-{call_id}.wav").write_bytes(_wav())
         await store.call_ended(_call(call_id, caller, NOW, f"rec-{call_id}"))
@@ -340,3 +341,30 @@ def test_init_key_command_makes_the_key_outside_data_dir(
     path.chmod(0o644)  # readable by every user: narrowed at the next read
     assert load_or_create_key(config.deployment) == path.read_text().strip()
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+async def test_recording_is_sealed_after_asterisk_has_finished_it(tmp_path: Path) -> None:
+    """Asterisk closes the WAV once the bridge is gone: sealing waits a little; a restart seals leftovers."""
+    spool, vault_dir = tmp_path / "spool", tmp_path / "data" / "recordings"
+    spool.mkdir()
+    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    db.migrate()
+    cipher = FieldCipher(_key())
+    store = CallLogStore(db, cipher, spool, vault=RecordingVault(vault_dir, cipher), seal_delay_s=0.3)
+    (spool / "late.wav").write_bytes(_wav())
+    await store.call_ended(_call("c1", PHONE, NOW, "late"))
+    assert (spool / "late.wav").exists()  # Asterisk may still be writing it
+    for _ in range(50):
+        if not (spool / "late.wav").exists():
+            break
+        await asyncio.sleep(0.05)
+    assert not (spool / "late.wav").exists() and RecordingVault(vault_dir, cipher).open("late") == _wav()
+    # Stopped before sealing: the next start seals what an ended call left in the spool.
+    (spool / "left.wav").write_bytes(_wav())
+    await CallLogStore(db, cipher).call_ended(_call("c2", PHONE, NOW, "left"))
+    restarted = CallLogStore(db, cipher, spool, vault=RecordingVault(vault_dir, cipher))
+    assert await asyncio.to_thread(restarted.seal_pending_recordings, 0.0) == 1
+    assert not (spool / "left.wav").exists() and RecordingVault(vault_dir, cipher).has("left")
+    for s in (store, restarted):
+        s._writer.shutdown(wait=True)
+    db.dispose()

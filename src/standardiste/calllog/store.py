@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ class CallLogStore:
         cipher: FieldCipher | None = None,
         recordings_dir: Path | None = None,
         vault: RecordingVault | None = None,
+        seal_delay_s: float = 15.0,
     ) -> None:
         self.db = db
         self.cipher = cipher
@@ -67,6 +69,7 @@ class CallLogStore:
         self.recordings_dir = recordings_dir
         # Where ended calls' recordings are kept, encrypted (data_dir/recordings); None: left in the spool.
         self.vault = vault
+        self.seal_delay_s = seal_delay_s  # after the call's end, before its recording is sealed
         # One writer thread: writes never compete with each other (SQLite) nor take the threads
         # that conversations run on.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calllog")
@@ -77,7 +80,16 @@ class CallLogStore:
         await asyncio.get_running_loop().run_in_executor(self._writer, self._write, record)
 
     async def call_ended(self, record: SessionRecord) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._writer, self._write, record)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._write, record)
+        if record.recording and self.vault is not None:
+            # Asterisk finishes the file (header, last frames) once the bridge is gone: seal it a little
+            # later, from the writer thread.
+            name = record.recording
+            if self.seal_delay_s <= 0:
+                await loop.run_in_executor(self._writer, self._seal_recording, name)
+            else:
+                loop.call_later(self.seal_delay_s, self._writer.submit, self._seal_recording, name)
 
     # --- reading ---
 
@@ -184,8 +196,26 @@ class CallLogStore:
             row.greeting_ms = record.greeting_ms
             row.barge_ins = record.barge_ins
             row.recording = record.recording
-        if record.ended_at is not None and record.recording and self.vault is not None:
-            self._seal_recording(record.recording)
+
+    def seal_pending_recordings(self, quiet_s: float = 60.0) -> int:
+        """Recordings of ended calls still in the spool (the process stopped before sealing them)."""
+        if self.vault is None or self.recordings_dir is None:
+            return 0
+        with self.db.session() as s:
+            names = list(
+                s.scalars(
+                    select(CallRow.recording).where(
+                        CallRow.recording.is_not(None), CallRow.ended_at.is_not(None)
+                    )
+                )
+            )
+        sealed = 0
+        for name in names:
+            path = recording_file(self.recordings_dir, name)
+            if path is not None and time.time() - path.stat().st_mtime >= quiet_s:
+                self._seal_recording(name)
+                sealed += 1
+        return sealed
 
     def _seal_recording(self, name: str) -> None:
         """Asterisk's clear WAV -> the encrypted vault (never fails the call log's write)."""
