@@ -49,6 +49,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_config_option(status)
     status.set_defaults(func=cmd_status)
 
+    render = sub.add_parser(
+        "render",
+        help="écrire la configuration d'Asterisk sans le démarrer (systemd le lance ensuite dans sa racine)",
+    )
+    add_config_option(render)
+    render.set_defaults(func=cmd_render)
+
 
 def _say(line: str) -> None:
     print(line, flush=True)
@@ -80,6 +87,28 @@ def install_prompts(pbx: PbxInstance, emergency: str, voice: str = "fr+f2") -> b
     except Exception as err:  # Asterisk's own French prompts are used instead
         _say(f"(messages de secours non synthétisés : {err})")
         return False
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """The configuration, prompts and file ownership of the deployment's instance; then systemd starts
+    Asterisk itself in its root as the service user (deploy/standardiste-asterisk.service)."""
+    config = config_from(args)
+    dep = config.deployment
+    root = deployment_root(dep)
+    try:
+        ensure_root(root, progress=_say)
+        pbx = deployment_instance(dep, root)
+        pbx.render()
+    except PbxError as err:
+        print(f"Échec : {err}", file=sys.stderr)
+        return 1
+    install_prompts(pbx, config.practice.emergency_number, dep.speech.voice)
+    if dep.asterisk.run_as_user:
+        pbx.render()  # the prompts just written get the service user's group too
+    pbx.rotate_logs()
+    _say(f"Configuration écrite / written: {pbx.instance_dir / 'etc'} (racine/root {root})")
+    _say(f"asterisk -C {pbx.chroot_dir}/etc/asterisk.conf")
+    return 0
 
 
 def cmd_start(args: argparse.Namespace) -> int:

@@ -437,7 +437,10 @@ class PbxInstance:
         """Asterisk drops to `user` (a user of the root's /etc/passwd) right after start: it may read
         its configuration (root-owned, group-readable, never writable) and write only its run, log,
         spool, lib and cache directories."""
+        ensure_root_account(self.root, user, self.config.run_as_group)
         uid, gid = root_user_ids(self.root, user)
+        if self.config.run_as_group:
+            gid = root_group_id(self.root, self.config.run_as_group)
         d = self.instance_dir
         os.chown(d, 0, gid)
         d.chmod(0o750)
@@ -531,14 +534,18 @@ class PbxInstance:
         return await asyncio.to_thread(self.rx, command, timeout)
 
     def pid(self) -> int | None:
-        """Pid of this instance's Asterisk, from our process handle or the pidfile."""
+        """Pid of this instance's Asterisk, from our process handle or the pidfile (ours, or the one
+        Asterisk writes itself when systemd started it in its root: deploy/standardiste-asterisk.service)."""
         if self._process is not None and self._process.poll() is None:
             return self._process.pid
-        try:
-            pid = int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) and _is_asterisk(pid, self.chroot_dir) else None
+        for pidfile in (self.pidfile, self.instance_dir / "run" / "asterisk.pid"):
+            try:
+                pid = int(pidfile.read_text().strip())
+            except (OSError, ValueError):
+                continue
+            if _alive(pid) and _is_asterisk(pid, self.chroot_dir):
+                return pid
+        return None
 
     def spawn(self, tie_to_parent: bool = False) -> int:
         """Start Asterisk in the background (detached from this process group); returns its pid.
@@ -823,6 +830,45 @@ def rotate_file(path: Path, max_bytes: int, backups: int) -> bool:
     with open(path, "r+b") as f:
         f.truncate(0)
     return True
+
+
+def ensure_root_account(root: Path, user: str, group: str | None = None) -> None:
+    """Make a host service account known inside the Asterisk root, with the same ids (Asterisk and
+    systemd must agree on who owns its files). A name already in the root is left as it is."""
+    import grp
+    import pwd
+
+    def add(path: Path, name: str, line: str) -> None:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if any(entry.split(":", 1)[0] == name for entry in text.splitlines()):
+            return
+        separator = "" if text.endswith("\n") or not text else "\n"
+        path.write_text(f"{text}{separator}{line}\n", encoding="utf-8")
+
+    if group:
+        try:
+            host_group = grp.getgrnam(group)
+        except KeyError:
+            pass
+        else:
+            add(root / "etc" / "group", group, f"{group}:x:{host_group.gr_gid}:")
+    try:
+        host_user = pwd.getpwnam(user)
+    except KeyError:
+        return
+    add(
+        root / "etc" / "passwd",
+        user,
+        f"{user}:x:{host_user.pw_uid}:{host_user.pw_gid}:Standardiste PBX:/nonexistent:/usr/sbin/nologin",
+    )
+
+
+def root_group_id(root: Path, group: str) -> int:
+    for line in (root / "etc" / "group").read_text(encoding="utf-8").splitlines():
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[0] == group:
+            return int(fields[2])
+    raise PbxError(f"no group {group!r} in the Asterisk root ({root}/etc/group)")
 
 
 def root_user_ids(root: Path, user: str) -> tuple[int, int]:
