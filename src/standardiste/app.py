@@ -113,6 +113,7 @@ class VoiceApp:
             self.db, cipher, self.recordings_dir, vault=RecordingVault(recordings_dir(dep), cipher)
         )
         await asyncio.to_thread(self.call_log.seal_pending_recordings)  # left by a stop or a crash
+        await asyncio.to_thread(_reseal_if_needed, self.db, cipher)
         await asyncio.gather(self._load_recognizer(), self._load_synthesizer(), self._load_understander())
         self._agenda, self._inbox = _agenda_and_inbox(self.db, self.config, self.secrets)
         self._agenda_practice = self.config.practice
@@ -364,6 +365,12 @@ def _cipher(deployment: DeploymentConfig, secrets_: Secrets) -> Any:
     from standardiste.privacy.keys import cipher_for
 
     return cipher_for(deployment, secrets_)
+
+
+def _reseal_if_needed(db: Database, cipher: Any) -> None:
+    from standardiste.privacy.reseal import reseal_if_needed
+
+    reseal_if_needed(db, cipher)
 
 
 def _private_data_dir(data_dir: Path) -> None:

@@ -37,6 +37,7 @@ from standardiste.dashboard.calls import CallQueries, add_call_pages
 from standardiste.dashboard.tables import AuditEntry
 from standardiste.dashboard.web import DashboardContext, create_app
 from standardiste.dialogue.messages import Utterance
+from standardiste.pbx.messages import ENCRYPTED_SUFFIX, decrypt_file, encrypt_file
 from standardiste.privacy.crypto import DecryptionError, FieldCipher
 from standardiste.privacy.erase import erase_person
 from standardiste.privacy.keys import cipher_for, key_file, load_or_create_key
@@ -207,6 +208,10 @@ async def test_rotate_key_command_reencrypts_everything(
     vault = RecordingVault(tmp_path / "data" / "recordings", old)
     (tmp_path / "a.wav").write_bytes(_wav())
     vault.seal_file(tmp_path / "a.wav", "appel-1")
+    messages = tmp_path / "data" / "messages"
+    messages.mkdir()
+    voicemail = messages / f"1765000000-0687654321-abc{ENCRYPTED_SUFFIX}"
+    voicemail.write_text(encrypt_file(old, _wav(), "1765000000-0687654321-abc"), encoding="ascii")
     db.dispose()
     assert main(["privacy", "rotate-key", "--config", str(cfg)]) == 0
     assert "Nouvelle clé en place" in capsys.readouterr().out
@@ -219,6 +224,7 @@ async def test_rotate_key_command_reencrypts_everything(
         PatientIdentity("Quentin-Vasseur", "Rosalind", dt.date(1984, 3, 12))
     )
     assert RecordingVault(tmp_path / "data" / "recordings", new).open("appel-1") == _wav()
+    assert decrypt_file(new, voicemail) == _wav()
     with pytest.raises(DecryptionError):
         SqlInbox(db, old).list()
     with pytest.raises(DecryptionError):
@@ -252,6 +258,12 @@ async def test_erase_leaves_nothing_of_the_person_anywhere(tmp_path: Path, demo_
         f"[Dec  7] VERBOSE Called 0687654321\n[Dec  7] VERBOSE Called {OTHER}\n[Dec  7] +33687654321 hangup\n"
     )
 
+    voicemails = tmp_path / "messages"
+    voicemails.mkdir()
+    for name in ("1765000000-0687654321-a", f"1765000001-{OTHER}-b"):
+        (voicemails / f"{name}{ENCRYPTED_SUFFIX}").write_text(
+            encrypt_file(cipher, _wav(), name), encoding="ascii"
+        )
     report = erase_person(
         db,
         cipher,
@@ -259,6 +271,7 @@ async def test_erase_leaves_nothing_of_the_person_anywhere(tmp_path: Path, demo_
         recordings_dir=vault_dir,
         spool_dir=spool,
         log_files=[logs / "messages.log"],
+        messages_dir=voicemails,
     )
     from standardiste.privacy.reseal import scrub_free_space
 
@@ -269,6 +282,9 @@ async def test_erase_leaves_nothing_of_the_person_anywhere(tmp_path: Path, demo_
     for secret in ("Quentin", "Vasseur", "0687654321", "687654321"):
         assert secret.encode() not in raw
     assert [p.name for p in vault_dir.iterdir()] == [f"rec-c2{SUFFIX}"]
+    assert report.voice_messages == 1 and [p.name for p in voicemails.iterdir()] == [
+        f"1765000001-{OTHER}-b{ENCRYPTED_SUFFIX}"
+    ]
     assert (
         "687654321" not in (logs / "messages.log").read_text()
         and OTHER in (logs / "messages.log").read_text()

@@ -25,7 +25,7 @@ from standardiste.config import Config
 from standardiste.dashboard.requests_admin import RequestsAdmin
 from standardiste.dialogue.messages import Outcome, OutcomeKind, Utterance
 from standardiste.privacy.crypto import DecryptionError, FieldCipher
-from standardiste.privacy.reseal import reseal, scrub_free_space
+from standardiste.privacy.reseal import needs_reseal, reseal, reseal_if_needed, scrub_free_space
 from standardiste.reminders.store import JobSpec, ReminderStore
 from standardiste.storage.db import Database
 from standardiste.telephony.session import SessionRecord
@@ -240,3 +240,21 @@ async def test_reseal_moves_clear_columns_and_old_indexes(sealed_db, demo_config
     # A key that opens nothing writes nothing.
     assert reseal(db, cipher, rotated).failed != []
     assert len(SqlInbox(db, rotated).list()) == 2
+
+
+async def test_start_reseals_indexes_written_under_the_old_shared_key(sealed_db, demo_config: Config) -> None:  # type: ignore[no-untyped-def]
+    """An upgraded install: its indexes were computed with the old single index key. Left so, lookups by
+    phone would silently miss; the start-up check reseals first."""
+    db, _ = sealed_db
+    cipher = FieldCipher(_key())
+    await _fill(db, cipher, demo_config)
+    assert not needs_reseal(db, cipher)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE agenda_patients SET phone_index = 'legacy-index'"))
+        conn.execute(text("UPDATE calllog_calls SET caller_index = 'legacy-index'"))
+    assert needs_reseal(db, cipher)
+    assert CallLogStore(db, cipher).from_number_sync(PHONE) == []
+    report = reseal_if_needed(db, cipher)
+    assert report is not None and report.failed == []
+    assert not needs_reseal(db, cipher) and len(CallLogStore(db, cipher).from_number_sync(PHONE)) == 2
+    assert reseal_if_needed(db, cipher) is None

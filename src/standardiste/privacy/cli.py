@@ -136,6 +136,7 @@ def erase_command(args: argparse.Namespace) -> int:
             recordings_dir=_recordings_dir(config),
             spool_dir=_spool_dir(config),
             log_files=_asterisk_logs(config),
+            messages_dir=config.deployment.data_dir / "messages",
         )
         scrub_free_space(db)  # erased rows gone from the file, not only unlinked
     except ValueError as err:

@@ -7,6 +7,7 @@ index (reminder jobs), by decrypting and comparing:
 - call log: the calls from this number, requests filed during them, their audio recordings;
 - reminder jobs to this number;
 - audit entries that point at an erased call, request or appointment;
+- voice messages left in the fallback message box (data_dir/messages, named after the number);
 - text log files given (Asterisk's): lines naming the number, in any usual spelling.
 
 The database part is one transaction; files go once it is committed. The systemd journal cannot be edited
@@ -54,6 +55,7 @@ class EraseReport:
     reminder_jobs: int = 0
     audit_entries: int = 0
     recordings: int = 0
+    voice_messages: int = 0
     log_lines: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -63,6 +65,7 @@ class EraseReport:
             f"Rendez-vous effacés : {self.appointments}",
             f"Demandes effacées : {self.requests}",
             f"Appels effacés : {self.calls} (enregistrements : {self.recordings})",
+            f"Messages vocaux effacés : {self.voice_messages}",
             f"Rappels automatiques effacés : {self.reminder_jobs}",
             f"Entrées du journal d'audit effacées : {self.audit_entries}",
             f"Lignes de journaux effacées : {self.log_lines}",
@@ -87,6 +90,7 @@ def erase_person(
     spool_dir: Path | None = None,
     log_files: Iterable[Path] = (),
     log_dir: Path | None = None,
+    messages_dir: Path | None = None,
 ) -> EraseReport:
     e164 = normalise_phone(phone)
     if e164 is None:
@@ -147,6 +151,15 @@ def erase_person(
             report.recordings += delete_recording(recordings_dir, name, spool_dir)
         except OSError as err:
             report.errors.append(f"enregistrement {name} : {err.strerror}")
+    if messages_dir is not None and Path(messages_dir).is_dir():
+        # Voice messages left in the fallback message box (pbx/messages.py): their names carry the number.
+        for path in Path(messages_dir).iterdir():
+            if path.is_file() and any(f"-{n}-" in path.name for n in spellings(e164)):
+                try:
+                    path.unlink()
+                    report.voice_messages += 1
+                except OSError as err:
+                    report.errors.append(f"{path.name} : {err.strerror}")
     files = list(log_files)
     if log_dir is not None and log_dir.is_dir():
         files += [p for p in log_dir.rglob("*") if p.is_file()]

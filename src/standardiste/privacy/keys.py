@@ -157,5 +157,23 @@ def rotate_key(db: Database, deployment: DeploymentConfig) -> ResealReport:
         return report
     write_key(path.with_name(path.name + ".old"), old_key)
     report.rows["recordings"] = RecordingVault(recordings_dir(deployment), old).reseal(old, new)
+    report.rows["voice_messages"] = _reseal_voice_messages(Path(deployment.data_dir) / "messages", old, new)
     pending.replace(path)
     return report
+
+
+def _reseal_voice_messages(directory: Path, old: FieldCipher, new: FieldCipher) -> int:
+    """The fallback message box's encrypted WAVs (pbx/messages.py), each replaced atomically."""
+    from standardiste.pbx.messages import ENCRYPTED_SUFFIX, decrypt_file, encrypt_file
+
+    done = 0
+    for path in sorted(directory.glob(f"*{ENCRYPTED_SUFFIX}")) if directory.is_dir() else []:
+        name = path.name[: -len(ENCRYPTED_SUFFIX)]
+        data = decrypt_file(old, path)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(encrypt_file(new, data, name))
+        tmp.replace(path)
+        done += 1
+    return done

@@ -234,4 +234,67 @@ def scrub_free_space(db: Database) -> None:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-__all__ = ["ResealReport", "clear_values_left", "reseal", "scrub_free_space"]
+def needs_reseal(db: Database, cipher: FieldCipher) -> bool:
+    """Whether data written by an older version is there: blind indexes under the old shared key, or
+    columns it wrote in clear. A few one-row queries; False when the key opens nothing (check_key says so)."""
+    with db.session() as s:
+        try:
+            patient = s.scalars(
+                select(PatientRow).where(PatientRow.phone_index.is_not(None)).limit(1)
+            ).first()
+            if patient is not None:
+                phone = open_text(cipher, patient.phone, "agenda_patients.phone", patient.id)
+                if index(cipher, phone, PHONE) != patient.phone_index:
+                    return True
+            call = s.scalars(select(CallRow).where(CallRow.caller_index.is_not(None)).limit(1)).first()
+            if call is not None:
+                caller = normalise_phone(
+                    open_text(cipher, call.caller_id, "calllog_calls.caller_id", call.id)
+                )
+                if caller and cipher.blind_index(caller, CALLER_INDEX) != call.caller_index:
+                    return True
+        except DecryptionError:
+            return False
+        clear_kind = s.scalars(
+            select(RequestRow.id).where(~RequestRow.kind.startswith("v1:")).limit(1)
+        ).first()
+        clear_phone = s.scalars(
+            select(ReminderJobRow.job_id)
+            .where(ReminderJobRow.phone.is_not(None), ~ReminderJobRow.phone.startswith("v1:"))
+            .limit(1)
+        ).first()
+        oldest = s.scalars(
+            select(CallRow.outcome_details)
+            .where(CallRow.outcome_details.is_not(None))
+            .order_by(CallRow.started_at)
+            .limit(1)
+        ).first()
+    return (
+        clear_kind is not None
+        or clear_phone is not None
+        or (oldest is not None and not is_sealed_json(oldest))
+    )
+
+
+def reseal_if_needed(db: Database, cipher: FieldCipher) -> ResealReport | None:
+    """At start: data from an older version is resealed before the first call (lookups by phone would
+    otherwise miss rows indexed under the old shared key)."""
+    if not needs_reseal(db, cipher):
+        return None
+    report = reseal(db, cipher, cipher)
+    if report.failed:
+        log.error("reseal at start failed (%d values): run `standardiste privacy reseal`", len(report.failed))
+    else:
+        scrub_free_space(db)
+        log.warning("data from an older version resealed at start: %s", report.rows)
+    return report
+
+
+__all__ = [
+    "ResealReport",
+    "clear_values_left",
+    "needs_reseal",
+    "reseal",
+    "reseal_if_needed",
+    "scrub_free_space",
+]
