@@ -399,6 +399,9 @@ class DeploymentConfig(_Model):
     agi: AgiConfig = AgiConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     log_format: Literal["json", "text"] = "json"
+    # Also write the logs to this file (mode 0640, rotated at 10 MB, 5 kept); None: stderr only
+    # (the journal, under systemd). Personal data is masked unless privacy.log_transcripts.
+    log_file: Path | None = None
     caldav: CalDavConfig | None = None
 
     @property

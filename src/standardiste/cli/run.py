@@ -28,15 +28,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.set_defaults(func=cmd_run)
 
 
+def _logging(args: argparse.Namespace, config: Config) -> None:
+    dep = config.deployment
+    setup_logging(
+        args.log_format or dep.log_format,
+        mask_personal_data=not dep.privacy.log_transcripts,
+        file=dep.log_file,
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     config = config_from(args)
-    setup_logging(args.log_format or config.deployment.log_format)
+    _logging(args, config)
     return asyncio.run(_serve(config))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    setup_logging(args.log_format or config.deployment.log_format)
+    _logging(args, config)
     return asyncio.run(_run(config))
 
 
