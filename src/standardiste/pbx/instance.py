@@ -451,10 +451,14 @@ class PbxInstance:
             os.chown(conf, 0, gid)
             conf.chmod(0o640)
         for sub in ("run", "log", "lib", "cache", "spool", "share/sounds/custom"):
+            # Spool (recordings, messages) and custom prompts are shared with the controller's group.
+            shared = sub in ("spool", "share/sounds/custom")
             for path in [d / sub, *(d / sub).rglob("*")]:
-                if not path.is_symlink():
-                    os.chown(path, uid, gid)
-            (d / sub).chmod(0o2770 if sub in ("spool", "share/sounds/custom") else 0o750)
+                if path.is_symlink():
+                    continue
+                os.chown(path, uid, gid)
+                if path.is_dir():
+                    path.chmod(0o2770 if shared else 0o750)
 
     def rotate_logs(self, max_bytes: int = 10 * 1024 * 1024, backups: int = 5) -> None:
         """Size-based rotation of Asterisk's console and messages logs (copy, then truncate: Asterisk
