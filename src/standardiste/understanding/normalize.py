@@ -52,11 +52,30 @@ def _fold_char(ch: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+class _FoldTable(dict[int, str]):
+    """str.translate table: each character to its folded form, computed once per character."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(folded) != 1:
+            _NOT_ONE.add(chr(code))
+        self[code] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+_NOT_ONE: set[str] = set()  # characters that fold to zero or several characters
+
+
 def lower(text: str) -> Mapped:
     """Lowercase with unified apostrophes; keeps one character per original character."""
+    unified = text.translate(_APOSTROPHES)
+    low = unified.lower()
+    if len(low) == len(unified):  # lower() never drops a character: then each one gave exactly one
+        return Mapped(low, tuple(range(len(text))), len(text))
     out: list[str] = []
     origin: list[int] = []
-    for i, ch in enumerate(text.translate(_APOSTROPHES)):
+    for i, ch in enumerate(unified):
         low = ch.lower()
         out.append(low)
         origin.extend([i] * len(low))
@@ -65,15 +84,18 @@ def lower(text: str) -> Mapped:
 
 def fold(src: Mapped, drop_fillers: bool = True) -> Mapped:
     """Accents stripped, punctuation/apostrophes/hyphens to spaces, fillers removed, spaces collapsed."""
-    chars: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(src.text):
-        folded = _fold_char(ch)
-        for c in folded:
-            chars.append(c)
-            origin.append(src.origin[i] if i < len(src.origin) else src.original_length)
+    text = src.text.translate(_FOLD_TABLE)  # C speed; fills the table with any new character
+    if len(src.origin) == len(src.text) and _NOT_ONE.isdisjoint(src.text):
+        origin: list[int] | tuple[int, ...] = src.origin  # one character for one: the same map
+    else:
+        chars: list[str] = []
+        origin = []
+        for i, ch in enumerate(src.text):
+            for c in _fold_char(ch):
+                chars.append(c)
+                origin.append(src.origin[i] if i < len(src.origin) else src.original_length)
+        text = "".join(chars)
     # Collapse whitespace and drop filler words, keeping the map.
-    text = "".join(chars)
     out: list[str] = []
     out_origin: list[int] = []
     for m in re.finditer(r"\S+", text):
