@@ -338,6 +338,79 @@ async def scenario_asterisk_restart(workdir: Path, _n: int) -> FaultResult:
         pbx.remove()
 
 
+async def scenario_serve_restart(workdir: Path, _n: int) -> FaultResult:
+    """`standardiste serve` (the real CLI, demo practice) restarted: from SIGTERM to its ARI application
+    registered again, i.e. the time during which new calls go straight to the waiting line."""
+    import shutil
+    import subprocess
+
+    from standardiste.pbx import free_port
+
+    data = Path(tempfile.mkdtemp(prefix="bench-serve-", dir=workdir))
+    cfg = free_asterisk_config()
+    demo = (REPO / "src" / "standardiste" / "data" / "demo.toml").read_text(encoding="utf-8")
+    demo = demo.replace('data_dir = "var/demo"', f'data_dir = "{data}"')
+    demo = re.sub(r"sip_port = \d+", f"sip_port = {cfg.sip_port}", demo)
+    demo = re.sub(r"http_port = \d+", f"http_port = {cfg.http_port}", demo)
+    demo = re.sub(r"ami_port = \d+", f"ami_port = {cfg.ami_port}", demo)
+    demo += f"\n[deployment.dashboard]\nport = {free_port()}\n\n[deployment.agi]\nport = {free_port()}\n"
+    config = data / "standardiste.toml"
+    config.write_text(demo, encoding="utf-8")
+    exe = str(Path(sys.executable).with_name("standardiste"))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    run = subprocess.run(  # noqa: ASYNC221 - a bench step, nothing else runs meanwhile
+        [exe, "pbx", "start", "--config", str(config)], capture_output=True, text=True, env=env
+    )
+    if run.returncode != 0:
+        raise RuntimeError(run.stdout + run.stderr)
+    from standardiste.config import load_config
+    from standardiste.pbx import deployment_instance
+
+    pbx = deployment_instance(load_config(config).deployment)
+    log = open(data / "serve.log", "ab")  # noqa: SIM115, ASYNC230 - closed below
+
+    def registered() -> bool:
+        try:
+            return pbx.app_name in pbx.rx("ari show apps", timeout=3)
+        except Exception:
+            return False
+
+    async def serve_up() -> tuple[subprocess.Popen[bytes], float]:
+        started = time.monotonic()
+        proc = subprocess.Popen([exe, "serve", "--config", str(config)], stdout=log, stderr=log, env=env)  # noqa: ASYNC220
+        while not await asyncio.to_thread(registered):
+            if proc.poll() is not None:
+                raise RuntimeError(f"serve exited: {(data / 'serve.log').read_text()[-2000:]}")
+            if time.monotonic() - started > 240:
+                raise RuntimeError("serve did not register its ARI application in 240 s")
+            await asyncio.sleep(0.1)
+        return proc, time.monotonic() - started
+
+    try:
+        first, cold_s = await serve_up()
+        await asyncio.sleep(2.0)
+        stop_at = time.monotonic()
+        first.terminate()
+        await asyncio.to_thread(first.wait, 60)
+        exit_s = time.monotonic() - stop_at
+        second, warm_s = await serve_up()
+        gap = time.monotonic() - stop_at
+        second.terminate()
+        await asyncio.to_thread(second.wait, 60)
+        return FaultResult(
+            "serve_restart", 0, 0, 0, 0, 0, None, None,
+            "the real `standardiste serve` (demo practice, default recognizer); systemd adds RestartSec "
+            "(0.2 s in deploy/standardiste.service); meanwhile new calls go to the waiting line",
+            {"first_start_s": round(cold_s, 2), "stop_s": round(exit_s, 2), "restart_s": round(warm_s, 2),
+             "gap_s": round(gap, 2)},
+        )  # fmt: skip
+    finally:
+        log.close()
+        stop = [exe, "pbx", "stop", "--now", "--config", str(config)]
+        subprocess.run(stop, capture_output=True, env=env)  # noqa: ASYNC221
+        shutil.rmtree(pbx.instance_dir, ignore_errors=True)
+
+
 SCENARIOS: dict[str, Callable[[Path, int], Awaitable[FaultResult]]] = {
     "kill9_one": scenario_kill9_one,
     "kill9_many": scenario_kill9_many,
@@ -347,6 +420,7 @@ SCENARIOS: dict[str, Callable[[Path, int], Awaitable[FaultResult]]] = {
     "reception_busy": scenario_reception_busy,
     "reception_unregistered_kill9": scenario_unregistered,
     "asterisk_planned_restart": scenario_asterisk_restart,
+    "serve_restart": scenario_serve_restart,
 }
 
 

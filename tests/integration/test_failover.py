@@ -275,3 +275,26 @@ async def test_drain_limit_cuts_the_calls_still_up(
     result = await pbx.drain(limit_s=2)
     assert not result.drained and result.calls_cut >= 1
     await call.wait_disconnected(10)
+
+
+@pytest.mark.slow
+async def test_the_real_server_runs_a_guardian_that_frees_its_callers(
+    pbx: PbxInstance, demo_config: object, tmp_path: Path, prompt_cache: Path, phone_factory: PhoneFactory
+) -> None:
+    """`standardiste serve`'s VoiceApp starts the guardian; when the guardian's pipe closes (what the
+    kernel does when the server process dies), its live call goes on to reception."""
+    from tests.integration.test_e2e_dashboard_call import running_server, start_call
+
+    reception = await phone_factory(pbx.reception, answer=HUMAN)
+    async with running_server(pbx, demo_config, tmp_path, prompt_cache) as server:  # type: ignore[arg-type]
+        guardian = server.voice.guardian
+        assert guardian is not None and guardian.alive()
+        caller = await phone_factory(pbx.phone("caller1"))
+        call, _record = await start_call(server, caller, pbx)
+        assert server.voice._heartbeat is not None
+        server.voice._heartbeat.cancel()  # the server "dies": no more heartbeats, pipe closed
+        await asyncio.to_thread(guardian.close)
+        await reception.wait_incoming(10)
+        assert not call.ended
+        assert "GUARDIAN=1" in pbx.log_path.read_text(errors="replace")
+        await call.hangup()
