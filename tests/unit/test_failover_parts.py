@@ -209,3 +209,11 @@ def test_hold_music_is_a_quiet_loop() -> None:
 
     samples = np.frombuffer(pcm, dtype="<i2").astype(float)
     assert 500 < np.sqrt(np.mean(samples**2)) < 8000
+
+
+def test_the_controller_targets_exist_in_the_dialplan() -> None:
+    from standardiste.pbx.dialplan import MESSAGE, QUEUE, RECEPTION, URGENT
+
+    for target in (RECEPTION, URGENT, QUEUE, MESSAGE):
+        assert f"exten => {target.extension},1," in TEMPLATES
+    assert "[standardiste-accueil]" in TEMPLATES and "ringinuse = no" in TEMPLATES

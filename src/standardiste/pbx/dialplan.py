@@ -14,6 +14,11 @@ INBOUND_CONTEXT = "standardiste-inbound"
 TRANSFER_CONTEXT = "standardiste-transfer"
 RECEPTION_EXTENSION = "reception"
 URGENT_EXTENSION = "urgent"  # emergencies: caller id prefixed "URGENT", may ring more phones
+# The reception's waiting line (ringback, emergency sentence first when the caller must wait,
+# app_queue) and the message box (emergency sentence, recording filed in the inbox). The
+# controller may send a caller there directly: closed hours (MESSAGE), overload (QUEUE).
+QUEUE_EXTENSION = "queue"
+MESSAGE_EXTENSION = "message"
 TRANSFER_PRIORITY = 1
 
 # Outbound calls (reminders): originate the callee into this context/extension so the
@@ -50,3 +55,5 @@ class TransferTarget:
 
 RECEPTION = TransferTarget(TRANSFER_CONTEXT, RECEPTION_EXTENSION)
 URGENT = TransferTarget(TRANSFER_CONTEXT, URGENT_EXTENSION)
+QUEUE = TransferTarget(TRANSFER_CONTEXT, QUEUE_EXTENSION)
+MESSAGE = TransferTarget(TRANSFER_CONTEXT, MESSAGE_EXTENSION)
