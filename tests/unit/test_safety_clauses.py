@@ -259,3 +259,12 @@ def test_a_bad_red_flag_file_stops_the_start(
 
 def test_packaged_file_is_the_one_documented() -> None:
     assert packaged_red_flags().name == "red_flags.yml" and packaged_red_flags().exists()
+
+
+def test_an_emergency_at_the_end_of_a_2000_character_turn(engine: LocalUnderstander) -> None:
+    text = ("bonjour je voudrais un rendez-vous pour le suivi de mon diabète " * 30)[
+        :1950
+    ] + " he can't breathe"
+    assert len(text) <= 2000
+    result = engine.parse(text, NOW)
+    assert result.urgency is Urgency.URGENT and result.emergency_rule == "breathing"

@@ -52,9 +52,6 @@ MAX_CHARS = 1000
 UNDERSTAND_CHARS = 300
 # A classifier-only emergency below this is too vague to act on: clarify instead (rules are not affected).
 EMERGENCY_MIN_CONFIDENCE = 0.35
-# A classifier emergency about a red flag the rules heard only in the past ("un infarctus il y a dix
-# ans") is dropped below this confidence; above it, one check question.
-CLASSIFIER_OVER_PAST = 0.8
 _LONGEST_WORD = 25  # "anticonstitutionnellement" is 25 letters
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -116,6 +113,12 @@ class LocalUnderstander:
 
         # 1. Emergency rules first; nothing below may lower their verdict.
         verdict = self.safety.assess(folded_digits.text)
+        if verdict.urgency is not Urgency.URGENT and len(text) > MAX_CHARS:
+            # A runaway turn: the safety net (cheap) also reads its tail, up to urgency.MAX_CHARS.
+            tail = fold(lower(_CONTROL.sub(" ", text[MAX_CHARS - 80 : urgency_rules.MAX_CHARS])))
+            tail_verdict = self.safety.assess(tail.text)
+            if tail_verdict.urgency is Urgency.URGENT:
+                verdict = tail_verdict
         if verdict.urgency is not Urgency.URGENT and not any(
             len(word) <= _LONGEST_WORD for word in plain.text.split()
         ):
@@ -145,7 +148,10 @@ class LocalUnderstander:
         level, red_flag = verdict.level, verdict.red_flag
         if intent is Intent.EMERGENCY:
             # The classifier may raise urgency, never lower it: its guess alone means one check question.
-            past_only = verdict.suppressed is not None and level is None and confidence < CLASSIFIER_OVER_PAST
+            # The rules placed the red flag it reacts to in a long-past, negated or death clause ("un
+            # infarctus il y a dix ans", "pas de douleur"): the classifier, keyword-driven, is not asked
+            # about tense; since suppression is per clause, a live clause elsewhere still fires the rules.
+            past_only = verdict.suppressed is not None and level is None and not verdict.distress
             if (verdict.said_not_urgent and not verdict.distress) or past_only:
                 # "c'est pas urgent", or a red flag the rules placed in the past: take the next guess.
                 ranked = [r for r in ranked if r[0] is not Intent.EMERGENCY] or [(Intent.OUT_OF_SCOPE, 0.0)]

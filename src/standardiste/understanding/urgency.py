@@ -115,6 +115,10 @@ _DISTRESS = re.compile(
     r"|envoyez (?:moi )?quelqu un|besoin d aide|c est une urgence|urgence urgence|je panique|help"
     r"|emergency|please hurry)\b"
 )
+_NOT_GRAVE = re.compile(
+    r"\b(?:pas|rien de|ni) (?:tres |si |du tout )?(?:grave|urgent|presse)\b|\bpas (?:une|d) urgence\b"
+)
+_DENIABLE = frozenset({"urgent", "urgence", "grave", "presse", "pas", "c", "est"})
 _DISTRESS_WORDS = frozenset(
     {"vite", "aide", "aidez", "venez", "secours", "urgence", "urgent", "docteur", "grave", "help", "please"}
 )
@@ -268,12 +272,17 @@ def _asr_clean(text: str) -> tuple[str, str | None]:
         for size in (3, 2, 1):
             if i + 2 * size <= len(toks) and toks[i : i + size] == toks[i + size : i + 2 * size]:
                 chunk = toks[i : i + size]
+                times = 2
+                while toks[i + times * size : i + (times + 1) * size] == chunk:
+                    times += 1
                 words = set(chunk)
+                content = [w for w in chunk if w not in _BENIGN_REPEAT and len(w) >= 4]
+                # A stutter ("c est c est") is noise; "vite vite", a word said three times, is distress.
                 if distress is None and (
-                    words & _DISTRESS_WORDS or (size >= 2 and not words <= _BENIGN_REPEAT)
+                    words & _DISTRESS_WORDS or (times >= 3 and content) or (size == 3 and len(content) >= 2)
                 ):
                     distress = " ".join(chunk)
-                i += size  # keep the second copy
+                i += (times - 1) * size  # keep the last copy
                 repeated = True
                 break
         if repeated:
@@ -593,8 +602,9 @@ class SafetyNet:
         states = self._qualify(clauses)
         distress_m = _DISTRESS.search(text)
         distress = repeated or (distress_m.group() if distress_m else None)
-        if distress and re.search(r"\b(?:pas|rien de|ni) (?:tres |si )?grave\b|\bpas une urgence\b", text):
-            distress = repeated  # "ce n'est pas grave", "ce n'est pas une urgence"
+        if distress and _NOT_GRAVE.search(text):
+            # "ce n'est pas grave", "pas urgent urgent": what was denied is no distress.
+            distress = repeated if repeated and not set(repeated.split()) <= _DENIABLE else None
 
         live = [s for s in states if not s.history]
         # Units: each clause, and each pair of neighbouring clauses (a flag said across a "et").
