@@ -33,7 +33,7 @@ MAX_CHARS = 1000  # dates are read in the first thousand characters of a turn
 MAX_WINDOW_WORDS = 6
 MAX_WINDOWS = 8
 MAX_FOUND = 8  # dates kept per utterance
-DUCKLING_BUDGET_S = 0.020  # Duckling's CPU per utterance, all windows together (child process)
+DUCKLING_BUDGET_S = 0.015  # Duckling's CPU per utterance, all windows together (child process)
 
 
 @dataclass(frozen=True, slots=True)
