@@ -37,6 +37,11 @@ from standardiste.config import PracticeConfig, load_config
 from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
 
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
 TZ = ZoneInfo("Europe/Paris")
 ROOT = Path(__file__).resolve().parent
 
@@ -335,6 +340,7 @@ def main() -> int:
         "goal": "find_slots p95 <= 20 ms",
         "results": results,
     }
+    report["context"] = describe("none (agenda queries, no speech)", "none")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"saved {args.out}")

@@ -32,6 +32,11 @@ from standardiste.testphone import PhoneCall, PhoneError, TestPhone, find_refere
 from standardiste.testphone.audio import chirps
 from standardiste.testphone.phone import MAX_CALLS_PER_PROCESS
 
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 ECHO_EXTENSION = "*43"
@@ -306,6 +311,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))  # tests.fixtures for secrets
     results = asyncio.run(main_async(args))
+    context = describe("none (media only: echo extension or the number given)", "pjsua2 phones: chirp signal")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -314,6 +320,7 @@ def main() -> None:
                 "note": "shared 2-core machine: other test runs were going on",
                 "number": args.number,
                 "results": [asdict(r) for r in results],
+                "context": context,
             },
             indent=1,
         )

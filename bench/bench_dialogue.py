@@ -22,6 +22,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCRIPTS = sorted((ROOT / "tests" / "data").glob("scripted_calls*.jsonl"))
 DEFAULT_NOW = "2026-11-24T10:00:00+01:00"  # the reference the scripts are written for (a Tuesday)
@@ -117,6 +122,7 @@ def main() -> int:
     print(f"understander load: {figures['understander_load_s']} s; whole run: {figures['wall_s']} s")
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    figures["context"] = describe("none (scripted text and key turns)", "none")
     args.out.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"saved {args.out}")
     return 0

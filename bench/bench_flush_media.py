@@ -22,6 +22,11 @@ from standardiste.telephony.leg import AriCallLeg
 from standardiste.testphone import TestPhone, sound_segments
 from standardiste.testphone.audio import tone
 
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
 
 async def trial(pbx: Any, phone: Any, flush: bool, lead: int) -> str:
     ari = AriClient(pbx.ari_url, pbx.ari_user, pbx.ari_password, pbx.app_name)
@@ -104,6 +109,11 @@ async def main() -> None:
         note = (
             "The phone-side path (pjsua2 jitter buffer, recording, 20 ms analysis frames) adds a constant of "
             "about 150-200 ms to every row; compare rows."
+        )
+        ctx = describe("none (playback only)", "a pjsua2 phone recording a tone played by Asterisk")
+        note += (
+            f" Recogniser: {ctx['recogniser']}. Audio source: {ctx['audio_source']}. "
+            f"Machine load (1/5/15 min): {ctx['machine_load_1_5_15min']}."
         )
         out.write_text(f"# FLUSH_MEDIA on barge-in ({stamp})\n\n" + "\n".join(lines) + f"\n\n{note}\n")
     finally:

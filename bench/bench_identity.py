@@ -30,6 +30,11 @@ from standardiste.integration.lookup import caller_lookup
 from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
 
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
 TZ = ZoneInfo("Europe/Paris")
 ROOT = Path(__file__).resolve().parent
 LAST = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"]
@@ -107,6 +112,7 @@ def main() -> None:
         "note": "shared 2-core machine with other helpers' tests running; relative figures matter",
         "results": results,
     }
+    out["context"] = describe("none (text turns)", "none")
     (ROOT / "results").mkdir(exist_ok=True)
     (ROOT / "results" / "identity.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
 

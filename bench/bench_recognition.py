@@ -23,6 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.fixtures.speech_corpus
 
@@ -195,6 +200,9 @@ async def main() -> int:
         for n, m in entry["memory"].items():
             print(f"{name}: {n} calls: {m['per_call_mb']} MB per call (idle {m['rss_idle_mb']} MB)")
         results["backends"][name] = entry
+    results["context"] = describe(
+        "each backend in 'backends': " + ", ".join(results["backends"]), "recorded French speech corpora"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"written {args.out}")

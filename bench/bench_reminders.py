@@ -34,6 +34,11 @@ from standardiste.reminders.service import ReminderService
 from standardiste.reminders.store import DONE, REMINDER, JobSpec, ReminderStore
 from standardiste.storage.db import Database
 
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
 RESULTS = Path(__file__).parent / "results" / "reminders.json"
 
 
@@ -195,6 +200,7 @@ async def main() -> None:
                 )
         finally:
             server.stop()
+    results["context"] = describe("none (reminder scheduling, no calls placed)", "none")
     print(json.dumps(results, indent=2))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

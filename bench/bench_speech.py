@@ -23,6 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.fixtures.speech (model path helper)
 
@@ -277,6 +282,8 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
         "# Speech benchmarks",
         "",
         f"Machine: {res['machine']}; load average at start {res['loadavg']}. "
+        f"Recogniser: {res.get('context', {}).get('recogniser', '?')}. "
+        f"Audio source: {res.get('context', {}).get('audio_source', '?')}. "
         "The build machine is shared with other jobs: treat the figures as orders of magnitude.",
         "",
         "## espeak-ng synthesis (French, fr+f2, slin16 out)",
@@ -381,6 +388,10 @@ def main() -> int:
     if "vosk" in parts:
         print("Vosk...", flush=True)
         res["vosk"] = bench_vosk([1, 5] if args.quick else [1, 5, 10])
+    res["context"] = describe(
+        "Vosk in part 'vosk'; none in the synthesis and turn-detection parts",
+        "synthesised French (espeak-ng) and recorded human speech, per part",
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "speech.json").write_text(
         json.dumps(res, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

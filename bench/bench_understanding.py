@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import os
 
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
 # One core, one BLAS thread: the goal is p95 per utterance on one core.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
@@ -280,6 +285,7 @@ def main() -> int:
         f"date accuracy {h['date_accuracy']:.3f} ({h['dates']})"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    report["context"] = describe("none (transcripts given as text)", "none")
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"saved {RESULTS.relative_to(ROOT)}")
     return 0

@@ -26,6 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 CLK = os.sysconf("SC_CLK_TCK")
@@ -342,12 +347,19 @@ def write_results(result: dict[str, Any]) -> None:
         name += f"-{result['vosk_workers']}workers"
     result["machine"] = {"cpus": os.cpu_count(), "note": "2-core machine shared with other jobs"}
     result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    result["context"] = describe(
+        result["recognizer"] if result["recognizer"] != "keypad" else "keypad only (no recogniser)",
+        "pjsua2 phones playing a synthesised French utterance (espeak-ng)",
+    )
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
     lines = [
         f"# Voice loop benchmark ({result['recognizer']}, decoding threads: {result.get('vosk_workers')}, "
         f"{result['date']})",
         "",
         f"Controller idle RSS: {result.get('controller_idle_rss_mb')} MB (shared model and code included).",
+        "",
+        f"Recogniser: {result['context']['recogniser']}. Audio source: {result['context']['audio_source']}. "
+        f"Machine load (1/5/15 min) when written: {result['context']['machine_load_1_5_15min']}.",
         "",
         "| calls | greeting p50/p95/max ms | reply p50/p95 ms (n) | of which recogniser p50/p95 "
         "| barge-in stop p50/p95 ms | CPU %/call | RSS/call MB "
