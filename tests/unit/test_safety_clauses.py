@@ -268,3 +268,48 @@ def test_an_emergency_at_the_end_of_a_2000_character_turn(engine: LocalUnderstan
     assert len(text) <= 2000
     result = engine.parse(text, NOW)
     assert result.urgency is Urgency.URGENT and result.emergency_rule == "breathing"
+
+
+# Phrasings written apart from the generator's templates (the way callers say them).
+MORE_VITAL = [
+    "il fait un malaise il est tout blanc et il répond pas",
+    "elle respire bizarrement et elle est toute bleue",
+    "elle a du mal à reprendre son souffle",
+    "ma fille a avalé des comprimés de doliprane",
+    "j'ai pris 20 comprimés",
+    "ma mère est tombée dans la salle de bain et elle ne peut plus se relever elle est confuse",
+    "mon fils a mis une pile dans sa bouche et il l'a avalée",
+    "he is not breathing",
+    "je ne sens plus mes jambes d'un coup",
+    "elle a des plaques partout et la gorge qui serre",
+    "il a une douleur au thorax",
+    "le bébé respire pas bien il creuse le ventre",
+    "mon mari ne se réveille pas il est diabétique",
+    "il fait une crise il tremble de partout et il bave",
+    "ma femme parle bizarrement depuis ce matin et son bras est tout mou",
+    "mon fils a été piqué par une abeille il a du mal à respirer",
+    "elle est enceinte de 7 mois et elle perd du sang",
+    "j'ai avalé toute ma boîte de xanax",
+    "le petit a de la fièvre il a 2 mois",
+    "ma fille s'est étouffée avec une cacahuète elle devient bleue",
+    "il ne réagit pas quand je lui parle",
+]
+
+
+@pytest.mark.parametrize("text", MORE_VITAL)
+def test_more_vital_phrasings(text: str) -> None:
+    assert rules(text).level == "vital"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "il est tombé malade et il vomit",
+        "le secrétariat il répond pas",
+        "j'ai pris 2 comprimés de doliprane ce matin",
+        "le docteur ne répond pas au téléphone il est tombé en panne",
+        "ça tombe bien le secrétariat ne répond pas",
+    ],
+)
+def test_more_ordinary_phrasings(text: str) -> None:
+    assert rules(text).level != "vital"

@@ -547,7 +547,7 @@ def _qualifier_rank(states: Sequence[_ClauseState]) -> int:
 
 
 _NEGATION_INSIDE = re.compile(
-    r"\b(?:n (?:a|ont|avait|y a) pas (?:de|d)|aucune?|jamais (?:de|d)|sans (?:fievre|douleur)|no|not)\b"
+    r"\b(?:n (?:a|ont|avait|y a) pas (?:de|d)|aucune?|jamais (?:de|d)|sans (?:fievre|douleur))\b"
 )
 
 
