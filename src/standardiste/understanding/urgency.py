@@ -627,7 +627,9 @@ class SafetyNet:
             start, end, st, unit_states = hit
             rank = _qualifier_rank(unit_states)  # 0 vital, 1 same day, 2 check
             if flag.level == SAME_DAY:
-                rank = max(rank, 1)
+                if rank:  # a same-day sign in the past or in a hypothesis: nothing to do today
+                    continue
+                rank = 1
             if best is None or rank < best[0]:
                 best = (rank, flag, start, end, st)
                 if rank == 0:
