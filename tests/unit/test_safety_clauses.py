@@ -313,3 +313,9 @@ def test_more_vital_phrasings(text: str) -> None:
 )
 def test_more_ordinary_phrasings(text: str) -> None:
     assert rules(text).level != "vital"
+
+
+def test_infant_fever_is_under_three_months() -> None:
+    assert rules("mon bébé de 6 semaines a 38").level == "vital"
+    assert rules("mon bébé a de la fièvre").level == "vital"  # no age said: doubt stays an alarm
+    assert rules("le bébé de 8 mois a de la fièvre").level is None
