@@ -90,7 +90,7 @@ async def rig(
         await component.start()
         service = component.service
         assert await wait_until(lambda: service.is_leader, 10)
-        rig = Rig(app, agenda, ReminderStore(app.db), phone, component)
+        rig = Rig(app, agenda, ReminderStore(app.db, app.call_log.cipher), phone, component)
         made.append(rig)
         return rig
 
