@@ -281,6 +281,7 @@ async def scenario_reception_busy(workdir: Path, _n: int) -> FaultResult:
     caller = await TestPhone(pbx.phone("caller1")).start()
     try:
         busy = await other.call("ring-reception", answer_timeout=10)
+        await reception.wait_incoming(10)  # her other call (claimed, so the next one is ours)
         dialled = time.monotonic()
         call = await caller.call(pbx.practice_extension)
         await call.wait_answered(10)

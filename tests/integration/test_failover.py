@@ -169,19 +169,23 @@ async def test_busy_one_line_reception_caller_waits_in_line_then_talks(
     """The secretary is on the phone: the caller hears the emergency sentence first, then waits with
     music; when the secretary hangs up, the line rings her and the caller talks to her."""
     from standardiste.pbx.sounds import WAIT
-    from standardiste.speech.tts import EspeakSynthesizer
 
     pbx = await fallback_pbx(pbx_factory)
     await asyncio.to_thread(add_dialplan, pbx, RING_RECEPTION)
     reception = await phone_factory(pbx.reception, answer=HUMAN)
     other = await phone_factory(pbx.phone("caller2"))
     busy = await other.call("ring-reception", answer_timeout=10)
+    await reception.wait_incoming(10)  # her other call (claimed, so the next one is ours)
     caller = await phone_factory(pbx.phone("caller1"))
     call = await caller.call(pbx.practice_extension)  # controller down: straight to the line
     await call.wait_answered(10)
-    await asyncio.sleep(8.0)
+    for _ in range(100):  # the wait prompt, then into the line
+        if await queue_callers(pbx) == 1:
+            break
+        await asyncio.sleep(0.2)
     assert await queue_callers(pbx) == 1
-    wait_prompt = await EspeakSynthesizer().synthesize(WAIT.text.format(emergency="15"))
+    installed = (pbx.sounds_dir / f"{WAIT.name}.wav16").read_bytes()  # what Asterisk plays
+    wait_prompt = installed[44:]
     # "En cas d'urgence, composez le 15" is the first thing said.
     assert find_reference(wait_prompt[: 16000 * 2 * 2], call.heard_pcm(), min_fraction=0.4).found
     assert len(reception.calls) == 1
