@@ -176,8 +176,9 @@ class CallLogStore:
             row.channel_id = record.channel_id
             row.direction = record.direction
             row.caller_id, row.caller_index = self._seal_caller(record.call_id, record.caller_id)
-            row.started_at = record.started_at
-            row.ended_at = record.ended_at
+            # Stored in UTC: SQLite keeps no offset, and readers take a naive time as UTC.
+            row.started_at = _utc(record.started_at)
+            row.ended_at = _utc(record.ended_at) if record.ended_at is not None else None
             row.end_reason = record.end_reason
             row.outcome = str(record.outcome.kind) if record.outcome else None
             # The outcome kind ("emergency", "booked") stays in clear for statistics; its details (which
@@ -263,6 +264,10 @@ class CallLogStore:
             return self.vault.open(entry.recording)
         path = self.recording_path(entry)
         return path.read_bytes() if path is not None else None
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC) if moment.tzinfo is not None else moment
 
 
 def open_transcript(cipher: FieldCipher, stored: str, call_id: str) -> str | None:
