@@ -384,3 +384,14 @@ async def test_recording_is_sealed_after_asterisk_has_finished_it(tmp_path: Path
     for s in (store, restarted):
         s._writer.shutdown(wait=True)
     db.dispose()
+
+
+def test_purge_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg, config = _install(tmp_path)
+    db = Database(config.deployment.sqlalchemy_url)
+    db.migrate()
+    StaffAuth(db).audit("accueil", "view", "/appels/x", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    db.dispose()
+    assert main(["privacy", "purge", "--config", str(cfg)]) == 0
+    assert "1 entrée(s) d'audit" in capsys.readouterr().out
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700

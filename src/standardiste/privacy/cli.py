@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
+from pathlib import Path
 
 from standardiste.cli.common import add_config_option, config_from
 
@@ -150,6 +150,7 @@ def erase_command(args: argparse.Namespace) -> int:
 
 
 def purge_command(args: argparse.Namespace) -> int:
+    from standardiste.clock import clock_from_env
     from standardiste.privacy.retention import purge
 
     config, db = _open(args)
@@ -157,11 +158,11 @@ def purge_command(args: argparse.Namespace) -> int:
         report = purge(
             db,
             config.deployment.privacy.retention_days,
-            dt.datetime.now(dt.UTC),
+            clock_from_env(config.practice.timezone).now(),  # STANDARDISTE_NOW pins it
             _spool_dir(config),
             sealed_dir=_recordings_dir(config),
             audit_retention_days=config.deployment.privacy.audit_retention_days,
-            log_dirs=[d.parent for d in _asterisk_logs(config)][:1],
+            log_dirs=[_spool_dir(config).parent.parent / "log"],
         )
     finally:
         db.dispose()
@@ -182,9 +183,13 @@ def _spool_dir(config):  # type: ignore[no-untyped-def]
 
 
 def _asterisk_logs(config) -> list:  # type: ignore[no-untyped-def]
-    """Asterisk's text logs (they may name callers): scrubbed by erase, rotated files purged."""
+    """Asterisk's text logs and the controller's log file (they may name callers): scrubbed by erase."""
     log_dir = _spool_dir(config).parent.parent / "log"
-    return sorted(p for p in log_dir.glob("*") if p.is_file()) if log_dir.is_dir() else []
+    files = sorted(p for p in log_dir.glob("*") if p.is_file()) if log_dir.is_dir() else []
+    own = config.deployment.log_file  # the controller's own log file and its rotations, when configured
+    if own is not None and Path(own).parent.is_dir():
+        files += sorted(p for p in Path(own).parent.glob(f"{Path(own).name}*") if p.is_file())
+    return files
 
 
 def _print_report(report, what: str) -> int:  # type: ignore[no-untyped-def]
