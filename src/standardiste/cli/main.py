@@ -21,7 +21,7 @@ COMMAND_MODULES = (
     "standardiste.cli.users",  # users add|passwd|list
     "standardiste.cli.redis",  # redis serve
     "standardiste.agenda.cli",  # agenda check|holidays|slots
-    "standardiste.privacy.cli",  # privacy encrypt-existing
+    "standardiste.privacy.cli",  # privacy reseal|rotate-key|init-key|erase|purge
 )
 
 
