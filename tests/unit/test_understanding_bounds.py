@@ -168,15 +168,16 @@ def _cost(engine: LocalUnderstander, text: str) -> float:
     return time.thread_time() - t0 + engine.dates.last_duckling_cpu()
 
 
-def _worst_of(engine: LocalUnderstander, text: str, tries: int = 2) -> float:
-    # The best of two runs: a stray page fault or a cold cache line is not the parser's cost.
+def _best_of(engine: LocalUnderstander, text: str, tries: int = 3) -> float:
+    # The best of three runs: a stray page fault, a cold cache or a neighbour's burst on this shared
+    # machine is not the parser's cost (CPU time already leaves out the time spent waiting for a core).
     return min(_cost(engine, text) for _ in range(tries))
 
 
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=lambda t: repr(t[:24]))
 def test_adversarial_turns_cost_under_50_ms(engine: LocalUnderstander, text: str) -> None:
     engine.parse(text, NOW)  # warm: the first overrun of a kind starts the spare Duckling process
-    cost = _worst_of(engine, text)
+    cost = _best_of(engine, text)
     assert cost < BUDGET_S, f"{cost * 1000:.1f} ms for {text[:60]!r}"
 
 
@@ -190,7 +191,7 @@ def test_adversarial_turns_cost_under_50_ms(engine: LocalUnderstander, text: str
 def test_any_turn_costs_under_50_ms(engine: LocalUnderstander, text: str) -> None:
     cost = _cost(engine, text)
     if cost >= BUDGET_S:
-        cost = _worst_of(engine, text)
+        cost = _best_of(engine, text)
     assert cost < BUDGET_S, f"{cost * 1000:.1f} ms for {text[:80]!r}"
 
 
