@@ -319,3 +319,14 @@ def test_infant_fever_is_under_three_months() -> None:
     assert rules("mon bébé de 6 semaines a 38").level == "vital"
     assert rules("mon bébé a de la fièvre").level == "vital"  # no age said: doubt stays an alarm
     assert rules("le bébé de 8 mois a de la fièvre").level is None
+
+
+def test_an_older_age_said_apart_lowers_infant_fever_to_same_day() -> None:
+    verdict = rules("je voudrais prendre rendez-vous pour mon bébé il a de la fièvre il a un an")
+    assert verdict.level == "same_day" and verdict.red_flag == "infant_fever"
+    assert rules("mon bébé a de la fièvre il a 2 mois").level == "vital"
+
+
+def test_an_insect_bite_that_swells_a_little_is_not_anaphylaxis() -> None:
+    assert rules("j'ai été piqué par un moustique ça gonfle un peu").level != "vital"
+    assert rules("elle est allergique aux arachides elle a la gorge qui gonfle").level == "vital"

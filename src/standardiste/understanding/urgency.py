@@ -311,6 +311,9 @@ class RedFlag:
     patterns: re.Pattern[str] | None  # one alternation of the flag's patterns
     all_of: tuple[re.Pattern[str], ...] = ()
     origin: str = ""
+    # Said anywhere in the live turn, these lower a vital flag to same day (never to nothing):
+    # "mon bébé a de la fièvre, il a un an".
+    downgrade_if: re.Pattern[str] | None = None
 
 
 _PART = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
@@ -402,7 +405,7 @@ def parse_red_flags(doc: Any, origin: str, base_parts: dict[str, str] | None = N
         where = f"{origin}: flags[{n}]"
         if not isinstance(item, dict):
             raise SafetyDataError(f"{where}: doit être un dictionnaire / must be a mapping")
-        unknown = set(item) - {"id", "level", "category", "source", "patterns", "all_of"}
+        unknown = set(item) - {"id", "level", "category", "source", "patterns", "all_of", "downgrade_if"}
         if unknown:
             raise SafetyDataError(f"{where}: clés inconnues / unknown keys {sorted(unknown)}")
         flag_id = item.get("id")
@@ -421,6 +424,9 @@ def parse_red_flags(doc: Any, origin: str, base_parts: dict[str, str] | None = N
         all_of = item.get("all_of") or []
         if not isinstance(patterns, list) or not isinstance(all_of, list) or not (patterns or all_of):
             raise SafetyDataError(f"{where}: 'patterns' ou 'all_of' requis / required")
+        downgrade = item.get("downgrade_if") or []
+        if not isinstance(downgrade, list):
+            raise SafetyDataError(f"{where}: 'downgrade_if' doit être une liste / must be a list")
         if all_of and (len(all_of) < 2 or not all(isinstance(g, list) and g for g in all_of)):
             raise SafetyDataError(f"{where}: 'all_of' = au moins deux listes de motifs / two lists at least")
         flags.append(
@@ -432,6 +438,7 @@ def parse_red_flags(doc: Any, origin: str, base_parts: dict[str, str] | None = N
                 _compile(patterns, parts, f"{where}.patterns") if patterns else None,
                 tuple(_compile(g, parts, f"{where}.all_of[{k}]") for k, g in enumerate(all_of)),
                 origin,
+                _compile(downgrade, parts, f"{where}.downgrade_if") if downgrade else None,
             )
         )
     return flags
@@ -626,6 +633,12 @@ class SafetyNet:
                 continue
             start, end, st, unit_states = hit
             rank = _qualifier_rank(unit_states)  # 0 vital, 1 same day, 2 check
+            if (
+                rank == 0
+                and flag.downgrade_if is not None
+                and any(flag.downgrade_if.search(s.clause.text) for s in live)
+            ):
+                rank = 1
             if flag.level == SAME_DAY:
                 if rank:  # a same-day sign in the past or in a hypothesis: nothing to do today
                     continue
