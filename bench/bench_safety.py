@@ -115,9 +115,8 @@ def main() -> None:
         if c["caught"] + c["missed"]:
             print(f"{category:20s} {c['n']:6d} {c['caught'] / (c['caught'] + c['missed']):8.3f} {'':>13s}")
         else:
-            print(
-                f"{category:20s} {c['n']:6d} {'':>8s} {c['false_alarm']:13d}   levels {dict(negative_levels[category])}"
-            )
+            levels = dict(negative_levels[category])
+            print(f"{category:20s} {c['n']:6d} {'':>8s} {c['false_alarm']:13d}   levels {levels}")
     print(f"recall {recall:.4f}  precision {precision:.4f}  ({len(misses)} missed, {alarms} false alarms)")
     for text in misses[:10]:
         print("  MISSED:", text)
@@ -128,8 +127,8 @@ def main() -> None:
         f"max {max(rules_ms):.2f} ms"
     )
     print(
-        f"normalisation + rules: p50 {statistics.median(path_ms):.2f} ms, p95 {percentile(path_ms, 0.95):.2f} ms,"
-        f" max {max(path_ms):.2f} ms"
+        f"normalisation + rules: p50 {statistics.median(path_ms):.2f} ms, "
+        f"p95 {percentile(path_ms, 0.95):.2f} ms, max {max(path_ms):.2f} ms"
     )
     if engine_ms:
         print(f"whole engine (sample of 500): p50 {engine_ms['p50']} ms, p95 {engine_ms['p95']} ms")
