@@ -220,6 +220,18 @@ class DucklingWorker:
                     return out
                 out.results[int(line["i"])] = json.loads(line["r"])
 
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> bool:
+        """Whether a child is ready to parse, waiting up to `timeout` for the spare after an overrun."""
+        with self._lock:
+            child = self._active
+            if child is not None and child.alive:
+                return True
+            if child is not None:
+                child.kill()
+            self._active = self._spare_ready(timeout)
+            self._start_spare()
+            return self._active is not None
+
     def _replace(self, dead: _Child | None) -> _Child | None:
         if dead is not None:
             dead.kill()
