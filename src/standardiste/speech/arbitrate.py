@@ -112,6 +112,16 @@ def arbitrate(
     return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
 
 
+def prepare_snapping() -> None:
+    """The built-in grammars' phonemes, computed once at start (the first call must not pay for them)."""
+    from standardiste.dialogue.messages import Expect
+
+    for kind in Expect:
+        grammar = grammars.for_kind(kind)
+        if grammar is not None:
+            snap("oui", grammar)
+
+
 class ArbitratedStream:
     """The session's one stream per call, feeding both recognisers and arbitrating each turn."""
 
@@ -192,6 +202,7 @@ class ArbitratedRecognizer:
                 result = load()
                 if asyncio.iscoroutine(result):
                     await result
+        await asyncio.get_running_loop().run_in_executor(None, prepare_snapping)
 
     async def warm_up(self, pcm: bytes, count: int = 1) -> None:
         warm = getattr(self.open, "warm_up", None)

@@ -36,7 +36,7 @@ from standardiste.speech.types import FRAME_BYTES, SAMPLE_RATE, Transcript
 log = logging.getLogger(__name__)
 
 WINDOW_S = 10.0
-MAX_TOKENS = 60
+MAX_TOKENS = 96  # a 10 s window of fast French is ~60 tokens; the cap stops repetition loops
 BEAM_SIZE = 5
 MAX_TURN_AUDIO_S = 60.0  # audio kept per turn; more is dropped (the turn detector caps turns anyway)
 
@@ -46,7 +46,7 @@ class GateSettings:
     """When audio is worth decoding, and when a decode is trusted."""
 
     vad_mode: int = 3  # webrtcvad aggressiveness (0-3)
-    min_voiced_s: float = 0.24  # less voiced audio than this: nothing to decode
+    min_voiced_s: float = 0.1  # less voiced audio than this: nothing to decode ("oui": 0.2 s)
     min_level_dbfs: float = -45.0  # voiced frames quieter than this do not count
     no_speech_prob: float = 0.6  # the model's own no-speech probability above this ...
     low_logprob: float = -0.8  # ... with an average token log-probability below this: dropped

@@ -1,0 +1,162 @@
+"""Spoken calls end to end over real SIP: scripted callers (human French recordings for days, times, dates,
+numbers; SVOX Pico fr-FR for the other sentences; the assistant speaks with espeak-ng) against the real
+VoiceApp with the default recogniser (Whisper base + PocketSphinx grammars), on a pinned clock.
+
+Floors: task success by voice >= 80 %, no emergency missed, nothing booked or moved without the caller's
+own "yes". The test plays one call of each kind (tests/fixtures/spoken_calls.py TEST_SELECTION);
+bench/bench_spoken_calls.py plays them all (SPOKEN_CALLS=all) and writes bench/results/spoken_calls.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from standardiste.app import AriAccess, VoiceApp
+from standardiste.config import Config
+from standardiste.pbx import PbxInstance
+from standardiste.speech.arbitrate import ArbitratedRecognizer
+from standardiste.speech.sphinx import SphinxRecognizer
+from standardiste.speech.tts import EspeakSynthesizer
+from standardiste.speech.whisper_backend import WhisperRecognizer
+from standardiste.storage.db import Database
+from tests.fixtures.clock import running_from
+from tests.fixtures.parts import require_part
+from tests.fixtures.pbx import PhoneFactory
+from tests.fixtures.speech_corpus import voice_dir
+from tests.fixtures.spoken_calls import (
+    TEST_SELECTION,
+    Registry,
+    SpokenCall,
+    load_scripts,
+    now_for_scripts,
+    play_script,
+    summarise,
+    text_run_kinds,
+)
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.slow, pytest.mark.timeout(3600)]
+
+
+@pytest.fixture
+async def spoken_app(
+    pbx: PbxInstance,
+    demo_config: Config,
+    tmp_path: Path,
+    prompt_cache: Path,
+    whisper_recognizer: WhisperRecognizer,
+    understander: Any,
+) -> AsyncIterator[VoiceApp]:
+    require_part(voice_dir("june"), "Debian package asterisk-core-sounds-fr-wav", "scripts/apt-packages.txt")
+    from standardiste.speech import pico
+
+    require_part(pico.available() is None, "SVOX Pico (libttspico0)", "scripts/setup.sh")
+    practice = demo_config.practice.model_copy(
+        update={"booking": demo_config.practice.booking.model_copy(update={"max_per_phone_per_day": 0})}
+    )
+    deployment = demo_config.deployment.model_copy(update={"data_dir": tmp_path})
+    config = demo_config.model_copy(update={"deployment": deployment, "practice": practice})
+    sphinx = SphinxRecognizer(workers=2, cache_dir=tmp_path / "sphinx", timeout_s=30)
+    await sphinx.warm_up()
+    app = VoiceApp(
+        config,
+        AriAccess(pbx.ari_url, pbx.ari_user, pbx.ari_password, pbx.app_name),
+        db=Database(f"sqlite:///{tmp_path / 'std.db'}"),
+        recognizer=ArbitratedRecognizer(whisper_recognizer, sphinx),
+        synthesizer=EspeakSynthesizer(cache_dir=prompt_cache),
+        understander=understander,
+        secrets_=pbx.secrets,
+        clock=running_from(now_for_scripts()),
+    )
+    await app.start()
+    assert app.controller is not None
+    async with asyncio.timeout(10):
+        await app.controller.ari.connected.wait()
+    try:
+        yield app
+    finally:
+        await app.stop()
+        await sphinx.aclose()
+
+
+def _seed(app: VoiceApp, simulator: Any, spec: dict[str, Any]) -> None:
+    setup = spec.get("setup")
+    if not setup:
+        return
+    try:
+        simulator._seed(app._agenda, setup, app.clock.now(), spec["id"])
+    except Exception as err:  # already there from an earlier call (not cancelled): keep it
+        print(f"seed {spec['id']}: {err}")
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+async def test_spoken_calls_reach_the_callers_goals(
+    pbx: PbxInstance, spoken_app: VoiceApp, phone_factory: PhoneFactory, simulator: Any, understander: Any
+) -> None:
+    scripts = load_scripts()
+    wanted = os.environ.get("SPOKEN_CALLS", "")
+    if wanted != "all":
+        scripts = [s for s in scripts if s["id"] in (wanted.split(",") if wanted else TEST_SELECTION)]
+    for spec in scripts:
+        spec["kinds"] = text_run_kinds(spec, simulator, understander)
+    parallel = max(1, int(os.environ.get("SPOKEN_PARALLEL", "1")))
+    names = [f"caller{i + 1}" for i in range(parallel)]
+    phones = {name: await phone_factory(pbx.phone(name)) for name in names}
+    registry = Registry()
+    spoken_app.new_conversation = registry.hook(spoken_app.new_conversation)  # type: ignore[method-assign]
+    seeded = [s for s in scripts if s.get("setup")]
+    plain = [s for s in scripts if not s.get("setup")]
+    queues: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    queues[names[0]] += seeded  # the calls on seeded appointments one after another, on one phone
+    for i, spec in enumerate(plain):
+        queues[names[(i + 1) % parallel] if parallel > 1 else names[0]].append(spec)
+    results: list[SpokenCall] = []
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.monotonic()
+
+    async def worker(name: str) -> None:
+        for spec in queues[name]:
+            _seed(spoken_app, simulator, spec)
+            try:
+                result = await play_script(spec, phones[name], name, pbx.practice_extension, registry)
+            except Exception as err:  # a call that broke down counts as a failure, the run goes on
+                result = SpokenCall(spec["id"], spec.get("expect") or {}, problems=[f"error: {err!r}"])
+                result.emergency_expected = result.expect.get("kind") == "emergency_transferred"
+            print(f"{result.id}: {'ok' if result.ok else result.problems} ({result.seconds:.0f} s)")
+            results.append(result)
+            await asyncio.sleep(1.0)
+
+    await asyncio.gather(*(worker(n) for n in names))
+    wall = time.monotonic() - started
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    assert spoken_app.controller is not None
+    latencies: list[float] = []
+    while not spoken_app.controller.ended.empty():
+        latencies += spoken_app.controller.ended.get_nowait().reply_latencies_ms
+    summary = summarise(results, latencies)
+    cpu_s = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+    summary.update(
+        wall_s=round(wall, 1),
+        parallel=parallel,
+        cpu_s_per_call=round(cpu_s / max(1, len(results)), 2),
+        max_rss_mb=round(cpu1.ru_maxrss / 1024, 1),
+    )
+    print("\n" + json.dumps(summary, ensure_ascii=False, indent=1))
+    out = os.environ.get("SPOKEN_RESULTS")
+    if out:
+        report = {"summary": summary, "calls": [r.to_json() for r in results]}
+        await asyncio.to_thread(_write, Path(out), json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+    assert not summary["emergencies_missed"], summary
+    assert not summary["unconfirmed_bookings"], summary
+    assert summary["task_success"] >= 0.8, summary
