@@ -14,9 +14,11 @@ from standardiste.speech.arbitrate import ArbitratedRecognizer
 from standardiste.speech.keypad_backend import KeypadOnlyRecognizer
 from standardiste.speech.select import load_recognizer, load_recognizer_ready, looks_french
 from standardiste.speech.vosk_backend import VoskRecognizer
+from standardiste.speech.whisper_model import find_whisper_model
 from tests.fixtures.parts import missing_part
 
 FR = "vosk-model-small-fr-0.22"
+INSTALLED_WHISPER = find_whisper_model()  # before the tests point the cache elsewhere
 
 
 class FakeSphinx:
@@ -182,3 +184,25 @@ async def test_ready_recogniser_is_loaded_and_warmed(tmp_path: Path, vosk_ko_mod
     assert isinstance(choice.recognizer, VoskRecognizer)
     assert choice.recognizer.loaded and choice.recognizer.idle_recognizers() == 1
     choice.recognizer.shutdown()
+
+
+def test_whisper_wins_in_auto_paired_with_sphinx(tmp_path: Path, fake_sphinx: None) -> None:
+    from standardiste.speech.whisper_backend import WhisperRecognizer
+
+    if INSTALLED_WHISPER is None:
+        missing_part("the Whisper base model", "run scripts/setup.sh (models install whisper)")
+    models = tmp_path / "data" / "models"
+    models.mkdir(parents=True)
+    (models / "whisper-base-ct2").symlink_to(INSTALLED_WHISPER)
+    choice = load_recognizer(deployment(tmp_path))
+    assert choice.backend == "whisper" and isinstance(choice.recognizer, ArbitratedRecognizer)
+    assert isinstance(choice.recognizer.open, WhisperRecognizer)
+    assert isinstance(choice.recognizer.grammar, FakeSphinx)
+    assert choice.recognizer.open_vocabulary and choice.recognizer.understands_french
+    assert "Whisper" in choice.explanation and "questions fermées" in choice.explanation
+    assert not choice.recognizer.open.engine.loaded  # cheap: the model loads at start-up, off the loop
+
+
+def test_whisper_asked_but_missing_says_how_to_install(tmp_path: Path, fake_sphinx: None) -> None:
+    choice = load_recognizer(deployment(tmp_path, recognizer="whisper"))
+    assert choice.backend == "keypad" and "models install whisper" in choice.explanation
