@@ -94,6 +94,6 @@ def run(args: argparse.Namespace) -> int:
         print("Aucun créneau.")
     for slot in found:
         name = practice.practitioner(slot.practitioner_id).name
-        day = WEEKDAYS_FR[slot.start.weekday()]
-        print(f"{day} {slot.start:%d/%m/%Y %H:%M}  {name}  ({slot.appointment_type})")
+        weekday = WEEKDAYS_FR[slot.start.weekday()]
+        print(f"{weekday} {slot.start:%d/%m/%Y %H:%M}  {name}  ({slot.appointment_type})")
     return 0
