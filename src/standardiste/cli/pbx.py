@@ -206,7 +206,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 1
     try:
         apps = pbx.rx("ari show apps")
-        connected = pbx.app_name in apps
+        connected = pbx.app_name in apps.split()  # not "<app>-dialer" (the reminders' event app)
     except PbxError:
         connected = False
     _say(
