@@ -275,6 +275,21 @@ class AsteriskConfig(_Model):
     )
     queue_max_wait_s: Annotated[int, Field(ge=10, le=1800)] = 120
     message_max_s: Annotated[int, Field(ge=10, le=600)] = 120
+    # Cluster node (docs/scale.md): the Kamailio addresses whose calls this Asterisk takes without
+    # authentication (the pjsip "edge" endpoint, matched by source address, into standardiste-inbound).
+    edge_addresses: list[str] = Field(default_factory=list)
+
+    @field_validator("edge_addresses")
+    @classmethod
+    def _edges(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_address(item)
+            except ValueError:
+                raise ValueError(f"adresse IP attendue / IP address expected: {item!r}") from None
+        return value
 
     @field_validator("bind")
     @classmethod
@@ -389,6 +404,81 @@ class CalDavConfig(_Model):
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
 
 
+def _ip(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"adresse IP attendue / IP address expected: {value!r}") from None
+    return value
+
+
+class ClusterNode(_Model):
+    """One node (Asterisk + controller) behind Kamailio, as the edge reaches it."""
+
+    name: Annotated[str, Field(pattern=_ID_RE)]
+    address: str
+    sip_port: Annotated[int, Field(gt=0, lt=65536)] = 5060
+
+    _check_address = field_validator("address")(classmethod(lambda cls, v: _ip(v)))
+
+
+class EdgeConfig(_Model):
+    """Kamailio, the cluster's SIP entry point (role "edge"): where it listens and the nodes it probes
+    with SIP OPTIONS (docs/scale.md)."""
+
+    listen: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 5060
+    nodes: Annotated[list[ClusterNode], Field(min_length=1)]
+    # A node leaves the set after `probe_failures` unanswered probes sent every `probe_interval_s`, each
+    # waiting `probe_timeout_ms`: with 1 s, 2 and 1000 ms it leaves 2 to 4 s after it stops answering.
+    probe_interval_s: Annotated[int, Field(ge=1, le=60)] = 1
+    probe_failures: Annotated[int, Field(ge=1, le=10)] = 2
+    probe_timeout_ms: Annotated[int, Field(ge=200, le=10000)] = 1000
+    # Probes a node must answer again before it rejoins.
+    probe_successes: Annotated[int, Field(ge=1, le=10)] = 1
+    children: Annotated[int, Field(ge=1, le=64)] = 2
+
+    _check_listen = field_validator("listen")(classmethod(lambda cls, v: _ip(v)))
+
+    @model_validator(mode="after")
+    def _unique(self) -> EdgeConfig:
+        names = [n.name for n in self.nodes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"nœud en double / duplicate node name in {names}")
+        targets = [(n.address, n.sip_port) for n in self.nodes]
+        if len(set(targets)) != len(targets):
+            raise ValueError("deux nœuds à la même adresse / two nodes at the same address and port")
+        if (self.listen, self.port) in targets:
+            raise ValueError("Kamailio écoute à l'adresse d'un nœud / edge listens on a node's address")
+        return self
+
+    @property
+    def worst_leave_s(self) -> float:
+        """The longest a silent node stays in the set: its last answered probe just before it died."""
+        return self.probe_failures * max(self.probe_interval_s, self.probe_timeout_ms / 1000) + (
+            self.probe_interval_s
+        )
+
+
+class ClusterConfig(_Model):
+    """This machine's role. "single": one server, everything local (the default). "node": Asterisk +
+    controller behind Kamailio, sharing PostgreSQL (database_url) and Redis over TCP (redis.url) with
+    the other nodes. "edge": the Kamailio machine (`standardiste cluster kamailio-config`)."""
+
+    role: Literal["single", "node", "edge"] = "single"
+    # This node's name in the shared call log and dashboard (unique in the cluster).
+    node_name: Annotated[str, Field(pattern=_ID_RE)] = "node1"
+    edge: EdgeConfig | None = None
+
+    @model_validator(mode="after")
+    def _role(self) -> ClusterConfig:
+        if self.role == "edge" and self.edge is None:
+            raise ValueError("role edge : section [deployment.cluster.edge] requise / edge section required")
+        return self
+
+
 class DeploymentConfig(_Model):
     data_dir: Path = Path("var/standardiste")
     database_url: str | None = None  # None: SQLite file in data_dir
@@ -403,6 +493,34 @@ class DeploymentConfig(_Model):
     # (the journal, under systemd). Personal data is masked unless privacy.log_transcripts.
     log_file: Path | None = None
     caldav: CalDavConfig | None = None
+    cluster: ClusterConfig = ClusterConfig()
+
+    @model_validator(mode="after")
+    def _cluster_shared_state(self) -> DeploymentConfig:
+        """A node shares the agenda, inbox, call log and reminders: PostgreSQL and a Redis reached over
+        TCP (a node's own SQLite or unix-socket Redis would split the cluster's state)."""
+        if self.cluster.role != "node":
+            return self
+        if not (self.database_url or "").startswith("postgresql"):
+            raise ValueError(
+                "cluster.role = node : database_url PostgreSQL requis / a PostgreSQL database_url is required"
+            )
+        if not (self.redis.url or "").startswith(("redis://", "rediss://")) or self.redis.manage_server:
+            raise ValueError(
+                "cluster.role = node : redis.url TCP partagé et manage_server = false requis / "
+                "a shared TCP redis.url with manage_server = false is required"
+            )
+        if not self.asterisk.edge_addresses:
+            raise ValueError(
+                "cluster.role = node : asterisk.edge_addresses requis (adresse de Kamailio) / "
+                "asterisk.edge_addresses (the edge's address) required"
+            )
+        if self.asterisk.bind in ("127.0.0.1", "::1"):
+            raise ValueError(
+                "cluster.role = node : asterisk.bind doit être joignable par Kamailio / "
+                "asterisk.bind must be reachable by the edge"
+            )
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:

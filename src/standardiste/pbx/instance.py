@@ -21,7 +21,7 @@ import socket
 import subprocess
 import time
 import wave
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,6 +175,7 @@ class PbxInstance:
         templates: Path | None = None,
         system_name: str = "standardiste",
         log_dialplan: bool = False,
+        launcher: Sequence[str] = (),
     ) -> None:
         self.root = Path(root).resolve()
         self.instance_dir = Path(instance_dir).resolve()
@@ -199,6 +200,9 @@ class PbxInstance:
         self.templates = templates or templates_dir()
         self.system_name = system_name
         self.log_dialplan = log_dialplan
+        # Put before the chroot command: e.g. ("ip", "netns", "exec", "node1") runs this Asterisk in a
+        # network namespace (the cluster test, tests/integration/test_cluster_netns.py).
+        self.launcher = tuple(launcher)
         self._process: subprocess.Popen[bytes] | None = None
         self._console: io.BufferedWriter | None = None
 
@@ -384,6 +388,7 @@ class PbxInstance:
                 [f"patient{i}" for i in range(1, self.patients + 1)], "standardiste-inbound", passwords
             ),
         }
+        values["EDGE_ENDPOINT"] = _edge_block(cfg.edge_addresses)
         for name, password in passwords.items():
             values[f"PASSWORD_{name}"] = password
         values["PHONE_EXTENSIONS"] = _phone_extensions(self.dialable_endpoints())
@@ -519,7 +524,8 @@ class PbxInstance:
 
     # ------------------------------------------------------------------ process control
     def _command(self, *args: str) -> list[str]:
-        return ["chroot", str(self.root), ASTERISK_BIN, "-C", f"{self.chroot_dir}/etc/asterisk.conf", *args]
+        conf = f"{self.chroot_dir}/etc/asterisk.conf"
+        return [*self.launcher, "chroot", str(self.root), ASTERISK_BIN, "-C", conf, *args]
 
     def rx(self, command: str, timeout: float = 10.0) -> str:
         """Run one CLI command on the running Asterisk (asterisk -rx) and return its output."""
@@ -785,6 +791,19 @@ def _phone_blocks(names: list[str], context: str, passwords: Mapping[str, str]) 
             f"[{name}](phone-aor)\n"
         )
     return "\n".join(blocks)
+
+
+def _edge_block(addresses: list[str]) -> str:
+    """The pjsip endpoint for calls relayed by the cluster's Kamailio (none: not a cluster node).
+    Kamailio's OPTIONS probes are answered 200 because they come from an identified endpoint."""
+    if not addresses:
+        return "; (not a cluster node: no edge endpoint)"
+    return (
+        "[edge]\ntype = endpoint\ntransport = transport-udp\ncontext = standardiste-inbound\n"
+        "disallow = all\nallow = alaw,ulaw\ndirect_media = no\nrtp_symmetric = yes\n"
+        "dtmf_mode = rfc4733\nlanguage = fr\n\n"
+        f"[edge]\ntype = identify\nendpoint = edge\nmatch = {','.join(addresses)}\n"
+    )
 
 
 def _symlink(link: Path, target: str) -> None:

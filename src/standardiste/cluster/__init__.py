@@ -1,0 +1,1 @@
+"""Several nodes behind one SIP entry point (Kamailio): configuration rendering and process control."""
