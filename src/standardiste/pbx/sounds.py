@@ -17,6 +17,7 @@ import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ FALLBACK_PROMPTS: tuple[Prompt, ...] = (WAIT, WAIT_REMINDER, MESSAGE, MESSAGE_RE
 Synthesize = Callable[[str], Awaitable[bytes]]  # French text -> 16 kHz mono 16-bit PCM
 
 
-class SoundTarget:
+class SoundTarget(Protocol):
     """What install_fallback_prompts needs of a PbxInstance (kept narrow for tests)."""
 
     def install_sound_pcm(self, name: str, pcm: bytes, rate: int = 16000) -> str: ...
