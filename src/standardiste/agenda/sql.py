@@ -60,7 +60,7 @@ from standardiste.agenda.tables import (
 )
 from standardiste.config import PracticeConfig
 from standardiste.privacy.crypto import FieldCipher
-from standardiste.storage.db import Database
+from standardiste.storage.db import Database, affected_rows
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -309,12 +309,14 @@ class SqlAgenda:
                 and held.start == slot.start
                 and held.end == slot.end
             ):
-                converted = session.execute(
-                    update(SlotUnitRow)
-                    .where(SlotUnitRow.hold_id == from_hold)
-                    .values(appointment_id=appointment_id, hold_id=None, expires_at=None)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                converted = affected_rows(
+                    session.execute(
+                        update(SlotUnitRow)
+                        .where(SlotUnitRow.hold_id == from_hold)
+                        .values(appointment_id=appointment_id, hold_id=None, expires_at=None)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
                 session.delete(held)
                 if converted == len(grid):
                     return
@@ -369,12 +371,14 @@ class SqlAgenda:
             ).first()
             if same is not None:
                 # The same caller asks again: extend, if the hold still owns all its units.
-                kept = session.execute(
-                    update(SlotUnitRow)
-                    .where(SlotUnitRow.hold_id == same.id)
-                    .values(expires_at=expires)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                kept = affected_rows(
+                    session.execute(
+                        update(SlotUnitRow)
+                        .where(SlotUnitRow.hold_id == same.id)
+                        .values(expires_at=expires)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
                 if kept == len(units(slot.start, slot.end)):
                     same.expires_at = expires
                     return same

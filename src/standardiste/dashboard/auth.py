@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from standardiste.dashboard.audit import safe_target
 from standardiste.dashboard.passwords import MIN_PASSWORD_LENGTH, password_problem
 from standardiste.dashboard.tables import AuditEntry, StaffUser, WebSession
-from standardiste.storage.db import Database
+from standardiste.storage.db import Database, affected_rows
 
 
 class Role(StrEnum):
@@ -173,7 +173,7 @@ class StaffAuth:
 
     def purge_expired(self, now: dt.datetime) -> int:
         with self._db.session() as s:
-            return s.execute(delete(WebSession).where(WebSession.expires_at <= now)).rowcount or 0
+            return affected_rows(s.execute(delete(WebSession).where(WebSession.expires_at <= now))) or 0
 
     @staticmethod
     def csrf_ok(session: OpenSession, submitted: str | None) -> bool:

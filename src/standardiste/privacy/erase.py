@@ -41,7 +41,7 @@ from standardiste.privacy.crypto import FieldCipher
 from standardiste.privacy.recordings import delete_recording
 from standardiste.reminders.store import PHONE_COLUMN
 from standardiste.reminders.tables import ReminderAttemptRow, ReminderJobRow
-from standardiste.storage.db import Database
+from standardiste.storage.db import Database, affected_rows
 
 log = logging.getLogger(__name__)
 
@@ -129,23 +129,23 @@ def erase_person(
         ]
         s.execute(delete(ReminderAttemptRow).where(ReminderAttemptRow.job_id.in_(job_ids)))
         s.execute(delete(ReminderAttemptRow).where(ReminderAttemptRow.appointment_id.in_(appointment_ids)))
-        report.reminder_jobs = s.execute(
-            delete(ReminderJobRow).where(ReminderJobRow.job_id.in_(job_ids))
-        ).rowcount
+        report.reminder_jobs = affected_rows(
+            s.execute(delete(ReminderJobRow).where(ReminderJobRow.job_id.in_(job_ids)))
+        )
         s.execute(delete(SlotUnitRow).where(SlotUnitRow.appointment_id.in_(appointment_ids)))
         s.execute(
             delete(AppointmentHistoryRow).where(AppointmentHistoryRow.appointment_id.in_(appointment_ids))
         )
-        report.appointments = s.execute(
-            delete(AppointmentRow).where(AppointmentRow.id.in_(appointment_ids))
-        ).rowcount
-        report.patients = s.execute(delete(PatientRow).where(PatientRow.id.in_(patient_ids))).rowcount
-        report.requests = s.execute(delete(RequestRow).where(RequestRow.id.in_(request_ids))).rowcount
-        report.calls = s.execute(delete(CallRow).where(CallRow.id.in_(call_ids))).rowcount
+        report.appointments = affected_rows(
+            s.execute(delete(AppointmentRow).where(AppointmentRow.id.in_(appointment_ids)))
+        )
+        report.patients = affected_rows(s.execute(delete(PatientRow).where(PatientRow.id.in_(patient_ids))))
+        report.requests = affected_rows(s.execute(delete(RequestRow).where(RequestRow.id.in_(request_ids))))
+        report.calls = affected_rows(s.execute(delete(CallRow).where(CallRow.id.in_(call_ids))))
         ids = [*call_ids, *request_ids, *appointment_ids, *patient_ids]
         if ids:
             pointing = or_(*(AuditEntry.target.contains(i) for i in ids))
-            report.audit_entries = s.execute(delete(AuditEntry).where(pointing)).rowcount
+            report.audit_entries = affected_rows(s.execute(delete(AuditEntry).where(pointing)))
     for name in recordings:
         try:
             report.recordings += delete_recording(recordings_dir, name, spool_dir)

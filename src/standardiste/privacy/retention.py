@@ -28,7 +28,7 @@ from standardiste.calllog.tables import CallRow
 from standardiste.dashboard.tables import AuditEntry, WebSession
 from standardiste.privacy.recordings import delete_recording, orphans
 from standardiste.reminders.tables import ReminderAttemptRow, ReminderJobRow
-from standardiste.storage.db import Database
+from standardiste.storage.db import Database, affected_rows
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +76,21 @@ def purge(
     old = CallRow.started_at < cutoff
     with db.session() as s:
         names = [n for n in s.scalars(select(CallRow.recording).where(old, CallRow.recording.is_not(None)))]
-        calls = s.execute(delete(CallRow).where(old)).rowcount or 0
-        sessions = s.execute(delete(WebSession).where(WebSession.expires_at < now)).rowcount or 0
-        audit = s.execute(delete(AuditEntry).where(AuditEntry.at < audit_cutoff)).rowcount or 0
+        calls = affected_rows(s.execute(delete(CallRow).where(old))) or 0
+        sessions = affected_rows(s.execute(delete(WebSession).where(WebSession.expires_at < now))) or 0
+        audit = affected_rows(s.execute(delete(AuditEntry).where(AuditEntry.at < audit_cutoff))) or 0
         attempts = (
-            s.execute(delete(ReminderAttemptRow).where(ReminderAttemptRow.started_at < cutoff)).rowcount or 0
+            affected_rows(s.execute(delete(ReminderAttemptRow).where(ReminderAttemptRow.started_at < cutoff)))
+            or 0
         )
         jobs = (
-            s.execute(
-                delete(ReminderJobRow).where(
-                    ReminderJobRow.state.in_(_OVER), ReminderJobRow.updated_at < cutoff
+            affected_rows(
+                s.execute(
+                    delete(ReminderJobRow).where(
+                        ReminderJobRow.state.in_(_OVER), ReminderJobRow.updated_at < cutoff
+                    )
                 )
-            ).rowcount
+            )
             or 0
         )
         known = {n for n in s.scalars(select(CallRow.recording).where(CallRow.recording.is_not(None)))}

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from standardiste.agenda.sealed import open_json, open_text, seal, seal_json
 from standardiste.privacy.crypto import FieldCipher
 from standardiste.reminders.tables import ReminderAttemptRow, ReminderFenceRow, ReminderJobRow
-from standardiste.storage.db import Database
+from standardiste.storage.db import Database, affected_rows
 
 PHONE_COLUMN = "reminder_jobs.phone"
 DETAILS_COLUMN = "reminder_attempts.details"
@@ -206,7 +206,7 @@ class ReminderStore:
                 .where(ReminderJobRow.job_id == job_id, ReminderJobRow.version == version)
                 .values(synced=True)
             )
-            return bool(result.rowcount)
+            return bool(affected_rows(result))
 
     def mark_synced_many(self, applied: list[tuple[str, int]]) -> int:
         """One transaction for a drained batch; a row changed meanwhile stays unsynced."""
@@ -220,7 +220,7 @@ class ReminderStore:
                     .where(ReminderJobRow.job_id == job_id, ReminderJobRow.version == version)
                     .values(synced=True)
                 )
-                done += result.rowcount or 0
+                done += affected_rows(result) or 0
         return done
 
     def count_unsynced(self) -> int:
@@ -253,7 +253,7 @@ class ReminderStore:
             .where(ReminderFenceRow.id == 1, ReminderFenceRow.fence == fence)
             .values(fence=fence)
         )
-        if not result.rowcount:
+        if not affected_rows(result):
             raise FencedOut(f"fence {fence} is not current")
 
     # -- claims and attempts (the leader only) ----------------------------------------------------
@@ -278,7 +278,7 @@ class ReminderStore:
                         updated_at=now,
                     )
                 )
-                if not result.rowcount:
+                if not affected_rows(result):
                     return None
                 row = s.get(ReminderJobRow, job_id)
                 assert row is not None
@@ -298,7 +298,7 @@ class ReminderStore:
                 )
                 .values(state=SCHEDULED, synced=False, version=ReminderJobRow.version + 1, updated_at=now)
             )
-            return bool(result.rowcount)
+            return bool(affected_rows(result))
 
     def start_attempt(self, job: JobState, fence: int, node: str, now: dt.datetime) -> int | None:
         """The exactly-once point: records the attempt (unique per job version) before dialling."""
@@ -314,7 +314,7 @@ class ReminderStore:
                     )
                     .values(state=CALLING, updated_at=now)
                 )
-                if not result.rowcount:
+                if not affected_rows(result):
                     return None
                 attempt = ReminderAttemptRow(
                     job_id=job.job_id,

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,15 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE (without RETURNING) matched, as the DBAPI cursor reports them.
+
+    `Session.execute()` is typed as returning a plain `Result` (SQLAlchemy issue #12913), but for such
+    statements it returns a `CursorResult`, which carries `rowcount`: the cast only corrects the stubs.
+    """
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _package_root() -> Path:
