@@ -224,7 +224,7 @@ class FhirAgenda(ExternalAgenda[tuple[dict[str, Any], str]]):
 
     def _appointment(self, res: Mapping[str, Any]) -> Appointment:
         pid = _practitioner(res) or ""
-        patient_ref = next(
+        patient_ref: Mapping[str, Any] = next(
             (
                 p["actor"]
                 for p in res.get("participant", [])

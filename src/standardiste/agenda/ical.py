@@ -40,7 +40,8 @@ def fold_line(line: str) -> str:
     data = line.encode()
     if len(data) <= 75:
         return line
-    parts, chunk = [], b""
+    parts: list[str] = []
+    chunk = b""
     for ch in line:
         b = ch.encode()
         if len(chunk) + len(b) > (75 if not parts else 74):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # the class below has a list() method: its annotations say builtins.list
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
@@ -101,7 +102,7 @@ def _request(row: RequestRow, cipher: FieldCipher | None) -> InboxRequest:
     clear = open_request(row, cipher)
     return InboxRequest(
         id=row.id,
-        kind=RequestKind(clear.kind),
+        kind=RequestKind(clear.kind or ""),
         caller_name=clear.caller_name,
         birth_date=clear.birth_date,
         callback_number=clear.callback_number,
@@ -174,7 +175,7 @@ class SqlInbox:
             stmt = stmt.order_by(RequestRow.urgent.desc(), RequestRow.created_at).limit(limit)
             return [_request(r, self.cipher) for r in session.scalars(stmt)]
 
-    def from_number(self, number: str, limit: int = 50) -> list[InboxRequest]:
+    def from_number(self, number: str, limit: int = 50) -> builtins.list[InboxRequest]:
         """Requests whose callback number is this one (blind index: no decryption of the others)."""
         e164 = normalise_phone(number)
         if e164 is None:

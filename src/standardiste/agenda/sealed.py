@@ -94,7 +94,7 @@ def index(cipher: FieldCipher | None, value: str | dt.date | None, purpose: str)
 def matches(
     cipher: FieldCipher | None,
     index_column: InstrumentedAttribute[str | None],
-    clear_column: InstrumentedAttribute[str],
+    clear_column: InstrumentedAttribute[str | None],
     value: str | dt.date,
     purpose: str,
 ) -> ColumnElement[bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins  # the class below has a list() method: its annotations say builtins.list
 import datetime as dt
 from dataclasses import dataclass
 
@@ -96,7 +97,7 @@ class RequestsAdmin:
         # The kind is sealed (it says what the request is about): filtered once decrypted.
         return [v for v in views if not kind or v.kind == kind][:limit]
 
-    def waiting(self, practitioner: str | None = None) -> list[RequestView]:
+    def waiting(self, practitioner: str | None = None) -> builtins.list[RequestView]:
         query = select(RequestRow).where(RequestRow.status != RequestStatus.DONE.value)
         if practitioner is not None:
             query = query.where(RequestRow.practitioner_id == practitioner)

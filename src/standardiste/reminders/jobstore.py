@@ -100,7 +100,7 @@ def decode_state(raw: bytes | str, expected_id: str | None = None) -> dict[str, 
     }
 
 
-class JsonRedisJobStore(RedisJobStore):
+class JsonRedisJobStore(RedisJobStore):  # type: ignore[misc]  # APScheduler 3 ships no types: the base is Any
     """RedisJobStore with JSON documents instead of pickles (same keys, same sorted set)."""
 
     def add_job(self, job: Job) -> None:

@@ -37,9 +37,8 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            value = dt.datetime.fromisoformat(value)
-        return value.replace(tzinfo=dt.UTC)
+        stored: dt.datetime = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+        return stored.replace(tzinfo=dt.UTC)
 
 
 class ReminderJobRow(Base):

