@@ -203,13 +203,10 @@ class CallLogStore:
         if self.vault is None or self.recordings_dir is None:
             return 0
         with self.db.session() as s:
-            names = list(
-                s.scalars(
-                    select(CallRow.recording).where(
-                        CallRow.recording.is_not(None), CallRow.ended_at.is_not(None)
-                    )
-                )
+            recorded = s.scalars(
+                select(CallRow.recording).where(CallRow.recording.is_not(None), CallRow.ended_at.is_not(None))
             )
+            names = [n for n in recorded if n is not None]  # the column is nullable; the query kept names
         sealed = 0
         for name in names:
             path = recording_file(self.recordings_dir, name)

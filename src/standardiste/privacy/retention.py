@@ -75,7 +75,8 @@ def purge(
     audit_cutoff = now - dt.timedelta(days=audit_retention_days or retention_days)
     old = CallRow.started_at < cutoff
     with db.session() as s:
-        names = [n for n in s.scalars(select(CallRow.recording).where(old, CallRow.recording.is_not(None)))]
+        recorded = s.scalars(select(CallRow.recording).where(old, CallRow.recording.is_not(None)))
+        names = [n for n in recorded if n is not None]  # the column is nullable; the query kept names
         calls = affected_rows(s.execute(delete(CallRow).where(old))) or 0
         sessions = affected_rows(s.execute(delete(WebSession).where(WebSession.expires_at < now))) or 0
         audit = affected_rows(s.execute(delete(AuditEntry).where(AuditEntry.at < audit_cutoff))) or 0
@@ -93,7 +94,8 @@ def purge(
             )
             or 0
         )
-        known = {n for n in s.scalars(select(CallRow.recording).where(CallRow.recording.is_not(None)))}
+        recorded = s.scalars(select(CallRow.recording).where(CallRow.recording.is_not(None)))
+        known = {n for n in recorded if n is not None}
     # Files go once their rows are gone: a failure here leaves a file to retry, never a row pointing to
     # nothing.
     recordings = 0

@@ -166,7 +166,8 @@ def _cover(sounds: str, vocab: Sequence[tuple[str, str]], spoken: str) -> Snappe
     best: list[float] = [0.0] + [inf] * n
     back: list[tuple[int, str | None]] = [(0, None)] * (n + 1)
     for i in range(1, n + 1):
-        cost, origin = best[i - 1] + SKIP_COST, (i - 1, None)
+        origin: tuple[int, str | None] = (i - 1, None)
+        cost = best[i - 1] + SKIP_COST
         for word, p in vocab:
             size = len(p)
             for j in range(max(0, i - size - 2), min(i, i - size + 2) + 1):
@@ -179,9 +180,9 @@ def _cover(sounds: str, vocab: Sequence[tuple[str, str]], spoken: str) -> Snappe
     words: list[str] = []
     i = n
     while i > 0:
-        j, word = back[i]
-        if word is not None:
-            words.append(word)
+        j, found = back[i]
+        if found is not None:
+            words.append(found)
         i = j
     text = re.sub(r"(?<!\bune )(?<!\bun )\bheure\b", "heures", " ".join(reversed(words)))
     return Snapped(text, best[n] / n, spoken, structured=True)

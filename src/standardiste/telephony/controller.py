@@ -166,7 +166,8 @@ class Controller:
         self.stats.calls_started += 1
         task = asyncio.create_task(session.run(), name=f"call-{call_id}")
         self.calls[channel.id] = _Live(session, leg, task)
-        task.add_done_callback(lambda t, cid=channel.id: self._ended(cid, t))
+        cid = channel.id
+        task.add_done_callback(lambda t: self._ended(cid, t))
         for early in pending.early if pending is not None else ():
             await self.on_event(early)
 

@@ -623,6 +623,12 @@ class CallSession:
         except asyncio.QueueFull:
             log.warning("caller audio backlog; frame dropped")
 
+    def _stream_started(self) -> asyncio.Task[RecognitionStream]:
+        """The task opening the call's recognition stream: run() starts it before any question."""
+        if self._stream_task is None:
+            raise RuntimeError("the call's recognition stream was never started")
+        return self._stream_task
+
     def _stream_created(self, task: asyncio.Task[RecognitionStream]) -> None:
         if not task.cancelled() and task.exception() is None:
             self._stream = task.result()
@@ -630,12 +636,12 @@ class CallSession:
     async def _apply_grammar(self, previous: asyncio.Task[None] | None, phrases: list[str] | None) -> None:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
-        stream = await self._stream_task
+        stream = await self._stream_started()
         await _uncancelled(stream.set_grammar(phrases))
 
     async def _ready_stream(self) -> RecognitionStream:
         """The call's recognition stream, with the current question's grammar applied."""
-        stream = await self._stream_task
+        stream = await self._stream_started()
         if self._grammar_task is not None:
             await self._grammar_task
         return stream

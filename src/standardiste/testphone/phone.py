@@ -16,6 +16,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import enum
+import functools
 import itertools
 import logging
 import os
@@ -403,7 +404,7 @@ class PhoneCall:
     async def send_dtmf(self, digits: str, gap_s: float = 0.25) -> None:
         """Send keypad digits as RFC 2833/4733 telephone events, one by one."""
         for digit in digits:
-            await self.phone._hub.run(lambda d=digit: self._pj.dialDtmf(d))
+            await self.phone._hub.run(functools.partial(self._pj.dialDtmf, digit))
             await asyncio.sleep(gap_s)
 
     async def play(self, wav: Path | str, wait: bool = True) -> float:
