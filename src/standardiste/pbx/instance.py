@@ -766,7 +766,9 @@ class PbxInstance:
 
 # Placeholders filled with several generated lines (from validated names); every other value must be
 # a single token: no newline, no section bracket, no comment, no argument separator.
-_GENERATED_BLOCKS = frozenset({"QUEUE_MEMBERS", "CALLER_ENDPOINTS", "PATIENT_ENDPOINTS", "PHONE_EXTENSIONS"})
+_GENERATED_BLOCKS = frozenset(
+    {"QUEUE_MEMBERS", "CALLER_ENDPOINTS", "PATIENT_ENDPOINTS", "PHONE_EXTENSIONS", "EDGE_ENDPOINT"}
+)
 _UNSAFE_VALUE = re.compile(r"[\r\n;\[\]\x00]")
 _ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

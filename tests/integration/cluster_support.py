@@ -1,0 +1,158 @@
+"""Network namespaces for the cluster test: one hub namespace holding a bridge, one namespace per
+member (edge, nodes, database, caller) joined to it by a veth pair. Every address lives inside
+these namespaces (10.77.0.0/24); the host's own interfaces and routes are never touched.
+
+`Topology.up()` creates everything; `down()` deletes the namespaces (which deletes their veths) and
+is safe to call after a partial `up()`. Namespace names carry a per-run prefix so two runs never meet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.fixtures.parts import require_part
+
+SUBNET_PREFIX = "10.77.0."
+# SIPp's built-in uac, but ACK and BYE follow the Record-Route (they go through Kamailio).
+UAC_SCENARIO = Path(__file__).resolve().parents[1] / "data" / "sipp_uac_routed.xml"
+
+
+def require_netns() -> None:
+    """ip netns needs the `ip` tool (iproute2) and root (CAP_SYS_ADMIN); missing, CI fails."""
+    require_part(shutil.which("ip"), "iproute2 (ip netns)", "apt-get install iproute2")
+    require_part(os.geteuid() == 0, "root for ip netns", "run the cluster test as root")
+
+
+def _ip(*args: str) -> None:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
+
+
+@dataclass
+class Topology:
+    prefix: str
+    members: dict[str, str]  # short name -> address inside its namespace
+    created: list[str] = field(default_factory=list)
+
+    @property
+    def hub(self) -> str:
+        return f"{self.prefix}-hub"
+
+    def ns(self, member: str) -> str:
+        return f"{self.prefix}-{member}"
+
+    def exec_prefix(self, member: str) -> tuple[str, ...]:
+        return ("ip", "netns", "exec", self.ns(member))
+
+    def address(self, member: str) -> str:
+        return self.members[member]
+
+    def up(self) -> None:
+        for name in (self.hub, *(self.ns(m) for m in self.members)):
+            _ip("netns", "add", name)
+            self.created.append(name)
+            _ip("-n", name, "link", "set", "lo", "up")
+        _ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
+        _ip("-n", self.hub, "link", "set", "br0", "up")
+        for i, (member, address) in enumerate(self.members.items()):
+            hub_end = f"v{i}"
+            # created inside the hub namespace, the peer moved straight into the member's
+            _ip(
+                "-n",
+                self.hub,
+                "link",
+                "add",
+                hub_end,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                self.ns(member),
+            )
+            _ip("-n", self.hub, "link", "set", hub_end, "master", "br0", "up")
+            _ip("-n", self.ns(member), "addr", "add", f"{address}/24", "dev", "eth0")
+            _ip("-n", self.ns(member), "link", "set", "eth0", "up")
+
+    def down(self) -> None:
+        for name in reversed(self.created):
+            with contextlib.suppress(RuntimeError):
+                _ip("netns", "del", name)
+        self.created.clear()
+
+    def run(self, member: str, *cmd: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.exec_prefix(member), *cmd], capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+
+def sipp_uac_command(
+    topology: Topology,
+    member: str,
+    target: str,
+    *,
+    extension: str,
+    calls: int,
+    rate_per_s: float,
+    hold_ms: int,
+    stats: Path,
+) -> list[str]:
+    """SIPp's UAC (INVITE, ACK, hold, BYE) from `member`'s namespace."""
+    return [
+        *topology.exec_prefix(member),
+        shutil.which("sipp") or "sipp",
+        target,
+        "-sf",
+        str(UAC_SCENARIO),
+        "-s",
+        extension,
+        "-i",
+        topology.address(member),
+        "-p",
+        "5060",
+        "-mp",
+        "16000",
+        "-m",
+        str(calls),
+        "-r",
+        str(round(rate_per_s * 10)),
+        "-rp",
+        "10000",  # calls per 10 s
+        "-l",
+        str(calls),
+        "-d",
+        str(hold_ms),
+        "-timeout",
+        "180s",
+        "-timeout_error",
+        "-nostdin",
+        "-trace_stat",
+        "-stf",
+        str(stats),
+        "-fd",
+        "1",
+        "-trace_err",
+        "-error_file",
+        str(stats.with_suffix(".errors")),
+    ]
+
+
+def sipp_totals(stats: Path) -> dict[str, int]:
+    """The last row of SIPp's statistics file: cumulative successful and failed calls."""
+    with stats.open(newline="") as handle:
+        rows = list(csv.reader(handle, delimiter=";"))
+    header, last = rows[0], rows[-1]
+    values = dict(zip(header, last, strict=False))
+    return {
+        "successful": int(values["SuccessfulCall(C)"]),
+        "failed": int(values["FailedCall(C)"]),
+        "created": int(values["TotalCallCreated"]),
+    }
