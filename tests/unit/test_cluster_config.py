@@ -121,3 +121,23 @@ def test_parse_dispatcher_list() -> None:
         ("sip:10.77.0.11:5060", True),
         ("sip:10.77.0.12:5060", False),
     ]
+
+
+def test_cli_renders_the_edge_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import resources
+
+    from standardiste.cli.main import main
+
+    demo = resources.files("standardiste.data").joinpath("demo.toml").read_text(encoding="utf-8")
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        demo
+        + '\n[deployment.cluster]\nrole = "edge"\n[deployment.cluster.edge]\nlisten = "127.0.0.1"\n'
+        + 'port = 25062\n[[deployment.cluster.edge.nodes]]\nname = "node1"\naddress = "127.0.0.2"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    assert main(["cluster", "kamailio-config", "--config", str(config), "--out", str(out), "--no-check"]) == 0
+    assert "sip:127.0.0.2:5060" in (out / "dispatcher.list").read_text()
+    assert "listen=udp:127.0.0.1:25062" in (out / "kamailio.cfg").read_text()
+    assert "node1" in capsys.readouterr().out

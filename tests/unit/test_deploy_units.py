@@ -30,6 +30,7 @@ def test_every_unit_is_checked() -> None:
         "standardiste.service",
         "standardiste-asterisk.service",
         "standardiste-redis.service",
+        "standardiste-kamailio.service",
     }
 
 

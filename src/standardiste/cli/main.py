@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "standardiste.cli.doctor",  # doctor
     "standardiste.cli.users",  # users add|passwd|list
     "standardiste.cli.redis",  # redis serve
+    "standardiste.cli.cluster",  # cluster kamailio-config
     "standardiste.agenda.cli",  # agenda check|holidays|slots
     "standardiste.privacy.cli",  # privacy reseal|rotate-key|init-key|erase|purge
 )
