@@ -6,7 +6,7 @@ VENV := $(CACHE)/venv
 PY := $(VENV)/bin/python
 export STANDARDISTE_CACHE := $(CACHE)
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint typecheck bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -19,16 +19,23 @@ run: setup
 # in parallel on the 2-core machine.
 JOBS ?= 1
 
+# `make test`: ruff, then mypy (config in pyproject.toml: strict on understanding, agenda, reminders),
+# then pytest; any step failing fails the target.
 test: setup
 	$(PY) -m ruff check src tests bench
+	$(PY) -m mypy
 	$(PY) -m pytest $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist worksteal,) $(PYTEST_ARGS)
 
 lint: setup
 	$(PY) -m ruff check src tests bench
 	$(PY) -m ruff format --check src tests bench
+	$(PY) -m mypy
+
+typecheck: setup
+	$(PY) -m mypy
 
 bench: setup
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache
