@@ -160,7 +160,10 @@ class RedisServer:
             f"appendfsync {self.appendfsync}",
             'save ""',  # AOF only: no RDB snapshots competing for the disk
             "daemonize no",
-            "protected-mode yes",
+            # Protected mode refuses every non-loopback client while `default` has no password; here
+            # `default` is off and the one user needs a password, so a cluster's Redis (bound to the
+            # LAN for the nodes: docs/scale.md) turns it off; on loopback it stays on.
+            f"protected-mode {'yes' if self.host in ('127.0.0.1', '::1', 'localhost') else 'no'}",
             f"logfile {self.data_dir / 'redis.log'}",
             "user default off nopass nocommands",
             f"user {ACL_USER} on #{digest} {ACL_RULES}",

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from standardiste.redis_server import RedisServer
 from tests.fixtures.parts import require_part
 
 SUBNET_PREFIX = "10.77.0."
@@ -156,3 +158,100 @@ def sipp_totals(stats: Path) -> dict[str, int]:
         "failed": int(values["FailedCall(C)"]),
         "created": int(values["TotalCallCreated"]),
     }
+
+
+class NetnsPostgres:
+    """A real PostgreSQL (Debian's binaries) inside `member`'s namespace, listening on its address for
+    the nodes (TCP) and on a unix socket that the test itself uses from the host."""
+
+    def __init__(self, topology: Topology, member: str, root: Path, port: int = 5432) -> None:
+        self.topology, self.member, self.root, self.port = topology, member, root, port
+        self.data = root / "data"
+
+    def _pg(self, tool: str) -> str:
+        found = sorted(Path(p) for p in glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"))
+        require_part(found, "PostgreSQL", "apt-get install postgresql (scripts/apt-packages.txt)")
+        return str(found[-1])
+
+    def _as_postgres(self, *cmd: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else list(cmd)
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        run = lambda cmd: subprocess.run(cmd, check=True, capture_output=True, timeout=120)  # noqa: E731
+        run(
+            self._as_postgres(
+                self._pg("initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C",
+            )
+        )
+        subnet = self.topology.address(self.member).rsplit(".", 1)[0] + ".0/24"
+        with (self.data / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {subnet} trust\n")
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses={self.topology.address(self.member)} "
+            "-c fsync=off -c max_connections=100"
+        )
+        run(
+            [
+                *self.topology.exec_prefix(self.member),
+                *self._as_postgres(
+                    self._pg("pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.root / "log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ),
+            ]
+        )
+
+    def stop(self) -> None:
+        subprocess.run(
+            self._as_postgres(self._pg("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+    def create_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(
+            f"host={self.root} port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+    def local_url(self, name: str) -> str:
+        """From the host (unix socket)."""
+        return f"postgresql+psycopg://postgres@/{name}?host={self.root}&port={self.port}"
+
+    def node_url(self, name: str) -> str:
+        """From a node's namespace (TCP to the database namespace)."""
+        return f"postgresql+psycopg://postgres@{self.topology.address(self.member)}:{self.port}/{name}"
+
+
+class NetnsRedis(RedisServer):
+    """The managed Redis (ACL user + password, AOF) listening over TCP inside `member`'s namespace."""
+
+    def __init__(self, topology: Topology, member: str, data_dir: Path, port: int = 6379) -> None:
+        super().__init__(data_dir, port=port, host=topology.address(member))
+        self.prefix = topology.exec_prefix(member)
+
+    def command_line(self) -> list[str]:
+        return [*self.prefix, *super().command_line()]

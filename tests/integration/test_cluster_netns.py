@@ -10,30 +10,46 @@ minute). Missing parts (Kamailio, SIPp, ip netns, root) fail in CI (tests/fixtur
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import datetime as dt
 import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
+import redis
+from sqlalchemy import text
 
 from standardiste.cluster.kamailio import KamailioProcess
 from standardiste.config import AsteriskConfig, EdgeConfig
 from standardiste.pbx import PbxError, PbxInstance
+from standardiste.reminders.store import DONE, REMINDER, JobSpec, ReminderStore
+from standardiste.storage.db import Database
 from tests.fixtures.parts import require_part
 from tests.fixtures.pbx import make_test_secrets
-from tests.integration.cluster_support import Topology, require_netns, sipp_totals, sipp_uac_command
+from tests.integration.cluster_support import (
+    NetnsPostgres,
+    NetnsRedis,
+    Topology,
+    require_netns,
+    sipp_totals,
+    sipp_uac_command,
+)
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
 
 NODES = {"node1": "10.77.0.11", "node2": "10.77.0.12", "node3": "10.77.0.13"}
 EDGE = "10.77.0.10"
 CALLER = "10.77.0.20"
+ROOT = Path(__file__).resolve().parents[2]
 ECHO = "*43"  # answered by Asterisk's dialplan alone (no controller in this test)
 
 
@@ -184,4 +200,146 @@ def test_calls_survive_a_node_killed_mid_run(asterisk_root: Path, tmp_path: Path
                 )
             else:
                 pbx.remove()
+        topology.down()
+
+
+DB = "10.77.0.2"
+REMINDERS = 30
+LEASE_NS = "cluster-test:reminders"
+
+
+def _leader(client: redis.Redis) -> str | None:
+    value = client.get(f"{LEASE_NS}:leader")
+    return value.decode().split("|")[0] if value else None
+
+
+def test_shared_state_across_nodes(tmp_path: Path) -> None:
+    """PostgreSQL and Redis (TCP, ACL password) in their own namespace, three nodes reaching them over
+    the bridge: reminders are dialled once for the whole cluster with the leader killed mid-run, and
+    two callers on two nodes racing for one slot: one wins."""
+    require_netns()
+    _remove_stale_namespaces()
+    topology = Topology(f"stdc{os.getpid()}", {"db": DB, **NODES})
+    postgres = NetnsPostgres(topology, "db", Path(tempfile.mkdtemp(prefix="std-cluster-pg-")))
+    server = NetnsRedis(topology, "db", tmp_path / "redis")
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        topology.up()
+        postgres.start()
+        postgres.create_database("cluster")
+        server.start()
+        db = Database(postgres.local_url("cluster"))
+        db.migrate()
+        calls = tmp_path / "calls.log"
+        for node in NODES:
+            log = (tmp_path / f"{node}.log").open("wb")
+            procs[node] = subprocess.Popen(
+                [
+                    *topology.exec_prefix(node),
+                    sys.executable,
+                    "-m",
+                    "tests.integration.reminders_worker",
+                    "--db",
+                    postgres.node_url("cluster"),
+                    "--redis",
+                    server.tcp_url,
+                    "--namespace",
+                    LEASE_NS,
+                    "--node",
+                    node,
+                    "--calls",
+                    str(calls),
+                ],
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        client = redis.Redis.from_url(server.url)
+        assert _wait_for(lambda: _leader(client) is not None, 30), "no scheduler became active"
+        first = _leader(client)
+        assert first in procs
+        store = ReminderStore(db)
+        now = dt.datetime.now(dt.UTC)
+        tomorrow = now + dt.timedelta(days=1)
+        for i in range(REMINDERS):
+            store.put(
+                JobSpec(
+                    REMINDER,
+                    f"appt-{i:02d}",
+                    now + dt.timedelta(seconds=2 + i * 0.25),
+                    tomorrow,
+                    tomorrow + dt.timedelta(minutes=20),
+                    "+33600000000",
+                ),
+                now,
+            )
+        time.sleep(max(0.0, 5.0 - (dt.datetime.now(dt.UTC) - now).total_seconds()))
+        procs[first].kill()  # the leader's whole node process, mid-campaign
+        takeover = _wait_for(lambda: _leader(client) not in (None, first), 15)
+        print(f"\nleader {first} killed; {_leader(client)} took over after {takeover} s")
+        assert takeover is not None
+
+        def settled() -> bool:
+            jobs = store.jobs()
+            return len(jobs) == REMINDERS and all(j.state == DONE or j.attempt == 1 for j in jobs)
+
+        assert _wait_for(settled, 60, poll=0.2), [
+            (j.job_id, j.state) for j in store.jobs() if j.state != DONE
+        ]
+        time.sleep(2)  # later sweeps must not dial again
+        lines = calls.read_text().splitlines()
+        dialled = collections.Counter(line.split()[1] for line in lines)
+        assert sorted(dialled) == sorted(f"reminder:appt-{i:02d}" for i in range(REMINDERS)), "none lost"
+        assert set(dialled.values()) == {1}, {k: v for k, v in dialled.items() if v > 1}
+        by_node = collections.Counter(line.split()[0] for line in lines)
+        print(f"reminders dialled per node: {dict(by_node)}")
+        assert set(by_node) - {first}, "a surviving node dialled the rest"
+        client.close()
+
+        # two callers on two nodes race for the same slot over the shared PostgreSQL
+        go = tmp_path / "go"
+        racers = {
+            node: subprocess.Popen(
+                [
+                    *topology.exec_prefix(node),
+                    sys.executable,
+                    "-m",
+                    "tests.integration.cluster_booking_worker",
+                    "--db",
+                    postgres.node_url("cluster"),
+                    "--go",
+                    str(go),
+                    "--caller",
+                    f"Patient{node}",
+                ],
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for node in ("node1", "node3")
+        }
+        for proc in racers.values():
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        go.touch()
+        results = {node: proc.communicate(timeout=60)[0].strip() for node, proc in racers.items()}
+        print(f"booking race: {results}")
+        assert sorted(r.split()[0] for r in results.values()) == ["taken", "won"], results
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM agenda_appointments")).scalar() == 1
+        db.dispose()
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        server.stop()
+        postgres.stop()
+        shutil.rmtree(postgres.root, ignore_errors=True)
         topology.down()
