@@ -110,7 +110,11 @@ class VoiceApp:
         self.settings = PracticeSettings(self.db, self.config.practice)
         cipher = _cipher(dep, self.secrets)
         self.call_log = CallLogStore(
-            self.db, cipher, self.recordings_dir, vault=RecordingVault(recordings_dir(dep), cipher)
+            self.db,
+            cipher,
+            self.recordings_dir,
+            vault=RecordingVault(recordings_dir(dep), cipher),
+            node=dep.cluster.node_name if dep.cluster.role == "node" else "",
         )
         await asyncio.to_thread(self.call_log.seal_pending_recordings)  # left by a stop or a crash
         await asyncio.to_thread(_reseal_if_needed, self.db, cipher)

@@ -52,6 +52,7 @@ class CallEntry:
     greeting_ms: float | None
     barge_ins: int
     recording: str | None = None  # the audio recording's name (privacy.record_audio)
+    node: str = ""  # the cluster node that handled it (docs/scale.md); "" on a single server
 
 
 class CallLogStore:
@@ -62,8 +63,10 @@ class CallLogStore:
         recordings_dir: Path | None = None,
         vault: RecordingVault | None = None,
         seal_delay_s: float = 15.0,
+        node: str = "",
     ) -> None:
         self.db = db
+        self.node = node  # this process's cluster node name, written on every call it handles
         self.cipher = cipher
         # Where Asterisk writes call recordings (host path); None: recordings are not reachable here.
         self.recordings_dir = recordings_dir
@@ -197,6 +200,7 @@ class CallLogStore:
             row.greeting_ms = record.greeting_ms
             row.barge_ins = record.barge_ins
             row.recording = record.recording
+            row.node = self.node
 
     def seal_pending_recordings(self, quiet_s: float = 60.0) -> int:
         """Recordings of ended calls still in the spool (the process stopped before sealing them)."""
@@ -244,6 +248,7 @@ class CallLogStore:
             greeting_ms=row.greeting_ms,
             barge_ins=row.barge_ins,
             recording=row.recording,
+            node=row.node or "",
         )
 
     def recording_path(self, entry: CallEntry) -> Path | None:

@@ -36,3 +36,5 @@ class CallRow(Base):
     barge_ins: Mapped[int] = mapped_column(Integer, default=0)
     # Name of the audio recording (NAME.wav in Asterisk's recording dir, calllog_0003); None: not recorded.
     recording: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # The cluster node that handled the call (calllog_0004; docs/scale.md); "" on a single server.
+    node: Mapped[str] = mapped_column(String(64), default="", server_default="")

@@ -64,6 +64,7 @@ class CallLine:
     outcome: str
     outcome_label: str
     in_progress: bool
+    node: str = ""  # the cluster node (docs/scale.md); "" on a single server
 
 
 def _line(entry: CallEntry, tz: ZoneInfo, now: dt.datetime) -> CallLine:
@@ -83,6 +84,7 @@ def _line(entry: CallEntry, tz: ZoneInfo, now: dt.datetime) -> CallLine:
         outcome=entry.outcome or "",
         outcome_label="en cours" if live else OUTCOME_FR.get(entry.outcome or "", entry.outcome or "inconnu"),
         in_progress=live,
+        node=entry.node,
     )
 
 

@@ -29,4 +29,6 @@ def deployment_instance(deployment: DeploymentConfig, root: Path | None = None) 
         deployment.asterisk,
         secrets_,
         log_dialplan=deployment.privacy.log_transcripts,  # dialplan traces name callers
+        # Channel ids (the call log's keys) start with the system name: unique per node in a cluster.
+        **({"system_name": deployment.cluster.node_name} if deployment.cluster.role == "node" else {}),
     )
