@@ -447,7 +447,8 @@ class SqlAgenda:
             row = new_patient_row(identity, now, self.cipher)
             session.add(row)
             session.flush()
-        elif row.phone is None and phone:
+        elif phone and open_text(self.cipher, row.phone, "agenda_patients.phone", row.id) != phone:
+            # A known patient who gave (and confirmed) another callback number: the agenda keeps the new one.
             set_patient_phone(row, phone, self.cipher)
         return row
 

@@ -165,10 +165,7 @@ class AppointmentFlow(BookingFlow):
             cancelled = self.services.agenda.cancel(appointment.id, self._change_source(), now)
         except AgendaError as err:
             log.warning("cancel %s failed: %s", appointment.id, err)
-            return self.transfer(
-                P.CANCEL_FAILED,
-                reason="cancel_failed",
-            )
+            return self.action_failed(P.CANCEL_FAILED, reason="cancel_failed")
         self.achieve(
             OutcomeKind.CANCELLED,
             appointment_id=cancelled.id,
@@ -183,10 +180,7 @@ class AppointmentFlow(BookingFlow):
             confirmed = self.services.agenda.confirm(appointment.id, self._change_source(), now)
         except AgendaError as err:
             log.warning("confirm %s failed: %s", appointment.id, err)
-            return self.transfer(
-                P.CONFIRM_FAILED,
-                reason="confirm_failed",
-            )
+            return self.action_failed(P.CONFIRM_FAILED, reason="confirm_failed")
         self.achieve(
             OutcomeKind.CONFIRMED,
             appointment_id=confirmed.id,

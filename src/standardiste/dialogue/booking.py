@@ -584,6 +584,9 @@ class BookingFlow(IdentityFlow):
             b.chosen = None
             b.offered = []
             return self._search_and_offer(P.SLOT_TAKEN)
+        except AgendaError as err:  # refused for another reason: an apology, then a human or a message
+            log.warning("booking refused: %s", err)
+            return self.action_failed(P.BOOK_FAILED, reason="book_failed")
         b.offered = []
         self.booking = None
         self.achieve(
@@ -635,6 +638,9 @@ class BookingFlow(IdentityFlow):
                 b.excluded.add(slot.start)
                 b.chosen = None
                 return self._search_and_offer(P.SLOT_TAKEN)
+            except AgendaError as err:  # e.g. "rendez-vous passé": never an abandoned call
+                log.warning("move refused: %s", err)
+                return self.action_failed(P.MOVE_FAILED, reason="move_failed")
             previous = b.moving
             self.booking = None
             self.achieve(

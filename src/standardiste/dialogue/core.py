@@ -28,6 +28,7 @@ from standardiste.dialogue.messages import (
     Utterance,
 )
 from standardiste.dialogue.services import ConversationServices
+from standardiste.hours import opening_status
 from standardiste.understanding.types import Intent, Understanding, Urgency
 
 log = logging.getLogger(__name__)
@@ -280,13 +281,52 @@ class DialogueCore:
     def release_holds(self) -> None:
         """Flows that hold slots override this."""
 
-    def transfer(self, text: str = P.TRANSFER, reason: str = "caller_request") -> list[Action]:
-        """Hand the call to reception (or, when nobody can take it, offer to take a message)."""
+    def reception_can_answer(self) -> bool:
+        """Whether a transfer may reach someone: reception not known down, and the practice open now."""
         if self.services.reception_available is False or self.state.reception_down:
+            return False
+        try:
+            return opening_status(self.practice, self._now()).open_now
+        except Exception:  # hours that cannot be read: try the transfer (a failed one offers a message)
+            log.warning("opening status unknown", exc_info=True)
+            return True
+
+    def transfer(
+        self, text: str = P.TRANSFER, reason: str = "caller_request", when_closed: bool = False
+    ) -> list[Action]:
+        """Hand the call to reception (or, when nobody can take it, offer to take a message).
+
+        The practice closed: a message, not a transfer to an empty desk (unless `when_closed`)."""
+        if self.services.reception_available is False or self.state.reception_down:
+            return self.reception_down()
+        if not when_closed and not self.reception_can_answer():
+            self.state.path.append(f"closed:{reason}")
             return self.reception_down()
         self.state.transferring = True
         self.achieve(OutcomeKind.TRANSFERRED, reason=reason)
         return self.finish([self.say(text, interruptible=False), Transfer("reception", False, reason)])
+
+    def action_failed(self, apology: str, reason: str, message: bool = True) -> list[Action]:
+        """An action failed (the agenda refused, a store is down): an apology in plain French, then a
+        human, or a message when nobody can answer (`message=False`: the inbox itself is down)."""
+        self.state.path.append(f"action_failed:{reason}")
+        try:
+            self.release_holds()
+        except Exception:
+            log.warning("could not release holds after %s", reason, exc_info=True)
+        if self.reception_can_answer():
+            self.state.transferring = True
+            self.achieve(OutcomeKind.TRANSFERRED, reason=reason)
+            return self.finish(
+                [
+                    self.say(f"{apology} {P.TRANSFER}", interruptible=False),
+                    Transfer("reception", False, reason),
+                ]
+            )
+        if not message:
+            self.state.message_offered = True
+        self.lead = apology
+        return self.reception_down()
 
     def reception_down(self) -> list[Action]:
         """Nobody can take the call: offer a message once, then a clear goodbye."""

@@ -121,6 +121,51 @@ def name_from_text(text: str) -> tuple[str, str] | None:
     return words[0].title(), " ".join(words[1:]).title()  # "Dupont Marie": as on a form
 
 
+# "je m'appelle Marie Dupont, je voudrais...", "c'est Marie Dupont née le ...": a name said before
+# any question, taken only when an introduction or a birth date frames it.
+_EARLY_NAME = re.compile(
+    r"(?:je m'? ?appelle|mon nom (?:c'est|est)|moi c'est)\s+(?P<a>[^\W\d_][\w' -]*?)"
+    r"(?=\s*(?:,|\.|\bn[ée]e?s?\b|\bje\b|\bj'|\bet\b|\bpour\b|$))"
+    r"|(?:c'est|je suis)\s+(?P<b>[^\W\d_][\w' -]*?)\s*,?\s*n[ée]e?s?\b",
+    re.IGNORECASE,
+)
+
+
+def early_name(text: str) -> tuple[str, str] | None:
+    """(last, first) from a name introduced in a longer sentence; None when there is none."""
+    match = _EARLY_NAME.search(text.replace("’", "'"))
+    if match is None:
+        return None
+    words = (match.group("a") or match.group("b") or "").split()
+    words = [w for w in words if fold(w) not in ("madame", "monsieur", "mademoiselle", "le", "la", "docteur")]
+    if not 2 <= len(words) <= 3 or any(fold(w) in ("un", "une", "pour", "rendez-vous") for w in words):
+        return None
+    if match.group("a") or fold(match.group(0)).startswith("c'est"):  # first name first
+        return " ".join(words[1:]).title(), words[0].title()
+    return words[0].title(), " ".join(words[1:]).title()  # "je suis Dupont Marie": as on a form
+
+
+# "non, c'est Vasseur avec deux s", "c'est Vasseur, V A deux S": a name said again at a later question.
+_NAME_CORRECTION = re.compile(
+    r"^(?:non|pardon|attendez)?[ ,.]*(?:non[ ,.]*)?(?:c'est|mon nom c'est|mon nom est|pas \w+[ ,]+)\s*"
+    r"(?P<name>[^\W\d_][^\W\d_'-]+)(?:\s+avec\s+(?:deux|un|une|double)\s+\w{1,2})?[ .!]*$",
+    re.IGNORECASE,
+)
+
+
+def corrected_name(text: str, last_name: str) -> str | None:
+    """A corrected last name close to the one we have ("Vasser" -> "Vasseur"); None otherwise."""
+    from standardiste.agenda.names import name_similarity
+
+    match = _NAME_CORRECTION.match(text.strip().replace("’", "'"))
+    if match is None or not last_name:
+        return None
+    name = match.group("name").title()
+    if fold(name) == fold(last_name) or name_similarity(name, last_name) < 60:
+        return None
+    return name
+
+
 class IdentityFlow(DialogueCore):
     """Collects an Identity, then calls `then(identity)`."""
 
@@ -163,10 +208,27 @@ class IdentityFlow(DialogueCore):
         # Only a full name counts ("c'est monsieur Lefort" alone: we still ask for name and first name).
         if name is not None and not self.identity.last_name and len(name.value.split()) >= 2:
             self._set_name(name.value)
+        elif not self.identity.last_name and answer.spoken:
+            said = early_name(answer.text)
+            if said is not None:
+                self.identity.last_name, self.identity.first_name = said
         birth = u.first(EntityKind.BIRTH_DATE)
         if birth is not None and self.identity.birth_date is None:
             with contextlib.suppress(ValueError):
                 self.identity.birth_date = dt.date.fromisoformat(birth.value[:10])
+
+    def correct_name(self, answer: Answer) -> list[Action] | None:
+        """At a later question, "non, c'est Vasseur avec deux s" corrects the name; the question again."""
+        ident = getattr(self, "identity", None)
+        question = self.question
+        if ident is None or question is None or not answer.spoken or question.name == "name":
+            return None
+        name = corrected_name(answer.text, ident.last_name)
+        if name is None:
+            return None
+        ident.last_name = name
+        self.state.path.append("name_corrected")
+        return self.ask(question, P.name_corrected(ident.full_name))
 
     def _set_name(self, value: str) -> None:
         parts = value.split()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 
+from standardiste.agenda.model import RequestKind
 from standardiste.dialogue import prompts as P
+from standardiste.dialogue.agenda import Agenda, family, slots_of
 from standardiste.dialogue.core import MIN_CONFIDENCE, Answer, Question, fold, has_word
 from standardiste.dialogue.messages import (
     Action,
@@ -65,6 +67,24 @@ def menu_word_intent(text: str) -> Intent | None:
     return next((intent for word, intent in MENU_WORDS if word in folded), None)
 
 
+def goal_parts(text: str) -> list[tuple[Intent, str]]:
+    """The goals a sentence names part by part ("annuler ... et vos horaires"), in order, one per
+    family, each with its own words."""
+    parts = [f" {fold(text)} "]
+    for connector in GOAL_CONNECTORS:
+        parts = [piece for part in parts for piece in part.split(connector)]
+    goals: list[tuple[Intent, str]] = []
+    for part in parts:
+        intent = next((i for word, i in MENU_WORDS if word in part), None)
+        if intent in TASK_INTENTS and all(family(intent) != family(g) for g, _ in goals):
+            goals.append((intent, part.strip()))
+    return goals
+
+
+def goals_in_sentence(text: str) -> list[Intent]:
+    return [intent for intent, _ in goal_parts(text)]
+
+
 # Intents that start a task of their own (a caller may switch to one at almost any question).
 TASK_INTENTS = frozenset({
     Intent.BOOK_APPOINTMENT, Intent.CANCEL_APPOINTMENT, Intent.RESCHEDULE_APPOINTMENT,
@@ -95,9 +115,36 @@ TASK_FAMILY = {
 FAQ_WORDS = (
     (("stationn", "se garer", "me garer", "parking", "place pour la voiture"), Intent.ASK_PARKING),
     (("apporter", "documents", "papiers", "prendre avec moi"), Intent.ASK_DOCUMENTS_TO_BRING),
-    (("combien", "prix", "tarif", "coute", "payer", "paiement", "rembours"), Intent.ASK_PRICE_PAYMENT),
+    (
+        ("combien", "prix", "tarif", "coute", "payer", "paiement", "rembours", "frais", "tiers payant"),
+        Intent.ASK_PRICE_PAYMENT,
+    ),
     (("adresse", "se trouve", "situe", "acces", "pour venir"), Intent.ASK_ADDRESS_ACCESS),
 )
+
+# Words that put a question to the practice ("peut-on se faire vacciner sans rendez-vous ?"): a
+# practical question, even when the classifier hears "rendez-vous" in it.
+PRACTICE_QUESTION_WORDS = (
+    "sans rendez", "peut-on se faire", "peut on se faire", "on peut se faire", "faites-vous",
+    "faites vous", "vous faites", "pratiquez", "acceptez-vous", "acceptez vous", "vous acceptez",
+    "prenez-vous", "prenez vous",
+)  # fmt: skip
+# "je suis en ALD, dois-je avancer les frais ?": the tiers payant answer, not the price.
+TIERS_PAYANT_WORDS = (
+    " ald ",
+    "tiers payant",
+    "avancer les frais",
+    "affection longue",
+    "cent pour cent",
+    "100 %",
+)
+# A change of mind: the current goal is dropped for the one named ("finalement je préfère...").
+CHANGE_OF_MIND_WORDS = (
+    "finalement", "plutot", "en fait", "je prefere", "laissez tomber", "oubliez", "non je voudrais",
+    "non je veux", "changement",
+)  # fmt: skip
+# "annuler mon rendez-vous et vos horaires du samedi": what joins two goals in one sentence.
+GOAL_CONNECTORS = (" et aussi ", " et puis ", " egalement ", " en plus ", " ainsi que ", " aussi ", " et ")
 
 MENU_KEYS = {
     "1": Intent.ASK_HOURS,
@@ -114,8 +161,13 @@ class DialogueManager(OutboundFlow):
     def __init__(self, services: ConversationServices) -> None:
         super().__init__(services)
         self.current_task: Intent | None = None
-        # Requests mentioned in passing, taken once the current one is done: (intent, the words).
-        self.pending: list[tuple[Intent, str]] = []
+        # What the caller wants: the goals heard, in order, with the slots already given.
+        self.agenda = Agenda()
+
+    @property
+    def pending(self) -> list[tuple[Intent, str]]:
+        """Goals mentioned in passing, taken once the current one is done: (intent, the words)."""
+        return [(g.intent, g.words) for g in self.agenda.pending]
 
     # --- Event dispatch --------------------------------------------------------------------------
 
@@ -134,14 +186,18 @@ class DialogueManager(OutboundFlow):
                         Transfer("reception", True, "emergency_internal_error"),
                     ]
                 )
-            self.state.transferring = True
-            self.achieve(OutcomeKind.TRANSFERRED, reason="internal_error")
-            return self.finish(
-                [
-                    self.say(P.TRANSFER_AFTER_FAILURES, interruptible=False),
-                    Transfer("reception", False, "internal_error"),
-                ]
-            )
+            try:
+                return self.action_failed(P.ACTION_FAILED, reason="internal_error")
+            except Exception:  # not even a message can be offered: a human, never a silent end
+                log.exception("dialogue error while recovering (call %s)", self.state.call_id)
+                self.state.transferring = True
+                self.achieve(OutcomeKind.TRANSFERRED, reason="internal_error")
+                return self.finish(
+                    [
+                        self.say(f"{P.ACTION_FAILED} {P.TRANSFER}", interruptible=False),
+                        Transfer("reception", False, "internal_error"),
+                    ]
+                )
 
     def _dispatch(self, event: CallerEvent) -> list[Action]:
         self._last_answer_now = getattr(event, "now", None) or self._last_answer_now
@@ -232,6 +288,15 @@ class DialogueManager(OutboundFlow):
             assert u is not None
             self.release_holds()
             return self.start_task(u.intent, answer)
+        changed_to = self._change_of_mind(question, answer)
+        if changed_to is not None:
+            self.release_holds()
+            self.agenda.switch(changed_to, answer.text, slots_of(u))
+            self.state.path.append(f"changed_mind:{changed_to}")
+            return self.start_task(changed_to, answer)
+        corrected = self.correct_name(answer)  # "non, c'est Vasseur avec deux s", at any question
+        if corrected is not None:
+            return corrected
         actions = question.handler(answer)
         if actions is not None:
             return actions
@@ -284,6 +349,26 @@ class DialogueManager(OutboundFlow):
             return False
         return TASK_FAMILY.get(u.intent, u.intent) != TASK_FAMILY.get(self.current_task, self.current_task)
 
+    def _change_of_mind(self, question: Question, answer: Answer) -> Intent | None:
+        """ "finalement je préfère prendre un rendez-vous": the goal named replaces the current one."""
+        if (
+            not answer.spoken
+            or self.current_task is None
+            or question.name in ("menu", "what_else", "emergency_confirm")
+            or not any(w in fold(answer.text) for w in CHANGE_OF_MIND_WORDS)
+        ):
+            return None
+        u = answer.understanding
+        folded = fold(answer.text)
+        named = next((intent for word, intent in MENU_WORDS if word in folded), None)
+        if u is not None and u.intent in TASK_INTENTS and u.confidence >= MIN_CONFIDENCE:
+            named = u.intent
+        if named is None or named not in TASK_INTENTS:
+            return None
+        if family(named) == family(self.current_task):
+            return None  # "plutôt déplacer": the appointment's own flow takes it
+        return named
+
     def _open_words_alarm(self, event: Heard, text: str) -> bool:
         """The open recogniser's words carry a red flag that the grammar's answer hides (speech.arbitrate)."""
         heard_as = (event.open_text or "").strip()
@@ -321,6 +406,25 @@ class DialogueManager(OutboundFlow):
             intent = MENU_KEYS.get(answer.keys[:1])
             return self.start_task(intent, answer) if intent else None
         u = answer.understanding
+        folded = fold(answer.text)
+        goals = goals_in_sentence(answer.text)
+        if len(goals) >= 2:
+            # "annuler mon rendez-vous et vos horaires du samedi": the first now, the others kept.
+            return self.start_task(goals[0], answer)
+        if any(w in folded for w in PRACTICE_QUESTION_WORDS) and (u is None or u.intent not in FAQ_INTENTS):
+            # A question put to the practice: its own answer if the practice gave one, else none.
+            extra = self.extra_answer(answer)
+            if extra is not None:
+                return extra
+            self.state.path.append("practical_question")
+            self.current_task = Intent.OUT_OF_SCOPE
+            return self.no_information("unknown")
+        if u is not None and u.intent == Intent.GIVE_IDENTITY:
+            # "je suis Dupont Marie, née le ..., je voudrais un rendez-vous": the identity is kept.
+            self.take_identity_hints(answer)
+            named = next((intent for word, intent in MENU_WORDS if word in folded), None)
+            if named in TASK_INTENTS:
+                return self.start_task(named, answer)
         if self.practice.faq.extra and (
             u is None or u.intent == Intent.OUT_OF_SCOPE or u.confidence < MIN_CONFIDENCE
         ):
@@ -348,16 +452,11 @@ class DialogueManager(OutboundFlow):
         return None
 
     def _queue_other_request(self, intent: Intent, answer: Answer) -> None:
-        """ "un rendez-vous, et aussi une ordonnance": the second request is taken after the first."""
-        folded = fold(answer.text)
-        for connector in (" et aussi ", " et puis ", " egalement ", " en plus ", " ainsi que ", " aussi "):
-            if connector in f" {folded} ":
-                rest = f" {folded} ".split(connector, 1)[1]
-                other = next((i for word, i in MENU_WORDS if word in rest), None)
-                same = TASK_FAMILY.get(other, other) == TASK_FAMILY.get(intent, intent)
-                if other in TASK_INTENTS and not same and other not in self.pending:
-                    self.pending.append((other, rest))
-                return
+        """ "un rendez-vous, et aussi une ordonnance": the second goal is kept, taken after the first."""
+        parts = goal_parts(answer.text)
+        for other, words in parts if len(parts) > 1 else []:
+            if family(other) != family(intent):
+                self.agenda.add(other, words, slots_of(self.services.understander.parse(words, answer.now)))
 
     def _two_guesses(self, u: Understanding | None) -> tuple[Intent, Intent] | None:
         if u is None or self.question is None or self.question.name == "clarify":
@@ -405,9 +504,14 @@ class DialogueManager(OutboundFlow):
 
     def what_else(self, preamble: str) -> list[Action]:
         self.current_task = None
-        if self.pending:
-            intent, words = self.pending.pop(0)
-            self.lead = f"{preamble} {P.also_mentioned(intent)}"
+        self.agenda.done()
+        goal = self.agenda.next_pending()
+        if goal is not None:
+            intent, words = goal.intent, goal.words
+            later = [str(g.intent) for g in self.agenda.pending]
+            named = P.still_pending([str(intent), *later]) if later else P.also_mentioned(intent)
+            # Nested goals: what is still to be said before the next question is kept, in order.
+            self.lead = " ".join(part for part in (self.lead, preamble, named) if part)
             now = self._now()
             answer = Answer(now=now, text=words, understanding=self.services.understander.parse(words, now))
             return self.start_task(intent, answer)
@@ -437,6 +541,7 @@ class DialogueManager(OutboundFlow):
     def start_task(self, intent: Intent, answer: Answer) -> list[Action]:
         self.state.path.append(str(intent))
         self.current_task = intent
+        self.agenda.start(intent, answer.text if answer.spoken else "", slots_of(answer.understanding))
         if answer.spoken:
             self._queue_other_request(intent, answer)
         if intent in FAQ_INTENTS:
@@ -526,6 +631,8 @@ class DialogueManager(OutboundFlow):
             status = opening_status(self.practice, answer.now)
             if not status.open_now and status.next_opening is not None:
                 text = f"{text} {P.closed_now(P.datetime_fr(self.local(status.next_opening), answer.now))}"
+        elif any(w in f" {folded} " for w in TIERS_PAYANT_WORDS) and faq.tiers_payant:
+            topic, text = "tiers_payant", faq.tiers_payant
         elif "vitale" in folded:
             topic, text = "carte_vitale", faq.carte_vitale
         elif "tiers payant" in folded:
@@ -546,10 +653,41 @@ class DialogueManager(OutboundFlow):
             ):
                 text = f"{text} {faq.carte_vitale}"
         if not text:
-            self.state.path.append(f"no_information:{topic}")
-            return self.transfer(P.NO_INFORMATION, reason=f"no_information:{topic}")
+            return self.no_information(topic)
         self.achieve(OutcomeKind.ANSWERED, topic=topic)
         return self.what_else(text)
+
+    def no_information(self, topic: str) -> list[Action]:
+        """A question the practice gave no answer for: said so, then a message or a human (never a guess)."""
+        self.state.path.append(f"no_information:{topic}")
+        if not self.reception_can_answer():
+            self.lead = P.NO_INFORMATION
+            self.state.message_offered = True
+            return self.reception_unavailable()
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            folded = fold(answer.text)
+            if answer.keys == "1" or "message" in folded or "rappel" in folded:
+                return self.start_request(RequestKind.CALLBACK, None)
+            human = answer.keys == "2" or any(
+                w in folded for w in ("secretariat", "quelqu'un", "passez", "humain")
+            )
+            if human or answer.yes_no() is True:
+                return self.transfer(reason=f"no_information:{topic}")
+            if answer.yes_no() is False:
+                return self.what_else("")
+            return None
+
+        question = Question(
+            "message_or_human",
+            P.MESSAGE_OR_HUMAN,
+            P.MESSAGE_OR_HUMAN_KEYS,
+            Expectation(Expect.CHOICE, ("message", "secrétariat", "non"), 1),
+            on_answer,
+            on_give_up=lambda: self.transfer(reason=f"no_information:{topic}"),
+            keys=P.MESSAGE_OR_HUMAN_KEYS,
+        )
+        return self.ask(question, P.NO_INFORMATION)
 
     def extra_answer(self, answer: Answer) -> list[Action] | None:
         """Practice-specific questions (faq.extra: keyword -> answer)."""
@@ -599,20 +737,22 @@ class DialogueManager(OutboundFlow):
         """A same-day red flag: a human now (or, when nobody can answer, a message to call back)."""
         self.release_holds()
         self.lead = ""
-        self.pending.clear()
+        self.agenda.drop_all()
         self.state.path.append(f"same_day:{u.red_flag}")
         category = None
         if u.red_flag is not None:
             flags = getattr(getattr(self.services.understander, "safety", None), "flags", ())
             flag = next((f for f in flags if f.id == u.red_flag), None)
             category = flag.category if flag is not None else None
-        return self.transfer(P.same_day_transfer(self.practice, category), reason=f"same_day:{u.red_flag}")
+        return self.transfer(
+            P.same_day_transfer(self.practice, category), reason=f"same_day:{u.red_flag}", when_closed=True
+        )
 
     def emergency(self, answer: Answer | None, rule: str) -> list[Action]:
         self.state.in_emergency = True
         # Nothing queues before it: no pending statement, no request mentioned in passing.
         self.lead = ""
-        self.pending.clear()
+        self.agenda.drop_all()
         self.release_holds()
         self.state.path.append(f"emergency:{rule}")
         now = answer.now if answer is not None else self._now()

@@ -135,7 +135,17 @@ BOOKING_LIMIT = (
 )
 TRANSFER_AFTER_FAILURES = "Je vais vous passer le secrétariat, qui pourra mieux vous aider. Ne quittez pas."
 GOODBYE = "Merci de votre appel, au revoir."
-NO_INFORMATION = "Je n'ai pas cette information, je vous passe le secrétariat. Ne quittez pas."
+NO_INFORMATION = "Le cabinet ne m'a pas donné cette information."
+MESSAGE_OR_HUMAN = (
+    "Voulez-vous laisser un message au secrétariat, ou que je vous passe le secrétariat ? "
+    "Dites message ou secrétariat."
+)
+MESSAGE_OR_HUMAN_KEYS = "Tapez 1 pour laisser un message, 2 pour parler au secrétariat."
+# An action that failed (the agenda refused, a store is down): an apology, then a human or a message.
+ACTION_FAILED = "Je suis désolé, je n'arrive pas à l'enregistrer pour le moment."
+MOVE_FAILED = "Je suis désolé, je n'arrive pas à déplacer ce rendez-vous."
+BOOK_FAILED = "Je suis désolé, je n'arrive pas à enregistrer ce rendez-vous."
+REQUEST_FAILED = "Je suis désolé, je n'arrive pas à enregistrer votre demande pour le moment."
 RECEPTION_UNAVAILABLE = (
     "Le secrétariat ne peut pas vous répondre pour le moment. Je peux prendre un message pour que "
     "le cabinet vous rappelle. Voulez-vous laisser un message ? "
@@ -317,7 +327,7 @@ ASK_BIRTH_DATE_SIMPLE = (
 ASK_PHONE = "À quel numéro pouvons-nous vous rappeler ? Vous pouvez le taper sur le clavier, dix chiffres."
 ASK_PHONE_SIMPLE = "Tapez votre numéro de téléphone sur le clavier, les dix chiffres, puis dièse."
 SORRY = "Pardon."
-NAME_LATER = "Ce n'est pas grave, le secrétariat vous le demandera en vous rappelant."
+NAME_LATER = "Le secrétariat vous le demandera en vous rappelant."
 NAME_NOT_GIVEN = "(nom non donné)"  # read by the staff in the inbox
 
 
@@ -345,8 +355,8 @@ FILE_NOT_FOUND_RETRY = "Je ne trouve pas de dossier à ce nom avec cette date de
 FILE_NOT_FOUND_TRANSFER = "Je ne retrouve pas votre dossier. Je vous passe le secrétariat, ne quittez pas."
 NO_UPCOMING = "Je ne trouve aucun rendez-vous à venir à votre nom."
 NOTHING_CHANGED = "Très bien, je ne change rien."
-CANCEL_FAILED = "Je n'arrive pas à annuler ce rendez-vous. Je vous passe le secrétariat."
-CONFIRM_FAILED = "Je n'arrive pas à confirmer ce rendez-vous. Je vous passe le secrétariat."
+CANCEL_FAILED = "Je suis désolé, je n'arrive pas à annuler ce rendez-vous."
+CONFIRM_FAILED = "Je suis désolé, je n'arrive pas à confirmer ce rendez-vous."
 CONFIRMED = "C'est confirmé."
 
 
@@ -502,9 +512,20 @@ OTHER_REQUEST: dict[str, str] = {
 }
 
 
+def name_corrected(full_name: str) -> str:
+    return f"Pardon : {full_name}, c'est corrigé."
+
+
 def also_mentioned(intent: str) -> str:
     about = OTHER_REQUEST.get(str(intent), "d'une autre demande")
     return f"Vous m'aviez aussi parlé {about}."
+
+
+def still_pending(intents: list[str]) -> str:
+    """ "Puis-je faire autre chose ?" names what the caller asked for and is still waiting."""
+    abouts = [OTHER_REQUEST.get(str(i), "d'une autre demande") for i in intents]
+    said = abouts[0] if len(abouts) == 1 else f"{', '.join(abouts[:-1])} et {abouts[-1]}"
+    return f"Vous m'aviez aussi parlé {said}."
 
 
 # What the caller may have meant, for a clarifying question ("Souhaitez-vous A, ou B ?").

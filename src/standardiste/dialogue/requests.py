@@ -6,6 +6,8 @@ number and the caller's own words, files them in the inbox and says what happens
 
 from __future__ import annotations
 
+import logging
+
 from standardiste.agenda.model import RequestDraft, RequestKind
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.appointments import AppointmentFlow
@@ -13,6 +15,8 @@ from standardiste.dialogue.core import Answer, Question
 from standardiste.dialogue.identity import Identity
 from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
 from standardiste.understanding.types import EntityKind, Intent, Urgency
+
+log = logging.getLogger(__name__)
 
 REQUEST_KINDS = {
     Intent.PRESCRIPTION_RENEWAL: RequestKind.PRESCRIPTION_RENEWAL,
@@ -85,7 +89,11 @@ class RequestFlow(AppointmentFlow):
             call_id=self.state.call_id or None,
             practitioner_id=self._request_practitioner,
         )
-        request_id = self.services.inbox.file(draft, now)
+        try:
+            request_id = self.services.inbox.file(draft, now)
+        except Exception:  # the store is down: a human (no message into a dead inbox)
+            log.warning("filing a %s request failed", kind, exc_info=True)
+            return self.action_failed(P.REQUEST_FAILED, reason="request_failed", message=False)
         self.achieve(OutcomeKind.REQUEST_FILED, request_type=str(kind), request_id=request_id)
         phone = P.phone_fr(draft.callback_number) if draft.callback_number else "votre numéro"
         return self.after_task(P.REQUEST_NEXT[kind].format(phone=phone))
