@@ -255,3 +255,18 @@ class NetnsRedis(RedisServer):
 
     def command_line(self) -> list[str]:
         return [*self.prefix, *super().command_line()]
+
+
+def session_cpu_s(session_leader: int) -> float:
+    """CPU seconds (user + system) of every live process in `session_leader`'s session (Kamailio's
+    children, an Asterisk and its threads)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session_leader:  # field 6 of stat: the session id
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick

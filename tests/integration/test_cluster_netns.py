@@ -40,6 +40,7 @@ from tests.integration.cluster_support import (
     NetnsRedis,
     Topology,
     require_netns,
+    session_cpu_s,
     sipp_totals,
     sipp_uac_command,
 )
@@ -138,6 +139,9 @@ def test_calls_survive_a_node_killed_mid_run(asterisk_root: Path, tmp_path: Path
             hold_ms=5000,
             stats=stats,
         )
+        sessions = {"edge": kamailio.pid, **{n: p.pid() for n, p in nodes.items()}}
+        cpu_before = {n: session_cpu_s(pid) for n, pid in sessions.items() if pid is not None}
+        started = time.monotonic()
         sipp = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(8.0)  # about 24 calls placed, about 15 up
         victim = nodes["node2"]
@@ -154,6 +158,12 @@ def test_calls_survive_a_node_killed_mid_run(asterisk_root: Path, tmp_path: Path
         )
         assert left_after is not None and left_after <= 5.0, "a silent node must leave within 5 s"
         _, err = sipp.communicate(timeout=120)
+        elapsed = time.monotonic() - started
+        cpu = {
+            n: session_cpu_s(pid) - cpu_before[n]
+            for n, pid in sessions.items()
+            if pid is not None and n != "node2"
+        }
         totals = sipp_totals(stats)
         print(f"SIPp: {totals}; killed {time.monotonic() - killed_at:.1f} s before the end")
         assert totals["created"] == 60
@@ -161,6 +171,14 @@ def test_calls_survive_a_node_killed_mid_run(asterisk_root: Path, tmp_path: Path
         assert totals["failed"] <= up_on_victim, err.decode(errors="replace")[-2000:]
         assert totals["successful"] >= 60 - up_on_victim
         others = _calls_processed(nodes["node1"]) + _calls_processed(nodes["node3"])
+        # Figures for docs/scale.md (printed, never asserted): CPU seconds per call on the edge and on a
+        # node (SIP + the echo's RTP for `hold_ms`), over the whole run.
+        print(
+            f"run {elapsed:.1f} s; CPU s: { ({n: round(v, 2) for n, v in cpu.items()}) }; "
+            "edge CPU ms per call "
+            f"{1000 * cpu['edge'] / 60:.1f}; node CPU ms per call "
+            f"{1000 * (cpu['node1'] + cpu['node3']) / max(1, others):.1f} ({others} calls on node1+node3)"
+        )
         assert others + handled_before >= 60
         assert _calls_processed(nodes["node1"]) > 0 and _calls_processed(nodes["node3"]) > 0
 

@@ -164,6 +164,10 @@ class KamailioProcess:
                 time.sleep(0.2)
         raise KamailioError(f"kamailio did not answer on {self.ctl} within {timeout:.0f} s:\n{self.tail()}")
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
     def kamcmd(self, *args: str, timeout: float = 5.0) -> str:
         binary = shutil.which(KAMCMD_BINARY) or "/usr/sbin/kamcmd"
         try:
