@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from standardiste.config import DeploymentConfig, load_or_create_secrets
 from standardiste.pbx.instance import PbxInstance
@@ -23,12 +24,15 @@ def deployment_instance(deployment: DeploymentConfig, root: Path | None = None) 
     """The deployment's Asterisk instance; secrets are created in data_dir on first use."""
     root = root or deployment_root(deployment)
     secrets_ = load_or_create_secrets(Path(deployment.data_dir))
+    # Channel ids (the call log's keys) start with the system name: unique per node in a cluster.
+    naming: dict[str, Any] = (
+        {"system_name": deployment.cluster.node_name} if deployment.cluster.role == "node" else {}
+    )
     return PbxInstance(
         root,
         deployment_instance_dir(root, deployment),
         deployment.asterisk,
         secrets_,
         log_dialplan=deployment.privacy.log_transcripts,  # dialplan traces name callers
-        # Channel ids (the call log's keys) start with the system name: unique per node in a cluster.
-        **({"system_name": deployment.cluster.node_name} if deployment.cluster.role == "node" else {}),
+        **naming,
     )
