@@ -24,6 +24,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -93,9 +94,9 @@ class CalDavClient:
     def url(self, path: str) -> str:
         return urljoin(self.base_url, path)
 
-    def _request(self, method: str, url: str, **kwargs: object) -> requests.Response:
+    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
-            return self.http.request(method, url, timeout=self.timeout, **kwargs)  # type: ignore[arg-type]
+            return self.http.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException as err:
             raise CalDavError(f"serveur CalDAV injoignable / CalDAV server unreachable: {err}") from None
 

@@ -21,7 +21,7 @@ PARTS_FR = {
 }
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "agenda", help="vérifier l'agenda, lister les jours fériés, chercher des créneaux"
     )

@@ -65,7 +65,8 @@ class SealedText(TypeDecorator[str]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if isinstance(value, dt.date):
             return value.isoformat()
-        return value  # type: ignore[no-any-return]
+        text: str | None = value  # text already (clear or sealed), or None
+        return text
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         return None if value is None else str(value)

@@ -197,7 +197,7 @@ class LocalUnderstander:
             ranked = []
         return ranked or [(Intent.OUT_OF_SCOPE, 0.0)]
 
-    def _entities(self, text: str, plain, folded_digits, now: dt.datetime) -> list[Entity]:  # type: ignore[no-untyped-def]
+    def _entities(self, text: str, plain: Mapped, folded_digits: Mapped, now: dt.datetime) -> list[Entity]:
         if len(text) > UNDERSTAND_CHARS:
             text = text[:UNDERSTAND_CHARS]
             plain, folded_digits = _head(plain, UNDERSTAND_CHARS), _head(folded_digits, UNDERSTAND_CHARS)

@@ -197,10 +197,11 @@ def _digits_piece(src: Mapped) -> Mapped:
     # Spaces between words: the origin of the next character (the last one's + 1 at the end).
     nxt = src.original_length - 1 if src.original_length else 0
     for k in range(len(origin) - 1, -1, -1):
-        if origin[k] is None:
+        known = origin[k]
+        if known is None:
             origin[k] = nxt
         else:
-            nxt = origin[k]  # type: ignore[assignment]
+            nxt = known
     return Mapped(converted, tuple(o or 0 for o in origin), src.original_length)
 
 
