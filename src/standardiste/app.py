@@ -50,7 +50,7 @@ class AriAccess:
     @classmethod
     def from_config(cls, config: Config, secrets_: Secrets) -> AriAccess:
         a = config.deployment.asterisk
-        return cls(f"http://{a.bind}:{a.http_port}", a.ari_user, secrets_.ari_password, a.app_name)
+        return cls(f"http://{a.local_host}:{a.http_port}", a.ari_user, secrets_.ari_password, a.app_name)
 
 
 class VoiceApp:

@@ -302,6 +302,12 @@ class AsteriskConfig(_Model):
             raise ValueError(f"adresse IP attendue / IP address expected: {value!r}") from None
         return value
 
+    @property
+    def local_host(self) -> str:
+        """Where ARI/HTTP and AMI listen: loopback always (the controller runs beside Asterisk), even when
+        SIP faces the LAN (`bind`, a cluster node's address)."""
+        return self.bind if self.bind.startswith("127.") else "127.0.0.1"
+
     @model_validator(mode="after")
     def _ports(self) -> AsteriskConfig:
         if self.rtp_end <= self.rtp_start:

@@ -270,3 +270,27 @@ def session_cpu_s(session_leader: int) -> float:
         if int(fields[3]) == session_leader:  # field 6 of stat: the session id
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / tick
+
+
+def practice_toml() -> str:
+    """The demo practice's part of demo.toml (everything before [deployment])."""
+    from importlib import resources
+
+    text = resources.files("standardiste.data").joinpath("demo.toml").read_text(encoding="utf-8")
+    return text.split("\n[deployment]", 1)[0] + "\n"
+
+
+def node_config_text(
+    *, node: str, address: str, edge: str, data_dir: Path, key_file: Path, database_url: str, redis_url: str
+) -> str:
+    """A cluster node's configuration (role "node"), keypad recognition and espeak-ng: light enough
+    for three controllers on a 2-core test machine."""
+    return practice_toml() + (
+        f'\n[deployment]\ndata_dir = "{data_dir}"\ndatabase_url = "{database_url}"\nlog_format = "text"\n'
+        f'\n[deployment.asterisk]\nbind = "{address}"\nsip_port = 5060\nhttp_port = 8088\nami_port = 5038\n'
+        f'edge_addresses = ["{edge}"]\n'
+        f'\n[deployment.speech]\nrecognizer = "keypad"\nsynthesizer = "espeak"\n'
+        f'\n[deployment.redis]\nurl = "{redis_url}"\nmanage_server = false\n'
+        f'\n[deployment.privacy]\nkey_file = "{key_file}"\n'
+        f'\n[deployment.cluster]\nrole = "node"\nnode_name = "{node}"\n'
+    )

@@ -12,6 +12,7 @@ Redis, scheduling waits in the database outbox and no reminder goes out until Re
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from standardiste.clock import Clock
@@ -48,7 +49,12 @@ class ReminderComponent:
             ring_timeout_s=ring_timeout_s,
             allowed_prefixes=tuple(practice.outbound.allowed_prefixes),
         )
-        url = ari_url or f"http://{a.bind}:{a.http_port}"
+        url = ari_url or f"http://{a.local_host}:{a.http_port}"  # ARI is on loopback (pbx render)
+        cluster = config.deployment.cluster
+        if cluster.role == "node" and "node" not in service_options:
+            # The scheduler's name in the lease and the attempts: the cluster node, plus a per-process part
+            # (a restarted process is not its dead predecessor).
+            service_options["node"] = f"{cluster.node_name}-{secrets.token_hex(4)}"
         self.dialer = AriDialer(url, a.ari_user, secrets_.ari_password, settings, call_log_lookup(call_log))
         self.service = ReminderService(
             db=db,
