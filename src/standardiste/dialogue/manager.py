@@ -70,14 +70,22 @@ def menu_word_intent(text: str) -> Intent | None:
 def goal_parts(text: str) -> list[tuple[Intent, str]]:
     """The goals a sentence names part by part ("annuler ... et vos horaires"), in order, one per
     family, each with its own words."""
-    parts = [f" {fold(text)} "]
-    for connector in GOAL_CONNECTORS:
-        parts = [piece for part in parts for piece in part.split(connector)]
+    folded = f" {fold(text)} "
+    # The caller's own spelling when folding kept the positions (it does for French letters).
+    original = f" {text} " if len(folded) == len(text) + 2 else folded
+    cuts = sorted({(m.start(), m.end()) for c in GOAL_CONNECTORS for m in re.finditer(re.escape(c), folded)})
+    spans, start = [], 0
+    for begin, end in cuts:
+        if begin >= start:  # " et aussi " wins over the " et " inside it
+            spans.append((start, begin))
+            start = end
+    spans.append((start, len(folded)))
     goals: list[tuple[Intent, str]] = []
-    for part in parts:
+    for begin, end in spans:
+        part = folded[begin:end]
         intent = next((i for word, i in MENU_WORDS if word in part), None)
         if intent in TASK_INTENTS and all(family(intent) != family(g) for g, _ in goals):
-            goals.append((intent, part.strip()))
+            goals.append((intent, original[begin:end].strip(" ,.")))
     return goals
 
 
@@ -360,8 +368,9 @@ class DialogueManager(OutboundFlow):
             return None
         u = answer.understanding
         folded = fold(answer.text)
+        # The caller's own words first ("je préfère un rendez-vous"), else the classifier's guess.
         named = next((intent for word, intent in MENU_WORDS if word in folded), None)
-        if u is not None and u.intent in TASK_INTENTS and u.confidence >= MIN_CONFIDENCE:
+        if named is None and u is not None and u.intent in TASK_INTENTS and u.confidence >= MIN_CONFIDENCE:
             named = u.intent
         if named is None or named not in TASK_INTENTS:
             return None
@@ -411,7 +420,10 @@ class DialogueManager(OutboundFlow):
         if len(goals) >= 2:
             # "annuler mon rendez-vous et vos horaires du samedi": the first now, the others kept.
             return self.start_task(goals[0], answer)
-        if any(w in folded for w in PRACTICE_QUESTION_WORDS) and (u is None or u.intent not in FAQ_INTENTS):
+        named_topic = any(any(w in folded for w in words) for words, _ in FAQ_WORDS) or "horaire" in folded
+        if any(w in folded for w in PRACTICE_QUESTION_WORDS) and (
+            u is None or u.intent not in FAQ_INTENTS or not named_topic
+        ):
             # A question put to the practice: its own answer if the practice gave one, else none.
             extra = self.extra_answer(answer)
             if extra is not None:
@@ -541,9 +553,11 @@ class DialogueManager(OutboundFlow):
     def start_task(self, intent: Intent, answer: Answer) -> list[Action]:
         self.state.path.append(str(intent))
         self.current_task = intent
-        self.agenda.start(intent, answer.text if answer.spoken else "", slots_of(answer.understanding))
+        goal = self.agenda.start(intent, answer.text if answer.spoken else "", slots_of(answer.understanding))
         if answer.spoken:
             self._queue_other_request(intent, answer)
+            answer = self._own_words(intent, answer)
+            goal.words, goal.slots = answer.text, slots_of(answer.understanding)
         if intent in FAQ_INTENTS:
             return self.answer_question(intent, answer)
         if intent == Intent.BOOK_APPOINTMENT:
@@ -561,6 +575,17 @@ class DialogueManager(OutboundFlow):
         if intent in REQUEST_KINDS:
             return self.start_request(REQUEST_KINDS[intent], answer)
         return self.transfer(reason=f"unsupported_{intent}")
+
+    def _own_words(self, intent: Intent, answer: Answer) -> Answer:
+        """With several goals in one sentence, a task takes the slots of its own part only ("un
+        rendez-vous jeudi et vos horaires du samedi": jeudi); who is calling holds for all of them."""
+        parts = goal_parts(answer.text)
+        own = next((words for i, words in parts if family(i) == family(intent)), None)
+        if len(parts) < 2 or own is None:
+            return answer
+        self.take_identity_hints(answer)
+        u = self.services.understander.parse(own, answer.now)
+        return Answer(now=answer.now, text=own, understanding=u, confidence=answer.confidence)
 
     def after_task(self, said: str) -> list[Action]:
         if self.is_outbound():

@@ -120,6 +120,7 @@ class Simulator:
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.template = self.workdir / "template.db"
         self._counter = 0
+        self.last_manager: DialogueManager | None = None
         self._make_template()
 
     def close(self) -> None:
@@ -252,6 +253,7 @@ class Simulator:
                 reception_available=spec.get("reception_available"),
             )
             manager = DialogueManager(services)
+            self.last_manager = manager  # for tests that read the conversation's own state (its goals)
             appointment_id = None
             if spec.get("direction") == "outbound":
                 index = int(spec.get("appointment", 0))
