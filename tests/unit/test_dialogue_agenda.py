@@ -213,6 +213,24 @@ def test_question_without_an_answer_offers_a_message_or_a_human(simulator, under
     assert call.manager.state.achieved[-1].details["request_type"] == "callback"
 
 
+def test_switching_mid_task_drops_the_task_left(simulator, understander):
+    call = Call(simulator, understander)
+    call.start()
+    call.say("je voudrais un rendez-vous avec le docteur martin jeudi matin")
+    call.say("ah non en fait je voudrais annuler mon rendez-vous")
+    statuses = [(g["intent"], g["status"]) for g in call.manager.agenda.to_json()]
+    assert statuses[0] == ("book_appointment", "dropped") and statuses[-1][1] == "active"
+    assert call.manager.pending == []
+
+
+def test_a_message_asked_at_what_else(simulator, understander):
+    call = Call(simulator, understander)
+    call.start()
+    call.say("quels sont vos horaires")
+    actions = call.say("je voudrais laisser un message")
+    assert actions[-1].expect.kind == Expect.OPEN and "message" in said(actions)
+
+
 def test_no_answer_when_closed_is_a_message(simulator, understander):
     call = Call(simulator, understander)
     call.start(SUNDAY)

@@ -295,6 +295,8 @@ class DialogueManager(OutboundFlow):
         if self._switching(question, answer):
             assert u is not None
             self.release_holds()
+            # "ah non, en fait je voudrais annuler": the task left is dropped, not resumed later.
+            self.agenda.switch(u.intent, answer.text, slots_of(u))
             return self.start_task(u.intent, answer)
         changed_to = self._change_of_mind(question, answer)
         if changed_to is not None:
@@ -541,6 +543,8 @@ class DialogueManager(OutboundFlow):
         u = answer.understanding
         if u is not None and u.intent in TASK_INTENTS and u.confidence >= MIN_CONFIDENCE:
             return self.start_task(u.intent, answer)
+        if answer.spoken and has_word(answer.text, ("message",)):
+            return self.start_request(RequestKind.CALLBACK, None)  # "je voudrais laisser un message"
         yes = answer.yes_no()
         if yes is False or (answer.spoken and has_word(answer.text, ("merci", "au revoir", "c'est tout"))):
             return self.goodbye()
