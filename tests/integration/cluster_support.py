@@ -13,6 +13,7 @@ import csv
 import glob
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +86,13 @@ class Topology:
             _ip("-n", self.ns(member), "link", "set", "eth0", "up")
 
     def down(self) -> None:
+        """Kill whatever still runs in our namespaces (a namespace outlives `ip netns del` while a process
+        is inside), then delete them."""
         for name in reversed(self.created):
+            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False)
+            for pid in pids.stdout.split():
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
             with contextlib.suppress(RuntimeError):
                 _ip("netns", "del", name)
         self.created.clear()

@@ -55,7 +55,7 @@ from tests.integration.cluster_support import (
     sipp_uac_command,
 )
 
-pytestmark = [pytest.mark.asterisk, pytest.mark.slow]
+pytestmark = [pytest.mark.asterisk, pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(480)]
 
 NODES = {"node1": "10.77.0.11", "node2": "10.77.0.12", "node3": "10.77.0.13"}
 EDGE = "10.77.0.10"
@@ -66,9 +66,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def _remove_stale_namespaces() -> None:
     """Namespaces left by a killed run of this test (its pid is in the name and no longer alive)."""
     for path in glob.glob("/run/netns/stdc*-*"):
-        match = re.match(r"stdc(\d+)-", Path(path).name)
+        name = Path(path).name
+        match = re.match(r"stdc(\d+)-", name)
         if match and not Path(f"/proc/{match.group(1)}").exists():
-            subprocess.run(["ip", "netns", "del", Path(path).name], capture_output=True, check=False)
+            # its processes first (a controller, PostgreSQL...): a namespace lives on while they do
+            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False)
+            for pid in pids.stdout.split():
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
 
 
 def _wait_booted(pbx: PbxInstance, timeout: float = 30.0) -> None:
