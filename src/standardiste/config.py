@@ -314,6 +314,21 @@ class AsteriskConfig(_Model):
             raise ValueError("rtp_end doit dépasser rtp_start / rtp_end must exceed rtp_start")
         return self
 
+    @model_validator(mode="after")
+    def _edge_name(self) -> AsteriskConfig:
+        # A cluster node's pjsip endpoint for Kamailio is named "edge": no phone may take that name.
+        phones = {
+            self.reception_endpoint,
+            self.outbound_endpoint,
+            *self.queue_members,
+            *self.dialable_endpoints,
+        }
+        if self.edge_addresses and "edge" in phones:
+            raise ValueError(
+                "« edge » est réservé au point d'entrée du cluster / 'edge' is reserved for the edge"
+            )
+        return self
+
 
 class SpeechConfig(_Model):
     # auto: Whisper (open) + PocketSphinx (closed questions) when installed, else Vosk French, else

@@ -141,3 +141,33 @@ def test_cli_renders_the_edge_config(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "sip:127.0.0.2:5060" in (out / "dispatcher.list").read_text()
     assert "listen=udp:127.0.0.1:25062" in (out / "kamailio.cfg").read_text()
     assert "node1" in capsys.readouterr().out
+
+
+def _render_pjsip(tmp_path: Path, **asterisk: object) -> str:
+    from standardiste.config import AsteriskConfig, Secrets
+    from standardiste.pbx import PbxInstance
+
+    root = tmp_path / "root"
+    (root / "usr/share/asterisk/sounds/fr_CA_f_June").mkdir(parents=True)
+    secrets_ = Secrets(ari_password="a", ami_secret="b", encryption_key="k", session_key="s")
+    pbx = PbxInstance(root, root / "instances" / "one", AsteriskConfig.model_validate(asterisk), secrets_)
+    pbx.render()
+    return (pbx.instance_dir / "etc" / "pjsip.conf").read_text()
+
+
+def test_a_node_takes_calls_from_its_edge_only(tmp_path: Path) -> None:
+    text = _render_pjsip(tmp_path, bind="10.77.0.11", edge_addresses=["10.77.0.10", "10.77.0.9"])
+    block = text[text.index("[edge]") :]
+    assert "context = standardiste-inbound" in block and "auth" not in block.split("[edge]")[1]
+    assert "type = identify\nendpoint = edge\nmatch = 10.77.0.10,10.77.0.9" in block
+
+
+def test_a_single_server_has_no_edge_endpoint(tmp_path: Path) -> None:
+    assert "[edge]" not in _render_pjsip(tmp_path)
+
+
+def test_edge_is_a_reserved_endpoint_name_on_a_node() -> None:
+    from standardiste.config import AsteriskConfig
+
+    with pytest.raises(ValueError, match="edge"):
+        AsteriskConfig.model_validate({"edge_addresses": ["10.77.0.10"], "queue_members": ["edge"]})
