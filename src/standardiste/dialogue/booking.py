@@ -140,7 +140,8 @@ class BookingFlow(IdentityFlow):
             if t.id == default:
                 return t.id
         specific = [t for t in candidates if t.practitioners != "all"]
-        return (specific or candidates or [None])[0].id if (specific or candidates) else None
+        chosen = specific or candidates
+        return chosen[0].id if chosen else None
 
     def _next_booking_step(self, preamble: str = "") -> list[Action]:
         b = self.booking
@@ -313,9 +314,9 @@ class BookingFlow(IdentityFlow):
             lead = f"{lead} {P.NOT_THAT_TIME}".strip()
         if take_exact and exact is not None and offered[0][0].start == exact:
             # Exactly the time asked for is free: take it rather than offering a list again.
-            for _slot, hold in offered[1:]:
-                if hold is not None:
-                    self._release(hold)
+            for _slot, spare in offered[1:]:
+                if spare is not None:
+                    self._release(spare)
             b.offered = offered[:1]
             return self._accept_pick(0, P.possible(P.datetime_fr(self.local(exact), now)))
         return self.ask(self._offer_question(), lead)
