@@ -18,6 +18,7 @@ from standardiste.agenda.model import (
     SlotUnavailable,
     Source,
 )
+from standardiste.config import WEEKDAYS_FR
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, Question, fold, has_word
 from standardiste.dialogue.identity import Identity, IdentityFlow
@@ -392,7 +393,7 @@ class BookingFlow(IdentityFlow):
             "un autre jour",
             "oui",
             "non",
-            *{P.WEEKDAYS_FR[self.local(s.start).weekday()] for s, _ in b.offered},
+            *{WEEKDAYS_FR[self.local(s.start).weekday()] for s, _ in b.offered},
             *{P.time_fr(self.local(s.start)) for s, _ in b.offered},
         )
         return Question(

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from standardiste.agenda.model import PartOfDay
+from standardiste.agenda.model import PartOfDay, Slot
 from standardiste.config import WEEKDAYS_FR
 from standardiste.dialogue.core import fold, has_word
 from standardiste.understanding.types import Entity, EntityKind, Understanding
@@ -290,7 +290,7 @@ def _in_part(moment: dt.datetime, part: PartOfDay) -> bool:
     }[part]
 
 
-def sort_near(slots: list, exact: dt.datetime | None) -> list:
+def sort_near(slots: list[Slot], exact: dt.datetime | None) -> list[Slot]:
     """Slots sorted by closeness to the wanted time (kept in order when there is none)."""
     if exact is None:
         return slots
