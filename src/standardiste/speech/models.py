@@ -275,19 +275,24 @@ def install_model(
                 raise ModelError(f"{archive} n'est pas un zip valide / not a valid zip: {err}") from err
             staged = _model_root(unpacked)
             verify_model_dir(staged, spec, progress)
-        final_tmp = dest_dir / f".{name}.installing"
-        shutil.rmtree(final_tmp, ignore_errors=True)
-        os.replace(staged, final_tmp)
-        if target.exists():
-            old = dest_dir / f".{name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(final_tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(final_tmp, target)
-        if progress:
-            progress(f"installé : {target}", 1, 1)
-        return target
+        return put_in_place(staged, target, progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def put_in_place(staged: Path, target: Path, progress: Progress | None = None) -> Path:
+    """Move a verified model folder to `target`, replacing any older copy; a crash leaves one whole copy."""
+    final_tmp = target.parent / f".{target.name}.installing"
+    shutil.rmtree(final_tmp, ignore_errors=True)
+    os.replace(staged, final_tmp)
+    if target.exists():
+        old = target.parent / f".{target.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(final_tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(final_tmp, target)
+    if progress:
+        progress(f"installé : {target}", 1, 1)
+    return target

@@ -21,7 +21,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from standardiste.speech.models import ModelError, Progress, cache_root, default_models_dir, file_digest
+from standardiste.speech.models import (
+    ModelError,
+    Progress,
+    cache_root,
+    default_models_dir,
+    file_digest,
+    put_in_place,
+)
 
 WHISPER_MODEL = "whisper-base-ct2"
 MODEL_BIN_SIZE = 145_217_607
@@ -222,19 +229,6 @@ def install_whisper(
                 shutil.copyfile(ready / name, staged / name)
         verify_whisper_dir(staged, progress)
         (staged / VERIFIED_MARK).write_text(MODEL_BIN_SHA256 + "\n")
-        final_tmp = dest_dir / f".{WHISPER_MODEL}.installing"
-        shutil.rmtree(final_tmp, ignore_errors=True)
-        os.replace(staged, final_tmp)
-        if target.exists():
-            old = dest_dir / f".{WHISPER_MODEL}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(final_tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(final_tmp, target)
-        if progress:
-            progress(f"installé : {target}", 1, 1)
-        return target
+        return put_in_place(staged, target, progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
