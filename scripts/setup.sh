@@ -46,6 +46,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$venv/bin/python" -c 'impo
   step "installing Python packages (first run: a few minutes)"
   "$venv/bin/pip" install -q --disable-pip-version-check -e "$here[test]"
   echo "$want" > "$stamp"
+elif ! "$venv/bin/python" -c 'import sys, standardiste; sys.exit(not standardiste.__file__.startswith(sys.argv[1]))' "$here/src/"; then
+  # The shared venv serves one checkout at a time (its editable install names a folder): a clone elsewhere
+  # (CI) must test its own code, not the last checkout's.
+  step "pointing the virtual environment at this checkout"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -e "$here"
 else
   step "Python packages up to date"
 fi
