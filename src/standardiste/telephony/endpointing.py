@@ -1,0 +1,218 @@
+"""Adaptive end of turn (issue 14, item 3): a short silence ends the turn when what was said so far is
+already a complete answer to the question; otherwise the long window. Pure: no I/O, no clock.
+
+How a session uses it, per caller turn:
+- once the caller has been silent `speculate_after_ms`, the audio so far is recognised speculatively (the
+  open recogniser's pass over the turn, off the event loop; `next_step` says when, within a bounded number
+  of passes per turn, only for short turns, and only when the process-wide `SpeculationBudget` has room);
+- `is_complete_answer` reads that transcript against the question (a yes or a no, a full time, a date with
+  its time, a whole sentence for an open question);
+- a complete answer ends the turn at `short_ms` of silence; anything else, or speech that resumed since
+  the pass, waits for the long window (`long_ms`, the turn detector's own end of turn).
+The final recognition reuses the speculative pass when nothing voiced came after it, so the pass costs
+nothing extra on the turns it ends early.
+
+Conservative on purpose: a time without its minutes ("neuf heures" may go on "... trente"), a day without
+its part of day, names, birth dates and phone numbers (said with pauses) never end early.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from standardiste.dialogue.messages import Expect
+from standardiste.speech import grammars
+from standardiste.speech.snap import snap, spell_out
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSettings:
+    short_ms: int = 250  # silence that ends a turn holding a complete answer
+    long_ms: int = 700  # silence that ends any other turn (the turn detector's window)
+    speculate_after_ms: int = 120  # silence before the speculative recognition of the turn so far
+    max_speculative_speech_s: float = 6.0  # longer turns wait for the long window (bounded CPU)
+    max_speculations_per_turn: int = 2  # speech that resumes twice: the long window for that turn
+
+
+# Kinds whose answers are said with pauses (or checked digit by digit): always the long window.
+NEVER_EARLY = frozenset({Expect.NAME, Expect.BIRTH_DATE, Expect.PHONE, Expect.DIGITS})
+
+YES_WORDS = frozenset({"oui", "ouais", "ouai", "exactement", "d'accord", "parfait", "voilà", "absolument"})
+NO_WORDS = frozenset({"non", "nan"})
+YES_PHRASES = ("c'est ça", "tout à fait", "c'est bien ça", "bien sûr")
+HOUR_WORDS = frozenset({"heure", "heures"})
+WHOLE_HOURS = frozenset({"midi", "minuit"})
+MINUTE_WORDS = frozenset(
+    {
+        "cinq", "dix", "quart", "demie", "demi", "vingt", "vingt-cinq", "trente", "quarante",
+        "quarante-cinq", "cinquante", "cinquante-cinq", "pile", "quinze",
+    }
+)  # fmt: skip
+PARTS_OF_DAY = frozenset({"matin", "après-midi", "soir", "midi"})
+# A sentence that stops on one of these is not finished ("je voudrais un rendez-vous pour ...").
+CONTINUATIONS = frozenset(
+    {
+        "et", "ou", "mais", "donc", "car", "que", "qui", "de", "du", "des", "le", "la", "les", "l'", "un",
+        "une", "à", "au", "aux", "pour", "avec", "sans", "sur", "dans", "en", "par", "chez", "je", "j'",
+        "tu", "il", "elle", "on", "nous", "vous", "ils", "elles", "me", "te", "se", "ma", "mon", "mes",
+        "ton", "ta", "son", "sa", "ses", "notre", "votre", "leur", "ce", "cet", "cette", "c'est", "est",
+        "euh", "heu", "bah", "ben", "parce", "comme", "si", "quand", "ne", "n'", "d'", "qu'", "voudrais",
+        "veux", "souhaite", "aimerais", "appelle", "suis", "ai", "avoir", "faire", "prendre", "très",
+        "plus", "moins", "alors", "enfin", "bon", "hum", "hmm", "après", "avant", "vers", "entre",
+    }
+)  # fmt: skip
+MIN_SENTENCE_WORDS = 3
+_TRAILING_OFF = re.compile(r"(\.\.\.|…|,|-)\s*$")
+_SENTENCE_END = re.compile(r"[.!?]\s*$")
+
+
+def _words(text: str) -> list[str]:
+    return spell_out(text).split()
+
+
+def _has_day(words: Sequence[str]) -> bool:
+    if any(w in grammars.WEEKDAYS or w in grammars.RELATIVE_DAYS for w in words):
+        return True
+    return any(w in grammars.MONTHS for w in words[1:])  # "le douze mars"
+
+
+def _full_time(words: Sequence[str]) -> bool:
+    """An hour with its minutes ("quatorze heures trente", "neuf heures pile"), or midi / minuit."""
+    for i, w in enumerate(words):
+        if w in WHOLE_HOURS:
+            return True
+        if w in HOUR_WORDS and i > 0:
+            rest = words[i + 1 :]
+            if rest and (rest[0] in MINUTE_WORDS or "-" in rest[0] or rest[0] == "et"):
+                return rest[0] != "et" or len(rest) > 1
+    return False
+
+
+def _yes_or_no(text: str, words: Sequence[str]) -> bool:
+    if not words or len(words) > 5:
+        return False
+    spoken = " ".join(words)
+    return words[0] in YES_WORDS | NO_WORDS or any(spoken.startswith(p) for p in YES_PHRASES)
+
+
+def _whole_sentence(text: str, words: Sequence[str]) -> bool:
+    if len(words) < MIN_SENTENCE_WORDS or _TRAILING_OFF.search(text):
+        return False
+    return bool(_SENTENCE_END.search(text)) and words[-1] not in CONTINUATIONS
+
+
+def _flat_phrase(phrases: Sequence[str], text: str) -> bool:
+    """A question's own phrases (choices, practitioners): one of them, and not the start of a longer one."""
+    grammar = grammars.from_phrases(phrases)
+    if grammar is None:
+        return False
+    snapped = snap(text, grammar)
+    if not snapped.in_grammar:
+        return False
+    chosen = snapped.text.split()
+    return not any(
+        (other := p.lower().split()) != chosen and other[: len(chosen)] == chosen for p in grammar.phrases
+    )
+
+
+def is_complete_answer(kind: Expect, phrases: Sequence[str] | None, text: str) -> bool:
+    """Does `text` (the open recogniser's transcript of the turn so far) already answer the question?
+
+    False whenever in doubt: the turn then waits for the long window, which is today's behaviour.
+    """
+    text = text.strip()
+    words = _words(text)
+    if not words or kind in NEVER_EARLY or _TRAILING_OFF.search(text):
+        return False
+    if words[-1] in CONTINUATIONS:
+        return False
+    if kind is Expect.YES_NO:
+        return _yes_or_no(text, words)
+    if kind is Expect.TIME:
+        return _full_time(words)
+    if kind is Expect.DATE_TIME:
+        return _has_day(words) and _full_time(words)
+    if kind is Expect.DAY:
+        return _has_day(words) and (words[-1] in PARTS_OF_DAY or words[-1] in grammars.MONTHS)
+    if kind is Expect.SATISFACTION:
+        return len(words) <= 3 and any(w in grammars.SATISFACTION or w == "satisfait" for w in words)
+    if kind in (Expect.CHOICE, Expect.PRACTITIONER):
+        return bool(phrases) and len(words) <= 6 and _flat_phrase(phrases or (), text)
+    # Open questions: a whole sentence.
+    return _whole_sentence(text, words)
+
+
+def may_end_early(kind: Expect) -> bool:
+    """Whether answers of this kind can ever end on the short window (else: no speculative pass)."""
+    return kind not in NEVER_EARLY
+
+
+class Step(enum.Enum):
+    WAIT = "wait"  # keep listening
+    SPECULATE = "speculate"  # recognise the turn so far now
+    END = "end"  # end the turn now (a complete answer and the short silence)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnView:
+    """What the session knows about the turn in progress."""
+
+    speech_s: float  # from the first voiced frame to now
+    silence_ms: float  # since the last voiced frame ended
+    speculations: int  # passes already started this turn
+    speculating: bool  # a pass over the current silence is in flight
+    complete: bool | None  # its verdict (None: no pass over the current silence yet)
+    eligible: bool  # the question's kind may end early and the recogniser can speculate
+
+
+def next_step(settings: EndpointSettings, view: TurnView, budget_free: bool) -> Step:
+    """Pure decision for one instant of a turn (the long window itself is the turn detector's)."""
+    if not view.eligible:
+        return Step.WAIT
+    if view.complete and view.silence_ms >= settings.short_ms:
+        return Step.END
+    if (
+        view.complete is None
+        and not view.speculating
+        and view.silence_ms >= settings.speculate_after_ms
+        and view.silence_ms < settings.long_ms
+        and view.speech_s <= settings.max_speculative_speech_s
+        and view.speculations < settings.max_speculations_per_turn
+        and budget_free
+    ):
+        return Step.SPECULATE
+    return Step.WAIT
+
+
+class SpeculationBudget:
+    """Speculative passes in flight in this process, at most `limit` (thread-safe).
+
+    Speculation is an optimisation: under load it is skipped (the long window applies) so that it never
+    takes recogniser time from final results.
+    """
+
+    def __init__(self, limit: int = 2) -> None:
+        self.limit = limit
+        self._used = 0
+        self._lock = threading.Lock()
+        self.refused = 0
+
+    @property
+    def free(self) -> bool:
+        return self._used < self.limit
+
+    def try_acquire(self) -> bool:
+        with self._lock:
+            if self._used >= self.limit:
+                self.refused += 1
+                return False
+            self._used += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._used = max(0, self._used - 1)

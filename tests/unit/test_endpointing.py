@@ -1,0 +1,111 @@
+"""Adaptive end of turn: what counts as a complete answer, and when a turn may end on the short window."""
+
+from __future__ import annotations
+
+import pytest
+
+from standardiste.dialogue.messages import Expect
+from standardiste.telephony.endpointing import (
+    EndpointSettings,
+    SpeculationBudget,
+    Step,
+    TurnView,
+    is_complete_answer,
+    may_end_early,
+    next_step,
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "complete"),
+    [
+        (Expect.YES_NO, "Oui.", True),
+        (Expect.YES_NO, "Non merci.", True),
+        (Expect.YES_NO, "Oui, c'est ça.", True),
+        (Expect.YES_NO, "C'est ça.", True),
+        (Expect.YES_NO, "Euh...", False),
+        (Expect.YES_NO, "Oui mais...", False),
+        (Expect.YES_NO, "Je ne sais pas trop, il faudrait que je regarde mon agenda.", False),
+        (Expect.TIME, "14h30.", True),
+        (Expect.TIME, "Quatorze heures trente.", True),
+        (Expect.TIME, "Neuf heures et demie.", True),
+        (Expect.TIME, "À midi.", True),
+        (Expect.TIME, "14h.", False),  # may go on: "... trente"
+        (Expect.TIME, "Neuf heures et", False),
+        (Expect.DATE_TIME, "Mardi à 10h30.", True),
+        (Expect.DATE_TIME, "Demain à midi.", True),
+        (Expect.DATE_TIME, "Mardi.", False),
+        (Expect.DATE_TIME, "Mardi à", False),
+        (Expect.DAY, "Lundi matin.", True),
+        (Expect.DAY, "Le 12 mars.", True),
+        (Expect.DAY, "Lundi.", False),
+        (Expect.OPEN, "Je voudrais prendre un rendez-vous.", True),
+        (Expect.OPEN, "Je voudrais prendre un rendez-vous pour", False),
+        (Expect.OPEN, "Je voudrais...", False),
+        (Expect.OPEN, "Bonjour, je voudrais", False),
+        (Expect.OPEN, "Oui.", False),  # too short to be a whole request
+        (Expect.NAME, "Dupont.", False),
+        (Expect.PHONE, "06 12 34 56 78.", False),
+        (Expect.BIRTH_DATE, "Le 12 mars 1985.", False),
+        (Expect.SATISFACTION, "Cinq.", True),
+        (Expect.OPEN, "", False),
+    ],
+)
+def test_complete_answers(kind: Expect, text: str, complete: bool) -> None:
+    assert is_complete_answer(kind, None, text) is complete
+
+
+def test_choice_phrase_that_starts_a_longer_one_is_not_complete() -> None:
+    phrases = ("le matin", "le matin de bonne heure", "l'après-midi")
+    assert is_complete_answer(Expect.CHOICE, phrases, "L'après-midi.")
+    assert not is_complete_answer(Expect.CHOICE, phrases, "Le matin.")
+    assert not is_complete_answer(Expect.CHOICE, phrases, "Je préfère parler à quelqu'un de l'accueil.")
+
+
+def test_kinds_said_with_pauses_never_end_early() -> None:
+    assert not may_end_early(Expect.PHONE)
+    assert not may_end_early(Expect.NAME)
+    assert may_end_early(Expect.YES_NO)
+
+
+S = EndpointSettings(short_ms=250, long_ms=700, speculate_after_ms=120, max_speculations_per_turn=2)
+
+
+def view(**kw: object) -> TurnView:
+    base: dict[str, object] = dict(
+        speech_s=1.0, silence_ms=0.0, speculations=0, speculating=False, complete=None, eligible=True
+    )
+    base.update(kw)
+    return TurnView(**base)  # type: ignore[arg-type]
+
+
+def test_speculates_after_a_short_silence_then_ends_on_a_complete_answer() -> None:
+    assert next_step(S, view(silence_ms=100), True) is Step.WAIT
+    assert next_step(S, view(silence_ms=140), True) is Step.SPECULATE
+    assert next_step(S, view(silence_ms=200, speculating=True, speculations=1), True) is Step.WAIT
+    # Verdict known before the short window: wait for it; then end.
+    assert next_step(S, view(silence_ms=200, speculations=1, complete=True), True) is Step.WAIT
+    assert next_step(S, view(silence_ms=260, speculations=1, complete=True), True) is Step.END
+
+
+def test_incomplete_answer_waits_for_the_long_window() -> None:
+    assert next_step(S, view(silence_ms=400, speculations=1, complete=False), True) is Step.WAIT
+    assert next_step(S, view(silence_ms=690, speculations=1, complete=False), True) is Step.WAIT
+
+
+def test_speculation_is_bounded() -> None:
+    assert next_step(S, view(silence_ms=150, speculations=2), True) is Step.WAIT  # per turn
+    assert next_step(S, view(silence_ms=150, speech_s=8.0), True) is Step.WAIT  # long turn
+    assert next_step(S, view(silence_ms=150), False) is Step.WAIT  # process budget used up
+    assert next_step(S, view(silence_ms=150, eligible=False), True) is Step.WAIT  # e.g. a phone number
+    assert next_step(S, view(silence_ms=650), True) is Step.SPECULATE
+    assert next_step(S, view(silence_ms=700), True) is Step.WAIT  # the long window ends it anyway
+
+
+def test_budget() -> None:
+    budget = SpeculationBudget(limit=1)
+    assert budget.try_acquire()
+    assert not budget.free and not budget.try_acquire()
+    assert budget.refused == 1
+    budget.release()
+    assert budget.try_acquire()
