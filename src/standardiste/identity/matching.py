@@ -1,0 +1,171 @@
+"""Match a heard name against the practice's patients, by sound rather than by spelling.
+
+A recogniser writes "Tessier Monique", "Texié mon nique" or "Monique Texier" for a caller called Texier
+Monique: wrong letters, right sounds. The heard text (introductions removed) and each candidate's name are
+turned into phonemes (espeak-ng French IPA, as speech/snap.py does for grammars) and compared by edit
+distance, word boundaries ignored (recognisers split and glue names), in both orders (last-first and
+first-last), and by last name alone (a caller who says only "Texier"). A French phonetic key of the
+spelling (agenda/names.py) is a second opinion when the phonemiser is absent or disagrees.
+
+The candidates are few: the patients sharing the caller's number and/or the birth date given (identities
+are sealed; only those rows are decrypted, see identity/directory.py). Both narrowings add to the score;
+the result is a ranked list with scores, never a decision: the dialogue says the best name back and lets
+the caller confirm it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+from standardiste.agenda.model import Patient
+from standardiste.agenda.names import fold, identity_score, normalise_phone
+
+# text (French words) -> phonemes; injectable so the ranking stays pure and testable without espeak-ng.
+Phonemizer = Callable[[str], str]
+
+# A heard name this close to a candidate (0-1, after the narrowing bonuses) is said back to the caller.
+SAY_BACK = 0.62
+# Below this the heard name is not a patient's (at best an unknown caller): nothing is said back.
+FLOOR = 0.45
+# The best candidate must lead the next one by this much to be said back alone.
+MARGIN = 0.08
+BONUS_PHONE = 0.06  # the caller's number is on the patient's file
+BONUS_BIRTH = 0.06  # the birth date given is the patient's
+LAST_ONLY_PENALTY = 0.12  # only the last name matched: a relative with the same name is likely
+
+_NOISE = (
+    "je m'appelle", "je m appelle", "j'm'appelle", "mon nom c'est", "mon nom est", "mon nom", "moi c'est",
+    "c'est", "c est", "je suis", "bonjour", "madame", "monsieur", "mademoiselle", "mme", "mr", "mlle",
+    "alors", "oui", "euh", "heu", "ben", "voila", "voilà", "nom de famille", "prénom", "prenom",
+    "le docteur", "docteur", "de la part de", "pour", "s'il vous plaît", "s'il vous plait", "merci",
+)  # fmt: skip
+_NOISE_RE = re.compile(
+    r"(?<![\w'])(?:" + "|".join(re.escape(n) for n in sorted(_NOISE, key=len, reverse=True)) + r")(?![\w'])",
+    re.IGNORECASE,
+)
+# What follows a name in a longer answer ("..., née le 5 mars", "..., j'ai rendez-vous").
+_TAIL_RE = re.compile(r"\b(?:n[ée]e?s?\s+le|né|née|le\s+\d|j'ai|je\s+voudrais|j'appelle)\b|\d", re.IGNORECASE)
+
+
+def heard_name(text: str) -> str:
+    """The name part of an answer: 'Oui bonjour, je m'appelle Monique Texier, née le...' -> 'Monique Texier'."""
+    text = text.replace("’", "'")
+    text = _TAIL_RE.split(text, maxsplit=1)[0]
+    text = _NOISE_RE.sub(" ", text)
+    words = re.findall(r"[^\W\d_]+(?:['-][^\W\d_]+)*", text)
+    return " ".join(words)
+
+
+def default_phonemizer(text: str) -> str:
+    """espeak-ng French IPA of a name (cached per word by speech/snap.py)."""
+    from standardiste.speech.snap import ipa, spell_out
+
+    # A lone "y" is the word "y" in a name heard in pieces ("Tex y est"), not the letter "i grec".
+    spoken = re.sub(r"\by\b", "i", spell_out(text))
+    return ipa(spoken) if spoken else ""
+
+
+def key_phonemizer(text: str) -> str:
+    """No espeak-ng: the French phonetic key of the spelling (coarser, still sound-based)."""
+    from standardiste.agenda.names import phonetic
+
+    return "".join(phonetic(w) for w in text.split())
+
+
+def sound_similarity(a: str, b: str) -> float:
+    """0-1 from the edit distance of two phoneme strings (1: same sounds)."""
+    if not a or not b:
+        return 0.0
+    return 1.0 - Levenshtein.distance(a, b) / max(len(a), len(b))
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    patient: Patient
+    score: float  # what the ranking used: 0-1 similarity (sound or spelling) + narrowing bonuses
+    sound: float  # 0-1, sound similarity alone
+    same_phone: bool
+    same_birth_date: bool
+    how: str  # "full" (last and first names), "last" (last name alone), "spelling"
+
+
+@dataclass(frozen=True, slots=True)
+class NameMatch:
+    heard: str  # the name part of what was heard
+    candidates: tuple[Candidate, ...]  # best first, those above FLOOR
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def say_back(self) -> Candidate | None:
+        """The candidate to say back ("Texier Monique, c'est bien vous ?"), or None: nobody close enough,
+        or two candidates too close to choose between (then ask for the birth date or the spelling)."""
+        best = self.best
+        if best is None or best.score < SAY_BACK:
+            return None
+        if len(self.candidates) > 1 and best.score - self.candidates[1].score < MARGIN:
+            return None
+        return best
+
+
+class _Sounds:
+    def __init__(self, phonemize: Phonemizer) -> None:
+        self._phonemize = phonemize
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        key = text.lower()
+        if key not in self._cache:
+            try:
+                self._cache[key] = self._phonemize(text)
+            except (OSError, ValueError, RuntimeError):  # espeak-ng missing or failing: the spelling key
+                self._cache[key] = key_phonemizer(text)
+        return self._cache[key]
+
+
+def rank(
+    heard: str,
+    patients: Sequence[Patient],
+    caller_phone: str | None = None,
+    birth_date: dt.date | None = None,
+    phonemize: Phonemizer | None = None,
+) -> NameMatch:
+    """Candidates for a heard name among `patients` (already narrowed by phone and/or birth date), best first."""
+    name = heard_name(heard)
+    sounds = _Sounds(phonemize or default_phonemizer)
+    phone = normalise_phone(caller_phone)
+    out: list[Candidate] = []
+    said = sounds(name) if name else ""
+    words = name.split()
+    seen: set[str] = set()
+    for patient in patients:
+        if patient.id in seen:
+            continue
+        seen.add(patient.id)
+        same_phone = phone is not None and normalise_phone(patient.phone) == phone
+        same_birth = birth_date is not None and patient.birth_date == birth_date
+        last, first = sounds(patient.last_name), sounds(patient.first_name)
+        full = max(sound_similarity(said, last + first), sound_similarity(said, first + last))
+        alone = sound_similarity(said, last) - LAST_ONLY_PENALTY
+        spelled = 0.0
+        if len(words) >= 2:
+            spelled = identity_score(words[0], " ".join(words[1:]), patient.last_name, patient.first_name) / 100
+        best, how = max((full, "full"), (alone, "last"), (spelled * 0.97, "spelling"))
+        sound = max(full, alone + LAST_ONLY_PENALTY)
+        score = best + (BONUS_PHONE if same_phone else 0.0) + (BONUS_BIRTH if same_birth else 0.0)
+        if score >= FLOOR:
+            out.append(Candidate(patient, round(score, 4), round(sound, 4), same_phone, same_birth, how))
+    out.sort(key=lambda c: (-c.score, -c.sound, c.patient.last_name, c.patient.first_name, c.patient.id))
+    return NameMatch(name, tuple(out))
+
+
+def say_back_name(patient: Patient) -> str:
+    """How the found name is said back: last name then first name, as on the file ("Texier Monique")."""
+    return f"{patient.last_name} {patient.first_name}".strip()
