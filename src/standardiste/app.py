@@ -33,6 +33,7 @@ from standardiste.speech.types import Recognizer, Synthesizer
 from standardiste.storage.db import Database
 from standardiste.telephony.ari import AriClient, Channel
 from standardiste.telephony.controller import Controller
+from standardiste.telephony.endpointing import EndpointSettings, SpeculationBudget
 from standardiste.telephony.leg import AriCallLeg, LegSettings
 from standardiste.telephony.session import CallSession, SessionSettings
 from standardiste.understanding.types import Intent, Understander, Understanding, Urgency
@@ -87,6 +88,8 @@ class VoiceApp:
         self._heartbeat: asyncio.Task[None] | None = None
         # Longest wait for the recogniser after a turn (then: not understood); tests may raise it.
         self.recognition_timeout_s = 3.0
+        # Speculative passes of the adaptive end of turn in flight at once (telephony.endpointing).
+        self.speculation_budget = SpeculationBudget(limit=self.deployment.speech.whisper_workers)
         self._agenda: Any = None
         self._agenda_practice: PracticeConfig | None = None
         self._inbox: Any = None
@@ -342,6 +345,12 @@ class VoiceApp:
                 appointment_id=args[2] if outbound and len(args) > 2 else None,
                 grammar_hint=lambda expectation: grammars.hint(expectation, practice),
                 log_speech=self.deployment.privacy.log_transcripts,
+                endpointing=EndpointSettings(
+                    short_ms=speech.short_end_of_turn_ms, long_ms=speech.end_of_turn_ms
+                )
+                if 0 < speech.short_end_of_turn_ms < speech.end_of_turn_ms
+                else None,
+                speculation_budget=self.speculation_budget,
             ),
             caller_id=channel.caller_number or None,
             call_log=self.call_log,

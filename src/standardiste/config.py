@@ -346,6 +346,9 @@ class SpeechConfig(_Model):
     speed_wpm: Annotated[int, Field(ge=80, le=400)] = 165  # espeak-ng's speed
     silence_timeout_s: Annotated[float, Field(gt=0, le=30)] = 6.0
     end_of_turn_ms: Annotated[int, Field(ge=200, le=3000)] = 700
+    # Adaptive end of turn: a turn that already holds a complete answer (a yes, a full time, a whole
+    # sentence) ends after this much silence; 0 turns it off (always end_of_turn_ms).
+    short_end_of_turn_ms: Annotated[int, Field(ge=0, le=3000)] = 250
     max_turn_s: Annotated[float, Field(gt=1, le=60)] = 15.0
 
 

@@ -142,6 +142,14 @@ class ArbitratedStream:
             await self._grammar.accept(pcm)
         return None
 
+    async def peek(self) -> Transcript | None:
+        """The open recogniser's transcript of the turn so far (None: it cannot tell before the end)."""
+        peek = getattr(self._open, "peek", None)
+        if peek is None:
+            return None
+        result: Transcript = await peek()
+        return result
+
     async def finish(self) -> Transcript:
         grammar_task: Any = None
         if self._grammar is not None and self._phrases is not None:

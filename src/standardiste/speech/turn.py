@@ -38,7 +38,7 @@ class EndOfTurn:
     """The caller's turn is over. `speech_s`: from the first to the last voiced frame."""
 
     at: float
-    reason: Literal["silence", "max_turn"]
+    reason: Literal["silence", "max_turn", "complete"]  # complete: ended early by the session
     speech_started_at: float
     last_speech_at: float
 
@@ -132,6 +132,22 @@ class TurnDetector:
         return self._speech_start is not None
 
     @property
+    def speech_started_at(self) -> float | None:
+        """Timestamp of the current turn's first voiced frame (None: no turn in progress)."""
+        return self._speech_start
+
+    @property
+    def last_voiced_at(self) -> float | None:
+        """Timestamp of the current turn's last voiced frame (None: no turn in progress)."""
+        return self._last_voiced
+
+    def end_turn(self, now: float) -> EndOfTurn | None:
+        """End the turn in progress now (the session found a complete answer: telephony.endpointing)."""
+        if self._speech_start is None or self._last_voiced is None:
+            return None
+        return self._end(now, "complete")
+
+    @property
     def noise_floor_dbfs(self) -> float:
         return self._noise_levels[0][1] if self._noise_levels else -100.0
 
@@ -185,7 +201,7 @@ class TurnDetector:
 
     # --- internals ---
 
-    def _end(self, now: float, reason: Literal["silence", "max_turn"]) -> EndOfTurn:
+    def _end(self, now: float, reason: Literal["silence", "max_turn", "complete"]) -> EndOfTurn:
         assert self._speech_start is not None and self._last_voiced is not None
         event = EndOfTurn(
             at=now, reason=reason, speech_started_at=self._speech_start, last_speech_at=self._last_voiced

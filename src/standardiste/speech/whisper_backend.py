@@ -214,6 +214,10 @@ class WhisperStream:
         self._buffer = bytearray()
         self._closed = False
         self.last: Decoded | None = None
+        # A speculative pass over the turn so far (bytes it covered, its decode): finish() reuses it
+        # when nothing voiced came after it (telephony.endpointing, adaptive end of turn).
+        self._peeked: tuple[int, asyncio.Future[Decoded]] | None = None
+        self.reused = 0  # final results taken from a speculative pass (no second decode)
 
     async def set_grammar(self, phrases: Sequence[str] | None) -> None:
         return None  # open vocabulary always; grammars are the arbiter's business
@@ -225,10 +229,36 @@ class WhisperStream:
             self._buffer.extend(pcm)
         return None
 
+    async def peek(self) -> Transcript:
+        """The turn so far, decoded without ending it (off the event loop); the turn goes on."""
+        if self._closed:
+            raise RuntimeError("recognition stream is closed")
+        covered = len(self._buffer)
+        future = asyncio.ensure_future(self._engine.decode_async(bytes(self._buffer)))
+        self._peeked = (covered, future)
+        decoded = await asyncio.shield(future)
+        return Transcript(decoded.text, False, round(decoded.confidence, 3))
+
+    async def _reusable_peek(self, pcm: bytes) -> Decoded | None:
+        peeked, self._peeked = self._peeked, None
+        if peeked is None:
+            return None
+        covered, future = peeked
+        if covered > len(pcm) or voiced_seconds(pcm[covered:], self._engine.gate) > 0.0:
+            return None  # the caller spoke again after the pass: decode the whole turn
+        try:
+            return await asyncio.shield(future)
+        except Exception:
+            return None
+
     async def finish(self) -> Transcript:
         pcm = bytes(self._buffer)
         self._buffer.clear()
-        decoded = await self._engine.decode_async(pcm)
+        decoded = await self._reusable_peek(pcm)
+        if decoded is not None:
+            self.reused += 1
+        else:
+            decoded = await self._engine.decode_async(pcm)
         self.last = decoded
         if decoded.rejected:
             log.info("open recogniser dropped a turn", extra={"why": decoded.rejected})

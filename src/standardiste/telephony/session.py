@@ -23,6 +23,7 @@ from standardiste.dialogue.messages import (
     CallerHungUp,
     CallStarted,
     Conversation,
+    Expect,
     Expectation,
     Hangup,
     Heard,
@@ -37,6 +38,8 @@ from standardiste.dialogue.messages import (
 from standardiste.logs import call_id_var, coarse_reason, mask_phone
 from standardiste.speech.turn import EndOfTurn, SpeechStarted, TurnEvent
 from standardiste.speech.types import FRAME_MS, RecognitionStream, Recognizer, Synthesizer, Transcript
+from standardiste.telephony import endpointing
+from standardiste.telephony.endpointing import EndpointSettings, SpeculationBudget, Step, TurnView
 from standardiste.telephony.keypad import DigitCollector
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,9 @@ class TurnDetector(Protocol):
 
     def tick(self, now: float) -> list[TurnEvent]: ...
 
+    # Adaptive end of turn also reads `speech_started_at`, `last_voiced_at` and calls `end_turn(now)`
+    # where the detector has them (speech.turn.TurnDetector); others keep the fixed window.
+
 
 # --- what flows into the session's single input queue -------------------------------------------
 
@@ -124,6 +130,26 @@ class _Returned:
     status: str
 
 
+@dataclass(frozen=True, slots=True)
+class _PeekRequest:
+    """Recognise the turn so far (speculatively), then say whether it already answers the question."""
+
+    complete: asyncio.Future[bool]
+    kind: Expect
+    phrases: tuple[str, ...] | None
+
+
+@dataclass(slots=True)
+class _Speculation:
+    """The adaptive end of turn's state for the turn in progress."""
+
+    count: int = 0
+    pending: asyncio.Future[bool] | None = None
+    pending_for: float | None = None  # last voiced frame when the pending pass started
+    complete: bool | None = None
+    complete_for: float | None = None  # last voiced frame its verdict is about
+
+
 _Input = _Played | _SpeechStarted | _TurnEnded | _Digit | _HungUp | _MediaLost | _Returned
 
 
@@ -154,6 +180,9 @@ class SessionSettings:
     grammar_hint: Callable[[Expectation], list[str] | None] | None = None
     # Log the words said both ways (privacy.log_transcripts); off: lengths only.
     log_speech: bool = False
+    # Adaptive end of turn (telephony.endpointing): None keeps the detector's fixed window.
+    endpointing: EndpointSettings | None = None
+    speculation_budget: SpeculationBudget | None = None  # shared by the process's calls
 
 
 @dataclass(slots=True)
@@ -174,6 +203,9 @@ class SessionRecord:
     transcript: list[Utterance] = field(default_factory=list)
     greeting_ms: float | None = None
     reply_latencies_ms: list[float] = field(default_factory=list)
+    # From the end of the caller's last voiced frame to our reply's first frame (end of turn included).
+    voice_to_voice_ms: list[float] = field(default_factory=list)
+    turns_ended_early: int = 0  # turns ended on the short window (a complete answer)
     barge_ins: int = 0
     barge_in_ms: list[float] = field(default_factory=list)  # caller's first voiced frame -> our audio stopped
     recording: str | None = None  # name of the call's audio recording (privacy.record_audio), if any
@@ -231,6 +263,10 @@ class CallSession:
         self._play_seq = 0
         self._playing_interruptible = False
         self._turn_end_at: float | None = None
+        self._voice_end_at: float | None = None  # end of the last voiced frame of the turn answered
+        self._last_voice_end: float | None = None  # same, of the last turn the detector ended
+        self._endpoint_kind: Expect = Expect.OPEN  # the question being answered, for endpointing
+        self._endpoint_phrases: tuple[str, ...] | None = None
         self._answered_at: float | None = None
         self._gone = False
         self._deferred: list[_Input] = []
@@ -418,6 +454,8 @@ class CallSession:
             phrases = self.settings.grammar_hint(expectation)
         else:
             phrases = list(expectation.phrases) if expectation is not None and expectation.phrases else None
+        self._endpoint_kind = expectation.kind if expectation is not None else Expect.OPEN
+        self._endpoint_phrases = tuple(phrases) if phrases else None
         previous = self._grammar_task
         self._grammar_task = asyncio.create_task(self._apply_grammar(previous, phrases))
         if self._stream is not None and (previous is None or previous.done()):
@@ -483,8 +521,13 @@ class CallSession:
             ms = round((now - self._turn_end_at) * 1000, 1)
             metrics.TURN_LATENCY.observe(now - self._turn_end_at)
             self.record.reply_latencies_ms.append(ms)
-            log.info("reply started", extra={"end_of_turn_to_first_frame_ms": ms})
+            extra: dict[str, float] = {"end_of_turn_to_first_frame_ms": ms}
+            if self._voice_end_at is not None:
+                extra["voice_to_voice_ms"] = round((now - self._voice_end_at) * 1000, 1)
+                self.record.voice_to_voice_ms.append(extra["voice_to_voice_ms"])
+            log.info("reply started", extra=extra)
         self._turn_end_at = None
+        self._voice_end_at = None
 
     async def _await_answer(self, expect: Expectation, early: _Input | None) -> CallerEvent:
         keys = DigitCollector(expect.digits)
@@ -520,6 +563,7 @@ class CallSession:
                 deadline = time.monotonic() + self.settings.max_turn_s + 2.0
             elif isinstance(item, _TurnEnded):
                 self._turn_end_at = item.at
+                self._voice_end_at = self._last_voice_end
                 text = item.transcript.text.strip()
                 # How long the recogniser took after the end of the turn (catching up, then finishing).
                 recognition_s = time.monotonic() - item.at
@@ -655,16 +699,21 @@ class CallSession:
         """Turn detection in real time; recognition runs behind it in its own task (it may lag)."""
         preroll: collections.deque[bytes] = collections.deque(maxlen=self.settings.preroll_frames)
         in_speech = False
-        to_recognizer: asyncio.Queue[bytes | float] = asyncio.Queue()  # frames, or an end-of-turn time
+        # Frames, an end-of-turn time, or a speculative pass over the turn so far.
+        to_recognizer: asyncio.Queue[bytes | float | _PeekRequest] = asyncio.Queue()
         recognizer = asyncio.create_task(self._recognize(to_recognizer), name=f"recognize-{self.call_id}")
         watchdogs: set[asyncio.Task[None]] = set()
+        spec = _Speculation()
+        adaptive = self.settings.endpointing is not None
         try:
             while True:
                 if recognizer.done():
                     recognizer.result()  # re-raise its error: the session falls back to reception
                 frame: bytes | None = None
+                # While a turn may end early, look again often even when the phone sends nothing.
+                wait_s = min(self.settings.gap_s, 0.03) if adaptive and in_speech else self.settings.gap_s
                 try:
-                    async with asyncio.timeout(self.settings.gap_s):
+                    async with asyncio.timeout(wait_s):
                         t, frame = await self._frames.get()
                     events = self.detector.feed(frame, t)
                 except TimeoutError:
@@ -678,9 +727,14 @@ class CallSession:
                         to_recognizer.put_nowait(frame)
                     else:
                         preroll.append(frame)
+                if adaptive and in_speech and not any(isinstance(e, EndOfTurn) for e in events):
+                    early_end = self._endpoint_step(spec, to_recognizer)
+                    if early_end is not None:
+                        events = [*events, early_end]
                 for event in events:
                     if isinstance(event, SpeechStarted) and not in_speech:
                         in_speech = True
+                        spec = _Speculation()
                         self._inputs.put_nowait(_SpeechStarted(event.at))
                         for early in preroll:
                             to_recognizer.put_nowait(early)
@@ -689,6 +743,18 @@ class CallSession:
                         in_speech = False
                         ended = time.monotonic()
                         self._turns += 1
+                        self._last_voice_end = event.last_speech_at + FRAME_S
+                        if event.reason == "complete":
+                            self.record.turns_ended_early += 1
+                        log.info(
+                            "turn ended",
+                            extra={
+                                "reason": event.reason,
+                                "speech_ms": round(event.speech_s * 1000),
+                                "silence_ms": round((ended - self._last_voice_end) * 1000),
+                                "speculations": spec.count,
+                            },
+                        )
                         to_recognizer.put_nowait(ended)
                         watchdogs.add(asyncio.create_task(self._recognition_deadline(self._turns, ended)))
                         watchdogs = {w for w in watchdogs if not w.done()}
@@ -697,6 +763,41 @@ class CallSession:
             for w in watchdogs:
                 w.cancel()
             await asyncio.gather(recognizer, *watchdogs, return_exceptions=True)
+
+    def _endpoint_step(
+        self, spec: _Speculation, to_recognizer: asyncio.Queue[bytes | float | _PeekRequest]
+    ) -> EndOfTurn | None:
+        """Adaptive end of turn, one instant: start a speculative pass, or end a complete answer early."""
+        settings = self.settings.endpointing
+        started = getattr(self.detector, "speech_started_at", None)
+        last = getattr(self.detector, "last_voiced_at", None)
+        if settings is None or started is None or last is None:
+            return None
+        if spec.pending is not None and spec.pending.done():
+            if spec.pending_for == last and not spec.pending.cancelled():
+                spec.complete, spec.complete_for = spec.pending.result(), last
+            spec.pending = None
+        now = time.monotonic()
+        budget = self.settings.speculation_budget
+        view = TurnView(
+            speech_s=now - started,
+            silence_ms=(now - (last + FRAME_S)) * 1000,
+            speculations=spec.count,
+            speculating=spec.pending is not None and spec.pending_for == last,
+            complete=spec.complete if spec.complete_for == last else None,
+            eligible=endpointing.may_end_early(self._endpoint_kind)
+            and callable(getattr(self._stream, "peek", None)),
+        )
+        step = endpointing.next_step(settings, view, budget is None or budget.free)
+        if step is Step.SPECULATE and (budget is None or budget.try_acquire()):
+            spec.count += 1
+            spec.pending = asyncio.get_running_loop().create_future()
+            spec.pending_for = last
+            to_recognizer.put_nowait(_PeekRequest(spec.pending, self._endpoint_kind, self._endpoint_phrases))
+        elif step is Step.END:
+            end = getattr(self.detector, "end_turn", None)
+            return end(now) if end is not None else None
+        return None
 
     async def _recognition_deadline(self, turn: int, ended: float) -> None:
         """An overloaded recogniser must not leave the caller in silence: past the deadline the turn
@@ -707,21 +808,56 @@ class CallSession:
             log.warning("recogniser too slow; turn treated as not understood", extra={"turn": turn})
             self._inputs.put_nowait(_TurnEnded(Transcript("", True, 0.0), ended))
 
-    async def _recognize(self, frames: asyncio.Queue[bytes | float]) -> None:
+    async def _recognize(self, frames: asyncio.Queue[bytes | float | _PeekRequest]) -> None:
         turn = 0
-        while True:
-            item = await frames.get()
-            stream = await self._ready_stream()
-            if isinstance(item, float):
-                turn += 1
-                final = await _uncancelled(stream.finish())  # also readies the stream for the next turn
-                if self._turns_answered < turn:  # else the deadline already answered for this turn
-                    self._turns_answered = turn
-                    self._inputs.put_nowait(_TurnEnded(final, item))
-                continue
-            partial = await _uncancelled(stream.accept(item))
-            if partial is not None and partial.text:
-                log.debug("partial", extra={**self._speech_extra(partial.text), "final": partial.final})
+        passes: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                item = await frames.get()
+                stream = await self._ready_stream()
+                if isinstance(item, _PeekRequest):
+                    # In order after the frames it covers; it runs beside the next frames.
+                    passes.add(asyncio.create_task(self._speculate(stream, item)))
+                    passes = {p for p in passes if not p.done()}
+                    continue
+                await self._recognize_item(stream, item, turn)
+                if isinstance(item, float):
+                    turn += 1
+        finally:
+            for p in passes:
+                p.cancel()
+            await asyncio.gather(*passes, return_exceptions=True)
+
+    async def _speculate(self, stream: RecognitionStream, request: _PeekRequest) -> None:
+        """A speculative pass: the open recogniser over the turn so far, then the completeness check."""
+        budget = self.settings.speculation_budget
+        complete = False
+        try:
+            peek = getattr(stream, "peek", None)
+            heard: Transcript | None = await _uncancelled(peek()) if peek is not None else None
+            if heard is not None and heard.text:
+                complete = await asyncio.to_thread(
+                    endpointing.is_complete_answer, request.kind, request.phrases, heard.text
+                )
+        except Exception:
+            log.warning("speculative recognition failed", exc_info=True)
+        finally:
+            if budget is not None:
+                budget.release()
+            if not request.complete.done():
+                request.complete.set_result(complete)
+
+    async def _recognize_item(self, stream: RecognitionStream, item: bytes | float, turn: int) -> None:
+        """One frame fed, or (a float: the end-of-turn time) the turn `turn` + 1 finished and reported."""
+        if isinstance(item, float):
+            final = await _uncancelled(stream.finish())  # also readies the stream for the next turn
+            if self._turns_answered < turn + 1:  # else the deadline already answered for this turn
+                self._turns_answered = turn + 1
+                self._inputs.put_nowait(_TurnEnded(final, item))
+            return
+        partial = await _uncancelled(stream.accept(item))
+        if partial is not None and partial.text:
+            log.debug("partial", extra={**self._speech_extra(partial.text), "final": partial.final})
 
 
 async def _uncancelled(op: Coroutine[Any, Any, T]) -> T:

@@ -1,0 +1,213 @@
+"""Adaptive end of turn inside CallSession (telephony.endpointing), without Asterisk.
+
+Doubles: the call leg (tests/unit/test_telephony_session.py's FakeLeg) and a turn detector that marks
+voiced frames with a first byte of 1 and ends a turn on its long window by the clock, as the real one does
+when the phone sends nothing in silence. The recognition stream's `peek` stands for the Whisper pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from standardiste.dialogue.messages import (
+    Action,
+    CallerEvent,
+    CallStarted,
+    Expect,
+    Expectation,
+    Hangup,
+    Heard,
+    Say,
+)
+from standardiste.speech.turn import EndOfTurn, SpeechStarted, TurnEvent
+from standardiste.speech.types import Transcript
+from standardiste.telephony.endpointing import EndpointSettings, SpeculationBudget
+from standardiste.telephony.session import CallSession, SessionSettings
+from tests.unit.test_telephony_session import VOICED, FakeLeg, FakeSynth, Script
+
+LONG_S = 0.7
+
+
+class ClockDetector:
+    """Voiced = first byte 1; the turn ends after LONG_S without voiced frames (checked on tick)."""
+
+    def __init__(self) -> None:
+        self.speech_started_at: float | None = None
+        self.last_voiced_at: float | None = None
+
+    def feed(self, frame: bytes, t: float) -> list[TurnEvent]:
+        if frame[0] != 1:
+            return self.tick(t)
+        self.last_voiced_at = t
+        if self.speech_started_at is None:
+            self.speech_started_at = t
+            return [SpeechStarted(at=t, detected_at=t)]
+        return []
+
+    def tick(self, now: float) -> list[TurnEvent]:
+        if self.last_voiced_at is not None and now - (self.last_voiced_at + 0.02) >= LONG_S:
+            return [self._end(now, "silence")]
+        return []
+
+    def end_turn(self, now: float) -> EndOfTurn | None:
+        return self._end(now, "complete") if self.last_voiced_at is not None else None
+
+    def _end(self, now: float, reason: str) -> EndOfTurn:
+        assert self.speech_started_at is not None and self.last_voiced_at is not None
+        event = EndOfTurn(now, reason, self.speech_started_at, self.last_voiced_at)  # type: ignore[arg-type]
+        self.speech_started_at = self.last_voiced_at = None
+        return event
+
+
+class PeekStream:
+    """The open recogniser: `peek` says what the turn so far holds; `finish` the whole turn."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.peeks = 0
+
+    async def set_grammar(self, phrases: Sequence[str] | None) -> None:
+        return None
+
+    async def accept(self, pcm: bytes) -> Transcript | None:
+        return None
+
+    async def peek(self) -> Transcript:
+        self.peeks += 1
+        await asyncio.sleep(0.05)  # a decode off the event loop
+        return Transcript(self.text, False, 0.9)
+
+    async def finish(self) -> Transcript:
+        return Transcript(self.text, True, 0.9)
+
+    async def close(self) -> None:
+        return None
+
+
+class PeekRecognizer:
+    name = "fake-open"
+    open_vocabulary = True
+    understands_french = True
+
+    def __init__(self, text: str) -> None:
+        self.stream_obj = PeekStream(text)
+
+    def describe(self) -> str:
+        return "faux"
+
+    async def stream(self, sample_rate: int = 16000) -> PeekStream:
+        return self.stream_obj
+
+
+def yes_no_then_bye(event: CallerEvent) -> list[Action]:
+    if isinstance(event, CallStarted):
+        return [Say("Vous confirmez ?", expect=Expectation(Expect.YES_NO, timeout_s=3.0))]
+    return [Hangup("fin")]
+
+
+async def _turn(text: str, pauses: Sequence[float] = ()) -> tuple[float, int, int, list[CallerEvent]]:
+    """One spoken turn (10 voiced frames, then the given pauses each followed by 5 voiced frames, then
+    nothing): seconds from the end of the last voiced frame to the Heard event, early ends, peeks."""
+    leg = FakeLeg()
+    script = Script(yes_no_then_bye)
+    recognizer = PeekRecognizer(text)
+    session = CallSession(
+        call_id="call-1",
+        leg=leg,
+        conversation=script,
+        recognizer=recognizer,  # type: ignore[arg-type]
+        synthesizer=FakeSynth(),
+        turn_detector=ClockDetector(),
+        settings=SessionSettings(
+            gap_s=0.05,
+            endpointing=EndpointSettings(short_ms=250, long_ms=int(LONG_S * 1000)),
+            speculation_budget=SpeculationBudget(2),
+        ),
+    )
+    task = asyncio.create_task(session.run())
+    async with asyncio.timeout(3):
+        while leg.on_frame is None or not leg.played:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    for _ in range(10):
+        leg.send([VOICED])
+        await asyncio.sleep(0.02)
+    for pause in pauses:
+        await asyncio.sleep(pause)
+        for _ in range(5):
+            leg.send([VOICED])
+            await asyncio.sleep(0.02)
+    voice_end = time.monotonic()
+    async with asyncio.timeout(3):
+        while not any(isinstance(e, Heard) for e in script.events):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    heard_after = time.monotonic() - voice_end
+    record = await asyncio.wait_for(task, 3)
+    return heard_after, record.turns_ended_early, recognizer.stream_obj.peeks, script.events
+
+
+async def test_a_yes_ends_the_turn_on_the_short_window() -> None:
+    after, early, peeks, events = await _turn("Oui.")
+    assert early == 1 and peeks == 1
+    assert 0.2 <= after < 0.55, after
+    heard = next(e for e in events if isinstance(e, Heard))
+    assert heard.text == "Oui."
+
+
+async def test_an_unfinished_answer_waits_for_the_long_window() -> None:
+    after, early, peeks, _ = await _turn("Oui mais...")
+    assert early == 0 and peeks == 1
+    assert after >= LONG_S - 0.05, after
+
+
+async def test_speech_resuming_after_a_pass_is_not_cut() -> None:
+    # A pause of 0.2 s (the pass starts, the short window is not reached before speech resumes), then
+    # more speech: one turn, ended on the short window only after the last words.
+    after, early, peeks, events = await _turn("Oui.", pauses=[0.2])
+    assert len([e for e in events if isinstance(e, Heard)]) == 1
+    assert peeks == 2 and early == 1
+    assert after >= 0.2, after
+
+
+class CountingEngine:
+    """Stands for WhisperEngine (tested for real in tests/integration/test_whisper_recognition.py)."""
+
+    def __init__(self) -> None:
+        from standardiste.speech.whisper_backend import GateSettings
+
+        self.gate = GateSettings()
+        self.decodes = 0
+
+    async def decode_async(self, pcm: bytes) -> object:
+        from standardiste.speech.whisper_backend import Decoded
+
+        self.decodes += 1
+        return Decoded(f"{len(pcm)} octets", -0.1, 0.0, 3)
+
+
+async def test_whisper_final_reuses_the_speculative_pass_when_only_silence_followed() -> None:
+    import numpy as np
+
+    from standardiste.speech.types import FRAME_BYTES
+    from standardiste.speech.whisper_backend import WhisperStream
+
+    engine = CountingEngine()
+    stream = WhisperStream(engine)  # type: ignore[arg-type]
+    tone = (np.sin(np.arange(FRAME_BYTES // 2) * 2 * np.pi * 220 / 16000) * 8000).astype("<i2").tobytes()
+    silence = b"\x00" * FRAME_BYTES
+    for _ in range(20):
+        await stream.accept(tone)
+    peeked = await stream.peek()
+    for _ in range(10):
+        await stream.accept(silence)
+    final = await stream.finish()
+    assert engine.decodes == 1 and stream.reused == 1
+    assert final.text == peeked.text
+    # Speech after the pass: the whole turn is decoded again.
+    for _ in range(20):
+        await stream.accept(tone)
+    await stream.peek()
+    await stream.accept(tone)
+    await stream.finish()
+    assert engine.decodes == 3 and stream.reused == 1
