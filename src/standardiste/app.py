@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from standardiste.speech import grammars
 from standardiste.speech.turn import TurnDetector, TurnSettings
 from standardiste.speech.types import Recognizer, Synthesizer
 from standardiste.storage.db import Database
+from standardiste.telephony.admission import AdmissionSettings, QueueDelayProbe
 from standardiste.telephony.ari import AriClient, Channel
 from standardiste.telephony.controller import Controller
 from standardiste.telephony.endpointing import EndpointSettings, SpeculationBudget
@@ -90,6 +92,7 @@ class VoiceApp:
         self.recognition_timeout_s = 3.0
         # Speculative passes of the adaptive end of turn in flight at once (telephony.endpointing).
         self.speculation_budget = SpeculationBudget(limit=self.deployment.speech.whisper_workers)
+        self.queue_probe: QueueDelayProbe | None = None  # the recogniser pool's queue delay (admission)
         self._agenda: Any = None
         self._agenda_practice: PracticeConfig | None = None
         self._inbox: Any = None
@@ -130,7 +133,19 @@ class VoiceApp:
         access = self._ari_access or AriAccess.from_config(self.config, self.secrets)
         ari = AriClient(access.url, access.user, access.password, access.app)
         legs = LegSettings(record_audio=self.deployment.privacy.record_audio)
-        self.controller = Controller(ari, self.build_session, legs)
+        capacity = self.deployment.capacity
+        self.queue_probe = _queue_probe(self.recognizer)
+        if self.queue_probe is not None:
+            self.queue_probe.start()
+        self.controller = Controller(
+            ari,
+            self.build_session,
+            legs,
+            admission=AdmissionSettings(
+                max_calls=capacity.max_calls, max_queue_delay_s=capacity.max_recognition_delay_s
+            ),
+            queue_delay=_delay_of(self.queue_probe) if self.queue_probe is not None else None,
+        )
         await self._start_guardian(access)
         if legs.record_audio:
             log.info("call recording on: callers are told first", extra={"dir": str(self.recordings_dir)})
@@ -165,6 +180,8 @@ class VoiceApp:
     async def stop(self) -> None:
         if self.controller is not None:
             await self.controller.stop()
+        if self.queue_probe is not None:
+            await self.queue_probe.stop()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -363,6 +380,17 @@ class NoUnderstanding:
 
     def parse(self, text: str, now: dt.datetime) -> Understanding:
         return Understanding(text=text, intent=Intent.OUT_OF_SCOPE, confidence=0.0, urgency=Urgency.NORMAL)
+
+
+def _queue_probe(recognizer: object) -> QueueDelayProbe | None:
+    """A probe of the open recogniser's decoding pool (Whisper's), for admission control; None without."""
+    engine = getattr(getattr(recognizer, "open", recognizer), "engine", None)
+    executor = getattr(engine, "executor", None)
+    return QueueDelayProbe(executor) if isinstance(executor, Executor) else None
+
+
+def _delay_of(probe: QueueDelayProbe) -> Callable[[], float | None]:
+    return lambda: probe.delay_s
 
 
 def _deployment_recordings_dir(config: Config) -> Path:

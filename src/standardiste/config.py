@@ -352,6 +352,15 @@ class SpeechConfig(_Model):
     max_turn_s: Annotated[float, Field(gt=1, le=60)] = 15.0
 
 
+class CapacityConfig(_Model):
+    """Admission control: beyond capacity new callers go to the reception's waiting line at once."""
+
+    # Calls in progress beyond which new callers queue (bench/results/capacity.md); 0: no cap.
+    max_calls: Annotated[int, Field(ge=0, le=10000)] = 0
+    # Recognition work waiting this long for a decoding thread means overload; 0: not used.
+    max_recognition_delay_s: Annotated[float, Field(ge=0, le=60)] = 2.0
+
+
 class RedisConfig(_Model):
     # None: the Redis that Standardiste runs itself (`manage_server`, or the standardiste-redis unit):
     # a unix socket in data_dir/redis (mode 0700), user "standardiste" with secrets.toml's
@@ -508,6 +517,7 @@ class DeploymentConfig(_Model):
     database_url: str | None = None  # None: SQLite file in data_dir
     asterisk: AsteriskConfig = AsteriskConfig()
     speech: SpeechConfig = SpeechConfig()
+    capacity: CapacityConfig = CapacityConfig()
     redis: RedisConfig = RedisConfig()
     dashboard: DashboardConfig = DashboardConfig()
     agi: AgiConfig = AgiConfig()

@@ -18,7 +18,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from standardiste.pbx.dialplan import STASIS_ARG_TRANSFER_FAILED
+from standardiste.pbx.dialplan import (
+    MESSAGE,
+    QUEUE,
+    STASIS_ARG_OUTBOUND,
+    STASIS_ARG_TRANSFER_FAILED,
+    TransferTarget,
+)
+from standardiste.telephony.admission import Admission, AdmissionSettings, Load, decide
 from standardiste.telephony.ari import (
     AriClient,
     AriEvent,
@@ -56,6 +63,8 @@ class ControllerStats:
     calls_started: int = 0
     calls_ended: int = 0
     sessions_failed: int = 0
+    calls_queued: int = 0  # overload: new callers sent to the reception's waiting line
+    calls_to_message: int = 0  # back from the waiting line unanswered, still overloaded: message box
 
 
 # Ended records kept for whoever awaits `Controller.ended` (tests, benches); older ones are dropped.
@@ -76,9 +85,18 @@ class EndedRecords(asyncio.Queue[SessionRecord]):
 
 class Controller:
     def __init__(
-        self, ari: AriClient, session_factory: SessionFactory, leg_settings: LegSettings | None = None
+        self,
+        ari: AriClient,
+        session_factory: SessionFactory,
+        leg_settings: LegSettings | None = None,
+        admission: AdmissionSettings | None = None,
+        queue_delay: Callable[[], float | None] | None = None,
     ) -> None:
         self.ari = ari
+        # Beyond capacity new callers go to the waiting line (telephony.admission); None: all admitted.
+        self.admission = admission
+        self.queue_delay = queue_delay  # the recogniser's queue delay (admission.QueueDelayProbe)
+        self._refusing: set[asyncio.Task[None]] = set()
         self.session_factory = session_factory
         self.leg_settings = leg_settings or LegSettings()
         self.calls: dict[str, _Live] = {}  # caller channel id -> live call
@@ -141,9 +159,51 @@ class Controller:
             return
         if channel.id in self._starting:
             return
+        verdict = self._admit(args)
+        if verdict is not Admission.ADMIT:
+            self._refuse(channel, verdict)
+            return
         leg = _TrackedLeg(self.ari, channel, self.leg_settings, self._media_owner)
         task = asyncio.create_task(self._start_call(channel, leg, args), name=f"start-{channel.id}")
         self._starting[channel.id] = _Starting(leg, task)
+
+    def load(self) -> Load:
+        delay = None
+        if self.queue_delay is not None:
+            try:
+                delay = self.queue_delay()
+            except Exception:
+                log.exception("recogniser queue delay unavailable")
+        return Load(calls=len(self.calls) + len(self._starting), queue_delay_s=delay)
+
+    def _admit(self, args: tuple[str, ...]) -> Admission:
+        if self.admission is None or (args and args[0] == STASIS_ARG_OUTBOUND):
+            return Admission.ADMIT  # our own reminder calls are placed by us, within our means
+        back = bool(args) and args[0] == STASIS_ARG_TRANSFER_FAILED
+        return decide(self.admission, self.load(), back_from_queue=back)
+
+    def _refuse(self, channel: Channel, verdict: Admission) -> None:
+        """Overloaded: the caller goes to the waiting line (ringback, emergency sentence, a human)."""
+        target = MESSAGE if verdict is Admission.MESSAGE else QUEUE
+        if verdict is Admission.MESSAGE:
+            self.stats.calls_to_message += 1
+        else:
+            self.stats.calls_queued += 1
+        load = self.load()
+        log.warning(
+            "overloaded: caller sent to the waiting line",
+            extra={"target": target.extension, "calls": load.calls, "queue_delay_s": load.queue_delay_s},
+        )
+        task = asyncio.create_task(self._send_to(channel.id, target), name=f"refuse-{channel.id}")
+        self._refusing.add(task)
+        task.add_done_callback(self._refusing.discard)
+
+    async def _send_to(self, channel_id: str, target: TransferTarget) -> None:
+        try:
+            await self.ari.continue_in_dialplan(channel_id, target.context, target.extension, target.priority)
+        except Exception:
+            # Left in Stasis, the dialplan's watchdog hands the caller to reception within seconds.
+            log.exception("overload transfer failed", extra={"call_id": channel_id})
 
     async def _start_call(self, channel: Channel, leg: AriCallLeg, args: tuple[str, ...]) -> None:
         call_id = channel.id
