@@ -67,7 +67,9 @@ def test_a_stranger_matches_nobody() -> None:
 
 def test_narrowing_bonuses_rank_the_caller_ids_patient_first() -> None:
     twin = Patient("p9", "Lefèvre", "Claire", dt.date(1980, 6, 2), None)
-    match = rank("Lefaivre Claire", [twin, LEFEVRE], caller_phone="01 47 00 00 00", birth_date=LEFEVRE.birth_date)
+    match = rank(
+        "Lefaivre Claire", [twin, LEFEVRE], caller_phone="01 47 00 00 00", birth_date=LEFEVRE.birth_date
+    )
     assert match.best is not None and match.best.patient == LEFEVRE and match.best.same_phone
 
 

@@ -70,7 +70,9 @@ class LookupDirectory:
     ) -> list[Patient]:
         if heard is None or birth_date is None or not heard[0] or not heard[1]:
             return []
-        found = self.agenda.find_patient(PatientIdentity(heard[0], heard[1], birth_date, normalise_phone(phone)))
+        found = self.agenda.find_patient(
+            PatientIdentity(heard[0], heard[1], birth_date, normalise_phone(phone))
+        )
         return [found] if found is not None else []
 
 

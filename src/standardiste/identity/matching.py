@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import Levenshtein
 
 from standardiste.agenda.model import Patient
-from standardiste.agenda.names import fold, identity_score, normalise_phone
+from standardiste.agenda.names import identity_score, normalise_phone
 
 # text (French words) -> phonemes; injectable so the ranking stays pure and testable without espeak-ng.
 Phonemizer = Callable[[str], str]
@@ -53,7 +53,7 @@ _TAIL_RE = re.compile(r"\b(?:n[ée]e?s?\s+le|né|née|le\s+\d|j'ai|je\s+voudrais
 
 
 def heard_name(text: str) -> str:
-    """The name part of an answer: 'Oui bonjour, je m'appelle Monique Texier, née le...' -> 'Monique Texier'."""
+    """The name part of an answer: "je m'appelle Monique Texier, née le..." -> "Monique Texier"."""
     text = text.replace("’", "'")
     text = _TAIL_RE.split(text, maxsplit=1)[0]
     text = _NOISE_RE.sub(" ", text)
@@ -137,7 +137,7 @@ def rank(
     birth_date: dt.date | None = None,
     phonemize: Phonemizer | None = None,
 ) -> NameMatch:
-    """Candidates for a heard name among `patients` (already narrowed by phone and/or birth date), best first."""
+    """Candidates for a heard name among `patients` (narrowed by phone and/or birth date), best first."""
     name = heard_name(heard)
     sounds = _Sounds(phonemize or default_phonemizer)
     phone = normalise_phone(caller_phone)
@@ -156,7 +156,9 @@ def rank(
         alone = sound_similarity(said, last) - LAST_ONLY_PENALTY
         spelled = 0.0
         if len(words) >= 2:
-            spelled = identity_score(words[0], " ".join(words[1:]), patient.last_name, patient.first_name) / 100
+            spelled = (
+                identity_score(words[0], " ".join(words[1:]), patient.last_name, patient.first_name) / 100
+            )
         best, how = max((full, "full"), (alone, "last"), (spelled * 0.97, "spelling"))
         sound = max(full, alone + LAST_ONLY_PENALTY)
         score = best + (BONUS_PHONE if same_phone else 0.0) + (BONUS_BIRTH if same_birth else 0.0)

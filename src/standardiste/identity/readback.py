@@ -172,7 +172,9 @@ def phone_fix(text: str, current: str) -> str | None:
     if len(whole) == 10 and whole.startswith("0"):
         return whole
     # "pas quarante-six, quarante-cinq", "quarante-six non, quarante-cinq", "46 -> 45"
-    swap = re.search(r"\bpas\s+(\d+)\D+?(?:mais\s+)?(\d+)", said) or re.search(r"\b(\d+)\s*,?\s*non\W+(\d+)", said)
+    swap = re.search(r"\bpas\s+(\d+)\D+?(?:mais\s+)?(\d+)", said) or re.search(
+        r"\b(\d+)\s*,?\s*non\W+(\d+)", said
+    )
     if swap and len(swap.group(1)) == len(swap.group(2)):
         wrong, right = swap.group(1), swap.group(2)
         spots = [i for i in range(0, 10, 2) if national.startswith(wrong, i)]
@@ -199,3 +201,23 @@ def phone_fix(text: str, current: str) -> str | None:
         i = places[0]
         return national[:i] + heard + national[i + len(heard) :]
     return None
+
+
+def parse_birth_date(text: str, today: dt.date) -> dt.date | None:
+    """A birth date said whole: "cinq mars mille neuf cent cinquante-cinq", "le 5/3/55", "05 03 1955"."""
+    said = _digits(text).replace("1er", "1").replace("premier", "1")
+    match = re.search(r"\b(\d{1,2})\s+(" + "|".join(MONTHS) + r")\s+(\d{2,4})\b", said)
+    if match:
+        day, month, year = int(match.group(1)), MONTHS.index(match.group(2)) + 1, int(match.group(3))
+    else:
+        match = re.search(r"\b(\d{1,2})[\s/.-]+(\d{1,2})[\s/.-]+(\d{2,4})\b", said)
+        if match is None:
+            compact = re.sub(r"\D", "", said)
+            if len(compact) != 8:
+                return None
+            day, month, year = int(compact[:2]), int(compact[2:4]), int(compact[4:])
+        else:
+            day, month, year = (int(g) for g in match.groups())
+    if year < 100:  # "cinquante-cinq": the latest past year ending so
+        year += 2000 if 2000 + year <= today.year else 1900
+    return _valid(year, month, day, today)

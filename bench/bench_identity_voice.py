@@ -1,0 +1,358 @@
+"""Identity by voice: are callers' names, birth dates and numbers found, and is every action filed under
+the right patient? (issue 19)
+
+Synthetic callers: each answer is said by SVOX Pico fr-FR, carried as the phone line does (8 kHz G.711
+mu-law, back to 16 kHz), transcribed by the Whisper base model (the production open recogniser), then
+handled by the production code: identity/matching.py for names (candidates narrowed by caller ID and/or
+birth date, as identity/directory.py gives them), identity/readback.py for birth dates and phone numbers
+and for the one-part correction after a "non" at the read-back.
+
+The simulated caller answers every read-back truthfully ("oui" only to their own name, date, number).
+So "actions under a wrong identity" counts what the policy would file if the caller confirmed: a wrong
+patient said back is reported separately (`wrong_said_back`) as the exposure to a careless "oui".
+Pico is not a human voice: names are harder for Whisper said by a real caller on a real line.
+
+    python bench/bench_identity_voice.py [--known 80 --unknown 30]   -> bench/results/identity_voice.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+from standardiste.agenda.model import Patient
+from standardiste.identity.matching import NameMatch, rank
+from standardiste.identity.readback import date_fix, parse_birth_date, phone_fix
+from standardiste.speech.audio import lin_to_ulaw, resample, silence, ulaw_to_lin
+from standardiste.speech.pico import PicoEngine
+from standardiste.speech.spoken import MONTHS_FR
+from standardiste.speech.whisper_backend import WhisperEngine
+from standardiste.speech.whisper_model import find_whisper_model
+
+try:  # run as a script, bench/ is on sys.path; imported from the repository root, it is a package
+    from benchinfo import describe
+except ImportError:  # pragma: no cover
+    from bench.benchinfo import describe
+
+ROOT = Path(__file__).resolve().parent
+TODAY = dt.date(2026, 12, 7)  # pinned
+# Common and hard French surnames (INSEE frequency lists, plus names recognisers trip on); "_" joins the
+# words of a compound name.
+LAST = [
+    n.replace("_", " ")
+    for n in """
+Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau Simon Laurent Lefebvre Michel
+Garcia David Bertrand Roux Vincent Fournier Morel Girard André Lefèvre Mercier Dupont Lambert Bonnet
+François Martinez Legrand Garnier Faure Rousseau Blanc Guérin Muller Henry Roussel Nicolas Perrin
+Morin Mathieu Clément Gauthier Dumont Lopez Fontaine Chevalier Robin Masson Sanchez Gérard Nguyen
+Boyer Denis Lemaire Duval Joly Gautier Roger Roche Roy Noël Meyer Lucas Meunier Perez Marchand
+Dufour Blanchard Barbier Brun Dumas Brunet Schmitt Leroux Colin Fernandez Renard Arnaud
+Rolland Caron Aubert Giraud Leclerc Vidal Bourgeois Renaud Lemoine Picard Gaillard Leclercq
+Lacroix Fabre Dupuis Rodriguez Da_Silva Hubert Guillot Rivière Le_Gall Guillaume
+Adam Rey Moulin Gonzalez Berger Lecomte Menard Fleury Deschamps Carpentier Benoit Maillard
+Marchal Aubry Vasseur Le_Roux Renault Jacquet Collet Prévost Poirier Charpentier Royer Huet Baron
+Dupuy Pons Laine Carre Breton Rémy Schneider Perrot Guyot Barre Marty Cousin Texier Tessier
+Le_Goff Ferreira Haddad Benali Kowalski Abitbol Pham Diallo Hoarau Bouvier Jourdan Lebrun Vallée
+""".split()  # noqa: SIM905
+]
+FIRST_F = """
+Marie Nathalie Isabelle Sylvie Catherine Monique Françoise Martine Christine Valérie Sandrine
+Céline Julie Camille Léa Manon Chloé Emma Inès Sophie Claire Hélène Jacqueline Nicole Brigitte
+Aurélie Émilie Laetitia Pauline Mathilde Yasmina Fatima
+""".split()  # noqa: SIM905
+FIRST_M = """
+Jean Pierre Michel Philippe Alain Patrick Nicolas Christophe Stéphane Laurent Frédéric Éric
+David Julien Thomas Hugo Lucas Louis Nathan Gabriel Jacques Bernard Olivier Thierry Mohamed
+Karim Yannick Gérard Daniel Sébastien Maxime Antoine
+""".split()  # noqa: SIM905
+
+
+def telephone(pcm16: bytes) -> bytes:
+    """16 kHz speech as the caller's line carries it: 8 kHz G.711 mu-law, back to 16 kHz."""
+    pcm8 = resample(pcm16, 16_000, 8_000)
+    return resample(ulaw_to_lin(lin_to_ulaw(pcm8)), 8_000, 16_000)
+
+
+class Ear:
+    """Pico says it, the line carries it, Whisper hears it."""
+
+    def __init__(self) -> None:
+        model = find_whisper_model()
+        if model is None:
+            raise SystemExit("Whisper base model missing: bash scripts/setup.sh")
+        self.whisper = WhisperEngine(model, workers=1)
+        self.whisper.load()
+        self.pico = PicoEngine()
+        self.decodes = 0
+        self.cpu_s = 0.0
+
+    def hear(self, text: str) -> str:
+        pcm = silence(300) + self.pico.synthesize(text) + silence(500)
+        start = time.process_time()
+        heard = self.whisper.decode(telephone(pcm)).text
+        self.cpu_s += time.process_time() - start
+        self.decodes += 1
+        return heard
+
+    def close(self) -> None:
+        self.pico.close()
+        self.whisper.close()
+
+
+def practice(rng: random.Random, n_households: int) -> list[Patient]:
+    """Households sharing a number and a last name; a few birth dates shared by two patients."""
+    patients: list[Patient] = []
+    lasts = rng.sample(LAST, n_households)
+    for h, last in enumerate(lasts):
+        phone = f"+336{rng.randrange(10**7, 10**8):08d}"
+        for k in range(rng.choice((1, 1, 2, 2, 3))):
+            female = rng.random() < 0.55
+            first = rng.choice(FIRST_F if female else FIRST_M)
+            if any(p.first_name == first and p.last_name == last for p in patients):
+                continue
+            born = dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(85 * 365))
+            patients.append(Patient(f"h{h}p{k}", last, first, born, phone if k < 2 else None))
+    # Same birth date as another patient, different name (the birth-date narrowing returns both).
+    for i in range(0, len(patients) - 1, 9):
+        a, b = patients[i], patients[i + 1 + (i % 3)] if i + 1 + (i % 3) < len(patients) else patients[i + 1]
+        patients[patients.index(b)] = Patient(b.id, b.last_name, b.first_name, a.birth_date, b.phone)
+    return patients
+
+
+def by_phone(patients: list[Patient], phone: str | None) -> list[Patient]:
+    return [p for p in patients if phone is not None and p.phone == phone]
+
+
+def by_birth(patients: list[Patient], born: dt.date | None) -> list[Patient]:
+    return [p for p in patients if born is not None and p.birth_date == born]
+
+
+def spoken_name(p: Patient, rng: random.Random) -> str:
+    forms = (
+        f"{p.last_name} {p.first_name}",
+        f"{p.last_name}, {p.first_name}",
+        f"{p.first_name} {p.last_name}",
+    )
+    return rng.choice(forms)
+
+
+def name_trial(
+    heard: str, pool: list[Patient], who: Patient | None, phone: str | None, born: dt.date | None
+) -> dict[str, bool]:
+    match: NameMatch = rank(heard, pool, caller_phone=phone, birth_date=born)
+    said = match.say_back
+    return {
+        "found": said is not None and who is not None and said.patient.id == who.id,
+        "wrong_said_back": said is not None and (who is None or said.patient.id != who.id),
+        "in_candidates": who is not None and any(c.patient.id == who.id for c in match.candidates),
+        "second_try": (
+            said is None and who is not None and len(match.candidates) > 1
+            and any(c.patient.id == who.id for c in match.candidates[:2])
+        ),
+    }  # fmt: skip
+
+
+# What callers say (Pico reads digits as a French speaker would say them): short and sentence forms.
+BIRTH_FORMS = ("Le {d}.", "Je suis née le {d}.", "C'est le {d}.", "{d}.")
+PART_FORMS = {
+    "day": ("Non, le jour c'est le {v}.", "Non, c'est le {v}."),
+    "month": ("Non, le mois c'est {v}.", "Non, c'est en {v}."),
+    "year": ("Non, l'année c'est {v}.", "Non, c'est {v}."),
+}
+PHONE_FORMS = ("C'est le {n}.", "{n}.", "Mon numéro c'est le {n}.")
+
+
+def date_digits(d: dt.date) -> str:
+    return f"{'1er' if d.day == 1 else d.day} {MONTHS_FR[d.month - 1]} {d.year}"
+
+
+def date_words_part(part: str, d: dt.date, rng: random.Random) -> str:
+    value = {"day": "1er" if d.day == 1 else str(d.day), "month": MONTHS_FR[d.month - 1], "year": str(d.year)}
+    return rng.choice(PART_FORMS[part]).format(v=value[part])
+
+
+def birth_trial(ear: Ear, true: dt.date, rng: random.Random) -> dict[str, object]:
+    """First hearing, then up to two one-part corrections after the read-back; the keypad after that."""
+    heard = parse_birth_date(ear.hear(rng.choice(BIRTH_FORMS).format(d=date_digits(true))), TODAY)
+    first = heard == true
+    turns = 1
+    current = heard
+    for _ in range(2):
+        if current == true:
+            break
+        turns += 2  # the read-back answered "non ...", then the new read-back
+        if current is None:
+            current = parse_birth_date(ear.hear(rng.choice(BIRTH_FORMS).format(d=date_digits(true))), TODAY)
+            continue
+        wrong = [p for p, a, b in (("day", current.day, true.day), ("month", current.month, true.month),
+                                   ("year", current.year, true.year)) if a != b]  # fmt: skip
+        said = date_words_part(wrong[0], true, rng) if len(wrong) == 1 else f"Non, le {date_digits(true)}."
+        fix = date_fix(ear.hear(said), current, TODAY)
+        current = fix.date if fix.date is not None else current
+    keypad = current != true
+    return {
+        "first": first,
+        "after_readback": current == true,
+        "keypad": keypad,
+        "turns": turns + (2 if keypad else 0),
+    }
+
+
+def phone_trial(ear: Ear, true: str, rng: random.Random) -> dict[str, object]:
+    national = "0" + true[3:]
+    in_pairs = " ".join(national[i : i + 2] for i in range(0, 10, 2))
+
+    def digits(text: str) -> str | None:
+        d = re.sub(r"\D", "", text)
+        return d if len(d) == 10 else None
+
+    current = digits(ear.hear(rng.choice(PHONE_FORMS).format(n=in_pairs)))
+    first = current == national
+    turns = 1
+    for _ in range(2):
+        if current == national:
+            break
+        turns += 2
+        if current is None:
+            current = digits(ear.hear(rng.choice(PHONE_FORMS).format(n=in_pairs)))
+            continue
+        wrong = [i for i in range(0, 10, 2) if current[i : i + 2] != national[i : i + 2]]
+        i = wrong[0]
+        around = max(0, i - 2) if i > 0 else 0
+        said = "Non, c'est " + " ".join(in_pairs.split()[around // 2 : around // 2 + 2]) + "."
+        fixed = phone_fix(ear.hear(said), current)
+        current = fixed if fixed is not None else None
+    keypad = current != national
+    return {
+        "first": first,
+        "after_readback": current == national,
+        "keypad": keypad,
+        "turns": turns + (2 if keypad else 0),
+    }
+
+
+def share(values: list[bool]) -> float:
+    return round(sum(values) / len(values), 3) if values else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--known", type=int, default=80)
+    parser.add_argument("--unknown", type=int, default=30)
+    parser.add_argument("--digits", type=int, default=30, help="birth dates and phone numbers heard")
+    parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "identity_voice.json")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    patients = practice(rng, 90)
+    ear = Ear()
+    started = time.monotonic()
+    trials: dict[str, list[dict[str, bool]]] = {
+        k: [] for k in ("caller_id", "birth_date", "both", "no_narrowing")
+    }
+    unknown: dict[str, list[dict[str, bool]]] = {k: [] for k in ("household_phone", "same_birth_date")}
+    examples: list[dict[str, str]] = []
+    misses: list[dict[str, str]] = []
+    for who in rng.sample(patients, min(args.known, len(patients))):
+        said = spoken_name(who, rng)
+        heard = ear.hear(said)
+        pools = {
+            "caller_id": (by_phone(patients, who.phone), who.phone, None),
+            "birth_date": (by_birth(patients, who.birth_date), None, who.birth_date),
+            "both": (
+                by_phone(patients, who.phone) + by_birth(patients, who.birth_date),
+                who.phone,
+                who.birth_date,
+            ),
+            "no_narrowing": (patients, None, None),
+        }
+        for key, (pool, phone, born) in pools.items():
+            if key == "caller_id" and who.phone is None:
+                continue  # this patient has no number on file: the caller ID narrows nothing
+            trials[key].append(name_trial(heard, pool, who, phone, born))
+        if len(examples) < 25:
+            examples.append({"said": said, "heard": heard})
+        if not trials["both"][-1]["found"]:
+            misses.append({"said": said, "heard": heard})
+    for _ in range(args.unknown):
+        first = rng.choice(FIRST_F + FIRST_M)
+        last = rng.choice([n for n in LAST if n not in {p.last_name for p in patients}])
+        heard = ear.hear(f"{last} {first}")
+        host = rng.choice([p for p in patients if p.phone])
+        unknown["household_phone"].append(
+            name_trial(heard, by_phone(patients, host.phone), None, host.phone, None)
+        )
+        unknown["same_birth_date"].append(
+            name_trial(heard, by_birth(patients, host.birth_date), None, None, host.birth_date)
+        )
+    births = [
+        birth_trial(ear, p.birth_date, rng) for p in rng.sample(patients, min(args.digits, len(patients)))
+    ]
+    phones = [
+        phone_trial(ear, p.phone or "", rng)
+        for p in rng.sample([p for p in patients if p.phone], args.digits)
+    ]
+    context = describe("Whisper base int8, 10 s window (speech/whisper_backend.py)",
+                       "SVOX Pico fr-FR synthetic callers through 8 kHz G.711 mu-law")  # fmt: skip
+
+    def names(rows: list[dict[str, bool]]) -> dict[str, object]:
+        return {
+            "trials": len(rows),
+            "found": share([r["found"] for r in rows]),
+            "found_or_second_candidate": share([r["found"] or r["second_try"] for r in rows]),
+            "in_candidates": share([r["in_candidates"] for r in rows]),
+            "wrong_said_back": sum(r["wrong_said_back"] for r in rows),
+        }
+
+    def digits(rows: list[dict[str, object]]) -> dict[str, object]:
+        return {
+            "trials": len(rows),
+            "right_first_hearing": share([bool(r["first"]) for r in rows]),
+            "right_after_readback_fixes": share([bool(r["after_readback"]) for r in rows]),
+            "keypad_needed": share([bool(r["keypad"]) for r in rows]),
+            "turns_mean": round(sum(int(str(r["turns"])) for r in rows) / len(rows), 2),
+        }
+
+    # Actions: filed only under a name said back and confirmed AND a read-back-confirmed birth date equal to
+    # the file's. The honest caller confirms only their own name: a wrong patient is filed only if the
+    # caller says "oui" to a wrong name (counted above as wrong_said_back, the exposure).
+    both = trials["both"]
+    filed_right = [r["found"] or r["second_try"] for r in both]
+    result = {
+        "context": context,
+        "patients_in_file": len(patients),
+        "households_sharing_a_number": len(Counter(p.phone for p in patients if p.phone)),
+        "name_known_patients": {k: names(v) for k, v in trials.items()},
+        "name_unknown_callers": {k: names(v) for k, v in unknown.items()},
+        "birth_date": digits(births),
+        "phone": digits(phones),
+        "actions": {
+            "known_callers": len(both),
+            "filed_under_right_patient": share(filed_right),
+            "to_staff_request_with_audio": share([not f for f in filed_right]),
+            "under_wrong_identity_with_truthful_callers": 0,
+            "wrong_name_said_back_known": trials["both"] and sum(r["wrong_said_back"] for r in both),
+            "wrong_name_said_back_unknown": sum(r["wrong_said_back"] for v in unknown.values() for r in v),
+        },
+        "whisper_decodes": ear.decodes,
+        "whisper_cpu_s_per_decode": round(ear.cpu_s / max(ear.decodes, 1), 3),
+        "wall_s": round(time.monotonic() - started, 1),
+        "examples_said_heard": examples,
+        "names_missed_with_both_narrowings": misses,
+    }
+    ear.close()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if not k.startswith(("examples", "names_missed"))},
+                     ensure_ascii=False, indent=2))  # fmt: skip
+    print("missed:", misses[:15])
+
+
+if __name__ == "__main__":
+    main()
