@@ -26,10 +26,10 @@ class AppointmentFlow(BookingFlow):
         self.release_holds()
         self.booking = None
         if answer is not None and answer.spoken:
-            self.take_identity_hints(answer)
+            self.caller.take_hints(answer)
         self._change = change
         self._change_hint = answer
-        return self.collect_identity(self._lookup, phone=False, preamble=P.FIND_FILE)
+        return self.caller.collect(self._lookup, phone=False, preamble=P.FIND_FILE)
 
     def _lookup(self, ident: Identity) -> list[Action]:
         assert ident.birth_date is not None
@@ -50,8 +50,8 @@ class AppointmentFlow(BookingFlow):
                     P.FILE_NOT_FOUND_TRANSFER,
                     reason="patient_not_found",
                 )
-            self.identity = Identity(phone=self.identity.phone)
-            return self.collect_identity(
+            self.caller.forget()
+            return self.caller.collect(
                 self._lookup,
                 phone=False,
                 preamble=P.FILE_NOT_FOUND_RETRY,

@@ -20,9 +20,10 @@ from standardiste.agenda.model import (
 )
 from standardiste.config import WEEKDAYS_FR
 from standardiste.dialogue import prompts as P
-from standardiste.dialogue.core import Answer, Question, fold, has_word
-from standardiste.dialogue.identity import Identity, IdentityFlow
+from standardiste.dialogue.core import Answer, CallContext, Question, fold, has_word
+from standardiste.dialogue.identity import IdentityFlow
 from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
+from standardiste.dialogue.services import ConversationServices
 from standardiste.dialogue.when import TimeWish, names_a_day, pick, says_any, sort_near, time_wish
 from standardiste.understanding.types import EntityKind, Urgency
 
@@ -65,8 +66,12 @@ class BookingState:
     excluded: set[dt.datetime] = field(default_factory=set)
 
 
-class BookingFlow(IdentityFlow):
+class BookingFlow(CallContext):
     booking: BookingState | None = None
+
+    def __init__(self, services: ConversationServices) -> None:
+        super().__init__(services)
+        self.caller = IdentityFlow(self)
 
     # --- Entry -----------------------------------------------------------------------------------
 
@@ -81,7 +86,7 @@ class BookingFlow(IdentityFlow):
             b.practitioner_asked = True
             b.appointment_type = moving.appointment_type
         if answer is not None and answer.spoken and moving is None:
-            self.take_identity_hints(answer)
+            self.caller.take_hints(answer)
             b.reason = answer.text
             self._take_booking_hints(answer)
             u = answer.understanding
@@ -100,7 +105,7 @@ class BookingFlow(IdentityFlow):
             b.practitioner_asked = True
         folded = fold(answer.text)
         if b.moving is None and any(w in folded.split() for w in _CHILD_WORDS):
-            self.for_child = True
+            self.caller.for_child = True
         if b.moving is None and b.appointment_type is None:
             if any(w in folded for w in _NEW_PATIENT_WORDS):
                 b.appointment_type = "nouveau_patient" if self._type_exists("nouveau_patient") else None
@@ -475,7 +480,7 @@ class BookingFlow(IdentityFlow):
         b.offered = [chosen]
         if b.moving is not None:
             return self._recap_move(preamble)
-        return self.collect_identity(lambda ident: self._recap_booking(), phone=True, preamble=preamble)
+        return self.caller.collect(lambda ident: self._recap_booking(), phone=True, preamble=preamble)
 
     # --- Recap and booking -----------------------------------------------------------------------
 
@@ -483,7 +488,7 @@ class BookingFlow(IdentityFlow):
         b = self.booking
         assert b is not None and b.chosen is not None
         slot = b.chosen[0]
-        ident = self.identity
+        ident = self.caller.identity
         label = self._type_label(slot.appointment_type)
         born = P.recap_birth(ident.birth_date) if ident.birth_date else ""
         phone = P.recap_phone(ident.phone) if ident.phone else ""
@@ -519,11 +524,11 @@ class BookingFlow(IdentityFlow):
                 b.chosen = None
                 return self._search_and_offer(P.SEARCHING_AGAIN)
             if name is not None:
-                self._set_name(name.value)
+                self.caller.set_name(name.value)
                 return self._recap_booking()
             if u is not None and u.first(EntityKind.BIRTH_DATE) is not None:
-                self.identity.birth_date = None
-                self.take_identity_hints(answer)
+                self.caller.identity.birth_date = None
+                self.caller.take_hints(answer)
                 return self._recap_booking()
         if yes is False:
             return self.ask(self._what_to_fix_question())
@@ -540,8 +545,8 @@ class BookingFlow(IdentityFlow):
                 b.chosen = None
                 return self.ask(self._wish_question(P.ASK_WHEN))
             if answer.keys == "2" or any(w in folded for w in ("nom", "prenom", "naissance", "identite")):
-                self.identity = Identity(phone=self.identity.phone)
-                return self.collect_identity(lambda ident: self._recap_booking(), phone=True)
+                self.caller.forget()
+                return self.caller.collect(lambda ident: self._recap_booking(), phone=True)
             if answer.keys == "3" or has_word(
                 answer.text, ("rien", "annuler", "laisser tomber", "abandonner")
             ):
@@ -567,7 +572,7 @@ class BookingFlow(IdentityFlow):
         b = self.booking
         assert b is not None and b.chosen is not None
         slot, hold = b.chosen
-        ident = self.identity
+        ident = self.caller.identity
         assert ident.birth_date is not None
         patient = PatientIdentity(ident.last_name, ident.first_name, ident.birth_date, ident.phone)
         now = self._now()

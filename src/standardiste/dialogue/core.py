@@ -170,7 +170,7 @@ class CallState:
     path: list[str] = field(default_factory=list)
 
 
-class DialogueCore:
+class CallContext:
     """Shared machinery; see DialogueManager for the flows."""
 
     def __init__(self, services: ConversationServices) -> None:
@@ -364,6 +364,34 @@ class DialogueCore:
             return self.transfer(P.TRANSFER_AFTER_FAILURES, reason=f"repeated_{reason}")
         lead = P.NO_INPUT if reason == "no_input" else P.NOT_UNDERSTOOD
         return [self.say(f"{lead} {question.simple}", question.expect)]
+
+    # --- Confirmation of what a grammar-only recogniser heard ------------------------------------
+
+    def checked(
+        self, answer: Answer, spoken: str, accept: Callable[[], list[Action]], name: str
+    ) -> list[Action]:
+        """With a grammar-only recogniser every spoken slot is read back before it is used."""
+        if answer.keys is not None or self.open_speech:
+            return accept()
+        retry = self.question
+
+        def on_answer(reply: Answer) -> list[Action] | None:
+            yes = reply.yes_no()
+            if yes is True:
+                return accept()
+            if yes is False and retry is not None:
+                return self.ask(retry, P.SORRY)
+            return None
+
+        question = Question(
+            f"check_{name}",
+            P.understood(spoken),
+            P.understood_simple(spoken),
+            self.yes_no_expect(),
+            on_answer,
+            allow_switch=False,
+        )
+        return self.ask(question)
 
     # --- Expectations ----------------------------------------------------------------------------
 

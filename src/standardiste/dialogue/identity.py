@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from standardiste.dialogue import prompts as P
-from standardiste.dialogue.core import Answer, DialogueCore, Question, fold
+from standardiste.dialogue.core import Answer, CallContext, Question, fold
 from standardiste.dialogue.messages import Action, Expect, Expectation
 from standardiste.outbound import is_allowed
 from standardiste.understanding.types import EntityKind
@@ -166,16 +166,22 @@ def corrected_name(text: str, last_name: str) -> str | None:
     return name
 
 
-class IdentityFlow(DialogueCore):
-    """Collects an Identity, then calls `then(identity)`."""
+class IdentityFlow:
+    """A sub-flow that tasks use: collects an Identity (what is missing only), then calls `then(identity)`.
 
-    identity: Identity
-    # The appointment is for a child (the caller is a parent): questions say "l'enfant".
-    for_child: bool = False
-    _name_required: bool = True
-    _name_skipped: bool = False
+    It holds who is calling for the whole call (a second task does not ask again) and asks through
+    the call's core (`CallContext.ask`)."""
 
-    def collect_identity(
+    def __init__(self, core: CallContext) -> None:
+        self.core = core
+        self.identity = Identity()
+        # The appointment is for a child (the caller is a parent): questions say "l'enfant".
+        self.for_child = False
+        self._name_required = True
+        self._name_skipped = False
+        self._caller_id_refused = False
+
+    def collect(
         self,
         then: Callable[[Identity], list[Action]],
         phone: bool = True,
@@ -184,30 +190,30 @@ class IdentityFlow(DialogueCore):
     ) -> list[Action]:
         """Asks what is missing. `name_required=False` (staff requests): a name that cannot be had
         (grammar-only recogniser, or not understood twice) is left for the staff's call back."""
-        if not hasattr(self, "identity"):
-            self.identity = Identity()
         ident = self.identity
         self._name_required = name_required
-        skip_name = not name_required and (not self.open_speech or self._name_skipped)
+        skip_name = not name_required and (not self.core.open_speech or self._name_skipped)
         if not ident.last_name and not skip_name:
-            return self.ask(self._name_question(then, phone), preamble)
+            return self.core.ask(self._name_question(then, phone), preamble)
         if ident.birth_date is None:
-            return self.ask(self._birth_question(then, phone), preamble)
+            return self.core.ask(self._birth_question(then, phone), preamble)
         if phone and ident.phone is None:
             return self._ask_phone(then, preamble)
         return then(ident)
 
-    def take_identity_hints(self, answer: Answer) -> None:
+    def forget(self) -> None:
+        """Name and birth date asked again (a file not found, "ce n'est pas le bon nom"); the phone kept."""
+        self.identity = Identity(phone=self.identity.phone)
+
+    def take_hints(self, answer: Answer) -> None:
         """A caller who says name or birth date early ("c'est pour Marie Dupont") is not asked again."""
-        if not hasattr(self, "identity"):
-            self.identity = Identity()
         u = answer.understanding
         if u is None:
             return
         name = u.first(EntityKind.PATIENT_NAME)
         # Only a full name counts ("c'est monsieur Lefort" alone: we still ask for name and first name).
         if name is not None and not self.identity.last_name and len(name.value.split()) >= 2:
-            self._set_name(name.value)
+            self.set_name(name.value)
         elif not self.identity.last_name and answer.spoken:
             said = early_name(answer.text)
             if said is not None:
@@ -219,18 +225,19 @@ class IdentityFlow(DialogueCore):
 
     def correct_name(self, answer: Answer) -> list[Action] | None:
         """At a later question, "non, c'est Vasseur avec deux s" corrects the name; the question again."""
-        ident = getattr(self, "identity", None)
-        question = self.question
-        if ident is None or question is None or not answer.spoken or question.name == "name":
+        ident = self.identity
+        question = self.core.question
+        if not ident.last_name or question is None or not answer.spoken or question.name == "name":
             return None
         name = corrected_name(answer.text, ident.last_name)
         if name is None:
             return None
         ident.last_name = name
-        self.state.path.append("name_corrected")
-        return self.ask(question, P.name_corrected(ident.full_name))
+        self.core.state.path.append("name_corrected")
+        return self.core.ask(question, P.name_corrected(ident.full_name))
 
-    def _set_name(self, value: str) -> None:
+    def set_name(self, value: str) -> None:
+        """ "Dupont Marie" (as the understanding gives it): last name first."""
         parts = value.split()
         self.identity.last_name = parts[0].title() if parts else ""
         self.identity.first_name = " ".join(parts[1:]).title()
@@ -251,13 +258,13 @@ class IdentityFlow(DialogueCore):
                 if guess is None:
                     return None
                 last, first = guess
-            self.take_identity_hints(answer)
+            self.take_hints(answer)
 
             def accept() -> list[Action]:
                 self.identity.last_name, self.identity.first_name = last, first
-                return self.collect_identity(then, phone, name_required=self._name_required)
+                return self.collect(then, phone, name_required=self._name_required)
 
-            return self.checked(answer, f"{first} {last}".strip(), accept, "name")
+            return self.core.checked(answer, f"{first} {last}".strip(), accept, "name")
 
         return Question(
             "name",
@@ -271,8 +278,8 @@ class IdentityFlow(DialogueCore):
 
     def _skip_name(self, then: Callable[[Identity], list[Action]], phone: bool) -> list[Action]:
         self._name_skipped = True
-        self.lead = P.NAME_LATER
-        return self.collect_identity(then, phone, name_required=False)
+        self.core.lead = P.NAME_LATER
+        return self.collect(then, phone, name_required=False)
 
     # --- Birth date ------------------------------------------------------------------------------
 
@@ -305,9 +312,9 @@ class IdentityFlow(DialogueCore):
 
             def accept() -> list[Action]:
                 self.identity.birth_date = day
-                return self.collect_identity(then, phone, name_required=self._name_required)
+                return self.collect(then, phone, name_required=self._name_required)
 
-            return self.checked(answer, f"le {P.birth_date_fr(day)}", accept, "birth_date")
+            return self.core.checked(answer, f"le {P.birth_date_fr(day)}", accept, "birth_date")
 
         return Question(
             "birth_date",
@@ -321,11 +328,11 @@ class IdentityFlow(DialogueCore):
 
     def _callable(self, number: str | None) -> str | None:
         """A callback number only within the practice's allowed ranges (no 08 9x, no abroad)."""
-        return number if is_allowed(number, getattr(self.practice, "outbound", None)) else None
+        return number if is_allowed(number, getattr(self.core.practice, "outbound", None)) else None
 
     def _ask_phone(self, then: Callable[[Identity], list[Action]], preamble: str = "") -> list[Action]:
-        caller = self._callable(normalise_phone(self.state.caller_id or ""))
-        if caller is not None and not getattr(self, "_caller_id_refused", False):
+        caller = self._callable(normalise_phone(self.core.state.caller_id or ""))
+        if caller is not None and not self._caller_id_refused:
 
             def on_confirm(answer: Answer) -> list[Action] | None:
                 yes = answer.yes_no()
@@ -334,7 +341,7 @@ class IdentityFlow(DialogueCore):
                     return then(self.identity)
                 if yes is False:
                     self._caller_id_refused = True
-                    return self.ask(self._phone_question(then))
+                    return self.core.ask(self._phone_question(then))
                 number = self._phone_in(answer)
                 if number is not None:
                     self.identity.phone = number
@@ -345,11 +352,11 @@ class IdentityFlow(DialogueCore):
                 "phone_confirm",
                 P.confirm_caller_id(caller),
                 P.confirm_caller_id_simple(caller),
-                self.yes_no_expect(),
+                self.core.yes_no_expect(),
                 on_confirm,
             )
-            return self.ask(question, preamble)
-        return self.ask(self._phone_question(then), preamble)
+            return self.core.ask(question, preamble)
+        return self.core.ask(self._phone_question(then), preamble)
 
     def _phone_in(self, answer: Answer) -> str | None:
         if answer.keys is not None:
@@ -370,7 +377,7 @@ class IdentityFlow(DialogueCore):
                 self.identity.phone = number
                 return then(self.identity)
 
-            return self.checked(answer, f"le {P.phone_fr(number)}", accept, "phone")
+            return self.core.checked(answer, f"le {P.phone_fr(number)}", accept, "phone")
 
         return Question(
             "phone",
@@ -379,31 +386,3 @@ class IdentityFlow(DialogueCore):
             Expectation(Expect.PHONE, digits=10, timeout_s=KEYPAD_ENTRY_TIMEOUT_S),
             on_answer,
         )
-
-    # --- Confirmation of what a grammar-only recogniser heard ------------------------------------
-
-    def checked(
-        self, answer: Answer, spoken: str, accept: Callable[[], list[Action]], name: str
-    ) -> list[Action]:
-        """With a grammar-only recogniser every spoken slot is read back before it is used."""
-        if answer.keys is not None or self.open_speech:
-            return accept()
-        retry = self.question
-
-        def on_answer(reply: Answer) -> list[Action] | None:
-            yes = reply.yes_no()
-            if yes is True:
-                return accept()
-            if yes is False and retry is not None:
-                return self.ask(retry, P.SORRY)
-            return None
-
-        question = Question(
-            f"check_{name}",
-            P.understood(spoken),
-            P.understood_simple(spoken),
-            self.yes_no_expect(),
-            on_answer,
-            allow_switch=False,
-        )
-        return self.ask(question)

@@ -304,7 +304,7 @@ class DialogueManager(OutboundFlow):
             self.agenda.switch(changed_to, answer.text, slots_of(u))
             self.state.path.append(f"changed_mind:{changed_to}")
             return self.start_task(changed_to, answer)
-        corrected = self.correct_name(answer)  # "non, c'est Vasseur avec deux s", at any question
+        corrected = self.caller.correct_name(answer)  # "non, c'est Vasseur avec deux s", at any question
         if corrected is not None:
             return corrected
         actions = question.handler(answer)
@@ -435,7 +435,7 @@ class DialogueManager(OutboundFlow):
             return self.no_information("unknown")
         if u is not None and u.intent == Intent.GIVE_IDENTITY:
             # "je suis Dupont Marie, née le ..., je voudrais un rendez-vous": the identity is kept.
-            self.take_identity_hints(answer)
+            self.caller.take_hints(answer)
             named = next((intent for word, intent in MENU_WORDS if word in folded), None)
             if named in TASK_INTENTS:
                 return self.start_task(named, answer)
@@ -587,7 +587,7 @@ class DialogueManager(OutboundFlow):
         own = next((words for i, words in parts if family(i) == family(intent)), None)
         if len(parts) < 2 or own is None:
             return answer
-        self.take_identity_hints(answer)
+        self.caller.take_hints(answer)
         u = self.services.understander.parse(own, answer.now)
         return Answer(now=answer.now, text=own, understanding=u, confidence=answer.confidence)
 

@@ -35,12 +35,12 @@ class RequestFlow(AppointmentFlow):
         self._request_practitioner: str | None = None
         self._request_urgent = False
         if answer is not None and answer.spoken:
-            self.take_identity_hints(answer)
+            self.caller.take_hints(answer)
             self._note_request_words(answer)
         if self.open_speech:
             return self.ask(self._what_question(kind), P.REQUEST_INTRO[kind])
         # A grammar-only recogniser cannot take free words: the staff will ask when calling back.
-        return self.collect_identity(
+        return self.caller.collect(
             self._file_request, phone=True, name_required=False, preamble=P.REQUEST_INTRO[kind]
         )
 
@@ -60,10 +60,8 @@ class RequestFlow(AppointmentFlow):
             if answer.keys is not None:
                 return None
             self._note_request_words(answer)
-            self.take_identity_hints(answer)
-            return self.collect_identity(
-                self._file_request, phone=True, name_required=False, preamble=P.NOTED
-            )
+            self.caller.take_hints(answer)
+            return self.caller.collect(self._file_request, phone=True, name_required=False, preamble=P.NOTED)
 
         return Question(
             "request_what",
@@ -72,7 +70,7 @@ class RequestFlow(AppointmentFlow):
             Expectation(Expect.OPEN),
             on_answer,
             # Nothing usable twice: file it anyway, the staff will ask when calling back.
-            on_give_up=lambda: self.collect_identity(self._file_request, phone=True, name_required=False),
+            on_give_up=lambda: self.caller.collect(self._file_request, phone=True, name_required=False),
             allow_switch=False,
         )
 
