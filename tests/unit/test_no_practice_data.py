@@ -1,6 +1,7 @@
 """No practice's data in the code: names, numbers and places of the demo practice (and the numbers the
-test callers use) live in src/standardiste/data/demo.toml and tests/, never in src's string literals.
-Docstrings and comments may use them as examples; code may not depend on them."""
+test callers use) live in src/standardiste/data/demo.toml and tests/, never in src's string literals nor in
+its data files (training data, templates...). Docstrings and comments of Python code may use them as examples;
+code may not depend on them."""
 
 from __future__ import annotations
 
@@ -71,3 +72,46 @@ def test_no_demo_practice_data_in_src(demo_config: Config) -> None:
             if hits:
                 found.append(f"{path.relative_to(SRC)}:{line}: {hits} in {text[:60]!r}")
     assert not found, "practice data in src (move it to the configuration):\n" + "\n".join(found)
+
+
+DEMO = SRC / "data" / "demo.toml"
+BINARY_SUFFIXES = {".npz", ".png", ".ico", ".wav", ".gz", ".pyc"}
+
+
+def demo_names(config: Config) -> set[str]:
+    """The demo practice's names and places as written anywhere: the words above, each practitioner's
+    full name without title ("claire martin") and aliases that hold a surname ("docteur benali")."""
+    words, _ = practice_data(config)
+    names = set(words)
+    surnames = {fold(p.name.split()[-1]) for p in config.practice.practitioners}
+    for p in config.practice.practitioners:
+        names.add(" ".join(fold(p.name).split()[-2:]))
+        names.update(fold(a) for a in p.aliases if any(s in fold(a).split() for s in surnames))
+    names.add(fold(config.practice.address.split(",")[0].split(" ", 1)[1]))  # the street: "rue des tilleuls"
+    return names
+
+
+def test_no_demo_practice_data_in_src_data_files(demo_config: Config) -> None:
+    """Every non-Python file of src (the packaged nlu.yml, red flags, templates...), comments included,
+    outside the demo configuration itself: no name, place or number of the demo practice."""
+    names = demo_names(demo_config)
+    _, numbers = practice_data(demo_config)
+    found = []
+    for path in sorted(SRC.rglob("*")):
+        if not path.is_file() or path == DEMO or path.suffix in BINARY_SUFFIXES or path.suffix == ".py":
+            continue
+        if "__pycache__" in path.parts:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            folded = fold(line)
+            hits = [w for w in names if re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", folded)]
+            hits += [n for n in numbers if len(n) >= 9 and n[1:] in digits_only(line)]
+            if hits:
+                found.append(f"{path.relative_to(SRC)}:{number}: {sorted(hits)} in {line.strip()[:60]!r}")
+    assert not found, "demo practice data in src's data files (use neutral names):\n" + "\n".join(found)
+
+
+def test_the_check_sees_the_demo_names(demo_config: Config) -> None:
+    """The scan above would catch the demo's doctors (guards against an empty list passing silently)."""
+    names = demo_names(demo_config)
+    assert {"martin", "benali", "lefevre", "claire martin", "docteur benali", "rue des tilleuls"} <= names

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from standardiste.config import Config
+from standardiste.config import Config, Practitioner
 from standardiste.understanding.engine import LocalUnderstander, load_understander
 from standardiste.understanding.types import EntityKind, Intent
 
@@ -128,3 +128,24 @@ def test_identity_utterance_carries_everything(engine: LocalUnderstander) -> Non
 def test_phone_digits_are_not_a_date(engine: LocalUnderstander) -> None:
     result = engine.parse("zéro six douze trente-quatre cinquante-six soixante-dix-huit", NOW)
     assert [e.entity for e in result.entities] == [EntityKind.PHONE]
+
+
+def test_practitioners_come_from_the_configuration(demo_config: Config) -> None:
+    """The packaged training data names no practice's doctors: another practice's practitioners are
+    recognised from its configuration alone, and the demo's are then unknown."""
+    other = demo_config.practice.model_copy(
+        update={
+            "practitioners": [
+                Practitioner(id="kowalski", name="Docteur Agnès Kowalski", specialty="médecine générale"),
+                Practitioner(id="nguyen", name="Docteur Minh Nguyen", specialty="pédiatrie"),
+            ]
+        }
+    )
+    engine = load_understander(other)
+    result = engine.parse("je voudrais un rendez-vous avec le docteur kowalski", NOW)
+    assert result.intent is Intent.BOOK_APPOINTMENT
+    found = result.first(EntityKind.PRACTITIONER)
+    assert found is not None and found.value == "kowalski"
+    found = engine.parse("docteur nguyen s'il vous plaît", NOW).first(EntityKind.PRACTITIONER)
+    assert found is not None and found.value == "nguyen"
+    assert engine.parse("avec le docteur benali", NOW).first(EntityKind.PRACTITIONER) is None
