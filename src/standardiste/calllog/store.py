@@ -23,7 +23,7 @@ from standardiste.agenda.sealed import open_json, seal_json
 from standardiste.calllog.tables import CallRow
 from standardiste.dialogue.messages import Utterance
 from standardiste.privacy.crypto import DecryptionError, FieldCipher
-from standardiste.privacy.recordings import RecordingVault
+from standardiste.privacy.recordings import RecordingVault, name_audio_key
 from standardiste.storage.db import Database
 from standardiste.telephony.session import SessionRecord
 
@@ -85,6 +85,10 @@ class CallLogStore:
     async def call_ended(self, record: SessionRecord) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._writer, self._write, record)
+        name_audio = getattr(record, "name_audio", None)
+        if name_audio and self.vault is not None:
+            # The caller's spoken name (identity by voice): sealed with the call, purged with it.
+            await loop.run_in_executor(self._writer, self._seal_name_audio, record.call_id, name_audio)
         if record.recording and self.vault is not None:
             # Asterisk finishes the file (header, last frames) once the bridge is gone: seal it a little
             # later, from the writer thread.
@@ -228,6 +232,21 @@ class CallLogStore:
             self.vault.seal_file(source, name)
         except OSError as err:
             logging.getLogger(__name__).error("recording %s not sealed: %s", name, err.strerror)
+
+    def _seal_name_audio(self, call_id: str, wav: bytes) -> None:
+        if self.vault is None:
+            return
+        try:
+            self.vault.seal_bytes(wav, name_audio_key(call_id))
+        except OSError as err:
+            logging.getLogger(__name__).error("spoken name of call %s not sealed: %s", call_id, err.strerror)
+
+    def has_name_audio(self, call_id: str) -> bool:
+        return self.vault is not None and self.vault.has(name_audio_key(call_id))
+
+    def name_audio(self, call_id: str) -> bytes | None:
+        """The caller's spoken name (WAV), decrypted on the fly; None when none was kept."""
+        return self.vault.open(name_audio_key(call_id)) if self.vault is not None else None
 
     def _entry(self, row: CallRow) -> CallEntry:
         return CallEntry(

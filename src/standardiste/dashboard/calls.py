@@ -141,6 +141,13 @@ class CallQueries:
         """The call's WAV, decrypted on the fly (never written in clear)."""
         return self._store.recording_audio(entry)
 
+    def has_name_audio(self, call_id: str) -> bool:
+        """Whether the caller's spoken name (identity by voice) is kept with this call."""
+        return self._store.has_name_audio(call_id)
+
+    def name_audio(self, call_id: str) -> bytes | None:
+        return self._store.name_audio(call_id)
+
     def today(self, now: dt.datetime) -> dict[str, int]:
         tz = self._tz()
         day_start = dt.datetime.combine(now.astimezone(tz).date(), dt.time(0), tz)
@@ -316,6 +323,27 @@ async def call_detail(request: web.Request) -> web.Response:
         entry=entry,
         line=line,
         recording=request.app[CALLS_KEY].recording(entry),
+        name_audio=request.app[CALLS_KEY].has_name_audio(entry.id),
+    )
+
+
+@requires()
+async def call_name_audio(request: web.Request) -> web.StreamResponse:
+    """The caller saying their name (WAV), for staff to correct a name the assistant did not find;
+    every listen is audited."""
+    calls = request.app[CALLS_KEY]
+    call_id = request.match_info["id"]
+    audio = await asyncio.to_thread(calls.name_audio, call_id)
+    if audio is None:
+        raise web.HTTPNotFound(text="Enregistrement du nom introuvable.")
+    request[AUDIT_DETAIL] = f"écoute du nom dit par l'appelant (appel {call_id})"
+    return web.Response(
+        body=audio,
+        headers={
+            "Content-Type": "audio/wav",
+            "Content-Disposition": 'inline; filename="nom.wav"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
@@ -393,9 +421,11 @@ def add_call_pages(queries: CallQueries) -> Callable[[web.Application, Dashboard
     def add(app: web.Application, ctx: DashboardContext) -> None:
         app[CALLS_KEY] = queries
         ctx.extra["calls_today"] = queries.today
+        ctx.extra["spoken_names"] = queries.has_name_audio
         app.router.add_get("/appels", calls_page)
         app.router.add_get("/appels/{id}", call_detail)
         app.router.add_get("/appels/{id}/enregistrement", call_recording)
+        app.router.add_get("/appels/{id}/nom", call_name_audio)
         app.router.add_get("/statistiques", stats_page)
         app.router.add_get("/statistiques.csv", stats_csv)
 

@@ -135,6 +135,9 @@ async def requests_page(request: web.Request) -> web.Response:
     own = practitioner_filter(request[SESSION], request.app[CONTEXT_KEY])
     items = services.requests.list(status=status, kind=kind, practitioner=own)
     staff = request.app[CONTEXT_KEY].auth.users()
+    # Requests whose call kept the caller's spoken name (identity by voice): played beside the name.
+    spoken_names = request.app[CONTEXT_KEY].extra.get("spoken_names")
+    with_audio = {r.id for r in items if r.call_id and callable(spoken_names) and spoken_names(r.call_id)}
     return render(
         request,
         "requests.html",
@@ -145,6 +148,7 @@ async def requests_page(request: web.Request) -> web.Response:
         kinds=KIND_LABELS_FR,
         statuses=STATUS_LABELS_FR,
         staff=staff,
+        with_audio=with_audio,
     )
 
 
@@ -160,6 +164,7 @@ async def request_update(request: web.Request) -> web.StreamResponse:
             status=str(form["statut"]) if form.get("statut") else None,
             assignee=str(form["assigne"]) if "assigne" in form else None,
             note=str(form.get("note", "")) or None,
+            caller_name=str(form["nom"]) if form.get("nom") else None,
             by=session.user.username,
             practitioner=practitioner_filter(session, request.app[CONTEXT_KEY]),
         )

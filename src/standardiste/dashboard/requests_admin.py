@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from standardiste.agenda.inbox import open_notes, open_request, seal_notes
 from standardiste.agenda.model import RequestKind, RequestStatus
+from standardiste.agenda.sealed import seal
 from standardiste.agenda.tables import RequestRow
 from standardiste.privacy.crypto import FieldCipher
 from standardiste.storage.db import Database
@@ -113,6 +114,7 @@ class RequestsAdmin:
         status: str | None = None,
         assignee: str | None = None,
         note: str | None = None,
+        caller_name: str | None = None,
         by: str,
         practitioner: str | None = None,
     ) -> RequestView:
@@ -127,6 +129,10 @@ class RequestsAdmin:
                 row.status = status
             if assignee is not None:
                 row.assignee = assignee or None
+            if caller_name is not None and caller_name.strip():
+                # The staff corrected the name after listening to the caller say it (identity by voice).
+                name = caller_name.strip()[:200]
+                row.caller_name = seal(self.cipher, name, "agenda_requests.caller_name", row.id) or ""
             if note:
                 stamp = now.strftime("%d/%m/%Y %H:%M")
                 notes = open_notes(row, self.cipher)

@@ -70,6 +70,23 @@ class RecordingVault:
         source.unlink()
         return target
 
+    def seal_bytes(self, data: bytes, name: str) -> Path | None:
+        """Encrypts audio held in memory (a caller's spoken name: `name_audio_key`) as NAME.wav.sealed."""
+        target = self.path(name)
+        if target is None:
+            return None
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.directory.stat().st_mode & 0o077:
+            self.directory.chmod(0o700)
+        tmp = target.with_name(target.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(self.cipher.encrypt_bytes(data, _context(name)))
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(target)
+        return target
+
     def open(self, name: str | None) -> bytes | None:
         """The clear WAV, or None (no such recording). DecryptionError for a wrong key or a moved file."""
         path = self.path(name or "")
@@ -90,6 +107,11 @@ class RecordingVault:
             tmp.replace(path)
             done += 1
         return done
+
+
+def name_audio_key(call_id: str) -> str:
+    """The sealed file's name for the audio of a call's spoken name (kept with the call, purged with it)."""
+    return "name-" + re.sub(r"[^A-Za-z0-9_-]", "_", call_id)[:120]
 
 
 def delete_recording(sealed_dir: Path | None, name: str, spool_dir: Path | None = None) -> int:

@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from standardiste.calllog.store import recording_file
 from standardiste.calllog.tables import CallRow
 from standardiste.dashboard.tables import AuditEntry, WebSession
-from standardiste.privacy.recordings import delete_recording, orphans
+from standardiste.privacy.recordings import delete_recording, name_audio_key, orphans
 from standardiste.reminders.tables import ReminderAttemptRow, ReminderJobRow
 from standardiste.storage.db import Database, affected_rows
 
@@ -77,6 +77,8 @@ def purge(
     with db.session() as s:
         recorded = s.scalars(select(CallRow.recording).where(old, CallRow.recording.is_not(None)))
         names = [n for n in recorded if n is not None]  # the column is nullable; the query kept names
+        # The caller's spoken name (identity by voice) is kept beside the call's recording, sealed.
+        names += [name_audio_key(call_id) for call_id in s.scalars(select(CallRow.id).where(old))]
         calls = affected_rows(s.execute(delete(CallRow).where(old))) or 0
         sessions = affected_rows(s.execute(delete(WebSession).where(WebSession.expires_at < now))) or 0
         audit = affected_rows(s.execute(delete(AuditEntry).where(AuditEntry.at < audit_cutoff))) or 0
@@ -96,6 +98,7 @@ def purge(
         )
         recorded = s.scalars(select(CallRow.recording).where(CallRow.recording.is_not(None)))
         known = {n for n in recorded if n is not None}
+        known |= {name_audio_key(call_id) for call_id in s.scalars(select(CallRow.id))}
     # Files go once their rows are gone: a failure here leaves a file to retry, never a row pointing to
     # nothing.
     recordings = 0

@@ -36,6 +36,7 @@ from standardiste.dialogue.messages import (
     Utterance,
 )
 from standardiste.logs import call_id_var, coarse_reason, mask_phone
+from standardiste.speech.audio import wav_bytes
 from standardiste.speech.turn import EndOfTurn, SpeechStarted, TurnEvent
 from standardiste.speech.types import FRAME_MS, RecognitionStream, Recognizer, Synthesizer, Transcript
 from standardiste.telephony import endpointing
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FRAME_S = FRAME_MS / 1000
+NAME_AUDIO_MAX_BYTES = 16_000 * 2 * 15  # a spoken name kept for the staff: 15 s at most
 
 
 class CallLeg(Protocol):
@@ -209,6 +211,9 @@ class SessionRecord:
     barge_ins: int = 0
     barge_in_ms: list[float] = field(default_factory=list)  # caller's first voiced frame -> our audio stopped
     recording: str | None = None  # name of the call's audio recording (privacy.record_audio), if any
+    # The caller's last answer to a name question (WAV, 16 kHz), kept for the staff (identity by voice):
+    # the call log seals it with the call (privacy/recordings.py name_audio_key); never logged.
+    name_audio: bytes | None = field(default=None, repr=False)
 
 
 class CallLogSink(Protocol):
@@ -273,6 +278,7 @@ class CallSession:
         self._transferred = False
         self._log_started: asyncio.Task[None] | None = None
         self._turns = 0  # caller turns ended so far
+        self._name_turn: bytearray | None = None  # audio of a turn answering a name question
         self._turns_answered = 0  # of which a result (or a deadline) was reported
         self.done = asyncio.Event()
 
@@ -725,6 +731,8 @@ class CallSession:
                 if frame is not None:
                     if in_speech:
                         to_recognizer.put_nowait(frame)
+                        if self._name_turn is not None and len(self._name_turn) < NAME_AUDIO_MAX_BYTES:
+                            self._name_turn += frame
                     else:
                         preroll.append(frame)
                 if adaptive and in_speech and not any(isinstance(e, EndOfTurn) for e in events):
@@ -736,11 +744,17 @@ class CallSession:
                         in_speech = True
                         spec = _Speculation()
                         self._inputs.put_nowait(_SpeechStarted(event.at))
+                        self._name_turn = (
+                            bytearray(b"".join(preroll)) if self._endpoint_kind == Expect.NAME else None
+                        )
                         for early in preroll:
                             to_recognizer.put_nowait(early)
                         preroll.clear()
                     elif isinstance(event, EndOfTurn) and in_speech:
                         in_speech = False
+                        if self._name_turn:
+                            self.record.name_audio = wav_bytes(bytes(self._name_turn))
+                        self._name_turn = None
                         ended = time.monotonic()
                         self._turns += 1
                         self._last_voice_end = event.last_speech_at + FRAME_S
