@@ -90,8 +90,9 @@ class VoiceApp:
         self._heartbeat: asyncio.Task[None] | None = None
         # Longest wait for the recogniser after a turn (then: not understood); tests may raise it.
         self.recognition_timeout_s = 3.0
-        # Speculative passes of the adaptive end of turn in flight at once (telephony.endpointing).
-        self.speculation_budget = SpeculationBudget(limit=self.deployment.speech.whisper_workers)
+        # Speculative passes of the adaptive end of turn in flight at once (telephony.endpointing): one
+        # decoding thread always stays free for final results.
+        self.speculation_budget = SpeculationBudget(limit=max(1, self.deployment.speech.whisper_workers - 1))
         self.queue_probe: QueueDelayProbe | None = None  # the recogniser pool's queue delay (admission)
         self._agenda: Any = None
         self._agenda_practice: PracticeConfig | None = None

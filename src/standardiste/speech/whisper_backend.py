@@ -234,6 +234,8 @@ class WhisperStream:
         if self._closed:
             raise RuntimeError("recognition stream is closed")
         covered = len(self._buffer)
+        if self._peeked is not None:
+            self._peeked[1].cancel()  # an older pass not started yet never takes a decoding thread
         future = asyncio.ensure_future(self._engine.decode_async(bytes(self._buffer)))
         self._peeked = (covered, future)
         decoded = await asyncio.shield(future)
@@ -245,9 +247,14 @@ class WhisperStream:
             return None
         covered, future = peeked
         if covered > len(pcm) or voiced_seconds(pcm[covered:], self._engine.gate) > 0.0:
-            return None  # the caller spoke again after the pass: decode the whole turn
+            future.cancel()  # the caller spoke again after the pass: decode the whole turn instead
+            return None
         try:
             return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.cancelled():
+                return None  # the pass itself was called off: decode the turn now
+            raise
         except Exception:
             return None
 

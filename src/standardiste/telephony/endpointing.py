@@ -33,7 +33,8 @@ from standardiste.speech.snap import snap, spell_out
 class EndpointSettings:
     short_ms: int = 250  # silence that ends a turn holding a complete answer
     long_ms: int = 700  # silence that ends any other turn (the turn detector's window)
-    speculate_after_ms: int = 120  # silence before the speculative recognition of the turn so far
+    # Silence before the speculative recognition of the turn so far (pauses between words are shorter).
+    speculate_after_ms: int = 150
     max_speculative_speech_s: float = 6.0  # longer turns wait for the long window (bounded CPU)
     max_speculations_per_turn: int = 2  # speech that resumes twice: the long window for that turn
 
