@@ -136,6 +136,9 @@ async def test_spoken_calls_reach_the_callers_goals(
                 result = SpokenCall(spec["id"], spec.get("expect") or {}, problems=[f"error: {err!r}"])
                 result.emergency_expected = result.expect.get("kind") == "emergency_transferred"
             print(f"{result.id}: {'ok' if result.ok else result.problems} ({result.seconds:.0f} s)")
+            for turn in result.turns:  # what each question heard, for diagnosis
+                also = f" (open: {turn.heard_open!r})" if turn.heard_open not in (None, turn.heard) else ""
+                print(f"    [{turn.question}] {turn.intended!r} ({turn.source}) -> {turn.heard!r}{also}")
             results.append(result)
             await asyncio.sleep(1.0)
 

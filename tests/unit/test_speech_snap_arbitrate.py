@@ -89,6 +89,26 @@ def test_yes_no_doubt_is_never_an_answer() -> None:
     assert arbitrate(phrases(Expect.YES_NO), "Oui.", "non", voice=False).text == ""
 
 
+def test_grammar_answer_wins_over_one_short_word_whisper_doubts() -> None:
+    """Whisper base hears a short "oui" as "Un." at a low probability; PocketSphinx (with its garbage
+    path, so it can reject) heard "oui": a yes, but only a doubtful one."""
+    v = arbitrate(phrases(Expect.YES_NO), "Un.", "oui", open_confidence=0.35)
+    assert v.text == "oui" and v.why == "grammar_over_weak_word" and v.confidence < AGREED
+    # Whisper sure of its word, or the grammar recogniser rejecting: not an answer.
+    assert arbitrate(phrases(Expect.YES_NO), "Un.", "oui", open_confidence=0.9).text != "oui"
+    assert arbitrate(phrases(Expect.YES_NO), "Un.", "", open_confidence=0.35).text != "oui"
+    # Two words or more from Whisper are never outvoted ("attendez un peu" is not a yes).
+    assert arbitrate(phrases(Expect.YES_NO), "Attendez un", "oui", open_confidence=0.3).text != "oui"
+
+
+def test_digits_written_by_whisper_are_a_slot_not_a_sentence() -> None:
+    """ "deux mai mille neuf cent soixante-dix" came back "2,000,970.": not a sentence to understand but a
+    slot the grammar recogniser heard better, read back to the caller."""
+    v = arbitrate(phrases(Expect.BIRTH_DATE), "2,000,970.", "deux mai mille neuf cent soixante-dix")
+    assert v.why == "disagree" and v.text == "deux mai mille neuf cent soixante-dix"
+    assert v.confidence < AGREED
+
+
 def test_sentence_outside_the_grammar_goes_to_understanding_as_heard() -> None:
     heard = "J'ai une douleur dans la poitrine et je respire mal"
     v = arbitrate(phrases(Expect.YES_NO), heard, "non non")  # the grammar forces "non non"

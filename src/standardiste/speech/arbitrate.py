@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ DOUBT = 0.45
 OUTSIDE = 0.3
 MAX_SLOT_WORDS = 14  # no slot answer is longer (a phone number spelled in pairs: 10 words at most)
 LONG_WORDS = 4  # an open transcript outside the grammar with this many words is a sentence, not a slot
+WEAK_OPEN = 0.5  # Whisper's mean token probability below this: it doubts its own transcript
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +68,24 @@ def _yes_no_value(text: str) -> str | None:
     return "yes" if words[0] in yes or text in grammars.YES else None
 
 
+def _spoken_words(open_text: str) -> int:
+    """Words the caller said as words: a group of digits the open recogniser wrote ("2,000,970") is one
+    slot value, not a sentence."""
+    return len(re.findall(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*", open_text))
+
+
 def arbitrate(
-    phrases: Sequence[str] | None, open_text: str, grammar_text: str | None, voice: bool = True
+    phrases: Sequence[str] | None,
+    open_text: str,
+    grammar_text: str | None,
+    voice: bool = True,
+    open_confidence: float = 1.0,
 ) -> Verdict:
     """Pure: the answer to give the dialogue for one turn.
 
     `voice`: the open recogniser's voice-activity gate found speech (False: noise, music, tones).
+    `open_confidence`: the open recogniser's own confidence in its transcript (Whisper: the mean token
+    probability); a short word it is unsure of does not outvote the grammar recogniser's answer.
     """
     open_text = open_text.strip()
     g = (grammar_text or "").strip()
@@ -87,7 +101,8 @@ def arbitrate(
     snapped = snap(open_text, grammar)
     inside = snapped.in_grammar
     words = len(snapped.spoken.split())
-    if words > MAX_SLOT_WORDS or (not inside and words >= LONG_WORDS):
+    said = _spoken_words(open_text)
+    if words > MAX_SLOT_WORDS or (not inside and said >= LONG_WORDS):
         # A sentence, not a slot: the understanding layer reads it first (an emergency, a new request).
         return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
     yes_no = grammar.name == "yes_no"
@@ -96,10 +111,14 @@ def arbitrate(
         if same:
             return Verdict(g, AGREED, "agree", open_text, g, snapped.text)
     if yes_no:
-        # A confirmation is never taken from a doubt: only both agreeing, or an exact open "oui"/"non"
-        # the grammar recogniser does not contradict.
+        # A confirmation is never taken from a doubt: only both agreeing, an exact open "oui"/"non" the
+        # grammar recogniser does not contradict, or a grammar answer (which can reject: a garbage path
+        # takes what is not a yes or a no) against one short word the open recogniser itself doubts
+        # (Whisper base hears a short "oui" as "Un." at a low probability).
         if inside and not g and snapped.cost == 0.0:
             return Verdict(snapped.text, DOUBT, "open_only", open_text, g, snapped.text)
+        if g and not inside and said <= 1 and open_confidence < WEAK_OPEN and _yes_no_value(g):
+            return Verdict(g, DOUBT, "grammar_over_weak_word", open_text, g, snapped.text)
         if not inside:
             return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
         return Verdict("", 0.0, "doubt_yes_no", open_text, g, snapped.text)
@@ -164,8 +183,9 @@ class ArbitratedStream:
         phrases = self._phrases
         decoded = getattr(self._open, "last", None)  # the Whisper stream says why it heard nothing
         voice = getattr(decoded, "rejected", "") != "no_voice"
+        confidence = (1.0 if opened.confidence is None else opened.confidence) if opened.text else 0.0
         verdict = await asyncio.get_running_loop().run_in_executor(
-            None, arbitrate, phrases, opened.text, grammar_text, voice
+            None, arbitrate, phrases, opened.text, grammar_text, voice, confidence
         )
         self.last = verdict
         log.info(

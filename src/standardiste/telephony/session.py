@@ -868,6 +868,12 @@ class CallSession:
             if self._turns_answered < turn + 1:  # else the deadline already answered for this turn
                 self._turns_answered = turn + 1
                 self._inputs.put_nowait(_TurnEnded(final, item))
+            elif final.text.strip() and self._turns == turn + 1:
+                # Too late for the deadline (the caller was told "pas compris" and asked again), but the
+                # caller has not spoken since: the words still count, as the answer to the question asked
+                # again (an emergency said while the server was overloaded is not lost).
+                log.warning("late recognition delivered", extra={"turn": turn + 1})
+                self._inputs.put_nowait(_TurnEnded(final, item))
             return
         partial = await _uncancelled(stream.accept(item))
         if partial is not None and partial.text:

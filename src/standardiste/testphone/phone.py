@@ -645,8 +645,20 @@ class TestPhone:
         await self._hub.run(do)
         self.calls.append(call)
         if answer_timeout is not None:
-            await call.wait_answered(answer_timeout)
+            try:
+                await call.wait_answered(answer_timeout)
+            except BaseException:
+                # Not answered (or no audio) in time: hang it up so that it does not hold one of the
+                # process's few call slots for ever (the next calls would fail with "too many calls").
+                await asyncio.shield(self._release(call))
+                raise
         return call
+
+    async def _release(self, call: PhoneCall) -> None:
+        """Hang up a call that is still up, and wait for pjsua2 to mark it disconnected."""
+        if not call.ended:
+            with contextlib.suppress(PhoneError, TimeoutError):
+                await call.hangup()
 
     async def wait_incoming(self, timeout: float = 10.0, answered: bool | None = None) -> PhoneCall:  # noqa: ASYNC109
         """The next incoming call not yet returned by this method. With answered=True (default when the
