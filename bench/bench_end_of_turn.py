@@ -26,7 +26,7 @@ from bench_capacity import PAUSED_TURNS, bench, table, write_results
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2, help="calls at once (each plays every turn)")
-    parser.add_argument("--pause", type=float, default=0.45, help="the pause inside paused answers (s)")
+    parser.add_argument("--pause", type=float, default=0.3, help="the pause inside paused answers (s)")
     parser.add_argument("--short-ms", type=int, nargs="+", default=[250, 0])
     args = parser.parse_args()
     runs = {}

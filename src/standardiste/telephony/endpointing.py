@@ -34,9 +34,9 @@ class EndpointSettings:
     short_ms: int = 250  # silence that ends a turn holding a complete answer
     long_ms: int = 700  # silence that ends any other turn (the turn detector's window)
     # Silence before the speculative recognition of the turn so far (pauses between words are shorter).
-    speculate_after_ms: int = 150
+    speculate_after_ms: int = 180
     max_speculative_speech_s: float = 6.0  # longer turns wait for the long window (bounded CPU)
-    max_speculations_per_turn: int = 2  # speech that resumes twice: the long window for that turn
+    max_speculations_per_turn: int = 3  # speech that resumed after each: the long window for that turn
 
 
 # Kinds whose answers are said with pauses (or checked digit by digit): always the long window.
