@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from standardiste.speech.grammars import to_text
+from standardiste.speech.sphinx import garbage
 from standardiste.speech.sphinx.lexicon import Lexicon
 from standardiste.speech.sphinx.model import DECODER_SETTINGS, LEXICON_FILE, SAMPLE_RATE
 
@@ -91,6 +92,7 @@ class _Stream:
     fallback: str | None = None  # flat grammar tried when `search` finds no complete answer
     audio: bytearray = field(default_factory=bytearray)  # this utterance's speech (8 kHz), for the fallback
     searches: set[str] = field(default_factory=set)
+    garbage_words: bool = False  # the garbage path's phone "words" are in this decoder's dictionary
     in_utterance: bool = False
     fed: bool = False  # speech reached the decoder in this utterance
     partial: str = ""
@@ -154,6 +156,12 @@ class Engine:
             return {}
         decoder = self._decoder(stream)
         added = self._add_words(stream, words)
+        # Flat grammars get a garbage path: speech that is none of their phrases is rejected.
+        jsgf, fallback = garbage.with_garbage(jsgf), garbage.with_garbage(fallback) if fallback else None
+        if garbage.PREFIX in jsgf + (fallback or "") and not stream.garbage_words:
+            for word, phone in garbage.WORDS.items():
+                decoder.add_word(word, phone, False)
+            stream.garbage_words = True
         stream.search = self._search(stream, jsgf)
         stream.fallback = self._search(stream, fallback) if fallback else None
         decoder.activate_search(stream.search)
@@ -200,7 +208,7 @@ class Engine:
         if stream.fallback:
             stream.audio += pcm
         hyp = decoder.hyp()
-        text = to_text(hyp.hypstr) if hyp is not None else ""
+        text = garbage.strip_rejected(to_text(hyp.hypstr)) if hyp is not None else ""
         if text and text != stream.partial:
             stream.partial = text
             return text
@@ -230,8 +238,9 @@ class Engine:
         hyp = stream.decoder.hyp()
         if hyp is None and stream.fallback and stream.search and audio:
             hyp = self._decode_again(stream, stream.fallback, audio)
-        # Still no complete answer: a no-match (partials are not answers; the dialogue reprompts).
-        return to_text(hyp.hypstr) if hyp is not None else ""
+        # Still no complete answer, or the garbage path took it: a no-match (partials are not answers;
+        # the dialogue reprompts).
+        return garbage.strip_rejected(to_text(hyp.hypstr)) if hyp is not None else ""
 
     def _decode_again(self, stream: _Stream, search: str, audio: bytes) -> Any:
         decoder = stream.decoder
