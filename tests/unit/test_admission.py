@@ -16,6 +16,7 @@ from standardiste.telephony.admission import (
     decide,
     overloaded,
 )
+from standardiste.telephony.ari import AriClient
 
 
 def test_max_calls() -> None:
@@ -54,3 +55,43 @@ async def test_probe_sees_a_busy_pool() -> None:
     await busy
     await probe.stop()
     pool.shutdown()
+
+
+class RecordingAri(AriClient):
+    """Stands for Asterisk's ARI: records where channels are sent (the real one: the integration test)."""
+
+    def __init__(self) -> None:
+        super().__init__("http://127.0.0.1:9", "u", "p", "app")
+        self.continued: list[tuple[str, str]] = []
+
+    async def continue_in_dialplan(
+        self, channel_id: str, context: str, extension: str, priority: int = 1
+    ) -> None:
+        self.continued.append((channel_id, extension))
+
+
+async def test_controller_queues_callers_beyond_capacity_and_never_our_reminders() -> None:
+    from standardiste.telephony.ari import Channel, StasisStart
+    from standardiste.telephony.controller import Controller
+    from tests.unit.test_telephony_controller import Built, _until
+
+    built = Built()
+    ari = RecordingAri()
+    ctl = Controller(ari, built, admission=AdmissionSettings(max_calls=1))
+    await ctl.on_event(StasisStart(Channel("a", "PJSIP/caller1-1"), ("inbound",)))
+    await _until(lambda: "a" in ctl.calls)
+    await ctl.on_event(StasisStart(Channel("b", "PJSIP/caller2-1"), ("inbound",)))
+    await _until(lambda: ari.continued == [("b", "queue")])
+    assert "b" not in ctl.calls and ctl.stats.calls_queued == 1
+    # Back from the line unanswered, still overloaded: the message box.
+    await ctl.on_event(StasisStart(Channel("b", "PJSIP/caller2-1"), ("transfer-failed", "BUSY", "reception")))
+    await _until(lambda: ("b", "message") in ari.continued)
+    assert ctl.stats.calls_to_message == 1
+    # A reminder call we placed is always taken.
+    await ctl.on_event(StasisStart(Channel("c", "PJSIP/patient1-1"), ("outbound", "reminder", "apt-1")))
+    await _until(lambda: "c" in ctl.calls)
+    # Under capacity again: admitted.
+    ctl.admission = AdmissionSettings(max_calls=5)
+    await ctl.on_event(StasisStart(Channel("d", "PJSIP/caller3-1"), ("inbound",)))
+    await _until(lambda: "d" in ctl.calls)
+    await ctl.stop()
