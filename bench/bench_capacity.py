@@ -456,6 +456,7 @@ async def run_level(
     v2v_ctl = [e["voice_to_voice_ms"] for e in entries if "voice_to_voice_ms" in e]
     ended = [e for e in entries if e.get("msg") == "turn ended"]
     recog = [e["recognition_ms"] for e in entries if "recognition_ms" in e]
+    passes = [e for e in entries if e.get("msg") == "speculative pass"]
     v2v = [t["voice_to_voice_ms"] for t in turns if "voice_to_voice_ms" in t and not t.get("cut")]
     paused = [t for t in turns if t.get("paused")]
     procs: dict[str, Any] = {}
@@ -483,6 +484,10 @@ async def run_level(
         "controller_voice_to_voice_ms_p95": percentile(v2v_ctl, 0.95),
         "recognition_ms_p50": percentile(recog, 0.5),
         "recognition_ms_p95": percentile(recog, 0.95),
+        "speculative_passes": len(passes),
+        "speculative_passes_complete": sum(1 for e in passes if e.get("complete")),
+        "speculative_pass_ms_p50": percentile([e["pass_ms"] for e in passes], 0.5),
+        "speculative_pass_ms_p95": percentile([e["pass_ms"] for e in passes], 0.95),
         "cut_turns": sum(1 for t in turns if t.get("cut")),
         "paused_turns": len(paused),
         "paused_turns_cut": sum(1 for t in paused if t.get("cut")),
@@ -593,9 +598,10 @@ def breaking_point(levels: list[dict[str, Any]]) -> str:
 def table(result: dict[str, Any]) -> list[str]:
     lines = [
         "| calls | turns | voice-to-voice p50/p95 ms (phones) | controller p50/p95 ms "
-        "| recognition p50/p95 ms | ended early | cut (paused cut) | right replies | server CPU % (s/call) "
+        "| recognition p50/p95 ms | passes (complete), p50/p95 ms | ended early | cut (paused cut) "
+        "| right replies | server CPU % (s/call) "
         "| controller CPU %, RSS/call MB | Sphinx CPU %, RSS/call MB | Asterisk CPU %, RSS/call MB | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lv in result["levels"]:
         p = lv["processes"]
@@ -604,6 +610,8 @@ def table(result: dict[str, Any]) -> list[str]:
             f"| {lv['voice_to_voice_ms_p50']}/{lv['voice_to_voice_ms_p95']} "
             f"| {lv['controller_voice_to_voice_ms_p50']}/{lv['controller_voice_to_voice_ms_p95']} "
             f"| {lv['recognition_ms_p50']}/{lv['recognition_ms_p95']} "
+            f"| {lv['speculative_passes']} ({lv['speculative_passes_complete']}), "
+            f"{lv['speculative_pass_ms_p50']}/{lv['speculative_pass_ms_p95']} "
             f"| {lv['ended_early']}/{lv['turns_ended']} "
             f"| {lv['cut_turns']} ({lv['paused_turns_cut']}/{lv['paused_turns']}) "
             f"| {lv['right_replies']}/{lv['answers']} "

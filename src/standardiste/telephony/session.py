@@ -846,6 +846,7 @@ class CallSession:
         """A speculative pass: the open recogniser over the turn so far, then the completeness check."""
         budget = self.settings.speculation_budget
         complete = False
+        started = time.monotonic()
         try:
             peek = getattr(stream, "peek", None)
             heard: Transcript | None = await _uncancelled(peek()) if peek is not None else None
@@ -858,6 +859,10 @@ class CallSession:
         finally:
             if budget is not None:
                 budget.release()
+            log.info(
+                "speculative pass",
+                extra={"complete": complete, "pass_ms": round((time.monotonic() - started) * 1000, 1)},
+            )
             if not request.complete.done():
                 request.complete.set_result(complete)
 
