@@ -7,7 +7,8 @@ test phones, the real VoiceApp with Whisper base + PocketSphinx, callers' audio 
 recordings (days, times, dates, numbers) and SVOX Pico fr-FR (other sentences), the assistant in espeak-ng.
 
 Usage: python bench/bench_spoken_calls.py [--parallel 2] [--calls id1,id2]
-Results: bench/results/spoken_calls.json (summary and every call) and a summary on stdout.
+Results: bench/results/spoken_calls.json (summary and every call), bench/results/spoken_calls.md (summary,
+per-question recognition, the failed calls with what each question heard) and a summary on stdout.
 
 CPU and memory are the test process's (the controller, the recognisers and the test phones share it;
 Asterisk is not counted): an upper bound for the controller.
@@ -20,10 +21,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "spoken_calls.json"
+REPORT = ROOT / "bench" / "results" / "spoken_calls.md"
 
 
 def main() -> int:
@@ -45,9 +49,49 @@ def main() -> int:
     if not RESULTS.exists():
         print("no results written", file=sys.stderr)
         return 1
-    summary = json.loads(RESULTS.read_text(encoding="utf-8"))["summary"]
+    report = json.loads(RESULTS.read_text(encoding="utf-8"))
+    summary = report["summary"]
     print(json.dumps(summary, ensure_ascii=False, indent=1))
+    REPORT.write_text(markdown(report), encoding="utf-8")
+    print(f"written: {RESULTS.relative_to(ROOT)}, {REPORT.relative_to(ROOT)}")
     return done.returncode
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """A short human summary of one run (bench/results/spoken_calls.md)."""
+    s = report["summary"]
+    v2v = s["voice_to_voice_ms"]
+    lines = [
+        "# Spoken calls over real SIP (bench/bench_spoken_calls.py)",
+        "",
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {s['calls']} calls, "
+        f"{s['parallel']} at once, {s['cpus']} CPUs, machine load average {s['load_avg_mean']} "
+        f"(max {s['load_avg_max']}; the machine was shared with other work).",
+        "",
+        f"- task success by voice: **{s['task_success']:.1%}**",
+        f"- emergencies: {s['emergencies']}, missed: {s['emergencies_missed'] or 'none'}",
+        f"- bookings the caller did not confirm: {s['unconfirmed_bookings'] or 'none'}",
+        f"- voice-to-voice latency: p50 {v2v['p50']} ms, p95 {v2v['p95']} ms ({v2v['n']} turns)",
+        f"- CPU per call: {s['cpu_s_per_call']} s in the test process (controller, Whisper, test phones) + "
+        f"{s['asterisk_and_sphinx_cpu_s_per_call']} s in Asterisk and the PocketSphinx workers; "
+        f"peak RSS of the test process {s['max_rss_mb']} MB",
+        f"- wall time {s['wall_s']} s, {s['seconds_per_call']} s per call",
+        "",
+        "## Recognition per question (question kind / caller voice)",
+        "",
+        "| question | exact | WER |",
+        "|---|---|---|",
+    ]
+    for key, exact in s["per_question_exact"].items():
+        lines.append(f"| {key} | {exact} | {s['per_question_wer'].get(key, '')} |")
+    lines += ["", "## Calls that did not reach the caller's goal", ""]
+    for call in report["calls"]:
+        if call["ok"]:
+            continue
+        lines.append(f"- {call['id']}: {'; '.join(call['problems'])}")
+        for turn in call["turns"]:
+            lines.append(f"  - [{turn['question']}] {turn['intended']!r} -> {turn['heard']!r}")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

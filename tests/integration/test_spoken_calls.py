@@ -98,6 +98,25 @@ def _seed(app: VoiceApp, simulator: Any, spec: dict[str, Any]) -> None:
         print(f"seed {spec['id']}: {err}")
 
 
+def _cpu_s(pids: list[int | None]) -> float:
+    """CPU seconds (user + system) used so far by these processes (gone ones count 0)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _others(pbx: PbxInstance, app: VoiceApp) -> list[int | None]:
+    """Asterisk and the PocketSphinx worker processes: their CPU is not in this process's rusage."""
+    sphinx = getattr(getattr(app, "recognizer", None), "grammar", None)
+    workers = [w.pid for w in getattr(sphinx, "_workers", []) if w is not None]
+    return [pbx.pid, *workers]
+
+
 def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
@@ -125,7 +144,16 @@ async def test_spoken_calls_reach_the_callers_goals(
         queues[others[i % len(others)]].append(spec)
     results: list[SpokenCall] = []
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    others0 = _cpu_s(_others(pbx, spoken_app))
     started = time.monotonic()
+    loads: list[float] = []  # the machine's 1-minute load average, every 5 s (other work shares it)
+
+    async def sample_load() -> None:
+        while True:
+            loads.append(os.getloadavg()[0])
+            await asyncio.sleep(5.0)
+
+    sampler = asyncio.create_task(sample_load())
 
     async def worker(name: str) -> None:
         for spec in queues[name]:
@@ -143,8 +171,10 @@ async def test_spoken_calls_reach_the_callers_goals(
             await asyncio.sleep(1.0)
 
     await asyncio.gather(*(worker(n) for n in names))
+    sampler.cancel()
     wall = time.monotonic() - started
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    others_s = _cpu_s(_others(pbx, spoken_app)) - others0
     assert spoken_app.controller is not None
     latencies: list[float] = []
     while not spoken_app.controller.ended.empty():
@@ -155,7 +185,11 @@ async def test_spoken_calls_reach_the_callers_goals(
         wall_s=round(wall, 1),
         parallel=parallel,
         cpu_s_per_call=round(cpu_s / max(1, len(results)), 2),
+        asterisk_and_sphinx_cpu_s_per_call=round(others_s / max(1, len(results)), 2),
         max_rss_mb=round(cpu1.ru_maxrss / 1024, 1),
+        cpus=os.cpu_count(),
+        load_avg_mean=round(sum(loads) / max(1, len(loads)), 2),
+        load_avg_max=round(max(loads, default=0.0), 2),
     )
     print("\n" + json.dumps(summary, ensure_ascii=False, indent=1))
     out = os.environ.get("SPOKEN_RESULTS")
