@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -138,6 +139,8 @@ class VoiceApp:
         self.queue_probe = _queue_probe(self.recognizer)
         if self.queue_probe is not None:
             self.queue_probe.start()
+            # A busy decoding pool: no speculative passes (final results first).
+            self.speculation_budget.pressure = _delay_of(self.queue_probe)
         self.controller = Controller(
             ari,
             self.build_session,
@@ -147,6 +150,11 @@ class VoiceApp:
             ),
             queue_delay=_delay_of(self.queue_probe) if self.queue_probe is not None else None,
         )
+        # What is loaded now (models, modules, caches) lives as long as the process: keep it out of
+        # the garbage collector's full passes, which otherwise stall the event loop (and the
+        # guardian's heartbeat) for up to a second on a loaded machine (bench/bench_heartbeat.py).
+        gc.collect()
+        gc.freeze()
         await self._start_guardian(access)
         if legs.record_audio:
             log.info("call recording on: callers are told first", extra={"dir": str(self.recordings_dir)})

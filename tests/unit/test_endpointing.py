@@ -109,3 +109,13 @@ def test_budget() -> None:
     assert budget.refused == 1
     budget.release()
     assert budget.try_acquire()
+
+
+def test_budget_closes_when_the_recogniser_pool_is_busy() -> None:
+    delay: list[float | None] = [None]
+    budget = SpeculationBudget(limit=2, pressure=lambda: delay[0], max_pressure_s=0.2)
+    assert budget.free  # no probe figure yet
+    delay[0] = 0.5
+    assert not budget.free and not budget.try_acquire()
+    delay[0] = 0.01
+    assert budget.try_acquire()

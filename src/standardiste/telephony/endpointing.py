@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from standardiste.dialogue.messages import Expect
@@ -193,22 +193,31 @@ class SpeculationBudget:
     """Speculative passes in flight in this process, at most `limit` (thread-safe).
 
     Speculation is an optimisation: under load it is skipped (the long window applies) so that it never
-    takes recogniser time from final results.
+    takes recogniser time from final results. `pressure`: the recogniser pool's queue delay in seconds
+    (admission.QueueDelayProbe); at `max_pressure_s` or more, no new pass starts.
     """
 
-    def __init__(self, limit: int = 2) -> None:
+    def __init__(
+        self, limit: int = 2, pressure: Callable[[], float | None] | None = None, max_pressure_s: float = 0.2
+    ) -> None:
         self.limit = limit
+        self.pressure = pressure
+        self.max_pressure_s = max_pressure_s
         self._used = 0
         self._lock = threading.Lock()
         self.refused = 0
 
+    def _loaded(self) -> bool:
+        delay = self.pressure() if self.pressure is not None else None
+        return delay is not None and delay >= self.max_pressure_s
+
     @property
     def free(self) -> bool:
-        return self._used < self.limit
+        return self._used < self.limit and not self._loaded()
 
     def try_acquire(self) -> bool:
         with self._lock:
-            if self._used >= self.limit:
+            if self._used >= self.limit or self._loaded():
                 self.refused += 1
                 return False
             self._used += 1
