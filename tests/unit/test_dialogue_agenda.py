@@ -316,6 +316,80 @@ def test_day_corrected_at_the_offer(simulator, understander):
     assert "jeudi vingt-six novembre" in said(actions) and "mardi" not in said(actions)
 
 
+def test_day_corrected_at_the_name_question(simulator, understander):
+    call = Call(simulator, understander)
+    call.start()
+    call.say("je voudrais un rendez-vous avec le docteur martin mardi")
+    call.say("le premier")
+    assert call.manager.question.name == "name"
+    actions = call.say("pas mardi, jeudi")
+    assert "jeudi vingt-six novembre" in said(actions) and "mardi" not in said(actions)
+    assert call.manager.question.name == "offer" and "time_corrected" in call.manager.state.path
+    call.say("le premier")
+    call.say("vasseur julie")
+    call.key("15031985")
+    call.say("oui")
+    call.say("oui")
+    booked = call.manager.state.achieved[-1]
+    assert booked.kind == OutcomeKind.BOOKED and booked.details["start"].startswith("2026-11-26")
+
+
+def test_day_corrected_at_the_birth_date_question_keeps_the_name(simulator, understander):
+    call = Call(simulator, understander)
+    call.start()
+    call.say("je voudrais un rendez-vous avec le docteur martin mardi")
+    call.say("le premier")
+    call.say("vasseur julie")
+    assert call.manager.question.name == "birth_date"
+    actions = call.say("non pas mardi, plutôt jeudi")
+    assert "jeudi vingt-six novembre" in said(actions) and call.manager.question.name == "offer"
+    actions = call.say("le premier")
+    assert call.manager.question.name == "birth_date"  # the name is not asked again
+    assert "nom" not in said(actions).lower()
+
+
+def test_a_name_that_is_not_a_time_is_not_a_day_correction(simulator, understander):
+    call = Call(simulator, understander)
+    call.start()
+    call.say("je voudrais un rendez-vous avec le docteur martin mardi")
+    call.say("le premier")
+    call.say("vasser julie")
+    actions = call.say("non, c'est Vasseur avec deux s")
+    assert "time_corrected" not in call.manager.state.path and "Julie Vasseur" in said(actions)
+
+
+def test_name_corrected_at_the_phone_question(simulator, understander):
+    call = Call(simulator, understander)
+    call.start()
+    call.say("je voudrais un rendez-vous avec le docteur martin jeudi matin")
+    call.say("le premier")
+    call.say("vasser julie")
+    call.key("15031985")
+    assert call.manager.question.name == "phone_confirm"
+    actions = call.say("non, c'est Vasseur avec deux s")
+    assert "Julie Vasseur" in said(actions) and call.manager.question.name == "phone_confirm"
+
+
+def test_what_else_names_every_goal_still_pending(simulator, understander):
+    call = Call(
+        simulator,
+        understander,
+        {"patients": [DUPONT], "appointments": [{"practitioner": "martin", "start": "2026-11-26T09:00:00"}]},
+    )
+    call.start()
+    call.say("je voudrais annuler mon rendez-vous et aussi l'adresse et puis le parking")
+    assert [str(i) for i, _ in call.manager.pending] == ["ask_address_access", "ask_parking"]
+    call.say("dupont marie")
+    call.key("15031985")
+    done = said(call.say("oui"))
+    # Where "Puis-je faire autre chose ?" would come: both goals still waiting are named, then taken;
+    # the question itself comes once nothing is left.
+    named = P.still_pending(["ask_address_access", "ask_parking"])
+    assert "annulé" in done and named in done and done.index(named) < done.index(P.WHAT_ELSE)
+    assert done.count(P.WHAT_ELSE) == 1 and done.endswith(P.WHAT_ELSE)
+    assert [g["status"] for g in call.manager.agenda.to_json()] == ["done", "done", "done"]
+
+
 # --- A failing action: an apology, then a human or a message; never an abandoned call ----------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field, replace
 
 from standardiste.agenda.model import (
@@ -23,7 +24,6 @@ from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, CallContext, Question, fold, has_word
 from standardiste.dialogue.identity import IdentityFlow
 from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
-from standardiste.dialogue.services import ConversationServices
 from standardiste.dialogue.when import TimeWish, names_a_day, pick, says_any, sort_near, time_wish
 from standardiste.understanding.types import EntityKind, Urgency
 
@@ -52,6 +52,16 @@ _NEW_PATIENT_WORDS = (
 )
 
 
+# "pas mardi, jeudi", "non, pas le matin, plutôt l'après-midi": a new time, at any question of a booking.
+_TIME_CORRECTION = re.compile(
+    r"^(?:non|pardon|attendez|euh)?[ ,.]*(?:non[ ,.]*)?pas (?:le |la |l'|ce |cette )?(?P<old>[^,.]+?)"
+    r"[ ,.]+(?:non[ ,.]*)?(?:mais |plutot |plutôt )?(?P<new>[^ ,.].*)$",
+    re.IGNORECASE,
+)
+# The questions that read a new time themselves (the offer, the recaps, the time question).
+_READS_TIME = ("offer", "recap", "recap_move", "wish", "fix", "check_wish", "check_slot")
+
+
 @dataclass(slots=True)
 class BookingState:
     practitioner_id: str | None = None
@@ -66,21 +76,22 @@ class BookingState:
     excluded: set[dt.datetime] = field(default_factory=set)
 
 
-class BookingFlow(CallContext):
-    booking: BookingState | None = None
+class BookingTask:
+    """Booking a new appointment, and moving one (the appointment task hands its appointment over)."""
 
-    def __init__(self, services: ConversationServices) -> None:
-        super().__init__(services)
-        self.caller = IdentityFlow(self)
+    def __init__(self, core: CallContext, caller: IdentityFlow) -> None:
+        self.core = core
+        self.caller = caller
+        self.current: BookingState | None = None
 
     # --- Entry -----------------------------------------------------------------------------------
 
-    def start_booking(
+    def start(
         self, answer: Answer | None, moving: Appointment | None = None, source: Source = Source.PHONE
     ) -> list[Action]:
         self.release_holds()
-        self.booking = BookingState(moving=moving, source=source)
-        b = self.booking
+        self.current = BookingState(moving=moving, source=source)
+        b = self.current
         if moving is not None:
             b.practitioner_id = moving.practitioner_id
             b.practitioner_asked = True
@@ -95,8 +106,36 @@ class BookingFlow(CallContext):
                 b.wish = TimeWish(asap=True)
         return self._next_booking_step()
 
+    def correct_time(self, answer: Answer) -> list[Action] | None:
+        """ "pas mardi, jeudi" at a question that is not about the time (the name, the birth date...):
+        the slots held are let go and those of the new time offered; who is calling is kept."""
+        b = self.current
+        question = self.core.question
+        if (
+            b is None
+            or b.wish is None
+            or not answer.spoken
+            or question is None
+            or question.name in _READS_TIME
+        ):
+            return None
+        match = _TIME_CORRECTION.match(answer.text.strip().replace("’", "'"))
+        if match is None:
+            return None
+        understander = self.core.services.understander
+        old, new = match.group("old"), match.group("new")
+        if time_wish(understander.parse(old, answer.now), old, answer.now) is None:
+            return None  # "pas Martin, Durand": not a time
+        wish = time_wish(understander.parse(new, answer.now), new, answer.now)
+        if wish is None:
+            return None
+        self.release_holds()
+        b.wish, b.chosen = wish, None
+        self.core.state.path.append("time_corrected")
+        return self.search_and_offer(P.SORRY, take_exact=wish.exact is not None)
+
     def _take_booking_hints(self, answer: Answer) -> None:
-        b = self.booking
+        b = self.current
         assert b is not None
         u = answer.understanding
         practitioner = u.first(EntityKind.PRACTITIONER) if u is not None else None
@@ -121,25 +160,25 @@ class BookingFlow(CallContext):
             b.wish = wish
 
     def _type_exists(self, type_id: str) -> bool:
-        return any(t.id == type_id for t in self.practice.appointment_types)
+        return any(t.id == type_id for t in self.core.practice.appointment_types)
 
     def _pediatric_practitioner(self) -> str | None:
-        for p in self.practice.practitioners:
+        for p in self.core.practice.practitioners:
             if "pédiatr" in p.specialty.lower() or "pediatr" in p.specialty.lower():
                 return p.id
         return None
 
     def _type_for(self, practitioner_id: str | None) -> str | None:
         """The practice's default type when that practitioner does it, else the first type they do."""
-        b = self.booking
+        b = self.current
         if b is not None and b.appointment_type is not None:
             return b.appointment_type
         if practitioner_id is None:
             return None
-        default = self.practice.booking.default_type
+        default = self.core.practice.booking.default_type
         candidates = [
             t
-            for t in self.practice.appointment_types
+            for t in self.core.practice.appointment_types
             if t.practitioners == "all" or practitioner_id in t.practitioners
         ]
         for t in candidates:
@@ -150,19 +189,19 @@ class BookingFlow(CallContext):
         return chosen[0].id if chosen else None
 
     def _next_booking_step(self, preamble: str = "") -> list[Action]:
-        b = self.booking
+        b = self.current
         assert b is not None
         if not b.practitioner_asked:
-            return self.ask(self._practitioner_question(), preamble)
+            return self.core.ask(self._practitioner_question(), preamble)
         if b.wish is None:
-            return self.ask(self._wish_question(), preamble)
-        return self._search_and_offer(preamble)
+            return self.core.ask(self.wish_question(), preamble)
+        return self.search_and_offer(preamble)
 
     # --- Practitioner ----------------------------------------------------------------------------
 
     def _practitioner_question(self) -> Question:
-        names = [P.practitioner_fr(self.practice, p.id) for p in self.practice.practitioners]
-        specialties = [p.specialty for p in self.practice.practitioners]
+        names = [P.practitioner_fr(self.core.practice, p.id) for p in self.core.practice.practitioners]
+        specialties = [p.specialty for p in self.core.practice.practitioners]
         described = [
             f"{n}" + (f" en {s}" if s.lower() != "médecine générale" else "")
             for n, s in zip(names, specialties, strict=True)
@@ -170,20 +209,20 @@ class BookingFlow(CallContext):
         spoken = P.join_or(described)
         keys = ", ".join(f"{i + 1} pour {n}" for i, n in enumerate(names))
         any_key = len(names) + 1
-        aliases = [alias for p in self.practice.practitioners for alias in [p.name.lower(), *p.aliases]]
-        aliases += [p.name.split()[-1].lower() for p in self.practice.practitioners]  # the surname alone
+        aliases = [alias for p in self.core.practice.practitioners for alias in [p.name.lower(), *p.aliases]]
+        aliases += [p.name.split()[-1].lower() for p in self.core.practice.practitioners]  # the surname alone
         phrases = (*aliases, "peu importe", "n'importe lequel")
 
         def on_answer(answer: Answer) -> list[Action] | None:
-            b = self.booking
+            b = self.current
             assert b is not None
             chosen: str | None = None
             any_one = False
             if answer.keys is not None:
                 index = int(answer.keys[0]) - 1 if answer.keys[:1].isdigit() else -1
-                if 0 <= index < len(self.practice.practitioners):
-                    chosen = self.practice.practitioners[index].id
-                elif index == len(self.practice.practitioners):
+                if 0 <= index < len(self.core.practice.practitioners):
+                    chosen = self.core.practice.practitioners[index].id
+                elif index == len(self.core.practice.practitioners):
                     any_one = True
                 else:
                     return None
@@ -209,9 +248,11 @@ class BookingFlow(CallContext):
                 b.practitioner_asked = True
                 return self._next_booking_step()
 
-            spoken_choice = P.practitioner_fr(self.practice, chosen) if chosen else "n'importe quel médecin"
+            spoken_choice = (
+                P.practitioner_fr(self.core.practice, chosen) if chosen else "n'importe quel médecin"
+            )
             if any_one or chosen:
-                return self.checked(answer, spoken_choice, accept, "practitioner")
+                return self.core.checked(answer, spoken_choice, accept, "practitioner")
             return None
 
         return Question(
@@ -224,9 +265,9 @@ class BookingFlow(CallContext):
 
     # --- Time wish -------------------------------------------------------------------------------
 
-    def _wish_question(self, text: str = P.ASK_WHEN) -> Question:
+    def wish_question(self, text: str = P.ASK_WHEN) -> Question:
         def on_answer(answer: Answer) -> list[Action] | None:
-            b = self.booking
+            b = self.current
             assert b is not None
             if answer.keys is not None:
                 if answer.keys[:1] != "1":
@@ -245,9 +286,9 @@ class BookingFlow(CallContext):
 
             def accept() -> list[Action]:
                 b.wish = wish
-                return self._search_and_offer()
+                return self.search_and_offer()
 
-            return self.checked(answer, spoken, accept, "wish")
+            return self.core.checked(answer, spoken, accept, "wish")
 
         return Question(
             "wish",
@@ -261,11 +302,11 @@ class BookingFlow(CallContext):
 
     def _wish_fr(self, wish: TimeWish, answer: Answer) -> str:
         """What we understood, in words, for a read-back: the resolved date, else the caller's words."""
-        now = self._now()
+        now = self.core.now()
         if wish.asap:
             return P.ASAP
         if wish.exact is not None:
-            return P.datetime_fr(self.local(wish.exact), now)
+            return P.datetime_fr(self.core.local(wish.exact), now)
         if wish.day is not None:
             part = P.PART_OF_DAY.get(str(wish.part_of_day), "") if wish.part_of_day else ""
             return f"le {P.date_fr(wish.day)}{f' {part}' if part else ''}"
@@ -274,7 +315,7 @@ class BookingFlow(CallContext):
     # --- Search, hold, offer ---------------------------------------------------------------------
 
     def _query(self, wish: TimeWish, now: dt.datetime, widen: bool = False) -> SlotQuery:
-        b = self.booking
+        b = self.current
         assert b is not None
         earliest = None if wish.asap else wish.earliest
         latest = None if (wish.asap or widen) else wish.latest
@@ -290,10 +331,10 @@ class BookingFlow(CallContext):
             limit=12 if wish.exact is not None else OFFER + len(b.excluded) + 2,
         )
 
-    def _search_and_offer(self, preamble: str = "", take_exact: bool = False) -> list[Action]:
-        b = self.booking
+    def search_and_offer(self, preamble: str = "", take_exact: bool = False) -> list[Action]:
+        b = self.current
         assert b is not None and b.wish is not None
-        now = self._now()
+        now = self.core.now()
         self.release_holds()
         slots = self._find(b.wish, now, widen=False)
         lead = preamble
@@ -306,7 +347,7 @@ class BookingFlow(CallContext):
         offered: list[tuple[Slot, Hold | None]] = []
         for slot in slots:
             try:
-                hold = self.services.agenda.hold(slot, self.state.call_id or "call", now)
+                hold = self.core.services.agenda.hold(slot, self.core.state.call_id or "call", now)
             except SlotTaken:
                 continue
             offered.append((slot, hold))
@@ -324,11 +365,11 @@ class BookingFlow(CallContext):
                 if spare is not None:
                     self._release(spare)
             b.offered = offered[:1]
-            return self._accept_pick(0, P.possible(P.datetime_fr(self.local(exact), now)))
-        return self.ask(self._offer_question(), lead)
+            return self._accept_pick(0, P.possible(P.datetime_fr(self.core.local(exact), now)))
+        return self.core.ask(self._offer_question(), lead)
 
     def _find(self, wish: TimeWish, now: dt.datetime, widen: bool) -> list[Slot]:
-        b = self.booking
+        b = self.current
         assert b is not None
         query = self._query(wish, now, widen)
         queries = [query]
@@ -345,7 +386,7 @@ class BookingFlow(CallContext):
             for q in queries:
                 if q.earliest is not None and q.latest is not None and q.earliest >= q.latest:
                     continue
-                slots.extend(s for s in self.services.agenda.find_slots(q, now) if s not in slots)
+                slots.extend(s for s in self.core.services.agenda.find_slots(q, now) if s not in slots)
         except AgendaError as err:
             log.warning("find_slots failed: %s", err)
             return []
@@ -355,34 +396,36 @@ class BookingFlow(CallContext):
         return sort_near(slots, wish.exact)
 
     def _no_slots(self) -> list[Action]:
-        b = self.booking
+        b = self.current
         who = (
-            f" avec {P.practitioner_fr(self.practice, b.practitioner_id)}" if b and b.practitioner_id else ""
+            f" avec {P.practitioner_fr(self.core.practice, b.practitioner_id)}"
+            if b and b.practitioner_id
+            else ""
         )
-        self.booking = None
-        return self.transfer(
+        self.current = None
+        return self.core.transfer(
             P.no_slot(who),
             reason="no_slot",
         )
 
     def _offer_question(self) -> Question:
-        b = self.booking
+        b = self.current
         assert b is not None
-        now = self._now()
+        now = self.core.now()
         same_practitioner = len({s.practitioner_id for s, _ in b.offered}) == 1
         parts = []
         previous_day = None
         for slot, _ in b.offered:
-            start = self.local(slot.start)
+            start = self.core.local(slot.start)
             # Same day as the previous one: only the time ("à huit heures trente, huit heures cinquante").
             text = P.time_fr(start) if start.date() == previous_day else P.datetime_fr(start, now)
             previous_day = start.date()
             if not same_practitioner:
-                text += f" avec {P.practitioner_fr(self.practice, slot.practitioner_id)}"
+                text += f" avec {P.practitioner_fr(self.core.practice, slot.practitioner_id)}"
             parts.append(text)
         offer = P.offer(parts)
         if same_practitioner:
-            offer += f", avec {P.practitioner_fr(self.practice, b.offered[0][0].practitioner_id)}"
+            offer += f", avec {P.practitioner_fr(self.core.practice, b.offered[0][0].practitioner_id)}"
         keys = ", ".join(f"{i + 1} pour {P.ordinal_fr(i)}" for i in range(len(parts)))
         if len(parts) == 1:
             text = f"{offer}. {P.OFFER_ONE}"
@@ -398,8 +441,8 @@ class BookingFlow(CallContext):
             "un autre jour",
             "oui",
             "non",
-            *{WEEKDAYS_FR[self.local(s.start).weekday()] for s, _ in b.offered},
-            *{P.time_fr(self.local(s.start)) for s, _ in b.offered},
+            *{WEEKDAYS_FR[self.core.local(s.start).weekday()] for s, _ in b.offered},
+            *{P.time_fr(self.core.local(s.start)) for s, _ in b.offered},
         )
         return Question(
             "offer",
@@ -411,9 +454,9 @@ class BookingFlow(CallContext):
         )
 
     def _on_pick(self, answer: Answer) -> list[Action] | None:
-        b = self.booking
+        b = self.current
         assert b is not None
-        starts = [self.local(s.start) for s, _ in b.offered]
+        starts = [self.core.local(s.start) for s, _ in b.offered]
         if len(starts) == 1 and (answer.spoken or answer.keys in ("1", "2")):
             yes = answer.yes_no()
             if yes is True:
@@ -423,7 +466,7 @@ class BookingFlow(CallContext):
             ):
                 b.excluded.update(s.start for s, _ in b.offered)
                 self.release_holds()
-                return self.ask(self._wish_question(P.ASK_WHEN_ELSE))
+                return self.core.ask(self.wish_question(P.ASK_WHEN_ELSE))
         u = answer.understanding
         who = [s.practitioner_id for s, _ in b.offered]
         chosen = pick(starts, answer.text, answer.keys, u, answer.now, who)
@@ -434,7 +477,7 @@ class BookingFlow(CallContext):
                 o for i, o in enumerate(b.offered) if i not in chosen
             ]
             b.offered = b.offered[: len(chosen)]
-            return self.ask(self._offer_question(), P.SEVERAL_THAT_DAY)
+            return self.core.ask(self._offer_question(), P.SEVERAL_THAT_DAY)
         if answer.keys is not None:
             return None
         # Not one of them: another day/time ("non, plutôt jeudi"), another doctor, or "aucun".
@@ -443,34 +486,36 @@ class BookingFlow(CallContext):
         if practitioner is not None and b.moving is None and practitioner.value != b.practitioner_id:
             b.practitioner_id = practitioner.value
             b.wish = wish or b.wish
-            return self._search_and_offer()
+            return self.search_and_offer()
         if wish is not None:
             if wish.exact is not None and not names_a_day(answer.text):
                 # "celui de neuf heures" when nine o'clock was not offered: that time, on the offered day.
-                day = self.local(b.offered[0][0].start).date() if b.offered else wish.exact.date()
+                day = self.core.local(b.offered[0][0].start).date() if b.offered else wish.exact.date()
                 exact = dt.datetime.combine(day, wish.exact.timetz())
                 start = dt.datetime.combine(day, dt.time(), tzinfo=exact.tzinfo)
                 wish = TimeWish(earliest=start, latest=start + dt.timedelta(days=1), exact=exact, day=day)
             b.wish = wish
-            return self._search_and_offer(take_exact=wish.exact is not None)
+            return self.search_and_offer(take_exact=wish.exact is not None)
         if answer.yes_no() is False or has_word(answer.text, ("aucun", "autre", "autres", "ca ne va pas")):
             b.excluded.update(s.start for s, _ in b.offered)
             self.release_holds()
-            return self.ask(self._wish_question(P.ASK_WHEN_ELSE))
+            return self.core.ask(self.wish_question(P.ASK_WHEN_ELSE))
         return None
 
     def _picked(self, answer: Answer, index: int) -> list[Action]:
-        b = self.booking
+        b = self.current
         assert b is not None
         chosen = b.offered[index]
 
         def accept() -> list[Action]:
             return self._accept_pick(index, P.FINE)
 
-        return self.checked(answer, P.datetime_fr(self.local(chosen[0].start), self._now()), accept, "slot")
+        return self.core.checked(
+            answer, P.datetime_fr(self.core.local(chosen[0].start), self.core.now()), accept, "slot"
+        )
 
     def _accept_pick(self, index: int, preamble: str) -> list[Action]:
-        b = self.booking
+        b = self.current
         assert b is not None
         chosen = b.offered[index]
         b.chosen = chosen
@@ -485,7 +530,7 @@ class BookingFlow(CallContext):
     # --- Recap and booking -----------------------------------------------------------------------
 
     def _recap_booking(self) -> list[Action]:
-        b = self.booking
+        b = self.current
         assert b is not None and b.chosen is not None
         slot = b.chosen[0]
         ident = self.caller.identity
@@ -494,23 +539,23 @@ class BookingFlow(CallContext):
         phone = P.recap_phone(ident.phone) if ident.phone else ""
         text = P.recap(
             label,
-            P.practitioner_fr(self.practice, slot.practitioner_id),
-            P.datetime_fr(self.local(slot.start), self._now()),
+            P.practitioner_fr(self.core.practice, slot.practitioner_id),
+            P.datetime_fr(self.core.local(slot.start), self.core.now()),
             f"{ident.full_name}{born}{phone}",
         )
-        return self.ask(
+        return self.core.ask(
             Question(
                 "recap",
                 text,
                 f"{text} {P.YES_NO_KEYS}",
-                self.yes_no_expect(),
+                self.core.yes_no_expect(),
                 self._on_recap,
                 allow_switch=False,
             )
         )
 
     def _on_recap(self, answer: Answer) -> list[Action] | None:
-        b = self.booking
+        b = self.current
         assert b is not None and b.chosen is not None
         yes = answer.yes_no()
         if yes is True:
@@ -522,7 +567,7 @@ class BookingFlow(CallContext):
             if wish is not None:
                 b.wish = wish
                 b.chosen = None
-                return self._search_and_offer(P.SEARCHING_AGAIN)
+                return self.search_and_offer(P.SEARCHING_AGAIN)
             if name is not None:
                 self.caller.set_name(name.value)
                 return self._recap_booking()
@@ -531,19 +576,19 @@ class BookingFlow(CallContext):
                 self.caller.take_hints(answer)
                 return self._recap_booking()
         if yes is False:
-            return self.ask(self._what_to_fix_question())
+            return self.core.ask(self._what_to_fix_question())
         return None
 
     def _what_to_fix_question(self) -> Question:
         def on_answer(answer: Answer) -> list[Action] | None:
-            b = self.booking
+            b = self.current
             assert b is not None
             folded = fold(answer.text)
             if answer.keys == "1" or any(
                 w in folded for w in ("heure", "horaire", "jour", "date", "creneau")
             ):
                 b.chosen = None
-                return self.ask(self._wish_question(P.ASK_WHEN))
+                return self.core.ask(self.wish_question(P.ASK_WHEN))
             if answer.keys == "2" or any(w in folded for w in ("nom", "prenom", "naissance", "identite")):
                 self.caller.forget()
                 return self.caller.collect(lambda ident: self._recap_booking(), phone=True)
@@ -551,13 +596,13 @@ class BookingFlow(CallContext):
                 answer.text, ("rien", "annuler", "laisser tomber", "abandonner")
             ):
                 self.release_holds()
-                self.booking = None
-                return self.what_else(P.NOTHING_RECORDED)
+                self.current = None
+                return self.core.what_else(P.NOTHING_RECORDED)
             wish = time_wish(answer.understanding, answer.text, answer.now)
             if wish is not None:
                 b.wish = wish
                 b.chosen = None
-                return self._search_and_offer()
+                return self.search_and_offer()
             return None
 
         return Question(
@@ -569,34 +614,34 @@ class BookingFlow(CallContext):
         )
 
     def _book(self) -> list[Action]:
-        b = self.booking
+        b = self.current
         assert b is not None and b.chosen is not None
         slot, hold = b.chosen
         ident = self.caller.identity
         assert ident.birth_date is not None
         patient = PatientIdentity(ident.last_name, ident.first_name, ident.birth_date, ident.phone)
-        now = self._now()
+        now = self.core.now()
         try:
-            appointment = self.services.agenda.book(
+            appointment = self.core.services.agenda.book(
                 slot, patient, b.source, now, hold_id=hold.id if hold else None
             )
         except BookingLimitReached:
             log.warning("booking refused: daily limit of bookings for this number reached")
             self.release_holds()
-            self.booking = None
-            return self.transfer(P.BOOKING_LIMIT, reason="booking_limit")
+            self.current = None
+            return self.core.transfer(P.BOOKING_LIMIT, reason="booking_limit")
         except (SlotTaken, SlotUnavailable) as err:
             log.info("booking failed (%s), offering alternatives", err)
             b.excluded.add(slot.start)
             b.chosen = None
             b.offered = []
-            return self._search_and_offer(P.SLOT_TAKEN)
+            return self.search_and_offer(P.SLOT_TAKEN)
         except AgendaError as err:  # refused for another reason: an apology, then a human or a message
             log.warning("booking refused: %s", err)
-            return self.action_failed(P.BOOK_FAILED, reason="book_failed")
+            return self.core.action_failed(P.BOOK_FAILED, reason="book_failed")
         b.offered = []
-        self.booking = None
-        self.achieve(
+        self.current = None
+        self.core.achieve(
             OutcomeKind.BOOKED,
             appointment_id=appointment.id,
             practitioner=appointment.practitioner_id,
@@ -604,26 +649,26 @@ class BookingFlow(CallContext):
             appointment_type=appointment.appointment_type,
         )
         said = P.booked(
-            P.datetime_fr(self.local(appointment.start), now),
-            P.practitioner_fr(self.practice, appointment.practitioner_id),
+            P.datetime_fr(self.core.local(appointment.start), now),
+            P.practitioner_fr(self.core.practice, appointment.practitioner_id),
         )
-        return self.after_task(said)
+        return self.core.after_task(said)
 
     def _recap_move(self, preamble: str = "") -> list[Action]:
-        b = self.booking
+        b = self.current
         assert b is not None and b.chosen is not None and b.moving is not None
-        now = self._now()
+        now = self.core.now()
         text = P.recap_move(
-            P.of_datetime_fr(self.local(b.moving.start), now),
-            P.datetime_fr(self.local(b.chosen[0].start), now),
-            P.practitioner_fr(self.practice, b.chosen[0].practitioner_id),
+            P.of_datetime_fr(self.core.local(b.moving.start), now),
+            P.datetime_fr(self.core.local(b.chosen[0].start), now),
+            P.practitioner_fr(self.core.practice, b.chosen[0].practitioner_id),
         )
-        return self.ask(
+        return self.core.ask(
             Question(
                 "recap_move",
                 text,
                 f"{text} {P.YES_NO_KEYS}",
-                self.yes_no_expect(),
+                self.core.yes_no_expect(),
                 self._on_recap_move,
                 allow_switch=False,
             ),
@@ -631,26 +676,26 @@ class BookingFlow(CallContext):
         )
 
     def _on_recap_move(self, answer: Answer) -> list[Action] | None:
-        b = self.booking
+        b = self.current
         assert b is not None and b.chosen is not None and b.moving is not None
         yes = answer.yes_no()
         if yes is True:
             slot, hold = b.chosen
-            now = self._now()
+            now = self.core.now()
             try:
-                moved = self.services.agenda.move(
+                moved = self.core.services.agenda.move(
                     b.moving.id, slot, b.source, now, hold_id=hold.id if hold else None
                 )
             except (SlotTaken, SlotUnavailable):
                 b.excluded.add(slot.start)
                 b.chosen = None
-                return self._search_and_offer(P.SLOT_TAKEN)
+                return self.search_and_offer(P.SLOT_TAKEN)
             except AgendaError as err:  # e.g. "rendez-vous passé": never an abandoned call
                 log.warning("move refused: %s", err)
-                return self.action_failed(P.MOVE_FAILED, reason="move_failed")
+                return self.core.action_failed(P.MOVE_FAILED, reason="move_failed")
             previous = b.moving
-            self.booking = None
-            self.achieve(
+            self.current = None
+            self.core.achieve(
                 OutcomeKind.RESCHEDULED,
                 appointment_id=moved.id,
                 practitioner=moved.practitioner_id,
@@ -658,31 +703,31 @@ class BookingFlow(CallContext):
                 previous_start=previous.start.isoformat(),
             )
             said = P.moved(
-                P.datetime_fr(self.local(moved.start), now),
-                P.practitioner_fr(self.practice, moved.practitioner_id),
+                P.datetime_fr(self.core.local(moved.start), now),
+                P.practitioner_fr(self.core.practice, moved.practitioner_id),
             )
-            return self.after_task(said)
+            return self.core.after_task(said)
         wish = time_wish(answer.understanding, answer.text, answer.now) if answer.spoken else None
         if wish is not None:
             b.wish = wish
             b.chosen = None
-            return self._search_and_offer()
+            return self.search_and_offer()
         if yes is False:
             b.chosen = None
             self.release_holds()
-            return self.ask(self._wish_question(P.ASK_WHEN_ELSE))
+            return self.core.ask(self.wish_question(P.ASK_WHEN_ELSE))
         return None
 
     # --- Holds -----------------------------------------------------------------------------------
 
     def _release(self, hold: Hold) -> None:
         try:
-            self.services.agenda.release(hold.id)
+            self.core.services.agenda.release(hold.id)
         except AgendaError as err:  # an expired hold is already gone
             log.debug("release %s: %s", hold.id, err)
 
     def release_holds(self) -> None:
-        b = self.booking
+        b = self.current
         if b is None:
             return
         for _, hold in [*b.offered, *([b.chosen] if b.chosen else [])]:
@@ -691,7 +736,7 @@ class BookingFlow(CallContext):
         b.offered = []
 
     def _type_label(self, type_id: str) -> str:
-        for t in self.practice.appointment_types:
+        for t in self.core.practice.appointment_types:
             if t.id == type_id:
                 return t.label
         return "rendez-vous"

@@ -1,7 +1,9 @@
-"""The conversation engine's plumbing: the question being asked, reprompts, transcript and outcome.
+"""The call's core, passed to every task: the question being asked, reprompts, transcript, outcome.
 
-Flows (booking, requests, ...) are mixins over `DialogueCore`; each question carries its own
-answer handler, so the state of the call is simply "which question is pending".
+Tasks (booking.py, appointments.py, ...) are objects side by side that hold a `CallContext`; each
+question carries its own answer handler, so the state of the call is simply "which question is
+pending". What follows a task (the next goal, "autre chose ?") is the conversation's: the core
+reaches it through the small `Hub` protocol (manager.py implements it).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from standardiste.dialogue import prompts as P
+from standardiste.dialogue.agenda import Agenda
 from standardiste.dialogue.messages import (
     Action,
     Expect,
@@ -170,18 +173,60 @@ class CallState:
     path: list[str] = field(default_factory=list)
 
 
-class CallContext:
-    """Shared machinery; see DialogueManager for the flows."""
+class Hub(Protocol):
+    """What the core asks of the conversation around it (manager.DialogueManager)."""
 
-    def __init__(self, services: ConversationServices) -> None:
+    def after_task(self, said: str) -> list[Action]:
+        """A task is done: say `said`, then the next goal or "autre chose ?"."""
+        ...
+
+    def what_else(self, preamble: str) -> list[Action]: ...
+
+    def offer_message(self) -> list[Action]:
+        """Nobody can take the call: offer to take a message."""
+        ...
+
+    def release_holds(self) -> None:
+        """Free whatever slots this call holds."""
+        ...
+
+
+class Alone:
+    """The hub of a core used without a conversation (a sub-flow tested alone): a task's end ends the call."""
+
+    def __init__(self, core: CallContext) -> None:
+        self.core = core
+
+    def after_task(self, said: str) -> list[Action]:
+        return self.core.finish([self.core.say(said), Hangup("done")])
+
+    def what_else(self, preamble: str) -> list[Action]:
+        return self.after_task(preamble)
+
+    def offer_message(self) -> list[Action]:
+        return self.core.finish(
+            [self.core.say(P.GOODBYE, interruptible=False), Hangup("reception_unavailable")]
+        )
+
+    def release_holds(self) -> None:
+        return None
+
+
+class CallContext:
+    """The call's state, services and goals, and the ask/say helpers every task uses. Not a base class."""
+
+    def __init__(self, services: ConversationServices, hub: Hub | None = None) -> None:
+        self.hub: Hub = hub or Alone(self)
         self.services = services
         self.practice = services.practice
         self.tz = ZoneInfo(self.practice.timezone)
         self.state = CallState()
+        # What the caller wants: the goals heard, in order, with the slots already given.
+        self.goals = Agenda()
         self.question: Question | None = None
         self.failures = 0
         self._transcript: list[Utterance] = []
-        self._last_answer_now: dt.datetime | None = None
+        self.last_event_at: dt.datetime | None = None
         self.lead = ""
         self.last_asked = ""
 
@@ -190,6 +235,13 @@ class CallContext:
     @property
     def transcript(self) -> list[Utterance]:
         return list(self._transcript)
+
+    def heard(self, text: str) -> None:
+        self._transcript.append(Utterance("caller", text))
+
+    @property
+    def caller_spoke(self) -> bool:
+        return any(u.speaker == "caller" for u in self._transcript)
 
     @property
     def outcome(self) -> Outcome | None:
@@ -208,17 +260,17 @@ class CallContext:
             return moment.replace(tzinfo=self.tz)
         return moment.astimezone(self.tz)
 
-    def _now(self) -> dt.datetime:
+    def now(self) -> dt.datetime:
         """The time of the latest caller event (the agenda is asked "as of" it)."""
-        moment = self._last_answer_now or self.state.started or self.services.clock.now()
+        moment = self.last_event_at or self.state.started or self.services.clock.now()
         return self.local(moment)
 
     def after_task(self, said: str) -> list[Action]:
-        """Overridden by the manager: what follows a completed task."""
-        return self.finish([self.say(said), Hangup("done")])
+        """A task is done: the conversation says what follows (the next goal, "autre chose ?")."""
+        return self.hub.after_task(said)
 
     def what_else(self, preamble: str) -> list[Action]:
-        raise NotImplementedError
+        return self.hub.what_else(preamble)
 
     def say(self, text: str, expect: Expectation | None = None, interruptible: bool = True) -> Say:
         if self.lead:  # a statement waiting to be said before the next sentence
@@ -279,14 +331,14 @@ class CallContext:
         return actions
 
     def release_holds(self) -> None:
-        """Flows that hold slots override this."""
+        self.hub.release_holds()
 
     def reception_can_answer(self) -> bool:
         """Whether a transfer may reach someone: reception not known down, and the practice open now."""
         if self.services.reception_available is False or self.state.reception_down:
             return False
         try:
-            return opening_status(self.practice, self._now()).open_now
+            return opening_status(self.practice, self.now()).open_now
         except Exception:  # hours that cannot be read: try the transfer (a failed one offers a message)
             log.warning("opening status unknown", exc_info=True)
             return True
@@ -347,8 +399,8 @@ class CallContext:
         return self.finish([self.say(P.GOODBYE, interruptible=False), Hangup("done")])
 
     def reception_unavailable(self) -> list[Action]:
-        """Overridden by the manager: offer a callback message."""
-        return self.finish([self.say(P.GOODBYE, interruptible=False), Hangup("reception_unavailable")])
+        """Offer a callback message (the human-or-message task, through the conversation)."""
+        return self.hub.offer_message()
 
     def failure(self, reason: str, answer: Answer | None = None) -> list[Action]:
         """No input or no match on the pending question: a simpler reprompt, then a human."""

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 from standardiste.agenda.model import AgendaError, Appointment, RequestDraft, RequestKind
 from standardiste.dialogue import prompts as P
-from standardiste.dialogue.core import Answer, Question, fold
+from standardiste.dialogue.appointments import AppointmentTask
+from standardiste.dialogue.core import Answer, CallContext, Question, fold
 from standardiste.dialogue.messages import Action, Expect, Expectation, Hangup, OutcomeKind
-from standardiste.dialogue.requests import RequestFlow
 from standardiste.understanding.types import Intent, Urgency
 
 log = logging.getLogger(__name__)
@@ -43,30 +44,49 @@ _WELL = ("ca va", "bien", "mieux", "en forme", "gueri", "plus rien", "parfait", 
 _SATISFACTION_WORDS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5}
 
 
-class OutboundFlow(RequestFlow):
+@dataclass(slots=True)
+class OutboundState:
+    purpose: str = "reminder"  # or "follow_up"
     appointment: Appointment | None = None
 
-    def start_outbound(self) -> list[Action]:
-        purpose = self.state.purpose or "reminder"
+
+class OutboundTask:
+    """Reminder and follow-up calls: the person first, then the appointment (through the appointment task)."""
+
+    def __init__(self, core: CallContext, appointments: AppointmentTask) -> None:
+        self.core = core
+        self.appointments = appointments
+        self.current = OutboundState()
+
+    @property
+    def appointment(self) -> Appointment | None:
+        return self.current.appointment
+
+    def start(self) -> list[Action]:
+        purpose = self.core.state.purpose or "reminder"
+        self.current.purpose = purpose
         try:
-            self.appointment = self.services.agenda.get(self.state.appointment_id or "")
+            self.current.appointment = self.core.services.agenda.get(self.core.state.appointment_id or "")
         except AgendaError as err:
             log.warning(
-                "outbound call %s: appointment %s: %s", self.state.call_id, self.state.appointment_id, err
+                "outbound call %s: appointment %s: %s",
+                self.core.state.call_id,
+                self.core.state.appointment_id,
+                err,
             )
-            self.achieve(OutcomeKind.FAILED, reason="appointment_not_found")
-            return self.finish(
+            self.core.achieve(OutcomeKind.FAILED, reason="appointment_not_found")
+            return self.core.finish(
                 [
-                    self.say(
-                        P.outbound_unknown(self.practice),
+                    self.core.say(
+                        P.outbound_unknown(self.core.practice),
                         interruptible=False,
                     ),
                     Hangup("appointment_not_found"),
                 ]
             )
-        patient = self.appointment.patient
+        patient = self.current.appointment.patient
         name = f"{patient.first_name} {patient.last_name}"
-        text = P.is_patient(self.practice, name)
+        text = P.is_patient(self.core.practice, name)
 
         def on_answer(answer: Answer) -> list[Action] | None:
             yes = answer.yes_no()
@@ -80,19 +100,19 @@ class OutboundFlow(RequestFlow):
             "is_patient",
             text,
             P.is_patient_simple(name),
-            self.yes_no_expect(),
+            self.core.yes_no_expect(),
             on_answer,
             on_give_up=self._outbound_no_answer,
             allow_switch=False,
         )
-        return self.ask(question)
+        return self.core.ask(question)
 
     def _wrong_person(self) -> list[Action]:
-        self.achieve(OutcomeKind.WRONG_PERSON)
-        return self.finish(
+        self.core.achieve(OutcomeKind.WRONG_PERSON)
+        return self.core.finish(
             [
-                self.say(
-                    P.wrong_person(self.practice),
+                self.core.say(
+                    P.wrong_person(self.core.practice),
                     interruptible=False,
                 ),
                 Hangup("wrong_person"),
@@ -100,12 +120,12 @@ class OutboundFlow(RequestFlow):
         )
 
     def _outbound_no_answer(self) -> list[Action]:
-        heard = any(u.speaker == "caller" for u in self._transcript)
-        self.achieve(OutcomeKind.FAILED if heard else OutcomeKind.NO_ANSWER)
-        return self.finish(
+        heard = self.core.caller_spoke
+        self.core.achieve(OutcomeKind.FAILED if heard else OutcomeKind.NO_ANSWER)
+        return self.core.finish(
             [
-                self.say(
-                    P.outbound_not_understood(self.practice),
+                self.core.say(
+                    P.outbound_not_understood(self.core.practice),
                     interruptible=False,
                 ),
                 Hangup("no_answer"),
@@ -118,25 +138,25 @@ class OutboundFlow(RequestFlow):
         a = self.appointment
         assert a is not None
         when = (
-            f"{P.of_datetime_fr(self.local(a.start), self._now())} avec "
-            f"{P.practitioner_fr(self.practice, a.practitioner_id)}"
+            f"{P.of_datetime_fr(self.core.local(a.start), self.core.now())} avec "
+            f"{P.practitioner_fr(self.core.practice, a.practitioner_id)}"
         )
         text = P.reminder(when)
 
         def on_answer(answer: Answer) -> list[Action] | None:
             choice = self._reminder_choice(answer)
             if choice == "confirm":
-                return self._confirm(a, "")
+                return self.appointments.confirm(a, "")
             if choice == "cancel":
-                return self._cancel(a)
+                return self.appointments.cancel(a)
             if choice == "move":
-                self._change = "move"
-                self.start_booking(None, moving=a, source=self._change_source())
-                return self.ask(self._wish_question(P.MOVE_WHEN))
+                booking = self.appointments.booking
+                booking.start(None, moving=a, source=self.appointments.source())
+                return self.core.ask(booking.wish_question(P.MOVE_WHEN))
             return None
 
         simple = P.REMINDER_SIMPLE
-        return self.ask(
+        return self.core.ask(
             Question(
                 "reminder",
                 text,
@@ -187,26 +207,26 @@ class OutboundFlow(RequestFlow):
                     kind=RequestKind.FOLLOW_UP_CONCERN,
                     caller_name=f"{patient.first_name} {patient.last_name}" if patient else "inconnu",
                     birth_date=patient.birth_date if patient else None,
-                    callback_number=(patient.phone if patient else None) or self.state.caller_id,
+                    callback_number=(patient.phone if patient else None) or self.core.state.caller_id,
                     details=answer.text,
                     urgent=True,
-                    call_id=self.state.call_id or None,
+                    call_id=self.core.state.call_id or None,
                     practitioner_id=a.practitioner_id if a else None,
                     extra={"appointment_id": a.id} if a else {},
                 )
-                request_id = self.services.inbox.file(draft, self._now())
-                self.achieve(
+                request_id = self.core.services.inbox.file(draft, self.core.now())
+                self.core.achieve(
                     OutcomeKind.REQUEST_FILED,
                     request_type=str(RequestKind.FOLLOW_UP_CONCERN),
                     request_id=request_id,
                     urgent=True,
                 )
-                return self._satisfaction_question(P.follow_up_concern(self.practice))
+                return self._satisfaction_question(P.follow_up_concern(self.core.practice))
             if any(w in folded for w in _WELL) or answer.yes_no() is not None:
                 return self._satisfaction_question(P.FOLLOW_UP_GLAD)
             return None
 
-        return self.ask(
+        return self.core.ask(
             Question(
                 "follow_up",
                 text,
@@ -233,7 +253,7 @@ class OutboundFlow(RequestFlow):
                 return None
             return self._end_follow_up(score)
 
-        return self.ask(
+        return self.core.ask(
             Question(
                 "satisfaction",
                 text,
@@ -247,21 +267,20 @@ class OutboundFlow(RequestFlow):
         )
 
     def _end_follow_up(self, score: int | None) -> list[Action]:
-        if not any(o.kind == OutcomeKind.REQUEST_FILED for o in self.state.achieved):
-            self.achieve(OutcomeKind.ANSWERED, topic="follow_up", satisfaction=score)
+        if not any(o.kind == OutcomeKind.REQUEST_FILED for o in self.core.state.achieved):
+            self.core.achieve(OutcomeKind.ANSWERED, topic="follow_up", satisfaction=score)
         else:
-            self.state.path.append(f"satisfaction:{score}")
-            last = self.state.achieved[-1]
+            self.core.state.path.append(f"satisfaction:{score}")
+            last = self.core.state.achieved[-1]
             last.details["satisfaction"] = score
-        return self.finish(
+        return self.core.finish(
             [
-                self.say(P.FOLLOW_UP_BYE, interruptible=False),
+                self.core.say(P.FOLLOW_UP_BYE, interruptible=False),
                 Hangup("done"),
             ]
         )
 
-    def is_outbound(self) -> bool:
-        return self.state.direction == "outbound"
-
-    def outbound_after_task(self, said: str) -> list[Action]:
-        return self.finish([self.say(f"{said} {P.OUTBOUND_BYE}", interruptible=False), Hangup("done")])
+    def after_task(self, said: str) -> list[Action]:
+        return self.core.finish(
+            [self.core.say(f"{said} {P.OUTBOUND_BYE}", interruptible=False), Hangup("done")]
+        )
