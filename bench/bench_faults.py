@@ -33,9 +33,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "src")]
 
 from tests.fixtures.pbx import make_test_secrets  # noqa: E402
-from tests.integration.failover_support import place_calls, silence_after, start_controller  # noqa: E402
+from tests.integration.failover_support import (  # noqa: E402
+    place_calls,
+    silence_after,
+    start_controller,
+    tone_back_after,
+)
 
 from standardiste.pbx import PbxInstance, ensure_root, free_asterisk_config  # noqa: E402
+from standardiste.pbx.guardian import DEFAULT_HOLD_S, DEFAULT_STALL_S, DEFAULT_STOPPED_S  # noqa: E402
 from standardiste.pbx.sounds import install_fallback_prompts  # noqa: E402
 from standardiste.testphone import AnswerMode, AnswerPolicy, TestPhone  # noqa: E402
 
@@ -221,8 +227,61 @@ async def scenario_stalled(workdir: Path, _n: int) -> FaultResult:
         os.kill(controller.pid, signal.SIGSTOP)  # type: ignore[attr-defined]
 
     return await single_call_fault(
-        workdir, "controller_stuck", freeze, "SIGSTOP: no heartbeat for 2 s, the guardian frees the caller"
+        workdir,
+        "controller_stuck",
+        freeze,
+        f"SIGSTOP: the guardian sees the process stopped (/proc state T) after {DEFAULT_STOPPED_S} s "
+        "without heartbeat and frees the caller",
     )
+
+
+async def scenario_loop_stuck(workdir: Path, _n: int) -> FaultResult:
+    async def hang(controller: object) -> None:
+        controller.hang()  # type: ignore[attr-defined]
+
+    return await single_call_fault(
+        workdir, "controller_loop_stuck", hang,
+        f"event loop stuck for good (busy, never yields; process running): music on hold after "
+        f"{DEFAULT_HOLD_S} s without heartbeat, the waiting line after {DEFAULT_STALL_S} s",
+    )  # fmt: skip
+
+
+async def scenario_slow(workdir: Path, _n: int) -> FaultResult:
+    """The controller's loop is busy 1.2 s then goes on: music on hold meanwhile, no false alarm."""
+    pbx = await new_pbx(workdir)
+    reception = await TestPhone(pbx.reception, answer=HUMAN).start()
+    caller = await TestPhone(pbx.phone("caller1")).start()
+    controller = await start_controller(pbx, workdir)
+    try:
+        call = await caller.call(pbx.practice_extension)
+        await controller.expect("MEDIA")
+        await call.wait_answered(10)
+        await asyncio.sleep(1.5)
+        mark = call.heard_seconds()
+        controller.pause()
+        await asyncio.sleep(4.0)
+        silence = silence_after(call.heard_pcm(), mark)
+        back = tone_back_after(call.heard_pcm(), mark + 1.0)
+        false_alarm = len(reception.calls) > 0
+        return FaultResult(
+            scenario="controller_slow",
+            calls=1,
+            lost=0 if not call.ended else 1,
+            with_human=len(reception.calls),
+            in_line=await in_line(pbx),
+            in_message_box=0,
+            longest_silence_s=silence,
+            time_to_human_s=None,
+            note="event loop busy 1.2 s then fine: music on hold while silent, then the assistant again; "
+            "the call must stay with the assistant (reception never rings)",
+            extra={"false_alarm": false_alarm, "assistant_heard_again": back},
+        )
+    finally:
+        await caller.close()
+        await reception.close()
+        await controller.close()
+        await pbx.stop()
+        pbx.remove()
 
 
 async def scenario_graceful(workdir: Path, _n: int) -> FaultResult:
@@ -456,6 +515,8 @@ SCENARIOS: dict[str, Callable[[Path, int], Awaitable[FaultResult]]] = {
     "kill9_one": scenario_kill9_one,
     "kill9_many": scenario_kill9_many,
     "controller_stuck": scenario_stalled,
+    "controller_loop_stuck": scenario_loop_stuck,
+    "controller_slow": scenario_slow,
     "controller_graceful_stop": scenario_graceful,
     "controller_down": scenario_controller_down,
     "reception_busy": scenario_reception_busy,

@@ -28,7 +28,7 @@ RATE = 16000
 SOUND_THRESHOLD = 250.0  # RMS of a 20 ms frame counted as sound (ringback, prompts, music)
 
 CONTROLLER = r"""
-import asyncio, base64, json, signal, sys
+import asyncio, base64, json, signal, sys, time
 import aiohttp
 from standardiste.pbx.guardian import HEARTBEAT_S, Guardian, GuardianConfig
 
@@ -81,6 +81,15 @@ async def main():
         asyncio.create_task(heartbeat())
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
+
+    def busy(seconds):  # the event loop stuck in code that never yields (a bug, a blocking call)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+
+    # SIGUSR1: the loop hangs for good; SIGUSR2: it hangs 1.2 s, then goes on (a slow moment).
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, busy, 1e9)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, busy, 1.2)
     async with aiohttp.ClientSession(headers={"Authorization": f"Basic {token}"}) as http:
         async with http.ws_connect(base.replace("http://", "ws://") + f"/ari/events?app={app}") as ws:
             print("CONNECTED", flush=True)
@@ -147,6 +156,14 @@ class Controller:
 
     def terminate(self) -> None:
         os.kill(self.proc.pid, signal.SIGTERM)
+
+    def hang(self) -> None:
+        """Its event loop gets stuck for good (busy, never yields): the heartbeat stops."""
+        os.kill(self.proc.pid, signal.SIGUSR1)
+
+    def pause(self) -> None:
+        """Its event loop is busy 1.2 s, then goes on (longer than the hold, shorter than the stall)."""
+        os.kill(self.proc.pid, signal.SIGUSR2)
 
     async def close(self) -> None:
         if self.proc.returncode is None:
@@ -352,3 +369,8 @@ async def _caller_process(spec: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     asyncio.run(_caller_process(json.loads(sys.argv[1])))
+
+
+def tone_back_after(pcm: bytes, start_s: float) -> bool:
+    """Whether the controller's tone was heard again after start_s (the assistant is back)."""
+    return any(level > SOUND_THRESHOLD and ours for _t, level, ours in _frames(pcm, start_s))

@@ -26,7 +26,7 @@ from standardiste.privacy.crypto import FieldCipher
 from standardiste.testphone import AnswerMode, AnswerPolicy
 from standardiste.testphone.audio import chirps, find_reference
 from tests.fixtures.pbx import PbxFactory, PhoneFactory
-from tests.integration.failover_support import place_calls, silence_after, start_controller
+from tests.integration.failover_support import place_calls, silence_after, start_controller, tone_back_after
 from tests.integration.integration_support import add_dialplan
 
 pytestmark = [pytest.mark.asterisk]
@@ -88,6 +88,63 @@ async def test_kill9_one_call_rings_reception_through_the_guardian(
         assert find_reference(spoken, incoming.heard_pcm()).found  # caller and secretary talk
         log = pbx.log_path.read_text(errors="replace")
         assert "GUARDIAN=1" in log
+        await call.hangup()
+    finally:
+        await controller.close()
+
+
+async def test_stuck_event_loop_music_on_hold_within_1s_then_reception(
+    pbx_factory: PbxFactory, phone_factory: PhoneFactory, tmp_path: Path
+) -> None:
+    """The controller's event loop hangs (busy, never yields; the process runs, so no EOF and no
+    stopped state): music on hold after guardian.DEFAULT_HOLD_S, the waiting line after
+    DEFAULT_STALL_S, reception rings (the dead-man is 60 s: only the guardian explains it)."""
+    pbx = await fallback_pbx(pbx_factory)
+    reception = await phone_factory(pbx.reception, answer=HUMAN)
+    caller = await phone_factory(pbx.phone("caller1"))
+    controller = await start_controller(pbx, tmp_path)
+    try:
+        call = await caller.call(pbx.practice_extension)
+        await controller.expect("MEDIA")
+        await call.wait_answered(5)
+        await asyncio.sleep(1.5)
+        mark = call.heard_seconds()
+        controller.hang()
+        hung = time.monotonic()
+        await reception.wait_incoming(10)
+        rang = time.monotonic() - hung
+        silence = silence_after(call.heard_pcm(), mark)
+        print(f"stuck event loop: silence {silence} s, then music; reception rang after {rang:.2f} s")
+        assert silence is not None and silence < 1.0  # timed figures live in the bench; this is the rule
+        log = pbx.log_path.read_text(errors="replace")
+        assert "GUARDIAN=1" in log
+        await call.hangup()
+    finally:
+        await controller.close()
+
+
+async def test_slow_event_loop_music_on_hold_then_the_assistant_again(
+    pbx_factory: PbxFactory, phone_factory: PhoneFactory, tmp_path: Path
+) -> None:
+    """The loop is busy 1.2 s (past the hold, short of the stall), then fine: the caller hears music
+    meanwhile, then the assistant again; reception never rings (no false alarm)."""
+    pbx = await fallback_pbx(pbx_factory)
+    reception = await phone_factory(pbx.reception, answer=HUMAN)
+    caller = await phone_factory(pbx.phone("caller1"))
+    controller = await start_controller(pbx, tmp_path)
+    try:
+        call = await caller.call(pbx.practice_extension)
+        await controller.expect("MEDIA")
+        await call.wait_answered(5)
+        await asyncio.sleep(1.5)
+        mark = call.heard_seconds()
+        controller.pause()
+        await asyncio.sleep(4.0)
+        silence = silence_after(call.heard_pcm(), mark)
+        print(f"slow event loop: silence {silence} s, then music, then the assistant")
+        assert silence is not None
+        assert tone_back_after(call.heard_pcm(), mark + 2.0)  # the assistant's sound again
+        assert reception.calls == [] and not call.ended
         await call.hangup()
     finally:
         await controller.close()
@@ -228,6 +285,9 @@ async def test_reception_unregistered_caller_leaves_a_message_filed_encrypted(
     finally:
         await controller.close()
     assert len(list(pbx.messages_dir.glob("*.wav"))) == 1, list(pbx.messages_dir.iterdir())
+    # The number is in a .caller file beside the recording, never in a file name.
+    assert [p.suffix for p in sorted(pbx.messages_dir.iterdir())] == [".caller", ".wav"]
+    assert all("caller1" not in p.name for p in pbx.messages_dir.iterdir())
     cipher = FieldCipher(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
     inbox = FakeInbox()
     store = tmp_path / "messages"
@@ -241,7 +301,8 @@ async def test_reception_unregistered_caller_leaves_a_message_filed_encrypted(
     assert b"RIFF" not in stored.read_bytes()  # encrypted at rest
     wav = decrypt_file(cipher, stored)
     assert wav.startswith(b"RIFF")
-    assert not list(pbx.messages_dir.glob("*.wav"))  # the clear copy is gone
+    assert not list(pbx.messages_dir.iterdir())  # the clear copy and the number file are gone
+    assert "caller1" not in stored.name and "caller1" not in draft.extra["voicemail"]
     assert import_messages(pbx.messages_dir, store, inbox, cipher, "Europe/Paris", time.time() + 10) == []
 
 

@@ -260,10 +260,16 @@ async def test_erase_leaves_nothing_of_the_person_anywhere(tmp_path: Path, demo_
 
     voicemails = tmp_path / "messages"
     voicemails.mkdir()
-    for name in ("1765000000-0687654321-a", f"1765000001-{OTHER}-b"):
+    for name in ("1765000000-0687654321-a", f"1765000001-{OTHER}-b", "msg-1765000002-c"):
         (voicemails / f"{name}{ENCRYPTED_SUFFIX}").write_text(
             encrypt_file(cipher, _wav(), name), encoding="ascii"
         )
+    # Today's message names carry no number: the request it was filed under names it.
+    voice_request = RequestDraft(
+        RequestKind.CALLBACK, "(message vocal)", None, "+33687654321", "Message vocal laissé",
+        extra={"voicemail": f"msg-1765000002-c{ENCRYPTED_SUFFIX}"},
+    )  # fmt: skip
+    SqlInbox(db, cipher).file(voice_request, NOW)
     report = erase_person(
         db,
         cipher,
@@ -276,13 +282,13 @@ async def test_erase_leaves_nothing_of_the_person_anywhere(tmp_path: Path, demo_
     from standardiste.privacy.reseal import scrub_free_space
 
     scrub_free_space(db)
-    assert (report.patients, report.appointments, report.calls, report.requests) == (1, 1, 1, 1)
+    assert (report.patients, report.appointments, report.calls, report.requests) == (1, 1, 1, 2)
     assert (report.reminder_jobs, report.audit_entries, report.recordings, report.log_lines) == (1, 2, 1, 2)
     raw = _raw(tmp_path, "e.db*")
     for secret in ("Quentin", "Vasseur", "0687654321", "687654321"):
         assert secret.encode() not in raw
     assert [p.name for p in vault_dir.iterdir()] == [f"rec-c2{SUFFIX}"]
-    assert report.voice_messages == 1 and [p.name for p in voicemails.iterdir()] == [
+    assert report.voice_messages == 2 and [p.name for p in voicemails.iterdir()] == [
         f"1765000001-{OTHER}-b{ENCRYPTED_SUFFIX}"
     ]
     assert (

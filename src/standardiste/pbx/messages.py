@@ -1,7 +1,11 @@
 """Voice messages left in the fallback message box, filed in the staff inbox.
 
 The dialplan (asterisk/extensions.conf, standardiste-transfer,message) records each message as
-`<epoch>-<caller number>-<channel unique id>.wav` in the instance's spool/standardiste-messages.
+`msg-<epoch>-<channel unique id>.wav` in the instance's spool/standardiste-messages, and writes the
+caller's number beside it in `msg-<epoch>-<channel unique id>.caller`: file names never carry the
+number (they show up in listings, logs, backups and the inbox request), only that small file does,
+and it is deleted with the clear WAV once the message is filed. (Names of the older form
+`<epoch>-<number>-<id>.wav` are still imported, and filed under a name without the number.)
 A message is finished once its file has not grown for QUIET_S seconds (Record writes every 20 ms
 frame, silence included, until the caller hangs up or the longest message is reached).
 `import_messages` (run every few seconds by `standardiste serve`) encrypts each finished WAV into
@@ -26,8 +30,10 @@ from standardiste.agenda.model import Inbox, RequestDraft, RequestKind
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^(?P<epoch>\d{9,11})-(?P<number>[0-9A-Za-z+]*)-(?P<uid>[0-9A-Za-z_.-]+)$")
+_NAME = re.compile(r"^msg-(?P<epoch>\d{9,11})-(?P<uid>[0-9A-Za-z_.-]+)$")
+_OLD_NAME = re.compile(r"^(?P<epoch>\d{9,11})-(?P<number>[0-9A-Za-z+]*)-(?P<uid>[0-9A-Za-z_.-]+)$")
 ENCRYPTED_SUFFIX = ".wav.enc"
+CALLER_SUFFIX = ".caller"  # beside the WAV: the caller's number as Asterisk saw it
 MESSAGE_CONTEXT = "voicemail"  # authenticated with each file: a ciphertext moved elsewhere won't open
 QUIET_S = 4.0  # a recording that has not grown for this long is over
 MIN_MESSAGE_S = 1.0  # shorter: the caller hung up at the beep; still filed (they called), flagged
@@ -44,15 +50,35 @@ class PendingMessage:
     wav: Path
     left_at: dt.datetime  # UTC
     number: str  # as Asterisk saw it ("" when hidden)
-    name: str
+    name: str  # the stored name: msg-<epoch>-<unique id>, never the number
+
+    @property
+    def caller_file(self) -> Path:
+        return self.wav.with_name(self.wav.name.removesuffix(".wav") + CALLER_SUFFIX)
+
+
+def read_caller(path: Path) -> str:
+    """The number in a .caller file (digits, letters, '+' only: whatever else is dropped)."""
+    try:
+        text = path.read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return ""
+    return re.sub(r"[^0-9A-Za-z+]", "", text)[:32]
 
 
 def parse_name(path: Path) -> PendingMessage | None:
-    match = _NAME.match(path.name.removesuffix(".wav"))
-    if match is None:
+    """A recorded message's time, number (from its .caller file) and stored name; None: not ours."""
+    stem = path.name.removesuffix(".wav")
+    match = _NAME.match(stem)
+    if match is not None:
+        left_at = dt.datetime.fromtimestamp(int(match["epoch"]), dt.UTC)
+        caller = path.with_name(stem + CALLER_SUFFIX)
+        return PendingMessage(path, left_at, read_caller(caller), stem)
+    old = _OLD_NAME.match(stem)
+    if old is None:
         return None
-    left_at = dt.datetime.fromtimestamp(int(match["epoch"]), dt.UTC)
-    return PendingMessage(path, left_at, match["number"], path.name.removesuffix(".wav"))
+    left_at = dt.datetime.fromtimestamp(int(old["epoch"]), dt.UTC)
+    return PendingMessage(path, left_at, old["number"], f"msg-{old['epoch']}-{old['uid']}")
 
 
 def pending(messages_dir: Path, now_s: float | None = None, quiet_s: float = QUIET_S) -> list[PendingMessage]:
@@ -153,6 +179,7 @@ def import_messages(
         )
         ids.append(inbox.file(draft, local))
         message.wav.unlink(missing_ok=True)
+        message.caller_file.unlink(missing_ok=True)
         log.info(
             "voice message filed in the inbox", extra={"message": message.name, "seconds": round(seconds, 1)}
         )

@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import delete, or_, select
 
 from standardiste.agenda.names import normalise_phone
-from standardiste.agenda.sealed import CALLBACK, matches, open_text, patients_with_phone
+from standardiste.agenda.sealed import CALLBACK, matches, open_json, open_text, patients_with_phone
 from standardiste.agenda.tables import (
     AppointmentHistoryRow,
     AppointmentRow,
@@ -121,6 +121,14 @@ def erase_person(
                 )
             )
         )
+        # Voice messages (pbx/messages.py) are named without the number: the requests they were
+        # filed under name them.
+        voice_messages = {
+            str(extra.get("voicemail"))
+            for row in s.scalars(select(RequestRow).where(RequestRow.id.in_(request_ids)))
+            if isinstance(extra := open_json(cipher, row.extra, "agenda_requests.extra", row.id), dict)
+            and extra.get("voicemail")
+        }
         job_ids = [
             job.job_id
             for job in s.scalars(select(ReminderJobRow))
@@ -152,9 +160,10 @@ def erase_person(
         except OSError as err:
             report.errors.append(f"enregistrement {name} : {err.strerror}")
     if messages_dir is not None and Path(messages_dir).is_dir():
-        # Voice messages left in the fallback message box (pbx/messages.py): their names carry the number.
+        # Voice messages left in the fallback message box (pbx/messages.py).
         for path in Path(messages_dir).iterdir():
-            if path.is_file() and any(f"-{n}-" in path.name for n in spellings(e164)):
+            named = path.name in voice_messages  # today's names; older ones carried the number:
+            if path.is_file() and (named or any(f"-{n}-" in path.name for n in spellings(e164))):
                 try:
                     path.unlink()
                     report.voice_messages += 1
