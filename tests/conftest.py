@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.radicale",
     "tests.fixtures.redis",
+    "tests.fixtures.scheduling",
     "tests.fixtures.speech",
     "tests.fixtures.speech_corpus",
     "tests.fixtures.voice",

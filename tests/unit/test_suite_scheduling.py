@@ -1,0 +1,45 @@
+"""The suite's own scheduling over xdist workers (tests/fixtures/scheduling.py): longest first, each
+worker starting with one long test, durations read back from a junit report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fixtures.scheduling import durations_from_junit, load_durations, longest_first
+
+
+def test_longest_first_pairs_each_long_test_with_a_short_one() -> None:
+    weights = [1.0, 600.0, 2.0, 330.0, 0.5, 100.0, 5.0, 0.1, 50.0, 3.0]
+    order = longest_first(weights, workers=3)
+    assert sorted(order) == list(range(len(weights)))  # every test, once
+    # xdist sends two tests to each worker first: (long, short) x 3, then the rest longest first
+    assert [weights[i] for i in order[:6]] == [600.0, 1.0, 330.0, 0.5, 100.0, 0.1]
+    rest = [weights[i] for i in order[6:]]
+    assert rest == sorted(rest, reverse=True)
+
+
+def test_one_worker_or_few_tests_keep_a_plain_order() -> None:
+    assert longest_first([1.0, 3.0, 2.0], workers=1) == [1, 2, 0]
+    assert longest_first([1.0, 3.0, 2.0], workers=4) == [1, 2, 0]
+
+
+def test_durations_from_a_junit_report(tmp_path: Path) -> None:
+    report = tmp_path / "junit.xml"
+    report.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="tests.unit.test_clock" name="test_slow[a]" time="12.34"/>'
+        '<testcase classname="tests.unit.test_suite_scheduling.TestX" name="test_y" time="3.0"/>'
+        '<testcase classname="tests.unit.test_clock" name="test_fast" time="0.2"/>'
+        "</testsuite></testsuites>",
+        encoding="utf-8",
+    )
+    assert durations_from_junit([report]) == {
+        "tests/unit/test_clock.py::test_slow[a]": 12.3,
+        "tests/unit/test_suite_scheduling.py::TestX::test_y": 3.0,
+    }
+
+
+def test_the_measured_durations_are_readable() -> None:
+    durations = load_durations()
+    assert durations and all(v > 0 for v in durations.values())
+    assert load_durations(Path("/nonexistent.json")) == {}
