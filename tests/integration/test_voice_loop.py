@@ -84,6 +84,7 @@ async def test_caller_hangs_up_mid_greeting(
     assert entry is not None and entry.end_reason == "caller_hung_up" and entry.ended_at is not None
 
 
+@pytest.mark.alone  # asserts a time figure: runs on its own (tests/fixtures/scheduling.py)
 async def test_barge_in_stops_our_audio(
     pbx: PbxInstance, app_factory: AppFactory, caller_phone: TestPhone
 ) -> None:

@@ -181,6 +181,7 @@ def test_long_mixed_turn_with_an_emergency_at_the_end() -> None:
     assert rules(text).level == "vital"
 
 
+@pytest.mark.alone  # asserts a time figure: runs on its own (tests/fixtures/scheduling.py)
 def test_rules_are_bounded_on_hostile_input() -> None:
     worst = 0.0
     for text in ("il " * 660, "douleur a la " * 150, "he can t breathe " * 110, "tombe tete " * 180):

@@ -144,6 +144,7 @@ async def test_speed_setting_changes_pace_and_cache_key() -> None:
     assert slow.pico.markup("a < b") == '<speed level="70">a   b</speed>'
 
 
+@pytest.mark.alone  # asserts a time figure: runs on its own (tests/fixtures/scheduling.py)
 async def test_event_loop_keeps_running_during_pico_synthesis() -> None:
     synth = PicoSynthesizer()
     text = " ".join(["Le cabinet est ouvert du lundi au vendredi de huit heures trente à midi."] * 6)

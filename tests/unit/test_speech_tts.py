@@ -110,6 +110,7 @@ async def test_concurrent_identical_requests_synthesise_once() -> None:
     assert synth.misses == 1
 
 
+@pytest.mark.alone  # asserts a time figure: runs on its own (tests/fixtures/scheduling.py)
 @pytest.mark.parametrize("engine", ["library", "subprocess"])
 async def test_event_loop_keeps_running_during_synthesis(engine: str) -> None:
     synth = EspeakSynthesizer(engine=engine)  # type: ignore[arg-type]

@@ -136,6 +136,7 @@ async def test_a_dead_worker_fails_its_streams_cleanly_and_is_replaced(
     assert len(recognizer.worker_pids()) == 2
 
 
+@pytest.mark.alone  # asserts a time figure: runs on its own (tests/fixtures/scheduling.py)
 async def test_concurrent_calls_do_not_block_the_event_loop(
     recognizer: SphinxRecognizer, speech_corpus: list[Sample]
 ) -> None:

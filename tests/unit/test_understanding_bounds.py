@@ -189,6 +189,7 @@ def _best_of(engine: LocalUnderstander, text: str, tries: int = 5) -> float:
         gc.enable()
 
 
+@pytest.mark.alone  # asserts a time figure: runs on its own (tests/fixtures/scheduling.py)
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=lambda t: repr(t[:24]))
 def test_adversarial_turns_cost_under_50_ms(engine: LocalUnderstander, text: str) -> None:
     engine.parse(text, NOW)  # warm: the first overrun of a kind starts the spare Duckling process
@@ -228,6 +229,7 @@ def _cost_in_fresh_process(text: str) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.alone  # asserts a time figure: runs on its own (tests/fixtures/scheduling.py)
 @settings(
     max_examples=120,
     deadline=None,

@@ -142,6 +142,7 @@ def test_rules_never_overridden_by_not_urgent(engine: LocalUnderstander) -> None
     assert result.urgency is Urgency.URGENT and result.emergency_rule == "chest_pain"
 
 
+@pytest.mark.alone  # asserts a time figure: runs on its own (tests/fixtures/scheduling.py)
 def test_rule_layer_is_fast() -> None:
     import time
 
