@@ -119,3 +119,15 @@ def test_budget_closes_when_the_recogniser_pool_is_busy() -> None:
     assert not budget.free and not budget.try_acquire()
     delay[0] = 0.01
     assert budget.try_acquire()
+
+
+def test_grammar_hypothesis_ends_a_turn_while_whisper_still_decodes() -> None:
+    from standardiste.telephony.endpointing import grammar_hypothesis_complete
+
+    assert grammar_hypothesis_complete(Expect.TIME, "quatorze heures trente")
+    assert not grammar_hypothesis_complete(Expect.TIME, "quatorze heures")
+    assert not grammar_hypothesis_complete(Expect.OPEN, "un rendez-vous")  # open questions: Whisper only
+    assert not grammar_hypothesis_complete(Expect.PHONE, "zéro six douze")
+    pending = view(silence_ms=260, speculations=1, speculating=True, grammar_complete=True)
+    assert next_step(S, pending, True) is Step.END
+    assert next_step(S, view(silence_ms=200, grammar_complete=True), True) is Step.SPECULATE

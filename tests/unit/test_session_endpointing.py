@@ -64,9 +64,11 @@ class ClockDetector:
 class PeekStream:
     """The open recogniser: `peek` says what the turn so far holds; `finish` the whole turn."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, grammar_partial: str = "", peek_s: float = 0.05) -> None:
         self.text = text
         self.peeks = 0
+        self.grammar_partial = grammar_partial  # the grammar recogniser's running hypothesis
+        self.peek_s = peek_s
 
     async def set_grammar(self, phrases: Sequence[str] | None) -> None:
         return None
@@ -76,7 +78,7 @@ class PeekStream:
 
     async def peek(self) -> Transcript:
         self.peeks += 1
-        await asyncio.sleep(0.05)  # a decode off the event loop
+        await asyncio.sleep(self.peek_s)  # a decode off the event loop
         return Transcript(self.text, False, 0.9)
 
     async def finish(self) -> Transcript:
@@ -91,8 +93,8 @@ class PeekRecognizer:
     open_vocabulary = True
     understands_french = True
 
-    def __init__(self, text: str) -> None:
-        self.stream_obj = PeekStream(text)
+    def __init__(self, text: str, grammar_partial: str = "", peek_s: float = 0.05) -> None:
+        self.stream_obj = PeekStream(text, grammar_partial, peek_s)
 
     def describe(self) -> str:
         return "faux"
@@ -107,12 +109,14 @@ def yes_no_then_bye(event: CallerEvent) -> list[Action]:
     return [Hangup("fin")]
 
 
-async def _turn(text: str, pauses: Sequence[float] = ()) -> tuple[float, int, int, list[CallerEvent]]:
+async def _turn(
+    text: str, pauses: Sequence[float] = (), grammar_partial: str = "", peek_s: float = 0.05
+) -> tuple[float, int, int, list[CallerEvent]]:
     """One spoken turn (10 voiced frames, then the given pauses each followed by 5 voiced frames, then
     nothing): seconds from the end of the last voiced frame to the Heard event, early ends, peeks."""
     leg = FakeLeg()
     script = Script(yes_no_then_bye)
-    recognizer = PeekRecognizer(text)
+    recognizer = PeekRecognizer(text, grammar_partial, peek_s)
     session = CallSession(
         call_id="call-1",
         leg=leg,
@@ -153,6 +157,13 @@ async def test_a_yes_ends_the_turn_on_the_short_window() -> None:
     assert 0.2 <= after < 0.55, after
     heard = next(e for e in events if isinstance(e, Heard))
     assert heard.text == "Oui."
+
+
+async def test_a_complete_grammar_hypothesis_ends_the_turn_while_whisper_is_slow() -> None:
+    # Whisper's pass takes 1 s (a loaded machine); PocketSphinx already heard "oui".
+    after, early, _, _ = await _turn("Oui.", grammar_partial="oui", peek_s=1.0)
+    assert early == 1
+    assert after < LONG_S, after
 
 
 async def test_an_unfinished_answer_waits_for_the_long_window() -> None:

@@ -149,16 +149,22 @@ class ArbitratedStream:
         self._grammar = grammar_stream
         self._phrases: list[str] | None = None
         self.last: Verdict | None = None
+        # The grammar recogniser's running hypothesis of the turn so far (the adaptive end of turn reads
+        # it: a complete time or yes can end the turn before Whisper has decoded it).
+        self.grammar_partial = ""
 
     async def set_grammar(self, phrases: Sequence[str] | None) -> None:
         self._phrases = list(phrases) if phrases else None
+        self.grammar_partial = ""
         if self._grammar is not None:
             await self._grammar.set_grammar(self._phrases)
 
     async def accept(self, pcm: bytes) -> Transcript | None:
         await self._open.accept(pcm)
         if self._grammar is not None and self._phrases is not None:
-            await self._grammar.accept(pcm)
+            partial = await self._grammar.accept(pcm)
+            if partial is not None and partial.text:
+                self.grammar_partial = partial.text
         return None
 
     async def peek(self) -> Transcript | None:
@@ -170,6 +176,7 @@ class ArbitratedStream:
         return result
 
     async def finish(self) -> Transcript:
+        self.grammar_partial = ""
         grammar_task: Any = None
         if self._grammar is not None and self._phrases is not None:
             grammar_task = asyncio.ensure_future(self._grammar.finish())

@@ -147,6 +147,20 @@ def is_complete_answer(kind: Expect, phrases: Sequence[str] | None, text: str) -
     return _whole_sentence(text, words)
 
 
+# Kinds whose grammar recogniser's running hypothesis is read for completeness (word rules only, no
+# snapping: cheap enough to check at every frame of a pause).
+GRAMMAR_CHECKED = frozenset({Expect.YES_NO, Expect.TIME, Expect.DATE_TIME, Expect.DAY, Expect.SATISFACTION})
+
+
+def grammar_hypothesis_complete(kind: Expect, hypothesis: str) -> bool:
+    """The grammar recogniser's hypothesis of the turn so far already answers the question.
+
+    A grammar forces any sound into its phrases, so this only ends a turn early (the final answer is still
+    the arbitrated one, Whisper included); the word rules are those of `is_complete_answer`.
+    """
+    return kind in GRAMMAR_CHECKED and bool(hypothesis) and is_complete_answer(kind, None, hypothesis)
+
+
 def may_end_early(kind: Expect) -> bool:
     """Whether answers of this kind can ever end on the short window (else: no speculative pass)."""
     return kind not in NEVER_EARLY
@@ -168,13 +182,14 @@ class TurnView:
     speculating: bool  # a pass over the current silence is in flight
     complete: bool | None  # its verdict (None: no pass over the current silence yet)
     eligible: bool  # the question's kind may end early and the recogniser can speculate
+    grammar_complete: bool = False  # the grammar recogniser's running hypothesis is a complete answer
 
 
 def next_step(settings: EndpointSettings, view: TurnView, budget_free: bool) -> Step:
     """Pure decision for one instant of a turn (the long window itself is the turn detector's)."""
     if not view.eligible:
         return Step.WAIT
-    if view.complete and view.silence_ms >= settings.short_ms:
+    if (view.complete or view.grammar_complete) and view.silence_ms >= settings.short_ms:
         return Step.END
     if (
         view.complete is None

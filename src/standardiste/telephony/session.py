@@ -793,14 +793,25 @@ class CallSession:
             spec.pending = None
         now = time.monotonic()
         budget = self.settings.speculation_budget
+        silence_ms = (now - (last + FRAME_S)) * 1000
+        complete = spec.complete if spec.complete_for == last else None
+        grammar_complete = False
+        if not complete and silence_ms >= settings.short_ms:
+            # The grammar recogniser's running hypothesis (100 ms behind the audio) may already hold the
+            # answer while Whisper still decodes: the turn ends on the short window all the same.
+            hypothesis = getattr(self._stream, "grammar_partial", "")
+            grammar_complete = isinstance(hypothesis, str) and endpointing.grammar_hypothesis_complete(
+                self._endpoint_kind, hypothesis
+            )
         view = TurnView(
             speech_s=now - started,
-            silence_ms=(now - (last + FRAME_S)) * 1000,
+            silence_ms=silence_ms,
             speculations=spec.count,
             speculating=spec.pending is not None and spec.pending_for == last,
-            complete=spec.complete if spec.complete_for == last else None,
+            complete=complete,
             eligible=endpointing.may_end_early(self._endpoint_kind)
             and callable(getattr(self._stream, "peek", None)),
+            grammar_complete=grammar_complete,
         )
         step = endpointing.next_step(settings, view, budget is None or budget.free)
         if step is Step.SPECULATE and (budget is None or budget.try_acquire()):
