@@ -106,19 +106,23 @@ def arbitrate(
         # A sentence, not a slot: the understanding layer reads it first (an emergency, a new request).
         return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
     yes_no = grammar.name == "yes_no"
-    if inside and g:
+    # One short word Whisper itself doubts (mean token probability < 0.5) is no evidence: a synthetic
+    # "oui" came back "On..." (snapped to "non") while PocketSphinx also said "non" (spoken calls,
+    # 2026-12-07). At a yes/no question that "agreement" is a doubt: asked again, keypad offered.
+    weak_word = said <= 1 and open_confidence < WEAK_OPEN
+    if inside and g and not (yes_no and weak_word):
         same = _same(snapped.text, g) or (yes_no and _yes_no_value(snapped.text) == _yes_no_value(g))
         if same:
             return Verdict(g, AGREED, "agree", open_text, g, snapped.text)
     if yes_no:
-        # A confirmation is never taken from a doubt: only both agreeing, an exact open "oui"/"non" the
-        # grammar recogniser does not contradict, or a grammar answer (which can reject: a garbage path
-        # takes what is not a yes or a no) against one short word the open recogniser itself doubts
-        # (Whisper base hears a short "oui" as "Un." at a low probability).
-        if inside and not g and snapped.cost == 0.0:
+        # A confirmation is never taken from a doubt: only both agreeing, or an exact open "oui"/"non"
+        # the grammar recogniser does not contradict, Whisper sure of it. Never the grammar's yes/no
+        # against one short word Whisper doubts ("Un.", "On..."): PocketSphinx said "non" for a synthetic
+        # "oui" as often as "oui". Asked again, with the keypad offered.
+        if inside and not g and snapped.cost == 0.0 and not weak_word:
             return Verdict(snapped.text, DOUBT, "open_only", open_text, g, snapped.text)
-        if g and not inside and said <= 1 and open_confidence < WEAK_OPEN and _yes_no_value(g):
-            return Verdict(g, DOUBT, "grammar_over_weak_word", open_text, g, snapped.text)
+        if weak_word:
+            return Verdict("", 0.0, "doubt_yes_no", open_text, g, snapped.text)
         if not inside:
             return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
         return Verdict("", 0.0, "doubt_yes_no", open_text, g, snapped.text)
