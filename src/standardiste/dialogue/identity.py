@@ -8,9 +8,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from standardiste.agenda.model import RequestDraft, RequestKind
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, CallContext, Question, fold
-from standardiste.dialogue.messages import Action, Expect, Expectation
+from standardiste.dialogue.identity_check import IdentityCheck
+from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
 from standardiste.outbound import is_allowed
 from standardiste.understanding.types import EntityKind
 
@@ -180,6 +182,8 @@ class IdentityFlow:
         self._name_required = True
         self._name_skipped = False
         self._caller_id_refused = False
+        # Read-backs, the name found in the file, spelling (issue 19): nothing filed unconfirmed.
+        self.check = IdentityCheck(self)
 
     def collect(
         self,
@@ -197,13 +201,49 @@ class IdentityFlow:
             return self.core.ask(self._name_question(then, phone), preamble)
         if ident.birth_date is None:
             return self.core.ask(self._birth_question(then, phone), preamble)
+        confirm = self.check.step(
+            lambda: self.collect(then, phone, name_required=name_required), name_required, preamble
+        )
+        if confirm is not None:
+            return confirm
+        if name_required and self.check.state.unconfirmed:
+            return self._to_staff()
         if phone and ident.phone is None:
             return self._ask_phone(then, preamble)
         return then(ident)
 
+    @property
+    def confirmed(self) -> bool:
+        """Name and birth date confirmed by the caller (said back, spelled, or typed)."""
+        s = self.check.state
+        return s.name_confirmed and s.birth_confirmed and not s.unconfirmed
+
+    def _to_staff(self) -> list[Action]:
+        """The caller's identity could not be confirmed twice: no booking, cancel or move under it; a
+        request for the staff instead (the spoken name is kept with the call and played on the dashboard)."""
+        ident = self.identity
+        heard = f"{ident.last_name} {ident.first_name}".strip()
+        draft = RequestDraft(
+            kind=RequestKind.CALLBACK,
+            caller_name=f"{heard} {P.NAME_NOT_CONFIRMED}".strip(),
+            birth_date=ident.birth_date if self.check.state.birth_confirmed else None,
+            callback_number=ident.phone or normalise_phone(self.core.state.caller_id or ""),
+            details="Identité non confirmée au téléphone : écouter le nom enregistré et rappeler.",
+            call_id=self.core.state.call_id or None,
+        )
+        try:
+            request_id = self.core.services.inbox.file(draft, self.core.now())
+        except Exception:  # the store is down: a human
+            return self.core.action_failed(P.REQUEST_FAILED, reason="request_failed", message=False)
+        self.core.achieve(
+            OutcomeKind.REQUEST_FILED, request_type=str(RequestKind.CALLBACK), request_id=request_id
+        )
+        return self.core.after_task(P.IDENTITY_TO_STAFF)
+
     def forget(self) -> None:
         """Name and birth date asked again (a file not found, "ce n'est pas le bon nom"); the phone kept."""
         self.identity = Identity(phone=self.identity.phone)
+        self.check.reset()
 
     def take_hints(self, answer: Answer) -> None:
         """A caller who says name or birth date early ("c'est pour Marie Dupont") is not asked again."""
@@ -212,16 +252,21 @@ class IdentityFlow:
             return
         name = u.first(EntityKind.PATIENT_NAME)
         # Only a full name counts ("c'est monsieur Lefort" alone: we still ask for name and first name).
+        typed = not self.check.recognised(answer)  # a text channel: nothing to read back
         if name is not None and not self.identity.last_name and len(name.value.split()) >= 2:
             self.set_name(name.value)
+            self.check.state.name_confirmed = typed
         elif not self.identity.last_name and answer.spoken:
             said = early_name(answer.text)
             if said is not None:
                 self.identity.last_name, self.identity.first_name = said
+                self.check.name_changed()
+                self.check.state.name_confirmed = typed
         birth = u.first(EntityKind.BIRTH_DATE)
         if birth is not None and self.identity.birth_date is None:
             with contextlib.suppress(ValueError):
                 self.identity.birth_date = dt.date.fromisoformat(birth.value[:10])
+                self.check.state.birth_confirmed = typed
 
     def correct_name(self, answer: Answer) -> list[Action] | None:
         """At a later question, "non, c'est Vasseur avec deux s" corrects the name; the question again."""
@@ -233,6 +278,8 @@ class IdentityFlow:
         if name is None:
             return None
         ident.last_name = name
+        self.check.name_changed()
+        self.check.state.name_confirmed = not self.check.recognised(answer)
         self.core.state.path.append("name_corrected")
         return self.core.ask(question, P.name_corrected(ident.full_name))
 
@@ -241,6 +288,7 @@ class IdentityFlow:
         parts = value.split()
         self.identity.last_name = parts[0].title() if parts else ""
         self.identity.first_name = " ".join(parts[1:]).title()
+        self.check.name_changed()
 
     # --- Name ------------------------------------------------------------------------------------
 
@@ -262,6 +310,11 @@ class IdentityFlow:
 
             def accept() -> list[Action]:
                 self.identity.last_name, self.identity.first_name = last, first
+                self.check.name_changed()
+                # Read back by `checked` (grammar-only recogniser), or typed as text (no recogniser to
+                # mishear it): confirmed. Heard by a recogniser: said back by the check first.
+                if not self.core.open_speech or not self.check.recognised(answer):
+                    self.check.state.name_confirmed = True
                 return self.collect(then, phone, name_required=self._name_required)
 
             return self.core.checked(answer, f"{first} {last}".strip(), accept, "name")
@@ -312,9 +365,11 @@ class IdentityFlow:
 
             def accept() -> list[Action]:
                 self.identity.birth_date = day
+                # Typed: exact. Said: read back in full by the check, one part corrected on "non".
+                self.check.state.birth_confirmed = not self.check.recognised(answer)
                 return self.collect(then, phone, name_required=self._name_required)
 
-            return self.core.checked(answer, f"le {P.birth_date_fr(day)}", accept, "birth_date")
+            return accept()
 
         return Question(
             "birth_date",
@@ -373,11 +428,11 @@ class IdentityFlow:
             if number is None:
                 return None
 
-            def accept() -> list[Action]:
-                self.identity.phone = number
+            def accept(confirmed: str) -> list[Action]:
+                self.identity.phone = confirmed
                 return then(self.identity)
 
-            return self.core.checked(answer, f"le {P.phone_fr(number)}", accept, "phone")
+            return self.check.phone(answer, number, accept)
 
         return Question(
             "phone",

@@ -348,6 +348,48 @@ def understood_simple(spoken: str) -> str:
     return f"J'ai compris {spoken}. {YES_NO_KEYS}"
 
 
+# --- Identity by voice (issue 19): the file's name said back, spelling, one part corrected ---------
+
+
+def is_it_you(name: str, child: bool = False) -> str:
+    """The name found in the practice's file, said back: "Texier Monique, c'est bien vous ?"."""
+    return f"C'est bien pour {name} ?" if child else f"{name}, c'est bien vous ?"
+
+
+def name_noted(name: str) -> str:
+    """A caller not found in the file: the name as heard, to be confirmed before anything is filed."""
+    return f"J'ai noté {name}. C'est bien ça ?"
+
+
+def spelled_back(name: str) -> str:
+    """'Texier' -> 'J'ai noté Texier : T, E, X, I, E, R. C'est bien ça ?'"""
+    letters = ", ".join(c.upper() for c in name if c.isalpha())
+    return f"J'ai noté {name} : {letters}. C'est bien ça ?"
+
+
+ASK_SPELLING = (
+    "Pouvez-vous épeler votre nom de famille, lettre par lettre ? "
+    "Par exemple : D comme Denise, U, P, O, N, T."
+)
+ASK_SPELLING_SIMPLE = "Épelez le nom de famille, une lettre à la fois : par exemple D, U, P, O, N, T."
+WHICH_DATE_PART = "Qu'est-ce qui ne va pas : le jour, le mois ou l'année ?"
+WHICH_DATE_PART_SIMPLE = "Tapez 1 pour le jour, 2 pour le mois, 3 pour l'année."
+ASK_DATE_PART = {
+    "day": "Quel est le jour de naissance ?",
+    "month": "Quel est le mois de naissance ?",
+    "year": "Quelle est l'année de naissance ?",
+}
+PHONE_WHICH_DIGITS = (
+    "Redites-moi seulement les chiffres qui sont faux, par exemple : la fin, c'est cinquante-six, "
+    "soixante-dix-huit. Ou tapez le numéro sur le clavier."
+)
+IDENTITY_TO_STAFF = (
+    "Je n'arrive pas à confirmer votre identité. Je transmets votre demande au secrétariat, "
+    "qui vous rappellera."
+)
+NAME_NOT_CONFIRMED = "(nom non confirmé)"  # read by the staff beside the name as heard
+
+
 # --- Existing appointments ------------------------------------------------------------------------
 
 FIND_FILE = "Je vais d'abord retrouver votre dossier."

@@ -1,0 +1,381 @@
+"""Confirming who is calling before anything is filed under a patient (issue 19), for IdentityFlow.
+
+- The birth date is read back in full ("le cinq mars mille neuf cent cinquante-cinq") unless it was typed;
+  a "non" asks for the one wrong part (day, month or year), or takes it when it was said ("non, 1956").
+- The name is matched by sound against the practice's patients sharing the caller's number or the birth
+  date given (identity/matching.py); the file's name is said back ("Texier Monique, c'est bien vous ?").
+  A caller not found hears the name as understood. A "non" leads to spelling, letter by letter
+  ("D comme Denise"); the caller may also choose to spell at any of these questions.
+- A spoken callback number is read back in pairs; a "non" takes only the pairs said again.
+- After two failed tries at the name, the identity stays unconfirmed: IdentityFlow turns the task into
+  a request for the staff, who hear the spoken name (kept with the call) on the dashboard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from standardiste.dialogue import prompts as P
+from standardiste.dialogue.core import Answer, CallContext, Question
+from standardiste.dialogue.messages import Action, Expect, Expectation
+from standardiste.identity.directory import directory_for
+from standardiste.identity.matching import rank, say_back_name
+from standardiste.identity.readback import DatePart, date_fix, part_value, phone_fix, replace_part, which_part
+from standardiste.identity.spelling import parse_spelling
+
+if TYPE_CHECKING:
+    from standardiste.dialogue.identity import IdentityFlow
+
+log = logging.getLogger(__name__)
+
+NAME_TRIES = 2  # said back or spelled, refused twice: the staff take over
+DATE_TRIES = 3  # one-part corrections before the whole date is asked again
+_SPELL_WORDS = re.compile(r"\b(?:[ée]pel|lettre)", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class CheckState:
+    birth_confirmed: bool = False
+    name_confirmed: bool = False
+    unconfirmed: bool = False  # given up: the name could not be confirmed (NAME_TRIES)
+    patient_id: str | None = None  # the file the caller confirmed
+    name_tries: int = 0
+    date_tries: int = 0
+    rejected: set[str] = field(default_factory=set)  # patients the caller said were not them
+
+
+class IdentityCheck:
+    def __init__(self, flow: IdentityFlow) -> None:
+        self.flow = flow
+        self.state = CheckState()
+
+    @property
+    def core(self) -> CallContext:
+        return self.flow.core
+
+    def reset(self) -> None:
+        self.state = CheckState()
+
+    # --- the next question, or None once confirmed -------------------------------------------------
+
+    def step(
+        self, resume: Callable[[], list[Action]], name_required: bool, preamble: str = ""
+    ) -> list[Action] | None:
+        ident = self.flow.identity
+        if ident.birth_date is not None and not self.state.birth_confirmed:
+            return self.core.ask(self._date_readback(resume), preamble)
+        if name_required and ident.last_name and not self.state.name_confirmed and not self.state.unconfirmed:
+            return self._confirm_name(resume, preamble)
+        return None
+
+    def recognised(self, answer: Answer) -> bool:
+        """Heard through a recogniser (which gives a confidence, and can mishear): read it back. Keys, and
+        text typed on a text channel (simulation, chat), are taken as given."""
+        return answer.keys is None and answer.confidence is not None
+
+    def name_changed(self) -> None:
+        self.state.name_confirmed = False
+        self.state.patient_id = None
+
+    # --- birth date ---------------------------------------------------------------------------------
+
+    def _date_readback(self, resume: Callable[[], list[Action]]) -> Question:
+        ident = self.flow.identity
+        assert ident.birth_date is not None
+        spoken = f"le {P.birth_date_fr(ident.birth_date)}"
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            today = answer.now.date()
+            current = ident.birth_date
+            assert current is not None
+            typed = self._typed_date(answer)
+            if typed is not None:
+                ident.birth_date = typed
+                self.state.birth_confirmed = True
+                return resume()
+            yes = answer.yes_no()
+            if yes is True:
+                self.state.birth_confirmed = True
+                self.core.state.path.append("birth_date_confirmed")
+                return resume()
+            if yes is None and not answer.spoken:
+                return None
+            fix = date_fix(answer.text, current, today) if answer.spoken else None
+            if fix is not None and fix.date is not None and fix.date != current:
+                return self._date_fixed(fix.date, resume)
+            if yes is False or (fix is not None and fix.part is not None):
+                self.state.date_tries += 1
+                if self.state.date_tries >= DATE_TRIES:
+                    return self._date_again(resume)
+                if fix is not None and fix.part is not None:
+                    return self.core.ask(self._date_part(fix.part, resume))
+                return self.core.ask(self._which_part(resume))
+            return None
+
+        return Question(
+            "check_birth_date",
+            P.understood(spoken),
+            P.understood_simple(spoken),
+            self.core.yes_no_expect(),
+            on_answer,
+            allow_switch=False,
+        )
+
+    def _typed_date(self, answer: Answer) -> dt.date | None:
+        from standardiste.dialogue.identity import birth_date_from_keys
+
+        if answer.keys is None or len(answer.keys) != 8:
+            return None
+        return birth_date_from_keys(answer.keys, answer.now.date())
+
+    def _date_fixed(self, new: dt.date, resume: Callable[[], list[Action]]) -> list[Action]:
+        self.flow.identity.birth_date = new
+        self.state.birth_confirmed = False
+        self.core.state.path.append("birth_date_part_fixed")
+        return self.core.ask(self._date_readback(resume))
+
+    def _date_again(self, resume: Callable[[], list[Action]]) -> list[Action]:
+        """Corrections that do not converge: the whole date again (keypad offered)."""
+        self.flow.identity.birth_date = None
+        self.state.date_tries = 0
+        return resume()
+
+    def _which_part(self, resume: Callable[[], list[Action]]) -> Question:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            current = self.flow.identity.birth_date
+            assert current is not None
+            typed = self._typed_date(answer)
+            if typed is not None:
+                return self._date_fixed(typed, resume)
+            fix = date_fix(answer.text, current, answer.now.date()) if answer.spoken else None
+            if fix is not None and fix.date is not None and fix.date != current:
+                return self._date_fixed(fix.date, resume)
+            part = which_part(answer.keys if answer.keys is not None else answer.text)
+            if part is None:
+                return None
+            return self.core.ask(self._date_part(part, resume))
+
+        return Question(
+            "birth_date_which_part",
+            P.WHICH_DATE_PART,
+            P.WHICH_DATE_PART_SIMPLE,
+            Expectation(Expect.CHOICE, ("le jour", "le mois", "l'année"), digits=1),
+            on_answer,
+            on_give_up=lambda: self._date_again(resume),
+            allow_switch=False,
+        )
+
+    def _date_part(self, part: DatePart, resume: Callable[[], list[Action]]) -> Question:
+        digits = {"day": 2, "month": 2, "year": 4}[part]
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            current = self.flow.identity.birth_date
+            assert current is not None
+            today = answer.now.date()
+            said = answer.keys if answer.keys is not None else answer.text
+            value = part_value(said, part, current, today)
+            fixed = replace_part(current, part, value, today) if value is not None else None
+            if fixed is None:
+                return None
+            return self._date_fixed(fixed, resume)
+
+        ask = P.ASK_DATE_PART[part]
+        return Question(
+            f"birth_date_{part}",
+            ask,
+            f"{ask} Tapez-le en {digits} chiffres.",
+            Expectation(Expect.BIRTH_DATE, digits=digits, timeout_s=8.0),
+            on_answer,
+            on_give_up=lambda: self._date_again(resume),
+            allow_switch=False,
+        )
+
+    # --- name ---------------------------------------------------------------------------------------
+
+    def _confirm_name(self, resume: Callable[[], list[Action]], preamble: str = "") -> list[Action]:
+        ident = self.flow.identity
+        heard = f"{ident.last_name} {ident.first_name}".strip()
+        patient = None
+        try:
+            directory = directory_for(self.core.services.agenda)
+            pool = directory.candidates(
+                self.core.state.caller_id,
+                ident.birth_date if self.state.birth_confirmed else None,
+                (ident.last_name, ident.first_name),
+            )
+            pool = [p for p in pool if p.id not in self.state.rejected]
+            match = rank(heard, pool, self.core.state.caller_id, ident.birth_date)
+            best = match.say_back
+            # Never a patient born another day than the one the caller confirmed.
+            if best is not None and (ident.birth_date is None or best.patient.birth_date == ident.birth_date):
+                patient = best.patient
+        except Exception:  # the agenda or espeak-ng failing: the name as heard, read back
+            log.warning("patient name matching failed", exc_info=True)
+        if patient is not None:
+            found = patient
+
+            def accept_file() -> list[Action]:
+                ident.last_name, ident.first_name = found.last_name, found.first_name
+                self.state.patient_id = found.id
+                self.state.name_confirmed = True
+                self.core.state.path.append("name_found_in_file")
+                return resume()
+
+            def refused() -> list[Action]:
+                self.state.rejected.add(found.id)
+                return self._name_refused(resume)
+
+            text = P.is_it_you(say_back_name(found), child=self.flow.for_child)
+            return self.core.ask(self._yes_no("name_found", text, accept_file, refused, resume), preamble)
+
+        def accept_heard() -> list[Action]:
+            self.state.name_confirmed = True
+            return resume()
+
+        refused_heard = lambda: self._name_refused(resume)  # noqa: E731
+        question = self._yes_no("name_noted", P.name_noted(heard), accept_heard, refused_heard, resume)
+        return self.core.ask(question, preamble)
+
+    def _yes_no(
+        self,
+        name: str,
+        text: str,
+        yes: Callable[[], list[Action]],
+        no: Callable[[], list[Action]],
+        resume: Callable[[], list[Action]],
+    ) -> Question:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            spelled = self._spelling(answer, resume) if answer.spoken else None
+            if spelled is not None:
+                return spelled
+            said = answer.yes_no()
+            if said is True:
+                return yes()
+            if said is False:
+                return no()
+            return None
+
+        return Question(
+            name, text, f"{text} {P.YES_NO_KEYS}", self.core.yes_no_expect(), on_answer, allow_switch=False
+        )
+
+    def _spelling(self, answer: Answer, resume: Callable[[], list[Action]]) -> list[Action] | None:
+        """The caller spells at a yes/no question ("non, T E X I E R") or asks to ("je vais épeler")."""
+        spelled = parse_spelling(re.sub(r"^\W*(?:non|oui)\b", "", answer.text, flags=re.IGNORECASE))
+        if spelled.complete and spelled.letters >= 3:
+            return self._spelled(spelled.text, resume)
+        if _SPELL_WORDS.search(answer.text):
+            return self.core.ask(self._spell_question(resume))
+        return None
+
+    def _name_refused(self, resume: Callable[[], list[Action]]) -> list[Action]:
+        self.state.name_tries += 1
+        self.core.state.path.append("name_refused")
+        if self.state.name_tries >= NAME_TRIES:
+            return self._give_up(resume)
+        return self.core.ask(self._spell_question(resume))
+
+    def _give_up(self, resume: Callable[[], list[Action]]) -> list[Action]:
+        self.state.unconfirmed = True
+        self.core.state.path.append("identity_unconfirmed")
+        return resume()
+
+    def _spell_question(self, resume: Callable[[], list[Action]]) -> Question:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            if not answer.spoken:
+                return None
+            spelled = parse_spelling(answer.text)
+            if not spelled.complete:
+                return None
+            return self._spelled(spelled.text, resume)
+
+        return Question(
+            "spell_name",
+            P.ASK_SPELLING,
+            P.ASK_SPELLING_SIMPLE,
+            Expectation(Expect.NAME),
+            on_answer,
+            on_give_up=lambda: self._give_up(resume),
+            allow_switch=False,
+        )
+
+    def _spelled(self, name: str, resume: Callable[[], list[Action]]) -> list[Action]:
+        ident = self.flow.identity
+
+        def accept() -> list[Action]:
+            ident.last_name = name
+            self.state.name_confirmed = True  # confirmed letter by letter
+            self.state.patient_id = None
+            self.core.state.path.append("name_spelled")
+            return resume()
+
+        refused = lambda: self._name_refused(resume)  # noqa: E731
+        return self.core.ask(
+            self._yes_no("check_spelled_name", P.spelled_back(name), accept, refused, resume)
+        )
+
+    # --- phone --------------------------------------------------------------------------------------
+
+    def phone(self, answer: Answer, number: str, accept: Callable[[str], list[Action]]) -> list[Action]:
+        """A typed number is exact; a spoken one is read back in pairs, a "non" fixes the pairs said."""
+        if answer.keys is not None or (self.core.open_speech and not self.recognised(answer)):
+            return accept(number)
+        return self.core.ask(self._phone_readback(number, accept, tries=0))
+
+    def _phone_readback(self, number: str, accept: Callable[[str], list[Action]], tries: int) -> Question:
+        from standardiste.dialogue.identity import normalise_phone
+
+        spoken = f"le {P.phone_fr(number)}"
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            if answer.keys is not None and len(answer.keys) >= 8:
+                typed = normalise_phone(answer.keys)
+                return accept(typed) if typed is not None else None
+            yes = answer.yes_no()
+            if yes is True:
+                return accept(number)
+            fixed = phone_fix(answer.text, number) if answer.spoken else None
+            new = normalise_phone(fixed) if fixed is not None else None
+            if new is not None and new != number:
+                return self.core.ask(self._phone_readback(new, accept, tries + 1))
+            if yes is False:
+                if tries >= 2:
+                    return None  # reprompts, then the keypad-first simple form
+                return self.core.ask(self._phone_which(number, accept, tries + 1))
+            return None
+
+        return Question(
+            "check_phone",
+            P.understood(spoken),
+            P.understood_simple(spoken),
+            self.core.yes_no_expect(),
+            on_answer,
+            allow_switch=False,
+        )
+
+    def _phone_which(self, number: str, accept: Callable[[str], list[Action]], tries: int) -> Question:
+        from standardiste.dialogue.identity import normalise_phone
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            if answer.keys is not None:
+                typed = normalise_phone(answer.keys)
+                return accept(typed) if typed is not None else None
+            fixed = phone_fix(answer.text, number)
+            new = normalise_phone(fixed) if fixed is not None else None
+            if new is None:
+                return None
+            return self.core.ask(self._phone_readback(new, accept, tries))
+
+        return Question(
+            "phone_which_digits",
+            P.PHONE_WHICH_DIGITS,
+            P.ASK_PHONE_SIMPLE,
+            Expectation(Expect.PHONE, digits=10, timeout_s=12.0),
+            on_answer,
+            allow_switch=False,
+        )
