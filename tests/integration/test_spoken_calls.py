@@ -161,7 +161,8 @@ async def test_spoken_calls_reach_the_callers_goals(
             try:
                 result = await play_script(spec, phones[name], name, pbx.practice_extension, registry)
             except Exception as err:  # a call that broke down counts as a failure, the run goes on
-                result = SpokenCall(spec["id"], spec.get("expect") or {}, problems=[f"error: {err!r}"])
+                info = err.info() if callable(getattr(err, "info", None)) else ""  # pjsua2's own words
+                result = SpokenCall(spec["id"], spec.get("expect") or {}, problems=[f"error: {err!r} {info}"])
                 result.emergency_expected = result.expect.get("kind") == "emergency_transferred"
             print(f"{result.id}: {'ok' if result.ok else result.problems} ({result.seconds:.0f} s)")
             for turn in result.turns:  # what each question heard, for diagnosis

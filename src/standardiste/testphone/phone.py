@@ -403,8 +403,15 @@ class PhoneCall:
 
     async def send_dtmf(self, digits: str, gap_s: float = 0.25) -> None:
         """Send keypad digits as RFC 2833/4733 telephone events, one by one."""
+        import pjsua2 as pj
+
         for digit in digits:
-            await self.phone._hub.run(functools.partial(self._pj.dialDtmf, digit))
+            if self.ended:
+                raise PhoneError(f"call {self.remote} ended while sending keys")
+            try:
+                await self.phone._hub.run(functools.partial(self._pj.dialDtmf, digit))
+            except pj.Error as err:  # e.g. the far end hung up between two keys
+                raise PhoneError(f"call {self.remote}: cannot send key {digit!r}: {err.info()}") from None
             await asyncio.sleep(gap_s)
 
     async def play(self, wav: Path | str, wait: bool = True) -> float:
