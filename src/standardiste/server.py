@@ -88,6 +88,7 @@ class StandardisteServer:
             d,
             reminder_status=reminder_status_for(v.db, self.config.practice.timezone),
             clock=v.clock.now,
+            messages_dir=Path(self.config.deployment.data_dir) / "messages",
         )
         context = await asyncio.to_thread(tls_context, d, self.config.deployment.data_dir)
         self.dashboard = DashboardServer(app, d.host, d.port, ssl_context=context)

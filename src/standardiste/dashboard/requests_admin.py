@@ -50,6 +50,7 @@ class RequestView:
     urgent: bool
     created_at: dt.datetime
     call_id: str | None
+    voicemail: str | None = None  # a voice message's encrypted file name (pbx/messages.py)
 
 
 def _view(row: RequestRow, cipher: FieldCipher | None) -> RequestView:
@@ -69,6 +70,7 @@ def _view(row: RequestRow, cipher: FieldCipher | None) -> RequestView:
         urgent=row.urgent,
         created_at=row.created_at,
         call_id=row.call_id,
+        voicemail=str(clear.extra["voicemail"]) if clear.extra and clear.extra.get("voicemail") else None,
     )
 
 
@@ -97,6 +99,14 @@ class RequestsAdmin:
             views = [_view(r, self.cipher) for r in s.scalars(query)]
         # The kind is sealed (it says what the request is about): filtered once decrypted.
         return [v for v in views if not kind or v.kind == kind][:limit]
+
+    def voicemail(self, request_id: str, practitioner: str | None = None) -> str | None:
+        """The voice message file of a request this staff member may see (None: none, or out of scope)."""
+        with self._db.session() as s:
+            row = s.get(RequestRow, request_id)
+            if row is None or (practitioner is not None and row.practitioner_id != practitioner):
+                return None
+            return _view(row, self.cipher).voicemail
 
     def waiting(self, practitioner: str | None = None) -> builtins.list[RequestView]:
         query = select(RequestRow).where(RequestRow.status != RequestStatus.DONE.value)

@@ -21,6 +21,7 @@ from standardiste.dashboard.calls import CallQueries, add_call_pages
 from standardiste.dashboard.pages import StaffServices, add_staff_pages
 from standardiste.dashboard.requests_admin import RequestsAdmin
 from standardiste.dashboard.tls import ensure_self_signed, fingerprint, server_context
+from standardiste.dashboard.voicemail import VoiceMessages, add_voicemail_pages
 from standardiste.dashboard.web import DashboardContext, create_app
 from standardiste.settings.store import PracticeSettings
 from standardiste.storage.db import Database
@@ -50,20 +51,25 @@ def build_dashboard(
     config: DashboardConfig,
     reminder_status=None,
     clock=None,
+    messages_dir=None,
 ) -> web.Application:  # type: ignore[no-untyped-def]
-    """`clock`: a callable giving the current instant (the server's clock); default: the wall clock."""
+    """`clock`: a callable giving the current instant (the server's clock); default: the wall clock.
+    `messages_dir`: where the encrypted voice messages are (<data_dir>/messages): staff can play them."""
     auth = StaffAuth(db, session_minutes=config.session_minutes)
     services = StaffServices(
         db=db, settings=settings, requests=RequestsAdmin(db, calls.cipher), reminder_status=reminder_status
     )
     queries = CallQueries(calls, lambda: ZoneInfo(settings.current().timezone))
+    pages = [add_staff_pages(services), add_call_pages(queries)]
+    if messages_dir is not None and calls.cipher is not None:
+        pages.append(add_voicemail_pages(VoiceMessages(Path(messages_dir), calls.cipher)))
     ctx = DashboardContext(
         auth=auth,
         practice_name=lambda: settings.current().name,
         secure_cookies=config.uses_tls,  # behind a trusted proxy: X-Forwarded-Proto (web.is_secure)
         trusted_proxies=tuple(config.trusted_proxies),
         practitioner_scope=config.practitioner_scope,
-        pages=[add_staff_pages(services), add_call_pages(queries)],
+        pages=pages,
         **({"clock": clock} if clock is not None else {}),
     )
     app = create_app(ctx)
