@@ -133,13 +133,15 @@ def by_birth(patients: list[Patient], born: dt.date | None) -> list[Patient]:
     return [p for p in patients if born is not None and p.birth_date == born]
 
 
-def spoken_name(p: Patient, rng: random.Random) -> str:
-    forms = (
-        f"{p.last_name} {p.first_name}",
-        f"{p.last_name}, {p.first_name}",
-        f"{p.first_name} {p.last_name}",
-    )
-    return rng.choice(forms)
+# How callers answer "Quel est votre nom de famille et votre prénom ?": the bare name, or in a sentence.
+NAME_FORMS = {
+    "bare": ("{last} {first}.", "{last}, {first}.", "{first} {last}."),
+    "sentence": ("Je m'appelle {first} {last}.", "C'est {last} {first}.", "Oui, {last} {first}, bonjour."),
+}
+
+
+def spoken_name(p: Patient, rng: random.Random, form: str) -> str:
+    return rng.choice(NAME_FORMS[form]).format(last=p.last_name, first=p.first_name)
 
 
 def name_trial(
@@ -259,8 +261,11 @@ def main() -> None:
     unknown: dict[str, list[dict[str, bool]]] = {k: [] for k in ("household_phone", "same_birth_date")}
     examples: list[dict[str, str]] = []
     misses: list[dict[str, str]] = []
-    for who in rng.sample(patients, min(args.known, len(patients))):
-        said = spoken_name(who, rng)
+    by_form: dict[str, list[bool]] = {"bare": [], "sentence": []}
+    wrong: list[dict[str, str]] = []
+    for n, who in enumerate(rng.sample(patients, min(args.known, len(patients)))):
+        form = "bare" if n % 2 == 0 else "sentence"
+        said = spoken_name(who, rng, form)
         heard = ear.hear(said)
         pools = {
             "caller_id": (by_phone(patients, who.phone), who.phone, None),
@@ -278,12 +283,15 @@ def main() -> None:
             trials[key].append(name_trial(heard, pool, who, phone, born))
         if len(examples) < 25:
             examples.append({"said": said, "heard": heard})
+        by_form[form].append(trials["both"][-1]["found"])
         if not trials["both"][-1]["found"]:
             misses.append({"said": said, "heard": heard})
+        if any(trials[k][-1]["wrong_said_back"] for k in trials if trials[k]):
+            wrong.append({"said": said, "heard": heard, "known": "yes"})
     for _ in range(args.unknown):
         first = rng.choice(FIRST_F + FIRST_M)
         last = rng.choice([n for n in LAST if n not in {p.last_name for p in patients}])
-        heard = ear.hear(f"{last} {first}")
+        heard = ear.hear(f"{last} {first}.")
         host = rng.choice([p for p in patients if p.phone])
         unknown["household_phone"].append(
             name_trial(heard, by_phone(patients, host.phone), None, host.phone, None)
@@ -291,6 +299,11 @@ def main() -> None:
         unknown["same_birth_date"].append(
             name_trial(heard, by_birth(patients, host.birth_date), None, None, host.birth_date)
         )
+        if (
+            unknown["household_phone"][-1]["wrong_said_back"]
+            or unknown["same_birth_date"][-1]["wrong_said_back"]
+        ):
+            wrong.append({"said": f"{last} {first}", "heard": heard, "known": "no"})
     births = [
         birth_trial(ear, p.birth_date, rng) for p in rng.sample(patients, min(args.digits, len(patients)))
     ]
@@ -329,6 +342,7 @@ def main() -> None:
         "patients_in_file": len(patients),
         "households_sharing_a_number": len(Counter(p.phone for p in patients if p.phone)),
         "name_known_patients": {k: names(v) for k, v in trials.items()},
+        "name_found_both_narrowings_by_answer_form": {k: share(v) for k, v in by_form.items()},
         "name_unknown_callers": {k: names(v) for k, v in unknown.items()},
         "birth_date": digits(births),
         "phone": digits(phones),
@@ -345,6 +359,7 @@ def main() -> None:
         "wall_s": round(time.monotonic() - started, 1),
         "examples_said_heard": examples,
         "names_missed_with_both_narrowings": misses,
+        "wrong_names_said_back": wrong,
     }
     ear.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from standardiste.agenda.model import Patient
@@ -30,6 +31,10 @@ Phonemizer = Callable[[str], str]
 
 # A heard name this close to a candidate (0-1, after the narrowing bonuses) is said back to the caller.
 SAY_BACK = 0.62
+# ... or this close when the caller's number AND the confirmed birth date are both on that patient's file
+# (0.42 of sound similarity plus both narrowing bonuses).
+SAY_BACK_BOTH = 0.54
+EXTRA_WORDS_PENALTY = 0.08  # the name found inside a longer transcript ("Merci, Hugo" for "Mercier Hugo")
 # Below this the heard name is not a patient's (at best an unknown caller): nothing is said back.
 FLOOR = 0.45
 # The best candidate must lead the next one by this much to be said back alone.
@@ -42,7 +47,7 @@ _NOISE = (
     "je m'appelle", "je m appelle", "j'm'appelle", "mon nom c'est", "mon nom est", "mon nom", "moi c'est",
     "c'est", "c est", "je suis", "bonjour", "madame", "monsieur", "mademoiselle", "mme", "mr", "mlle",
     "alors", "oui", "euh", "heu", "ben", "voila", "voilà", "nom de famille", "prénom", "prenom",
-    "le docteur", "docteur", "de la part de", "pour", "s'il vous plaît", "s'il vous plait", "merci",
+    "le docteur", "docteur", "de la part de", "s'il vous plaît", "s'il vous plait",
 )  # fmt: skip
 _NOISE_RE = re.compile(
     r"(?<![\w'])(?:" + "|".join(re.escape(n) for n in sorted(_NOISE, key=len, reverse=True)) + r")(?![\w'])",
@@ -108,7 +113,8 @@ class NameMatch:
         """The candidate to say back ("Texier Monique, c'est bien vous ?"), or None: nobody close enough,
         or two candidates too close to choose between (then ask for the birth date or the spelling)."""
         best = self.best
-        if best is None or best.score < SAY_BACK:
+        needed = SAY_BACK_BOTH if best is not None and best.same_phone and best.same_birth_date else SAY_BACK
+        if best is None or best.score < needed:
             return None
         if len(self.candidates) > 1 and best.score - self.candidates[1].score < MARGIN:
             return None
@@ -153,6 +159,9 @@ def rank(
         same_birth = birth_date is not None and patient.birth_date == birth_date
         last, first = sounds(patient.last_name), sounds(patient.first_name)
         full = max(sound_similarity(said, last + first), sound_similarity(said, first + last))
+        if len(said) > len(last + first) + 2:  # extra words around the name
+            inside = max(partial(said, last + first), partial(said, first + last)) - EXTRA_WORDS_PENALTY
+            full = max(full, inside)
         alone = sound_similarity(said, last) - LAST_ONLY_PENALTY
         spelled = 0.0
         if len(words) >= 2:
@@ -166,6 +175,13 @@ def rank(
             out.append(Candidate(patient, round(score, 4), round(sound, 4), same_phone, same_birth, how))
     out.sort(key=lambda c: (-c.score, -c.sound, c.patient.last_name, c.patient.first_name, c.patient.id))
     return NameMatch(name, tuple(out))
+
+
+def partial(heard: str, name: str) -> float:
+    """0-1: how well `name`'s phonemes fit somewhere inside the longer `heard`."""
+    if not heard or not name:
+        return 0.0
+    return fuzz.partial_ratio(name, heard) / 100
 
 
 def say_back_name(patient: Patient) -> str:
