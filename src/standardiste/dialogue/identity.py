@@ -101,12 +101,15 @@ def birth_date_from_words(text: str, today: dt.date) -> dt.date | None:
     return born if dt.date(1900, 1, 1) <= born <= today else None
 
 
+_PARTICLES = frozenset({"du", "de", "le", "la", "des", "van", "von"})
+
+
 def name_from_text(text: str) -> tuple[str, str] | None:
     """Fallback when no patient_name entity came: 'je m'appelle Marie Dupont' -> ('Dupont', 'Marie')."""
     folded = f" {fold(text)} "
     intro = any(w in folded for w in (" je m'appelle ", " je m appelle ", " moi c'est "))
-    # Cut what follows the name ("Martin Claire, née le ...").
-    text = re.split(r"\b(?:n[ée]e?s?|le|du)\b|\d", text.lower().replace("’", "'"), maxsplit=1)[0]
+    # Cut what follows the name ("Martin Claire, née le ..."), not a particle that starts it ("Du Pont").
+    text = re.split(r"(?<=\S)\s+(?:n[ée]e?s?|le|du)\b|\d", text.lower().replace("’", "'"), maxsplit=1)[0]
     text = re.sub(r"\b(?:je m'? ?appelle|mon nom (?:c'est|est)|moi c'est|c'est)\b", " ", text)
     noise = {fold(n) for n in _NAME_NOISE}
     words: list[str] = []
@@ -116,6 +119,12 @@ def name_from_text(text: str) -> tuple[str, str] | None:
         words.append(word)
     # Multi-word noise ("je m'appelle", "mon nom est") once the words are split.
     words = [w for w in words if fold(w) not in ("je", "m", "appelle", "mon", "est", "moi", "alors")]
+    if len(words) >= 2 and fold(words[0]) in _PARTICLES:  # "Le Gall Anne", "Du Pont Marie"
+        words = [f"{words[0]} {words[1]}", *words[2:]]
+    if len(words) == 1 and "-" in words[0] and " " in words[0]:
+        # Whisper joins a first name to a surname it heard in two parts: "Du pont-marie".
+        last, first = words[0].rsplit("-", 1)
+        words = [last, first]
     if not 2 <= len(words) <= 4:
         return None
     if intro:  # "je m'appelle Marie Dupont": first name first
