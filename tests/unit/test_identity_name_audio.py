@@ -109,7 +109,9 @@ async def test_staff_hear_the_name_on_the_call_page_and_it_is_audited(site) -> N
 async def test_the_staff_correct_the_name_of_a_request(site) -> None:
     _, _, db, cipher, _, ctx = site
     inbox = SqlInbox(db, cipher)
-    draft = RequestDraft(RequestKind.CALLBACK, "Tessié Monique", None, "+33612345678", "rappel", call_id="1796.1")
+    draft = RequestDraft(
+        RequestKind.CALLBACK, "Tessié Monique", None, "+33612345678", "rappel", call_id="1796.1"
+    )
     request_id = inbox.file(draft, NOW)
     assert ctx.extra["spoken_names"]("1796.1") and not ctx.extra["spoken_names"]("1796.2")
     view = RequestsAdmin(db, cipher).update(request_id, NOW, caller_name=" Texier Monique ", by="accueil")
@@ -130,7 +132,15 @@ async def test_the_spoken_name_is_purged_with_its_call(site) -> None:
 
 
 async def test_the_session_keeps_the_audio_of_the_name_answer_only() -> None:
-    from standardiste.dialogue.messages import Action, CallerEvent, CallStarted, Expect, Expectation, Heard, Say
+    from standardiste.dialogue.messages import (
+        Action,
+        CallerEvent,
+        CallStarted,
+        Expect,
+        Expectation,
+        Heard,
+        Say,
+    )
     from standardiste.speech.audio import read_wav
     from tests.unit.test_telephony_session import MENU, QUIET, VOICED, Harness
 
@@ -159,3 +169,13 @@ async def test_the_session_keeps_the_audio_of_the_name_answer_only() -> None:
     assert h.session.record.name_audio == name
     h.session.hung_up()
     await h.finish()
+
+
+async def test_erasing_the_caller_erases_the_spoken_name(site) -> None:
+    from standardiste.privacy.erase import erase_person
+
+    _, _, db, cipher, vault_dir, _ = site
+    sealed = vault_dir / f"{name_audio_key('1796.1')}.wav.sealed"
+    assert sealed.is_file()
+    report = erase_person(db, cipher, "06 12 34 56 78", recordings_dir=vault_dir)
+    assert report.calls == 2 and report.recordings == 1 and not sealed.exists()

@@ -38,7 +38,7 @@ from standardiste.calllog.store import CALLER_INDEX
 from standardiste.calllog.tables import CallRow
 from standardiste.dashboard.tables import AuditEntry
 from standardiste.privacy.crypto import FieldCipher
-from standardiste.privacy.recordings import delete_recording
+from standardiste.privacy.recordings import delete_recording, name_audio_key
 from standardiste.reminders.store import PHONE_COLUMN
 from standardiste.reminders.tables import ReminderAttemptRow, ReminderJobRow
 from standardiste.storage.db import Database, affected_rows
@@ -109,6 +109,7 @@ def erase_person(
         calls = s.execute(select(CallRow.id, CallRow.recording).where(same_caller)).all()
         call_ids = [c.id for c in calls]
         recordings = [c.recording for c in calls if c.recording]
+        recordings += [name_audio_key(c.id) for c in calls]  # the spoken names kept with the calls
         request_ids = list(
             s.scalars(
                 select(RequestRow.id).where(
