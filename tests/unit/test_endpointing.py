@@ -131,3 +131,19 @@ def test_grammar_hypothesis_ends_a_turn_while_whisper_still_decodes() -> None:
     pending = view(silence_ms=260, speculations=1, speculating=True, grammar_complete=True)
     assert next_step(S, pending, True) is Step.END
     assert next_step(S, view(silence_ms=200, grammar_complete=True), True) is Step.SPECULATE
+
+
+def test_slow_passes_turn_speculation_off_with_a_retry_now_and_then() -> None:
+    now = [100.0]
+    budget = SpeculationBudget(limit=2, max_pass_s=0.45, retry_s=10.0, clock=lambda: now[0])
+    assert budget.try_acquire()
+    budget.release()
+    budget.record_pass(1.2)  # a starved CPU: the pass ended after the long window would have
+    assert not budget.free
+    now[0] += 11.0  # a retry
+    assert budget.try_acquire()
+    budget.release()
+    assert not budget.free
+    for _ in range(8):
+        budget.record_pass(0.25)  # fast again
+    assert budget.free

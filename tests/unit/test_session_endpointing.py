@@ -214,7 +214,7 @@ async def test_whisper_final_reuses_the_speculative_pass_when_only_silence_follo
         await stream.accept(silence)
     final = await stream.finish()
     assert engine.decodes == 1 and stream.reused == 1
-    assert final.text == peeked.text
+    assert peeked is not None and final.text == peeked.text
     # Speech after the pass: the whole turn is decoded again.
     for _ in range(20):
         await stream.accept(tone)

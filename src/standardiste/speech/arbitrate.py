@@ -176,7 +176,7 @@ class ArbitratedStream:
         peek = getattr(self._open, "peek", None)
         if peek is None:
             return None
-        result: Transcript = await peek()
+        result: Transcript | None = await peek()
         return result
 
     async def finish(self) -> Transcript:

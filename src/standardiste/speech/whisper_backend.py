@@ -229,8 +229,10 @@ class WhisperStream:
             self._buffer.extend(pcm)
         return None
 
-    async def peek(self) -> Transcript:
-        """The turn so far, decoded without ending it (off the event loop); the turn goes on."""
+    async def peek(self) -> Transcript | None:
+        """The turn so far, decoded without ending it (off the event loop); the turn goes on.
+
+        None: the pass was called off before it ran (a newer pass, or the turn's end, replaced it)."""
         if self._closed:
             raise RuntimeError("recognition stream is closed")
         covered = len(self._buffer)
@@ -238,7 +240,13 @@ class WhisperStream:
             self._peeked[1].cancel()  # an older pass not started yet never takes a decoding thread
         future = asyncio.ensure_future(self._engine.decode_async(bytes(self._buffer)))
         self._peeked = (covered, future)
-        decoded = await asyncio.shield(future)
+        try:
+            decoded = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if future.cancelled() and (task is None or not task.cancelling()):
+                return None
+            raise
         return Transcript(decoded.text, False, round(decoded.confidence, 3))
 
     async def _reusable_peek(self, pcm: bytes) -> Decoded | None:

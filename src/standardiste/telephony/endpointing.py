@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -213,18 +214,40 @@ class SpeculationBudget:
     """
 
     def __init__(
-        self, limit: int = 2, pressure: Callable[[], float | None] | None = None, max_pressure_s: float = 0.2
+        self,
+        limit: int = 2,
+        pressure: Callable[[], float | None] | None = None,
+        max_pressure_s: float = 0.2,
+        max_pass_s: float = 0.45,
+        retry_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
         self.pressure = pressure
         self.max_pressure_s = max_pressure_s
+        # Passes slower than this (recent average) cannot end a turn before the long window: a starved
+        # CPU. No passes then (the grammar hypothesis still ends turns early), but one every retry_s to
+        # see whether they got fast again.
+        self.max_pass_s = max_pass_s
+        self.retry_s = retry_s
+        self._clock = clock
+        self.pass_s: float | None = None  # recent average duration of a pass
+        self._last_start = -1e9
         self._used = 0
         self._lock = threading.Lock()
         self.refused = 0
 
+    def record_pass(self, seconds: float) -> None:
+        """A pass took this long (from its start to its verdict)."""
+        with self._lock:
+            self.pass_s = seconds if self.pass_s is None else 0.7 * self.pass_s + 0.3 * seconds
+
     def _loaded(self) -> bool:
         delay = self.pressure() if self.pressure is not None else None
-        return delay is not None and delay >= self.max_pressure_s
+        if delay is not None and delay >= self.max_pressure_s:
+            return True
+        slow = self.pass_s is not None and self.pass_s > self.max_pass_s
+        return slow and self._clock() - self._last_start < self.retry_s
 
     @property
     def free(self) -> bool:
@@ -236,6 +259,7 @@ class SpeculationBudget:
                 self.refused += 1
                 return False
             self._used += 1
+            self._last_start = self._clock()
             return True
 
     def release(self) -> None:

@@ -858,9 +858,10 @@ class CallSession:
         budget = self.settings.speculation_budget
         complete = False
         started = time.monotonic()
+        heard: Transcript | None = None
         try:
             peek = getattr(stream, "peek", None)
-            heard: Transcript | None = await _uncancelled(peek()) if peek is not None else None
+            heard = await _uncancelled(peek()) if peek is not None else None
             if heard is not None and heard.text:
                 complete = await asyncio.to_thread(
                     endpointing.is_complete_answer, request.kind, request.phrases, heard.text
@@ -868,12 +869,12 @@ class CallSession:
         except Exception:
             log.warning("speculative recognition failed", exc_info=True)
         finally:
+            took = time.monotonic() - started
             if budget is not None:
                 budget.release()
-            log.info(
-                "speculative pass",
-                extra={"complete": complete, "pass_ms": round((time.monotonic() - started) * 1000, 1)},
-            )
+                if heard is not None:  # a pass called off before it ran says nothing of the speed
+                    budget.record_pass(took)
+            log.info("speculative pass", extra={"complete": complete, "pass_ms": round(took * 1000, 1)})
             if not request.complete.done():
                 request.complete.set_result(complete)
 
