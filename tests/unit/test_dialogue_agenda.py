@@ -348,6 +348,17 @@ def test_day_corrected_at_the_birth_date_question_keeps_the_name(simulator, unde
     assert "nom" not in said(actions).lower()
 
 
+def test_a_birth_date_said_again_is_not_a_day_correction(simulator, understander):
+    call = Call(simulator, understander)
+    call.start()
+    call.say("je voudrais un rendez-vous avec le docteur martin mardi")
+    call.say("le premier")
+    call.say("vasseur julie")
+    call.say("non pas le 12, le 15 mars 1985")
+    assert "time_corrected" not in call.manager.state.path
+    assert call.manager.question.name != "offer"
+
+
 def test_a_name_that_is_not_a_time_is_not_a_day_correction(simulator, understander):
     call = Call(simulator, understander)
     call.start()

@@ -24,7 +24,15 @@ from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, CallContext, Question, fold, has_word
 from standardiste.dialogue.identity import IdentityFlow
 from standardiste.dialogue.messages import Action, Expect, Expectation, OutcomeKind
-from standardiste.dialogue.when import TimeWish, names_a_day, pick, says_any, sort_near, time_wish
+from standardiste.dialogue.when import (
+    TimeWish,
+    names_a_day,
+    part_of_day_in,
+    pick,
+    says_any,
+    sort_near,
+    time_wish,
+)
 from standardiste.understanding.types import EntityKind, Urgency
 
 log = logging.getLogger(__name__)
@@ -124,10 +132,13 @@ class BookingTask:
             return None
         understander = self.core.services.understander
         old, new = match.group("old"), match.group("new")
-        if time_wish(understander.parse(old, answer.now), old, answer.now) is None:
-            return None  # "pas Martin, Durand": not a time
+        weekday = any(w in WEEKDAYS_FR for w in fold(old).split())
+        if question.name == "birth_date" and not weekday:
+            return None  # "pas le 12, le 15 mars 1985": the birth date, said again
+        if not (weekday or names_a_day(old) or part_of_day_in(old) is not None or "heure" in fold(old)):
+            return None  # "pas Martin, Durand", "pas de souci, ...": not a time
         wish = time_wish(understander.parse(new, answer.now), new, answer.now)
-        if wish is None:
+        if wish is None or (wish.latest is not None and wish.latest <= answer.now):
             return None
         self.release_holds()
         b.wish, b.chosen = wish, None
@@ -734,6 +745,11 @@ class BookingTask:
             if hold is not None:
                 self._release(hold)
         b.offered = []
+
+    def drop(self) -> None:
+        """Another task starts: the slots held are let go and nothing of this booking is kept."""
+        self.release_holds()
+        self.current = None
 
     def _type_label(self, type_id: str) -> str:
         for t in self.core.practice.appointment_types:

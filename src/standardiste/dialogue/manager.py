@@ -536,6 +536,7 @@ class DialogueManager:
     def start_task(self, intent: Intent, answer: Answer) -> list[Action]:
         self.core.state.path.append(str(intent))
         self.current_task = intent
+        self.booking_task.drop()  # a booking left half-way is not resumed behind the caller's back
         goal = self.core.goals.start(
             intent, answer.text if answer.spoken else "", slots_of(answer.understanding)
         )
