@@ -282,6 +282,9 @@ class WhisperStream:
     async def close(self) -> None:
         self._closed = True
         self._buffer.clear()
+        if self._peeked is not None:
+            self._peeked[1].cancel()  # a pass not started yet: the call is over
+            self._peeked = None
 
 
 class WhisperRecognizer:
