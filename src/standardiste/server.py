@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -111,7 +112,9 @@ class StandardisteServer:
         self._messages = asyncio.create_task(self._messages_loop(), name="voice-messages")
 
     async def _messages_loop(self) -> None:
-        """Voice messages left in the fallback message box -> encrypted, filed in the inbox."""
+        """Voice messages left in the fallback message box -> encrypted, filed in the inbox; and every
+        minute, the opening hours for the dialplan (pbx/closed_hours.py)."""
+        from standardiste.pbx import closed_hours
         from standardiste.pbx.deployment import deployment_instance_dir, deployment_root
         from standardiste.pbx.messages import import_messages
 
@@ -119,7 +122,15 @@ class StandardisteServer:
         dep = self.config.deployment
         spool = deployment_instance_dir(deployment_root(dep), dep) / "spool" / "standardiste-messages"
         store = Path(dep.data_dir) / "messages"
+        hours_at = 0.0
         while True:
+            if time.monotonic() - hours_at >= closed_hours.REFRESH_S:
+                try:  # opening hours for the dialplan, when the assistant cannot take a call
+                    if v.controller is not None and v.settings is not None:
+                        await closed_hours.publish(v.controller.ari, v.settings.current(), v.clock.now())
+                        hours_at = time.monotonic()
+                except Exception:
+                    log.warning("opening hours not passed to Asterisk; retried shortly", exc_info=True)
             try:
                 if v._inbox is not None and v.call_log is not None and v.call_log.cipher is not None:
                     await asyncio.to_thread(

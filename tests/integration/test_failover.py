@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from standardiste.pbx import PbxInstance
+from standardiste.config import Config
+from standardiste.pbx import PbxInstance, closed_hours
 from standardiste.pbx.messages import decrypt_file, import_messages
 from standardiste.pbx.sounds import install_fallback_prompts
 from standardiste.privacy.crypto import FieldCipher
+from standardiste.telephony.ari import AriClient
 from standardiste.testphone import AnswerMode, AnswerPolicy
 from standardiste.testphone.audio import chirps, find_reference
 from tests.fixtures.pbx import PbxFactory, PhoneFactory
@@ -255,6 +257,46 @@ async def test_busy_one_line_reception_caller_waits_in_line_then_talks(
     await call.wait_answered(5)
     assert not call.ended and not incoming.ended
     await call.hangup()
+
+
+async def test_closed_practice_assistant_gone_caller_goes_to_the_message_box(
+    pbx_factory: PbxFactory, phone_factory: PhoneFactory, tmp_path: Path, demo_config: Config
+) -> None:
+    """Outside opening hours (published by serve as Asterisk globals) a caller the assistant cannot
+    take (here: it was killed) goes straight to the message box, the desk phone never rings; once
+    the published hours say open, the same path rings reception."""
+    pbx = await fallback_pbx(pbx_factory, message_max_s=20)
+    reception = await phone_factory(pbx.reception, answer=HUMAN)
+    caller = await phone_factory(pbx.phone("caller1"))
+    ari = AriClient(pbx.http_url, pbx.ari_user, pbx.ari_password, pbx.app_name)
+    try:
+        sunday = dt.datetime(2026, 12, 6, 11, 0, tzinfo=dt.UTC)
+        hours = await closed_hours.publish(ari, demo_config.practice, sunday)
+        assert hours.closed_at(int(time.time()))
+        controller = await start_controller(pbx, tmp_path)
+        try:
+            call = await caller.call(pbx.practice_extension)
+            await controller.expect("MEDIA")
+            await asyncio.sleep(1.0)
+            controller.kill()
+            for _ in range(200):  # the message prompt, the beep, then the recording starts
+                if list(pbx.messages_dir.glob("*.wav")):
+                    break
+                await asyncio.sleep(0.1)
+            assert list(pbx.messages_dir.glob("*.wav")), "no message recorded"
+            await call.hangup()
+        finally:
+            await controller.close()
+        assert reception.calls == []  # nobody at the desk: it never rang
+        assert "Cabinet fermé : messagerie" in pbx.log_path.read_text(errors="replace")
+
+        monday = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)  # 10:00 in Paris: open
+        assert not (await closed_hours.publish(ari, demo_config.practice, monday)).closed_at(int(time.time()))
+        call = await caller.call(pbx.practice_extension)  # no assistant at all now: Stasis fails
+        await reception.wait_incoming(10)
+        await call.hangup()
+    finally:
+        await ari.close()
 
 
 @pytest.mark.slow
