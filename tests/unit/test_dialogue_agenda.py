@@ -381,6 +381,20 @@ def test_name_corrected_at_the_phone_question(simulator, understander):
     assert "Julie Vasseur" in said(actions) and call.manager.question.name == "phone_confirm"
 
 
+def test_no_name_correction_once_the_task_is_done(simulator, understander):
+    call = Call(simulator, understander)
+    call.start()
+    call.say("je voudrais un rendez-vous avec le docteur martin jeudi matin")
+    call.say("le premier")
+    call.say("vasser julie")
+    call.key("15031985")
+    call.say("oui")
+    call.say("oui")
+    assert call.manager.state.achieved[-1].kind == OutcomeKind.BOOKED
+    actions = call.say("non, c'est Vasseur avec deux s")
+    assert "corrigé" not in said(actions)  # the booking is made: nothing claims to change it
+
+
 def test_what_else_names_every_goal_still_pending(simulator, understander):
     call = Call(
         simulator,

@@ -282,10 +282,12 @@ class DialogueManager:
             self.core.goals.switch(changed_to, answer.text, slots_of(u))
             self.core.state.path.append(f"changed_mind:{changed_to}")
             return self.start_task(changed_to, answer)
-        # Corrections, at any question: "non, c'est Vasseur avec deux s", "pas mardi, jeudi".
-        corrected = self.caller.correct_name(answer) or self.booking_task.correct_time(answer)
-        if corrected is not None:
-            return corrected
+        # Corrections, at any question of a task under way: "non, c'est Vasseur avec deux s", "pas mardi,
+        # jeudi" (after it, at "autre chose ?", what was booked or filed is no longer changed by words).
+        if self.current_task is not None:
+            corrected = self.caller.correct_name(answer) or self.booking_task.correct_time(answer)
+            if corrected is not None:
+                return corrected
         actions = question.handler(answer)
         if actions is not None:
             return actions
