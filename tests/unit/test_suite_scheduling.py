@@ -3,9 +3,12 @@ worker starting with one long test, durations read back from a junit report."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from tests.fixtures.scheduling import durations_from_junit, load_durations, longest_first
+from tests.fixtures.scheduling import ROOT, durations_from_junit, load_durations, longest_first
 
 
 def test_longest_first_pairs_each_long_test_with_a_short_one() -> None:
@@ -43,3 +46,39 @@ def test_the_measured_durations_are_readable() -> None:
     durations = load_durations()
     assert durations and all(v > 0 for v in durations.values())
     assert load_durations(Path("/nonexistent.json")) == {}
+
+
+def _phase(tmp_path: Path, phase: str, *select: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_sample.py").write_text(
+        "import pytest\n\ndef test_plain():\n    pass\n\n@pytest.mark.alone\ndef test_timed():\n    pass\n",
+        encoding="utf-8",
+    )
+    options = ["-p", "tests.fixtures.scheduling", "-p", "no:cacheprovider", "--strict-markers", "-q", "-rA"]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *options,
+            "--suite-phase",
+            phase,
+            str(tmp_path / "test_sample.py"),
+            *select,
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_two_phases_split_the_suite_and_an_empty_phase_passes(tmp_path: Path) -> None:
+    parallel = _phase(tmp_path, "parallel")
+    assert parallel.returncode == 0 and "PASSED test_sample.py::test_plain" in parallel.stdout
+    assert "test_timed" not in parallel.stdout.replace("deselected", "")
+    alone = _phase(tmp_path, "alone")
+    assert alone.returncode == 0 and "PASSED test_sample.py::test_timed" in alone.stdout
+    assert "test_plain" not in alone.stdout
+    nothing = _phase(tmp_path, "alone", "-k", "plain")  # nothing of the phase among those asked for
+    assert nothing.returncode == 0, nothing.stdout

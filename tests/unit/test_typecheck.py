@@ -86,8 +86,11 @@ def _recipe(target: str) -> list[str]:
 def test_make_test_runs_ruff_then_mypy_then_pytest() -> None:
     steps = _recipe("test")
     tools = [next((t for t in ("ruff", "mypy", "pytest") if f"-m {t}" in step), None) for step in steps]
-    assert [t for t in tools if t is not None] == ["ruff", "mypy", "pytest"]
+    assert [t for t in tools if t is not None] == ["ruff", "mypy", "pytest", "pytest"]
     assert all("||" not in step and not step.startswith("-") for step in steps)  # a failure fails make
+    # pytest twice: the parallel phase, then the tests marked alone (tests/fixtures/scheduling.py)
+    assert ["--suite-phase parallel" in s for s in steps[2:]] == [True, False]
+    assert ["--suite-phase alone" in s for s in steps[2:]] == [False, True]
 
 
 def test_make_lint_runs_mypy() -> None:
