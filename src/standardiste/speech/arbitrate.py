@@ -38,6 +38,7 @@ DOUBT = 0.45
 OUTSIDE = 0.3
 MAX_SLOT_WORDS = 14  # no slot answer is longer (a phone number spelled in pairs: 10 words at most)
 LONG_WORDS = 4  # an open transcript outside the grammar with this many words is a sentence, not a slot
+QUIET_TAIL_BYTES = SAMPLE_RATE * 2 // 4  # 250 ms of slin16
 WEAK_OPEN = 0.5  # Whisper's mean token probability below this: it doubts its own transcript
 
 
@@ -156,6 +157,15 @@ class ArbitratedStream:
         # The grammar recogniser's running hypothesis of the turn so far (the adaptive end of turn reads
         # it: a complete time or yes can end the turn before Whisper has decoded it).
         self.grammar_partial = ""
+        self._quiet_tail = bytearray()  # the last audio fed (see pad_grammar_tail)
+
+    async def pad_grammar_tail(self) -> None:
+        """A turn ended early (telephony.endpointing): the grammar recogniser hears the last quarter second
+        (quiet: the turn ended on it) once more, as if the usual longer silence had followed. PocketSphinx
+        decides its last words on that silence (measured: "jeudi neuf heures trente" came out "jeudi à sept
+        heures trente" with only the short silence after it)."""
+        if self._grammar is not None and self._phrases is not None and self._quiet_tail:
+            await self._grammar.accept(bytes(self._quiet_tail))
 
     async def set_grammar(self, phrases: Sequence[str] | None) -> None:
         self._phrases = list(phrases) if phrases else None
@@ -165,6 +175,8 @@ class ArbitratedStream:
 
     async def accept(self, pcm: bytes) -> Transcript | None:
         await self._open.accept(pcm)
+        self._quiet_tail += pcm
+        del self._quiet_tail[:-QUIET_TAIL_BYTES]
         if self._grammar is not None and self._phrases is not None:
             partial = await self._grammar.accept(pcm)
             if partial is not None and partial.text:

@@ -141,6 +141,11 @@ class _PeekRequest:
     phrases: tuple[str, ...] | None
 
 
+@dataclass(frozen=True, slots=True)
+class _EndedEarly:
+    """The turn about to end ended on the short window (its end-of-turn time follows in the queue)."""
+
+
 @dataclass(slots=True)
 class _Speculation:
     """The adaptive end of turn's state for the turn in progress."""
@@ -706,7 +711,7 @@ class CallSession:
         preroll: collections.deque[bytes] = collections.deque(maxlen=self.settings.preroll_frames)
         in_speech = False
         # Frames, an end-of-turn time, or a speculative pass over the turn so far.
-        to_recognizer: asyncio.Queue[bytes | float | _PeekRequest] = asyncio.Queue()
+        to_recognizer: asyncio.Queue[bytes | float | _PeekRequest | _EndedEarly] = asyncio.Queue()
         recognizer = asyncio.create_task(self._recognize(to_recognizer), name=f"recognize-{self.call_id}")
         watchdogs: set[asyncio.Task[None]] = set()
         spec = _Speculation()
@@ -760,6 +765,7 @@ class CallSession:
                         self._last_voice_end = event.last_speech_at + FRAME_S
                         if event.reason == "complete":
                             self.record.turns_ended_early += 1
+                            to_recognizer.put_nowait(_EndedEarly())
                         log.info(
                             "turn ended",
                             extra={
@@ -779,7 +785,7 @@ class CallSession:
             await asyncio.gather(recognizer, *watchdogs, return_exceptions=True)
 
     def _endpoint_step(
-        self, spec: _Speculation, to_recognizer: asyncio.Queue[bytes | float | _PeekRequest]
+        self, spec: _Speculation, to_recognizer: asyncio.Queue[bytes | float | _PeekRequest | _EndedEarly]
     ) -> EndOfTurn | None:
         """Adaptive end of turn, one instant: start a speculative pass, or end a complete answer early."""
         settings = self.settings.endpointing
@@ -833,13 +839,18 @@ class CallSession:
             log.warning("recogniser too slow; turn treated as not understood", extra={"turn": turn})
             self._inputs.put_nowait(_TurnEnded(Transcript("", True, 0.0), ended))
 
-    async def _recognize(self, frames: asyncio.Queue[bytes | float | _PeekRequest]) -> None:
+    async def _recognize(self, frames: asyncio.Queue[bytes | float | _PeekRequest | _EndedEarly]) -> None:
         turn = 0
         passes: set[asyncio.Task[None]] = set()
         try:
             while True:
                 item = await frames.get()
                 stream = await self._ready_stream()
+                if isinstance(item, _EndedEarly):
+                    pad = getattr(stream, "pad_grammar_tail", None)
+                    if pad is not None:
+                        await _uncancelled(pad())
+                    continue
                 if isinstance(item, _PeekRequest):
                     # In order after the frames it covers; it runs beside the next frames.
                     passes.add(asyncio.create_task(self._speculate(stream, item)))
