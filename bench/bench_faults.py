@@ -511,6 +511,40 @@ async def scenario_serve_restart(workdir: Path, _n: int) -> FaultResult:
         shutil.rmtree(pbx.instance_dir, ignore_errors=True)
 
 
+async def scenario_redis_mid_call(workdir: Path, _n: int) -> FaultResult:
+    """Redis SIGKILLed while a reminder call is up (the patient confirms; or moves the appointment, a
+    booking made during the outage), then started again: tests/integration/test_redis_killed_mid_call.py
+    on the real voice app + reminder component, real Asterisk and redis-server; its figures."""
+    import subprocess
+
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+         str(REPO / "tests" / "integration" / "test_redis_killed_mid_call.py")],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )  # fmt: skip
+    cases = [
+        json.loads(line.split(" ", 1)[1])
+        for line in run.stdout.splitlines()
+        if line.startswith("REDIS-MID-CALL ")
+    ]
+    passed = run.returncode == 0 and len(cases) == 2
+    return FaultResult(
+        "redis_killed_mid_call",
+        calls=len(cases) if passed else 2,
+        lost=0 if passed else 2,
+        with_human=0,
+        in_line=0,
+        in_message_box=0,
+        longest_silence_s=None,
+        time_to_human_s=None,
+        note="reminder call (confirm; move = a booking during the outage) with Redis SIGKILLed after the "
+        "patient answered: the call goes on, outcome recorded once, no second call after Redis is back, "
+        "nothing left unsynced, SQLite integrity ok" + ("" if passed else f"; FAILED: {run.stdout[-1500:]}"),
+        extra={"cases": cases},
+    )
+
+
 SCENARIOS: dict[str, Callable[[Path, int], Awaitable[FaultResult]]] = {
     "kill9_one": scenario_kill9_one,
     "kill9_many": scenario_kill9_many,
@@ -523,6 +557,7 @@ SCENARIOS: dict[str, Callable[[Path, int], Awaitable[FaultResult]]] = {
     "reception_unregistered_kill9": scenario_unregistered,
     "asterisk_planned_restart": scenario_asterisk_restart,
     "serve_restart": scenario_serve_restart,
+    "redis_killed_mid_call": scenario_redis_mid_call,
 }
 
 
