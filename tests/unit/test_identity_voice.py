@@ -155,3 +155,12 @@ def test_the_one_part_asked_again() -> None:
 )
 def test_a_no_at_the_phone_read_back_fixes_the_pairs_said(said: str, fixed: str | None) -> None:
     assert phone_fix(said, "+33612344678") == fixed
+
+
+def test_names_espeak_reads_as_english_are_phonemised_the_french_way() -> None:
+    from standardiste.identity.matching import default_phonemizer
+
+    assert default_phonemizer("Mathilde") == "matild" and "(" not in default_phonemizer("Rémy Joly")
+    perrot = Patient("p5", "Perrot", "Mathilde", BORN, PHONE)
+    match = rank("Oui, Péromatilde, bonjour.", [perrot, HUSBAND], caller_phone=PHONE)
+    assert match.say_back is not None and match.say_back.patient == perrot

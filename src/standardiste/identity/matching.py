@@ -72,7 +72,24 @@ def default_phonemizer(text: str) -> str:
 
     # A lone "y" is the word "y" in a name heard in pieces ("Tex y est"), not the letter "i grec".
     spoken = re.sub(r"\by\b", "i", spell_out(text))
-    return ipa(spoken) if spoken else ""
+    out: list[str] = []
+    for word in spoken.split():
+        sounds = ipa(word)
+        if "(" in sounds:  # espeak-ng read it as English ("Mathilde", "Rémy", "Joly"): French spelling
+            sounds = ipa(_frenchified(word))
+        out.append(_SWITCH.sub("", sounds))
+    return "".join(out)
+
+
+_SWITCH = re.compile(r"\([a-z-]+\)")  # espeak-ng's language switch marks: "(en)...(fr)"
+_RESPELL = [(re.compile(p), r) for p, r in ((r"th", "t"), (r"y$", "i"), (r"oy", "oi"), (r"ll$", "l"),
+                                           (r"(?<=[^aeiouy])h", ""), (r"ey$", "é"), (r"y", "i"))]  # fmt: skip
+
+
+def _frenchified(word: str) -> str:
+    for pattern, replacement in _RESPELL:
+        word = pattern.sub(replacement, word)
+    return word
 
 
 def key_phonemizer(text: str) -> str:
