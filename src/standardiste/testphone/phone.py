@@ -341,6 +341,30 @@ class PhoneCall:
             with contextlib.suppress(Exception):
                 player.stopTransmit(self._audio)
         self._audio = None
+        # Players and the recorder hold pjsua's few media slots (32 of each per process): a phone that
+        # places many calls ran out ("Too many objects", PJ_ETOOMANY, at the 8th spoken call). Freed on
+        # the hub thread once this callback has returned; the recording stays on disk.
+        self.phone._hub.later(0.2, self._free_media)
+
+    def _free_media(self) -> None:
+        """Hub thread: destroy this call's players and recorder (dropping pjsua2's last reference)."""
+        hub = self.phone._hub
+        for obj in [*self._players, self._recorder]:
+            if obj is not None:
+                with contextlib.suppress(ValueError):
+                    hub.objects.remove(obj)
+        self._players.clear()
+        self._recorder = None
+
+    def _free_player(self, player: Any) -> None:
+        """Hub thread: a player that has played its file is destroyed (one of pjsua's 32 slots)."""
+        if self._audio is not None:
+            with contextlib.suppress(Exception):
+                player.stopTransmit(self._audio)
+        with contextlib.suppress(ValueError):
+            self._players.remove(player)
+        with contextlib.suppress(ValueError):
+            self.phone._hub.objects.remove(player)
 
     # --- asyncio side ----------------------------------------------------------------------
     async def wait_state(self, *states: CallState, timeout: float = 10.0) -> CallState:  # noqa: ASYNC109
@@ -429,6 +453,7 @@ class PhoneCall:
             self.phone._hub.objects.append(player)
             self._players.append(player)
             player.startTransmit(self._audio)
+            self.phone._hub.later(duration + 0.5, lambda: self._free_player(player))
 
         await self.phone._hub.run(do)
         if wait:
