@@ -152,9 +152,8 @@ async def test_spoken_calls_reach_the_callers_goals(
     plain = [s for s in scripts if not s.get("setup")]
     queues: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     queues[names[0]] += seeded  # the calls on seeded appointments one after another, on one phone
-    others = names[1:] or names  # the other phones share the rest
-    for i, spec in enumerate(plain):
-        queues[others[i % len(others)]].append(spec)
+    for spec in plain:  # the rest to the phone with the fewest calls
+        queues[min(names, key=lambda n: len(queues[n]))].append(spec)
     results: list[SpokenCall] = []
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     others0 = _cpu_s(_others(pbx, spoken_app))
