@@ -23,7 +23,7 @@ JOBS ?= 4
 XDIST = $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist load --maxschedchunk 1,)
 # The files that hold `alone` tests: the second run collects only them (collecting the whole suite again
 # costs half a minute and more on two loaded cores).
-ALONE_FILES = $(shell grep -rl --include='test_*.py' 'pytest.mark.alone' tests)
+ALONE_FILES = $(shell grep -rlE --include='test_*.py' '^ *(@pytest\.mark\.alone|pytestmark.*mark\.alone)' tests)
 
 # `make test`: ruff, then mypy (config in pyproject.toml: strict on understanding, agenda, reminders),
 # then pytest (the parallel phase, then the alone phase); any step failing fails the target.
