@@ -699,6 +699,7 @@ def notes_for(result: dict[str, Any]) -> list[str]:
         result["calls_per_core_implied"] = round(1 / share, 1) if share else None
     return [
         f"Where it breaks: {verdict}.",
+        *result.get("observed", []),
         f"Server cores per call in progress (controller + Sphinx workers + Asterisk, from the 1-call level): "
         f"{result.get('server_cores_per_call')}, i.e. about {result.get('calls_per_core_implied')} calls per "
         f"core ({cores} cores here) if the server had the cores to itself; the callers' pjsua2 processes and "
