@@ -146,3 +146,20 @@ def test_a_spoken_callback_number_is_read_back_and_one_pair_fixed(simulator, und
     call.hear("oui")
     call.hear("oui")  # the recap
     assert OutcomeKind.BOOKED in call.achieved()
+
+
+def test_a_cancel_goes_to_the_file_the_caller_confirmed(simulator, understander):
+    setup = {
+        "patients": [TEXIER],
+        "appointments": [{"practitioner": "martin", "start": "2026-11-26T09:00:00"}],
+    }
+    call = Call(simulator, understander, setup)
+    call.start()
+    call.hear("bonjour je voudrais annuler mon rendez-vous")
+    call.hear("Texiez Monica")  # heard wrong: not the spelling of the file
+    call.hear("le 5 mars 1955")
+    assert P.is_it_you("Texier Monique") in call.hear("oui")
+    offered = call.hear("oui")
+    assert "vingt-six novembre" in offered, offered
+    call.hear("oui")
+    assert OutcomeKind.CANCELLED in call.achieved()

@@ -47,16 +47,23 @@ class AppointmentTask:
     def _lookup(self, ident: Identity) -> list[Action]:
         assert ident.birth_date is not None
         now = self.core.now()
-        patient = self.core.services.agenda.find_patient(
-            # The caller ID helps the agenda match a misheard name (same birth date, same phone).
-            PatientIdentity(
-                ident.last_name,
-                ident.first_name,
-                ident.birth_date,
-                normalise_phone(self.core.state.caller_id or ""),
+        # The file the caller confirmed ("Texier Monique, c'est bien vous ?", identity_check.py) is used
+        # as is; otherwise the agenda matches the confirmed name and birth date.
+        confirmed = self.caller.check.state.patient_id
+        patient = (
+            None
+            if confirmed
+            else self.core.services.agenda.find_patient(
+                # The caller ID helps the agenda match a misheard name (same birth date, same phone).
+                PatientIdentity(
+                    ident.last_name,
+                    ident.first_name,
+                    ident.birth_date,
+                    normalise_phone(self.core.state.caller_id or ""),
+                )
             )
         )
-        if patient is None:
+        if patient is None and not confirmed:
             self._lookup_failures += 1
             if self._lookup_failures >= 2:
                 return self.core.transfer(
@@ -69,7 +76,8 @@ class AppointmentTask:
                 phone=False,
                 preamble=P.FILE_NOT_FOUND_RETRY,
             )
-        upcoming = [a for a in self.core.services.agenda.upcoming(patient.id, now)]
+        patient_id = confirmed or (patient.id if patient is not None else "")
+        upcoming = [a for a in self.core.services.agenda.upcoming(patient_id, now)]
         if not upcoming:
             return self.after_task_no_appointment()
         hint = self._state().hint
