@@ -219,7 +219,7 @@ class SpeculationBudget:
         pressure: Callable[[], float | None] | None = None,
         max_pressure_s: float = 0.2,
         max_pass_s: float = 0.45,
-        retry_s: float = 10.0,
+        retry_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
