@@ -28,6 +28,7 @@ from standardiste.telephony.session import CallSession, SessionSettings
 from tests.unit.test_telephony_session import VOICED, FakeLeg, FakeSynth, Script
 
 LONG_S = 0.7
+PADS: list[int] = []  # pad_grammar_tail calls of each _turn
 
 
 class ClockDetector:
@@ -69,6 +70,10 @@ class PeekStream:
         self.peeks = 0
         self.grammar_partial = grammar_partial  # the grammar recogniser's running hypothesis
         self.peek_s = peek_s
+        self.pads = 0
+
+    async def pad_grammar_tail(self) -> None:
+        self.pads += 1
 
     async def set_grammar(self, phrases: Sequence[str] | None) -> None:
         return None
@@ -148,12 +153,13 @@ async def _turn(
             await asyncio.sleep(0.005)
     heard_after = time.monotonic() - voice_end
     record = await asyncio.wait_for(task, 3)
+    PADS.append(recognizer.stream_obj.pads)
     return heard_after, record.turns_ended_early, recognizer.stream_obj.peeks, script.events
 
 
 async def test_a_yes_ends_the_turn_on_the_short_window() -> None:
     after, early, peeks, events = await _turn("Oui.")
-    assert early == 1 and peeks == 1
+    assert early == 1 and peeks == 1 and PADS[-1] == 1  # PocketSphinx hears the quiet tail again
     assert 0.2 <= after < 0.55, after
     heard = next(e for e in events if isinstance(e, Heard))
     assert heard.text == "Oui."
@@ -168,7 +174,7 @@ async def test_a_complete_grammar_hypothesis_ends_the_turn_while_whisper_is_slow
 
 async def test_an_unfinished_answer_waits_for_the_long_window() -> None:
     after, early, peeks, _ = await _turn("Oui mais...")
-    assert early == 0 and peeks == 1
+    assert early == 0 and peeks == 1 and PADS[-1] == 0
     assert after >= LONG_S - 0.05, after
 
 
