@@ -538,7 +538,9 @@ def test_inbox_down_when_closed_never_offers_a_message_into_it(simulator, unders
     call.say("roux thomas")
     call.key("21091979")
     actions = call.say("oui")
-    assert P.REQUEST_FAILED in said(actions) and P.RECEPTION_GONE in said(actions)
+    # Nobody to answer and no inbox: the fallback's voice message box keeps the caller's message.
+    assert P.REQUEST_FAILED in said(actions) and P.TO_MESSAGE_BOX in said(actions)
+    assert isinstance(actions[-1], Transfer) and actions[-1].target == "message"
     assert call.manager.state.finished
 
 

@@ -322,3 +322,43 @@ def test_the_controller_targets_exist_in_the_dialplan() -> None:
     for target in (RECEPTION, URGENT, QUEUE, MESSAGE):
         assert f"exten => {target.extension},1," in TEMPLATES
     assert "[standardiste-accueil]" in TEMPLATES and "ringinuse = no" in TEMPLATES
+
+
+class RecordingAri:
+    """Just enough of AriClient for AriCallLeg.transfer."""
+
+    app = "standardiste"
+
+    def __init__(self) -> None:
+        self.continued: list[tuple[str, str, str, int]] = []
+
+    async def request(self, method: str, path: str, params: object = None, body: object = None) -> None:
+        return None
+
+    async def hangup(self, channel_id: str) -> None:
+        return None
+
+    async def continue_in_dialplan(
+        self, channel_id: str, context: str, extension: str, priority: int = 1
+    ) -> None:
+        self.continued.append((channel_id, context, extension, priority))
+
+
+@pytest.mark.parametrize(
+    ("target", "priority", "extension"),
+    [("reception", False, "reception"), ("reception", True, "urgent"), ("message", False, "message")],
+)
+async def test_a_transfer_reaches_the_dialplan_extension_it_names(
+    target: str, priority: bool, extension: str
+) -> None:
+    """Transfer("message") (the inbox is down outside opening hours) goes to the voice message box."""
+    from standardiste.dialogue.messages import Transfer
+    from standardiste.telephony.ari import Channel
+    from standardiste.telephony.leg import AriCallLeg
+
+    ari = RecordingAri()
+    leg = AriCallLeg(ari, Channel("c1"))  # type: ignore[arg-type]
+    action = Transfer(target, priority, "test")
+    await leg.transfer(priority=action.priority, message_box=action.target == "message")
+    assert ari.continued == [("c1", "standardiste-transfer", extension, 1)]
+    assert f"exten => {extension},1," in TEMPLATES

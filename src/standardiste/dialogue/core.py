@@ -376,7 +376,18 @@ class CallContext:
                 ]
             )
         if not message:
+            # The inbox itself is down: no message through the assistant, but the voice message box
+            # keeps the recording until the inbox answers again (pbx/messages.py). Never a goodbye
+            # without a human or a message.
             self.state.message_offered = True
+            self.state.transferring = True
+            self.achieve(OutcomeKind.TRANSFERRED, reason=f"{reason}:message_box")
+            return self.finish(
+                [
+                    self.say(f"{apology} {P.TO_MESSAGE_BOX}", interruptible=False),
+                    Transfer("message", False, reason),
+                ]
+            )
         self.lead = apology
         return self.reception_down()
 

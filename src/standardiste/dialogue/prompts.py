@@ -151,6 +151,8 @@ RECEPTION_UNAVAILABLE = (
     "le cabinet vous rappelle. Voulez-vous laisser un message ? "
     "Dites oui ou non, ou tapez 1 pour oui, 2 pour non."
 )
+# The inbox is down outside opening hours: the fallback's voice message box takes the message.
+TO_MESSAGE_BOX = "Je vous passe la messagerie du cabinet."
 RECEPTION_GONE = "Le secrétariat ne peut pas vous répondre pour le moment. Merci de rappeler plus tard."
 NO_SLOT_THEN = "Je n'ai plus de disponibilité à ce moment-là. Voici les plus proches."
 YES_NO_KEYS = "Dites oui ou non, ou tapez 1 pour oui, 2 pour non."

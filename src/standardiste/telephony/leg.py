@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from standardiste.pbx.dialplan import (
     DEFAULT_WATCHDOG_S,
+    MESSAGE,
     RECEPTION,
     URGENT,
     WATCHDOG_RENEW_S,
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 class LegSettings:
     reception: TransferTarget = RECEPTION
     urgent: TransferTarget = URGENT
+    message_box: TransferTarget = MESSAGE  # the fallback's voice message box (pbx/messages.py)
     watchdog_s: int = DEFAULT_WATCHDOG_S
     watchdog_renew_s: float = WATCHDOG_RENEW_S
     media_timeout_s: float = 5.0
@@ -147,8 +149,10 @@ class AriCallLeg:
         if self._media is not None:
             await self._media.stop_playback()
 
-    async def transfer(self, priority: bool = False) -> None:
+    async def transfer(self, priority: bool = False, message_box: bool = False) -> None:
         target = self.settings.urgent if priority else self.settings.reception
+        if message_box:
+            target = self.settings.message_box
         self._stop_watchdog()
         # Keep hearing about this channel after it leaves Stasis: its hang-up ends our session.
         with contextlib.suppress(AriError):

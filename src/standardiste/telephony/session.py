@@ -68,8 +68,8 @@ class CallLeg(Protocol):
 
     async def stop_playback(self) -> None: ...
 
-    async def transfer(self, priority: bool = False) -> None:
-        """Hand the caller to reception (the dialplan's transfer extension)."""
+    async def transfer(self, priority: bool = False, message_box: bool = False) -> None:
+        """Hand the caller to reception (the dialplan's transfer extension), or to the message box."""
         ...
 
     async def hangup(self) -> None: ...
@@ -612,7 +612,10 @@ class CallSession:
         self.record.end_reason = "transferred"
         self.record.path.append(f"transfer:{action.target}")
         await self.leg.stop_playback()
-        await self.leg.transfer(priority=action.priority)
+        if action.target == "message":  # the voice message box (the inbox may be down: filed later)
+            await self.leg.transfer(priority=False, message_box=True)
+        else:
+            await self.leg.transfer(priority=action.priority)
         self._transferred = True
         while True:
             item = await self._inputs.get()
