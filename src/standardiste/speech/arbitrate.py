@@ -165,7 +165,10 @@ class ArbitratedStream:
         decides its last words on that silence (measured: "jeudi neuf heures trente" came out "jeudi à sept
         heures trente" with only the short silence after it)."""
         if self._grammar is not None and self._phrases is not None and self._quiet_tail:
-            await self._grammar.accept(bytes(self._quiet_tail))
+            try:
+                await self._grammar.accept(bytes(self._quiet_tail))
+            except Exception as err:  # finish() says whether the grammar recogniser still answers
+                log.warning("grammar recogniser tail not padded: %r", err)
 
     async def set_grammar(self, phrases: Sequence[str] | None) -> None:
         self._phrases = list(phrases) if phrases else None
