@@ -8,7 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fixtures.scheduling import ROOT, durations_from_junit, load_durations, longest_first
+from tests.fixtures.scheduling import (
+    DEFAULT_S,
+    ROOT,
+    SLOW_S,
+    durations_from_junit,
+    expected_s,
+    load_durations,
+    longest_first,
+)
 
 
 def test_longest_first_pairs_each_long_test_with_a_short_one() -> None:
@@ -19,6 +27,15 @@ def test_longest_first_pairs_each_long_test_with_a_short_one() -> None:
     assert [weights[i] for i in order[:6]] == [600.0, 1.0, 330.0, 0.5, 100.0, 0.1]
     rest = [weights[i] for i in order[6:]]
     assert rest == sorted(rest, reverse=True)
+
+
+def test_a_test_not_measured_yet_is_weighed_from_its_kin() -> None:
+    durations = {"t.py::test_calls": 600.0, "t.py::test_x[a]": 5.0, "t.py::test_x[b]": 9.0}
+    assert expected_s(durations, "t.py::test_calls") == 600.0
+    assert expected_s(durations, "t.py::test_calls[goals]") == 600.0  # newly parametrized
+    assert expected_s(durations, "t.py::test_x[c]") == 9.0  # a new case
+    assert expected_s(durations, "t.py::test_new", slow=True) == SLOW_S
+    assert expected_s(durations, "t.py::test_new") == DEFAULT_S
 
 
 def test_one_worker_or_few_tests_keep_a_plain_order() -> None:
