@@ -229,9 +229,13 @@ async def test_classify_by_voice_with_the_real_recognizer(
 async def test_classify_by_voice_with_pocketsphinx_grammar(
     pbx, phone_factory, tmp_path, demo_config, understander
 ) -> None:
-    """The grammar-only French recogniser (PocketSphinx) hears the usual reasons for calling."""
+    """The grammar-only French recogniser (PocketSphinx) hears the usual reasons for calling.
+
+    The caller speaks with Pico, not espeak-ng: since grammars can reject (a garbage path), espeak-ng's
+    French is rightly heard as nothing, and it never stood in for a caller anyway.
+    """
     from standardiste.speech.sphinx import SphinxRecognizer
-    from tests.fixtures.speech import espeak_pcm
+    from tests.fixtures.spoken_calls import caller_audio
 
     recognizer = SphinxRecognizer(workers=1, cache_dir=tmp_path / "sphinx")
     await recognizer.warm_up()
@@ -239,7 +243,7 @@ async def test_classify_by_voice_with_pocketsphinx_grammar(
         async for rig in make_rig(pbx, phone_factory, tmp_path, demo_config, understander, recognizer):
             call = await rig.caller.call("agi-listen")
             await call.wait_answered(10)
-            await call.play_pcm(silence(300) + espeak_pcm("prendre rendez-vous"), wait=False)
+            await call.play_pcm(silence(300) + caller_audio("prendre rendez-vous")[0], wait=False)
             values = await wait_report(rig.pbx, "listen", 30)
             assert values["STANDARDISTE_STATUS"] == "OK", (values, tail(rig.pbx))
             assert "rendez-vous" in values["STANDARDISTE_TEXT"], values
