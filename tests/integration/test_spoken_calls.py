@@ -2,8 +2,10 @@
 numbers; SVOX Pico fr-FR for the other sentences; the assistant speaks with espeak-ng) against the real
 VoiceApp with the default recogniser (Whisper base + PocketSphinx grammars), on a pinned clock.
 
-Floors: no emergency missed, nothing booked or moved without the caller's own "yes" (asserted); task
-success by voice >= 80 % is the goal (an expected failure with the measured figure while below it).
+Floors (asserted): no emergency missed, nothing booked or moved without the caller's own "yes", task
+success by voice >= 80 % on the selection. A second selection plays bad input on the line (hold music, DTMF
+tones in the audio, English, a 60 s monologue, clipped speech): nothing acted on, and music, tones and
+English end with a human.
 The test plays one call of each kind (tests/fixtures/spoken_calls.py TEST_SELECTION);
 bench/bench_spoken_calls.py plays them all (SPOKEN_CALLS=all) and writes bench/results/spoken_calls.json.
 """
@@ -231,9 +233,7 @@ async def test_spoken_calls_reach_the_callers_goals(
         }
         assert not not_human, not_human
         return
-    # The goal (>= 80 % of calls reach the caller's goal by voice) is not met yet: measured 37-50 % on
-    # the test selection (2026-12-07). Whisper base mishears short Pico words ("oui" -> "Un."/"Non.",
-    # "dupont marie" -> "Du pont-marie") and a misheard name derails the identity questions. Reported as
-    # an expected failure with the figure, never as a pass.
-    if summary["task_success"] < 0.8:
-        pytest.xfail(f"task success by voice {summary['task_success']:.0%} < 80 %: {summary['failed']}")
+    # The goal: >= 80 % of calls reach the caller's goal by voice. Measured on this selection
+    # (2026-12-07, shared machine): 8/8 alone, 7/8 inside the full bench with 3 calls at once (was 37-50 %
+    # before the late-recognition delivery, the Whisper-digits slot, particle names and the harness fixes).
+    assert summary["task_success"] >= 0.8, summary["failed"]
