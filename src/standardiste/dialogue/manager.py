@@ -78,6 +78,8 @@ from standardiste.dialogue.routing import (
     menu_word_intent,
 )
 from standardiste.dialogue.services import ConversationServices
+from standardiste.understanding.normalize import fold_word
+from standardiste.understanding.soundalike import sounds_like_red_flag
 from standardiste.understanding.types import EntityKind, Intent, Understanding
 
 log = logging.getLogger(__name__)
@@ -246,7 +248,9 @@ class DialogueManager:
         # The safety net first, at every question of every flow (docs/safety.md).
         if self.core.urgent(u):
             return self.emergency.emergency(answer, rule=u.emergency_rule or "rule")
-        if self._needs_check(u) and not self.emergency.asking():
+        if not self.emergency.asking() and (
+            self._needs_check(u) or self._sounds_like_red_flag(event, text, u)
+        ):
             return self.emergency.ask_confirmation(answer)
         if u.same_day and not self.emergency.asking():
             return self.emergency.same_day(answer, u)
@@ -313,6 +317,20 @@ class DialogueManager:
         if u.needs_emergency_confirmation and u.safety_level == "check" and u.red_flag is not None:
             return True
         return self._classifier_emergency(u)
+
+    def _sounds_like_red_flag(self, event: Heard, text: str, u: Understanding) -> bool:
+        """A recogniser's words that only SOUND like a red flag ("je sais ni énormément"): one question.
+
+        Only for speech, only when the rules found nothing (never above the check level, never lower)."""
+        if not event.from_recognizer or u.safety_level is not None or u.emergency_rule is not None:
+            return False
+        for words in dict.fromkeys((text, (event.open_text or "").strip())):
+            hit = sounds_like_red_flag(fold_word(words)) if words else None
+            if hit is not None:
+                log.info("sounds like a red flag", extra={"red_flag": hit.flag, "term": hit.term})
+                self.core.state.path.append(f"sounds_like:{hit.flag}")
+                return True
+        return False
 
     def _classifier_emergency(self, u: Understanding) -> bool:
         """The classifier alone (no rule) thinks it is an emergency: worth one question?

@@ -62,6 +62,9 @@ class Heard:
     # The open recogniser's own words when `text` is a grammar's answer (speech.arbitrate); the
     # dialogue reads them first for red flags, at any question.
     open_text: str | None = None
+    # The words came from a speech recogniser (the telephony session), not typed text: the dialogue
+    # also listens for words that only SOUND like a red flag (understanding/soundalike.py).
+    from_recognizer: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -588,7 +588,13 @@ class CallSession:
                         "recognition_ms": recognition_ms,
                     },
                 )
-                return Heard(text, self.clock(), item.transcript.confidence, item.transcript.open_text)
+                return Heard(
+                    text,
+                    self.clock(),
+                    item.transcript.confidence,
+                    item.transcript.open_text,
+                    from_recognizer=True,
+                )
 
     async def _next(self, wait_s: float) -> _Input | None:
         if wait_s <= 0:
