@@ -618,11 +618,17 @@ class CallSession:
         self.record.end_reason = "transferred"
         self.record.path.append(f"transfer:{action.target}")
         await self.leg.stop_playback()
-        if action.target == "message":  # the voice message box (the inbox may be down: filed later)
-            await self.leg.transfer(priority=False, message_box=True)
-        else:
-            await self.leg.transfer(priority=action.priority)
+        # Marked before the request: Asterisk's StasisEnd for this transfer can reach the controller
+        # before the HTTP answer does, and must not be taken for the caller hanging up.
         self._transferred = True
+        try:
+            if action.target == "message":  # the voice message box (the inbox may be down: filed later)
+                await self.leg.transfer(priority=False, message_box=True)
+            else:
+                await self.leg.transfer(priority=action.priority)
+        except BaseException:
+            self._transferred = False
+            raise
         while True:
             item = await self._inputs.get()
             if isinstance(item, _HungUp):
