@@ -3,14 +3,16 @@
 Run: python bench/bench_soundalike.py. Reads routine sentences (tests/data nlu files, the packaged
 training data, every spoken turn of the scripted calls) and the generated hard negatives of the safety
 corpus, as a recogniser would write them (folded), and counts those on which the layer would add a
-check question (the rules having found nothing). Also the mishearings of the unit test (all must hit),
-the generated positives the layer sees, and the time per turn (p50/p95/max, ms). Writes
+check question (the rules having found nothing), also garbled as a recogniser garbles them (long words
+split in two). Also the mishearings of the unit test (all must hit), the generated positives with long
+words split (rules alone vs with the layer), and the time per turn (p50/p95/max, ms). Writes
 bench/results/soundalike.json.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import sys
 import time
@@ -23,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from standardiste.understanding.normalize import digits, fold, lower, without_fillers  # noqa: E402
-from standardiste.understanding.safety_corpus import generate  # noqa: E402
+from standardiste.understanding.safety_corpus import asr_noise, generate  # noqa: E402
 from standardiste.understanding.soundalike import sounds_like_red_flag  # noqa: E402
 from standardiste.understanding.urgency import default_net  # noqa: E402
 
@@ -74,13 +76,40 @@ def main() -> None:
                 hits.append((text, f"{hit.heard} ~ {hit.term}"))
         return hits
 
-    routine = routine_sentences()
+    # Routine: what the rules leave alone said as written (the scripted calls also hold emergencies).
+    routine = [t for t in routine_sentences() if net.assess(_folded(t)).level is None]
     routine_hits = run(routine)
+    # The same routine sentences garbled the way a recogniser garbles them: recogniser noise
+    # (accents, elisions, stutters, fillers), and long words split in two ("rendez vous" -> "rang des
+    # vous" is beyond reach, but "consultation" -> "consul tation" is not), three draws each.
+    rng = random.Random(20261207)
+
+    def split_words(text: str) -> str:
+        out = []
+        for word in text.split():
+            if len(word) >= 6 and rng.random() < 0.3:
+                cut = rng.randint(2, len(word) - 2)
+                out += [word[:cut], word[cut:]]
+            else:
+                out.append(word)
+        return " ".join(out)
+
+    garbled = [split_words(asr_noise(t, rng)) for t in routine for _ in range(3)]
+    garbled_hits = run(garbled)
     corpus = generate()
     negatives = [i.text for i in corpus if not i.vital]
     negative_hits = run(negatives)
+    # Hard negatives the rules leave alone as written (those in a hypothesis get a check anyway).
+    quiet_negatives = [t for t in negatives if net.assess(_folded(t)).level is None]
+    split_negatives = [split_words(t) for t in quiet_negatives]
+    split_negative_hits = run(split_negatives)
     positives = [i.text for i in corpus if i.vital]
     positive_hits = run(positives)
+    # Recall on garbled red flags: the generated positives with long words split in two; how many the
+    # rules alone now miss, and how many of those the layer turns into a check question.
+    split_positives = [split_words(t) for t in positives]
+    rules_missed = [t for t in split_positives if net.assess(_folded(t)).level is None]
+    split_caught = run(rules_missed)
     from tests_mishearings import MISHEARINGS  # type: ignore[import-not-found]
 
     misheard = [t for t, _flag in MISHEARINGS]
@@ -98,12 +127,27 @@ def main() -> None:
     times.sort()
     report = {
         "routine": {"n": len(routine), "check": len(routine_hits), "rate": len(routine_hits) / len(routine)},
+        "routine_garbled": {
+            "n": len(garbled),
+            "check": len(garbled_hits),
+            "rate": len(garbled_hits) / len(garbled),
+        },
         "hard_negatives": {
             "n": len(negatives),
             "check": len(negative_hits),
             "rate": len(negative_hits) / len(negatives),
         },
+        "hard_negatives_split": {
+            "n": len(split_negatives),
+            "check": len(split_negative_hits),
+            "rate": len(split_negative_hits) / len(split_negatives),
+        },
         "positives_seen_by_layer": {"hits": len(positive_hits)},
+        "positives_split": {
+            "n": len(split_positives),
+            "rules_missed": len(rules_missed),
+            "layer_caught": len(split_caught),
+        },
         "mishearings": {"n": len(misheard), "caught": caught},
         "ms": {
             "p50": statistics.median(times),
@@ -113,10 +157,13 @@ def main() -> None:
         },
         "hostile_ms": hostile,
         "examples_routine": routine_hits[:30],
+        "examples_garbled": garbled_hits[:30],
         "examples_negatives": negative_hits[:30],
+        "examples_negatives_split": split_negative_hits[:30],
+        "examples_split_missed": [t for t in rules_missed if t not in {h[0] for h in split_caught}][:30],
     }
     print(json.dumps({k: v for k, v in report.items() if not k.startswith("examples")}, indent=1))
-    for text, why in routine_hits[:30] + negative_hits[:30]:
+    for text, why in routine_hits[:30] + garbled_hits[:30] + negative_hits[:30] + split_negative_hits[:30]:
         print(f"  check: {text!r}  ({why})")
     RESULTS.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 

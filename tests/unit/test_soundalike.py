@@ -58,11 +58,20 @@ def test_whisper_mishearings_of_red_flags_sound_like_one(said: str, flag: str) -
         "ça se passe bien merci",
         "dupont marie quinze mars mille neuf cent quatre-vingt-cinq",
         "je sais ni le jour ni l'heure",  # "sais ni" without any intensifier: too common to ask
+        "je ne sais ni lire ni écrire très bien",
         "",
     ],
 )
 def test_routine_or_exact_or_negated_words_do_not_sound_like_a_red_flag(said: str) -> None:
     assert sounds_like_red_flag(folded(said)) is None
+
+
+def test_words_split_in_two_are_glued_back_and_the_rules_decide() -> None:
+    hit = sounds_like_red_flag(folded("mon mari n arri ve plus a respir er"))
+    assert hit is not None and hit.flag == "breathing"
+    # The qualifiers are glued back too: a split negation or history still silences the flag.
+    assert sounds_like_red_flag(folded("il n a jam ais fait de con vulsions")) is None
+    assert sounds_like_red_flag(folded("j ai des ante cedents d in farctus")) is None
 
 
 def test_bounded_on_a_runaway_transcript() -> None:

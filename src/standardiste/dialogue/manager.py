@@ -81,6 +81,7 @@ from standardiste.dialogue.services import ConversationServices
 from standardiste.understanding.normalize import fold_word
 from standardiste.understanding.soundalike import sounds_like_red_flag
 from standardiste.understanding.types import EntityKind, Intent, Understanding
+from standardiste.understanding.urgency import SafetyNet
 
 log = logging.getLogger(__name__)
 
@@ -324,8 +325,9 @@ class DialogueManager:
         Only for speech, only when the rules found nothing (never above the check level, never lower)."""
         if not event.from_recognizer or u.safety_level is not None or u.emergency_rule is not None:
             return False
+        net = getattr(self.core.services.understander, "safety", None)  # the practice's red flags
         for words in dict.fromkeys((text, (event.open_text or "").strip())):
-            hit = sounds_like_red_flag(fold_word(words)) if words else None
+            hit = sounds_like_red_flag(fold_word(words), net if isinstance(net, SafetyNet) else None)
             if hit is not None:
                 log.info("sounds like a red flag", extra={"red_flag": hit.flag, "term": hit.term})
                 self.core.state.path.append(f"sounds_like:{hit.flag}")

@@ -9,8 +9,11 @@ Conservative by design (docs/safety.md, « Ce qui ressemble à un signe de gravi
 - only for text that came from a recogniser (the dialogue's Heard.from_recognizer), never typed text;
 - only when the rules found nothing: a hit raises the level to "check" (ONE yes/no question), never to
   vital or same day, and never lowers anything;
+- words split in two are glued back first when the whole is a word of the rules or their qualifiers
+  ("n arri ve plus a respir er", "jam ais"), and the rules read the turn again;
 - a window of one to three words whose spelling IS a form of the term is left to the rules (they read
-  it with its qualifiers); only a different spelling that sounds the same counts;
+  it with its qualifiers); only a different spelling that sounds the same counts, and the turn with the
+  word repaired must then be a red flag for the rules (live, not negated, not long past);
 - short terms ("saigne", "étouffe", "respire") also need a cue in the turn (an intensifier, "plus",
   "arrive pas"...), long ones need a close key (edit distance 0, or 1 from eight phonemes on);
 - a negation right before ("pas de", "sans") or a known benign homophone silences the window.
@@ -24,6 +27,8 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
+
+from standardiste.understanding.urgency import SafetyNet, default_net, rules_vocabulary
 
 # At most this many words are read (a turn is short; the rules already bound the text).
 MAX_WORDS = 120
@@ -81,21 +86,33 @@ def key(word: str) -> str:
     return _SMALL.get(word) or _raw_key(word)
 
 
+# The cues a short term needs (the bleeding and breathing flags ask for as much).
+_BLEEDING_CUES = frozenset(
+    {"beaucoup", "enormement", "abondamment", "partout", "fort", "trop", "tellement", "sang", "flots",
+     "mare", "arrete", "arreter", "boeuf"}
+)  # fmt: skip
+_BREATHING_CUES = frozenset(
+    {"plus", "pas", "arrive", "arrives", "peut", "peux", "mal", "difficilement", "bleu", "bleue", "air"}
+)  # fmt: skip
+_ALL_CUES = _BLEEDING_CUES | _BREATHING_CUES
+
+
 @dataclass(frozen=True, slots=True)
 class Term:
     flag: str  # the red flag it points to (reported as "sounds_like:<flag>")
     forms: tuple[str, ...]  # the spellings the rules read (a window spelled so is left to them)
-    needs_cue: bool = False  # short and common sounding: an intensifier or ability cue is also needed
+    # Short and common sounding: one of these words must also be in the turn (an intensifier, "plus").
+    cues: frozenset[str] = frozenset()
 
 
 # Distinctive words of the red flags (data/red_flags.yml), folded. Not "sang" (cent, sans, sent),
 # not "coma" (comme ça), not "bleu": too many ordinary homophones.
 TERMS: tuple[Term, ...] = (
-    Term("bleeding", ("saigne", "saignent", "saigner", "saignait"), needs_cue=True),
+    Term("bleeding", ("saigne", "saignent", "saigner", "saignait"), cues=_BLEEDING_CUES),
     Term("bleeding", ("saignement", "saignements")),
     Term("bleeding", ("hemorragie", "hemorragies")),
-    Term("breathing", ("respire", "respirer", "respirent"), needs_cue=True),
-    Term("breathing", ("etouffe", "etouffer", "etouffent"), needs_cue=True),
+    Term("breathing", ("respire", "respirer", "respirent"), cues=_BREATHING_CUES),
+    Term("breathing", ("etouffe", "etouffer", "etouffent"), cues=_BREATHING_CUES),
     Term("breathing", ("suffoque", "suffoquer", "suffocation")),
     Term("breathing", ("asphyxie",)),
     Term("chest_pain", ("poitrine",)),
@@ -112,12 +129,6 @@ TERMS: tuple[Term, ...] = (
     Term("suicidal", ("suicide", "suicider", "suicidaire")),
 )
 
-# A short term also needs one of these in the turn (the bleeding and breathing flags say as much).
-_CUES = frozenset(
-    {"beaucoup", "enormement", "abondamment", "partout", "fort", "tres", "trop", "tellement", "plus",
-     "pas", "arrete", "arrive", "arrives", "peut", "peux", "mal", "difficilement", "sang", "flots",
-     "mare", "vite", "urgence", "secours", "aidez"}
-)  # fmt: skip
 # Real words that sound like a term and are ordinary in a practice's calls.
 _BENIGN = frozenset({"c est ni", "c est nie", "s est ni", "ses ni", "respect", "respecte", "respecter"})
 _NEGATION = frozenset({"pas", "sans", "aucun", "aucune", "jamais", "ni"})
@@ -147,9 +158,9 @@ def _spellings() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=128)
-def _near_length(length: int, cue: bool) -> tuple[tuple[str, Term, str], ...]:
+def _near_length(length: int, said: frozenset[str]) -> tuple[tuple[str, Term, str], ...]:
     """The forms whose key is within one phoneme of this length (the others cannot be close)."""
-    return tuple(e for e in _index() if abs(len(e[0]) - length) <= 1 and (cue or not e[1].needs_cue))
+    return tuple(e for e in _index() if abs(len(e[0]) - length) <= 1 and (not e[1].cues or e[1].cues & said))
 
 
 def _allowed(term_key: str) -> int:
@@ -157,16 +168,27 @@ def _allowed(term_key: str) -> int:
     return 1 if len(term_key) >= 8 else 0
 
 
-def sounds_like_red_flag(folded: str) -> SoundsLike | None:
-    """The first window of one to three words that sounds like a distinctive red-flag word (see above).
+def sounds_like_red_flag(folded: str, net: SafetyNet | None = None) -> SoundsLike | None:
+    """The first window of one to three words that sounds like a distinctive red-flag word (see above),
+    and whose repaired turn (the window replaced by the word) the safety net's rules read as a red flag
+    (live, not negated, not long past: the rules' own qualifiers decide). Words split in two are glued
+    back first ("jam ais", "respir er") when the whole is a word the rules are written with.
 
-    `folded`: lowercase, no accents, apostrophes as spaces (normalize.fold), as the rules read it."""
-    words = re.findall(r"[a-z]+", folded[:2000])[:MAX_WORDS]
+    `folded`: lowercase, no accents, apostrophes as spaces (normalize.fold), as the rules read it.
+    `net`: the practice's safety net (default: the packaged red flags)."""
+    net = net or default_net()
+    words, glued = _reglued(re.findall(r"[a-z0-9]+", folded[:2000])[:MAX_WORDS])
     if not words:
         return None
-    cue = any(w in _CUES for w in words)
+    if glued:
+        verdict = net.assess(" ".join(words))
+        if verdict.level is not None:
+            heard = glued[0]
+            flag = verdict.red_flag or verdict.rule or "distress"
+            return SoundsLike(flag, heard.replace(" ", ""), heard, 0)
+    said = frozenset(w for w in words if w in _ALL_CUES)  # the cues of the turn
     spellings = _spellings()
-    seen: set[str] = set()  # keys already compared in this turn (a repeated window costs nothing)
+    missed: set[str] = set()  # keys already compared in this turn, close to no term
     keys = [key(w) for w in words]
     for size in range(1, MAX_WINDOW + 1):
         for i in range(len(words) - size + 1):
@@ -183,13 +205,40 @@ def sounds_like_red_flag(folded: str) -> SoundsLike | None:
             candidates = {"".join(keys[i : i + size])}
             if size > 1:
                 candidates.add(key("".join(window)))
-            for joined in candidates - seen:
-                seen.add(joined)
-                if len(joined) < 4:
-                    continue
-                for term_key, term, form in _near_length(len(joined), cue):
-                    distance = Levenshtein.distance(joined, term_key)
-                    if distance > _allowed(term_key):
-                        continue
-                    return SoundsLike(term.flag, form, surface, distance)
+            for joined in candidates - missed:
+                close = [
+                    (term, form, distance)
+                    for term_key, term, form in _near_length(len(joined), said)
+                    if len(joined) >= 4
+                    and (distance := Levenshtein.distance(joined, term_key)) <= _allowed(term_key)
+                ]
+                if not close:
+                    missed.add(joined)
+                for term, form, distance in close:
+                    repaired = " ".join([*words[:i], form, *words[i + size :]])
+                    if net.assess(repaired).level is not None:
+                        return SoundsLike(term.flag, form, surface, distance)
     return None
+
+
+def _reglued(words: list[str]) -> tuple[list[str], list[str]]:
+    """Words split in two glued back when the whole is a word the rules are written with ("n arri ve
+    plus a respir er" -> "arrive", "respirer"), and the pairs glued."""
+    vocabulary = rules_vocabulary()
+    out: list[str] = []
+    glued: list[str] = []
+    i = 0
+    while i < len(words):
+        pair = words[i] + words[i + 1] if i + 1 < len(words) else ""
+        if (
+            len(pair) >= 5
+            and pair in vocabulary
+            and not (words[i] in vocabulary and words[i + 1] in vocabulary)
+        ):
+            out.append(pair)
+            glued.append(f"{words[i]} {words[i + 1]}")
+            i += 2
+            continue
+        out.append(words[i])
+        i += 1
+    return out, glued

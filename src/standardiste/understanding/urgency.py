@@ -251,6 +251,22 @@ def _vocabulary() -> frozenset[str]:
     return frozenset(words)
 
 
+@functools.lru_cache(maxsize=1)
+def rules_vocabulary() -> frozenset[str]:
+    """Words of four letters or more the red flags and every qualifier are written with (soundalike.py)."""
+    patterns = [
+        p.pattern
+        for p in (_HISTORY_TIME, _HISTORY_OTHER, _RECENT_PAST, _NOW, _DISTRESS, _HYPOTHESIS, _NEGATION_BEFORE,
+                  _NEGATION_INSIDE, _NOT_URGENT, _NOT_GRAVE, _DEATH, _RESOLVED, _KNOWS_NOT_IF)
+    ]  # fmt: skip
+    for flag in default_net().flags:
+        patterns += [p.pattern for p in (flag.patterns, *flag.all_of, flag.downgrade_if) if p is not None]
+    # "\bantecedents?" is "antecedents", not "bantecedents": escapes out before the words are read.
+    return frozenset(
+        w for source in patterns for w in re.findall(r"[a-z]{4,}", re.sub(r"\\[a-zA-Z]", " ", source))
+    )
+
+
 def _unfuse(word: str) -> str:
     if word in _FUSED:
         return _FUSED[word]
