@@ -18,7 +18,14 @@ from sqlalchemy import func, select
 from standardiste.agenda.tables import AppointmentRow
 from standardiste.calllog.store import CallEntry, CallLogStore
 from standardiste.calllog.tables import CallRow
-from standardiste.dashboard.web import AUDIT_DETAIL, CONTEXT_KEY, DashboardContext, render, requires
+from standardiste.dashboard.web import (
+    AUDIT_DETAIL,
+    CONTEXT_KEY,
+    DashboardContext,
+    render,
+    requires,
+    wav_response,
+)
 
 OUTCOME_FR = {
     "booked": "rendez-vous pris",
@@ -337,14 +344,7 @@ async def call_name_audio(request: web.Request) -> web.StreamResponse:
     if audio is None:
         raise web.HTTPNotFound(text="Enregistrement du nom introuvable.")
     request[AUDIT_DETAIL] = f"écoute du nom dit par l'appelant (appel {call_id})"
-    return web.Response(
-        body=audio,
-        headers={
-            "Content-Type": "audio/wav",
-            "Content-Disposition": 'inline; filename="nom.wav"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return wav_response(audio, "nom.wav")
 
 
 @requires()
@@ -356,16 +356,7 @@ async def call_recording(request: web.Request) -> web.StreamResponse:
     if entry is None or audio is None:
         raise web.HTTPNotFound(text="Enregistrement introuvable.")
     request[AUDIT_DETAIL] = f"écoute/téléchargement de l'enregistrement {entry.recording}"
-    download = request.query.get("telecharger") == "1"
-    disposition = "attachment" if download else "inline"
-    return web.Response(
-        body=audio,
-        headers={
-            "Content-Type": "audio/wav",
-            "Content-Disposition": f'{disposition}; filename="{entry.recording}.wav"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return wav_response(audio, f"{entry.recording}.wav", download=request.query.get("telecharger") == "1")
 
 
 @requires()

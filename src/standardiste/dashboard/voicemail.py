@@ -25,6 +25,7 @@ from standardiste.dashboard.web import (
     DashboardContext,
     practitioner_filter,
     requires,
+    wav_response,
 )
 from standardiste.pbx.messages import Cipher, decrypt_file
 
@@ -66,14 +67,7 @@ async def request_message_audio(request: web.Request) -> web.StreamResponse:
     if audio is None:
         raise web.HTTPNotFound(text="Message vocal introuvable.")
     request[AUDIT_DETAIL] = f"écoute du message vocal (demande {request_id})"
-    return web.Response(
-        body=audio,
-        headers={
-            "Content-Type": "audio/wav",
-            "Content-Disposition": 'inline; filename="message.wav"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return wav_response(audio, "message.wav")
 
 
 def add_voicemail_pages(messages: VoiceMessages) -> Callable[[web.Application, DashboardContext], None]:

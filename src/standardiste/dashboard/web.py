@@ -152,6 +152,19 @@ def render(request: web.Request, template: str, title: str, status: int = 200, *
     return web.Response(text=html, content_type="text/html", status=status)
 
 
+def wav_response(audio: bytes, filename: str, *, download: bool = False) -> web.Response:
+    """A decrypted recording for staff: WAV, never cached by the browser or a proxy."""
+    disposition = "attachment" if download else "inline"
+    return web.Response(
+        body=audio,
+        headers={
+            "Content-Type": "audio/wav",
+            "Content-Disposition": f'{disposition}; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 def redirect(location: str) -> web.HTTPSeeOther:
     # Messages put in the query (and ids from the URL) may hold spaces, accents or CR/LF: escape them
     # so the Location header is always valid and nothing can be injected into the response headers.
