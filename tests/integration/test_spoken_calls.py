@@ -6,7 +6,8 @@ Floors (asserted): no emergency missed, nothing booked or moved without the call
 success by voice >= 80 % on the selection. A second selection plays bad input on the line (hold music, DTMF
 tones in the audio, English, a 60 s monologue, clipped speech): nothing acted on, and music, tones and
 English end with a human.
-The test plays one call of each kind (tests/fixtures/spoken_calls.py TEST_SELECTION);
+The test plays one call of each kind (tests/fixtures/spoken_calls.py TEST_SELECTION), one call per test so
+that the suite's xdist workers spread them (the 80 % floor is kept over the whole selection: see _pieces);
 bench/bench_spoken_calls.py plays them all (SPOKEN_CALLS=all) and writes bench/results/spoken_calls.json.
 """
 
@@ -48,6 +49,7 @@ from tests.fixtures.spoken_calls import (
     summarise,
     text_run_kinds,
 )
+from tests.fixtures.tally import Tally, allowance, check_within, run_dir
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow, pytest.mark.timeout(3600)]
 
@@ -126,21 +128,35 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-@pytest.mark.parametrize("selection", ["goals", "bad_input"])
+def _pieces() -> list[Any]:
+    """What each test plays. In the suite: one call per test (ids `goals-<script>`, `bad_input-<script>`),
+    so that pytest-xdist spreads the selections' calls over its workers; the goals selection's floor
+    (task success >= 80 %) is still asserted over the whole selection, through the run's tally
+    (tests/fixtures/tally.py). With SPOKEN_CALLS set (bench/bench_spoken_calls.py): one test, `[goals]`,
+    plays the chosen calls, SPOKEN_PARALLEL at once."""
+    if os.environ.get("SPOKEN_CALLS"):
+        return [pytest.param("goals", None, id="goals")]
+    return [pytest.param("goals", c, id=f"goals-{c}") for c in TEST_SELECTION] + [
+        pytest.param("bad_input", c, id=f"bad_input-{c}") for c in BAD_INPUT_SELECTION
+    ]
+
+
+@pytest.mark.parametrize(("selection", "call"), _pieces())
 async def test_spoken_calls_reach_the_callers_goals(
     pbx: PbxInstance,
     spoken_app: VoiceApp,
     phone_factory: PhoneFactory,
     simulator: Any,
     understander: Any,
+    tmp_path_factory: pytest.TempPathFactory,
     selection: str,
+    call: str | None,
 ) -> None:
     scripts = load_scripts()
     wanted = os.environ.get("SPOKEN_CALLS", "")
-    if selection == "bad_input":
-        if wanted:
-            pytest.skip("SPOKEN_CALLS chooses the calls (the bench plays the bad input among all of them)")
-        scripts = [s for s in scripts if s["id"] in BAD_INPUT_SELECTION]
+    if call is not None:
+        scripts = [s for s in scripts if s["id"] == call]
+        assert scripts, f"no script {call!r} in load_scripts()"
     elif wanted != "all":
         scripts = [s for s in scripts if s["id"] in (wanted.split(",") if wanted else TEST_SELECTION)]
     for spec in scripts:
@@ -236,4 +252,14 @@ async def test_spoken_calls_reach_the_callers_goals(
     # The goal: >= 80 % of calls reach the caller's goal by voice. Measured on this selection
     # (2026-12-07, shared machine): 8/8 alone, 7/8 inside the full bench with 3 calls at once (was 37-50 %
     # before the late-recognition delivery, the Whisper-digits slot, particle names and the harness fixes).
-    assert summary["task_success"] >= 0.8, summary["failed"]
+    if call is None:
+        assert summary["task_success"] >= 0.8, summary["failed"]
+        return
+    # One call of the selection: its miss counts against the whole selection's allowance (1 of 8).
+    check_within(
+        Tally(run_dir(tmp_path_factory), "spoken-calls-goals"),
+        call,
+        [f"{call}: {summary['failed'][call]}"] if call in summary["failed"] else [],
+        allowance(len(TEST_SELECTION), 0.8),
+        "spoken calls: task success by voice >= 80 % over the selection",
+    )
