@@ -22,8 +22,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # but Debian files it under "non-free" because the voice data has no source to rebuild it from.
   # A default Debian install lists "main" only: add "non-free" to the Debian archive's entries
   # (deb822 .sources or one-line sources.list; nothing else is touched, a second run changes nothing).
+  # "contrib" too, for the tests only: the test callers' second voice, MBROLA fr4 (the `mbrola` program is
+  # in contrib, its fr4 voice in non-free; that voice may not be sold, so the product never speaks with it).
   if grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then
-    $sudo_cmd python3 "$here/scripts/enable_apt_components.py" non-free
+    $sudo_cmd python3 "$here/scripts/enable_apt_components.py" non-free contrib
   fi
   $sudo_cmd apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
