@@ -142,6 +142,18 @@ def test_rules_never_overridden_by_not_urgent(engine: LocalUnderstander) -> None
     assert result.urgency is Urgency.URGENT and result.emergency_rule == "chest_pain"
 
 
+def test_a_glued_elision_is_split_before_a_word_the_rules_write_after_a_word_boundary() -> None:
+    """The glued-elision repair ("loedeme" -> "l oedeme") looks the word up in the rules' vocabulary: a
+    rule written "\\boedeme" gives "oedeme", not "boedeme" (the regex escape is not part of the word)."""
+    from standardiste.understanding.urgency import _vocabulary
+
+    vocabulary = _vocabulary()
+    assert {"antecedents", "oedeme", "hemiplegie"} <= vocabulary
+    assert not {"bantecedents", "boedeme", "bhemiplegie"} & vocabulary
+    assert rules("elle fait loedeme de quincke").rule == "allergic_reaction"
+    assert rules("elle a une lhemiplegie").rule == "stroke"
+
+
 @pytest.mark.alone  # asserts a time figure: runs on its own (tests/fixtures/scheduling.py)
 def test_rule_layer_is_fast() -> None:
     import time

@@ -244,11 +244,17 @@ def _vocabulary() -> frozenset[str]:
         if flag.patterns is not None:
             sources.append(flag.patterns.pattern)
         sources.extend(p.pattern for p in flag.all_of)
-    words: set[str] = set()
-    for source in sources:
-        words.update(w for w in re.findall(r"[a-z]{4,}", source))
+    words = set(_pattern_words(sources))
     words.update({"asthme", "ordonnance", "annee", "enfant", "oreille", "estomac", "urgence", "epilepsie"})
     return frozenset(words)
+
+
+def _pattern_words(patterns: list[str]) -> frozenset[str]:
+    """Words of four letters or more in regex sources, escapes out first: "\\bantecedents?" gives
+    "antecedents", not "bantecedents"."""
+    return frozenset(
+        w for source in patterns for w in re.findall(r"[a-z]{4,}", re.sub(r"\\[a-zA-Z]", " ", source))
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -261,10 +267,7 @@ def rules_vocabulary() -> frozenset[str]:
     ]  # fmt: skip
     for flag in default_net().flags:
         patterns += [p.pattern for p in (flag.patterns, *flag.all_of, flag.downgrade_if) if p is not None]
-    # "\bantecedents?" is "antecedents", not "bantecedents": escapes out before the words are read.
-    return frozenset(
-        w for source in patterns for w in re.findall(r"[a-z]{4,}", re.sub(r"\\[a-zA-Z]", " ", source))
-    )
+    return _pattern_words(patterns)
 
 
 def _unfuse(word: str) -> str:
