@@ -321,7 +321,12 @@ class VoiceApp:
                 log.exception("agenda not rebuilt for the new settings; keeping the previous one")
         return self._agenda
 
-    def new_conversation(self, open_speech: bool, practice: PracticeConfig | None = None) -> Conversation:
+    def new_conversation(
+        self,
+        open_speech: bool,
+        practice: PracticeConfig | None = None,
+        spoken_name: Callable[[], bytes | None] | None = None,
+    ) -> Conversation:
         from standardiste.dialogue.manager import DialogueManager
 
         assert self.understander is not None
@@ -341,6 +346,7 @@ class VoiceApp:
             reception_available=reception,
             recording_notice=self.deployment.privacy.record_audio,
             clock=self.clock,
+            spoken_name=spoken_name,
         )
         return DialogueManager(services)
 
@@ -355,10 +361,15 @@ class VoiceApp:
             TurnSettings(end_of_turn_ms=speech.end_of_turn_ms, max_turn_s=speech.max_turn_s)
         )
         practice = self.practice_now()
-        return CallSession(
+        sessions: list[CallSession] = []  # the spoken name the session keeps, for the identity check
+
+        def spoken_name() -> bytes | None:
+            return sessions[0].record.name_audio if sessions else None
+
+        session = CallSession(
             call_id=call_id,
             leg=leg,
-            conversation=self.new_conversation(open_speech, practice),
+            conversation=self.new_conversation(open_speech, practice, spoken_name),
             recognizer=self.recognizer,
             synthesizer=self.synthesizer,
             turn_detector=detector,
@@ -382,6 +393,8 @@ class VoiceApp:
             call_log=self.call_log,
             clock=self.clock.now,
         )
+        sessions.append(session)
+        return session
 
 
 class NoUnderstanding:

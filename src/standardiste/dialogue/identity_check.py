@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from standardiste.agenda.model import Patient
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, CallContext, Question
 from standardiste.dialogue.messages import Action, Expect, Expectation
@@ -27,6 +28,7 @@ from standardiste.identity.directory import directory_for
 from standardiste.identity.matching import rank, say_back_name
 from standardiste.identity.readback import DatePart, date_fix, part_value, phone_fix, replace_part, which_part
 from standardiste.identity.spelling import parse_spelling
+from standardiste.identity.voice import combine, wav_listener
 
 if TYPE_CHECKING:
     from standardiste.dialogue.identity import IdentityFlow
@@ -210,10 +212,12 @@ class IdentityCheck:
             )
             pool = [p for p in pool if p.id not in self.state.rejected]
             match = rank(heard, pool, self.core.state.caller_id, ident.birth_date)
-            best = match.say_back
+            heard_by = combine(match, self._grammar_hearing(pool), pool)
+            best = heard_by.patient
+            self.core.state.path.append(f"name_heard_{heard_by.how}")
             # Never a patient born another day than the one the caller confirmed.
-            if best is not None and (ident.birth_date is None or best.patient.birth_date == ident.birth_date):
-                patient = best.patient
+            if best is not None and (ident.birth_date is None or best.birth_date == ident.birth_date):
+                patient = best
         except Exception:  # the agenda or espeak-ng failing: the name as heard, read back
             log.warning("patient name matching failed", exc_info=True)
         if patient is not None:
@@ -240,6 +244,21 @@ class IdentityCheck:
         refused_heard = lambda: self._name_refused(resume)  # noqa: E731
         question = self._yes_no("name_noted", P.name_noted(heard), accept_heard, refused_heard, resume)
         return self.core.ask(question, preamble)
+
+    def _grammar_hearing(self, pool: list[Patient]) -> str | None:
+        """The kept spoken name decoded again against these candidates' names (PocketSphinx with a
+        garbage path); None when there is no kept audio (keys, text channel) or no candidate."""
+        source = self.core.services.spoken_name
+        if source is None or not pool or "name_corrected" in self.core.state.path:
+            return None  # a name corrected at a later question: the kept audio is the old one
+        listen = wav_listener(source())
+        if listen is None:
+            return None
+        try:
+            return listen(pool)
+        except Exception:  # the decoder failing: Whisper's transcript alone
+            log.warning("name grammar decoding failed", exc_info=True)
+            return None
 
     def _yes_no(
         self,

@@ -3,6 +3,7 @@ understanding, the agenda and the inbox. Built once per call by whoever runs the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from standardiste.agenda.model import Agenda, Inbox
@@ -25,3 +26,6 @@ class ConversationServices:
     recording_notice: bool = False
     # The server's clock (pinned in tests); the dialogue otherwise goes by its events' times.
     clock: Clock = field(default_factory=SystemClock)
+    # The caller's spoken name as kept by the session (WAV bytes; None before it is said, or on a text
+    # channel): decoded again against the candidates' names when they are known (identity/voice.py).
+    spoken_name: Callable[[], bytes | None] | None = None

@@ -10,7 +10,8 @@ Recognised text stays French words ("lundi quatorze heures trente", "zéro six d
 understanding layer's parsers read French number words. `to_text` only tidies a backend's output.
 
 A grammar cannot reject: off-topic speech is forced into it. The dialogue confirms every recognised slot and
-offers the keypad for numbers and dates; there is no grammar for open questions or names.
+offers the keypad for numbers and dates; there is no grammar for open questions. Names get one built at call
+time from the practice's patients (`patient_names`), spelling one of letters (`letters`).
 """
 
 from __future__ import annotations
@@ -268,6 +269,43 @@ def practitioners(practice: object) -> Grammar:
                 names.append(parts[-1])  # the surname alone
     phrases = (*names, *ANY_PRACTITIONER)
     return Grammar("practitioner", _jsgf("practitioner", _alt(phrases), ""), phrases)
+
+
+# How callers introduce a name ("oui, je m'appelle ...", "c'est ...") and close it ("..., bonjour").
+NAME_INTROS = ("je m'appelle", "c'est", "moi c'est", "mon nom c'est", "je suis", "madame", "monsieur")
+
+
+def patient_names(names: Iterable[tuple[str, str]]) -> Grammar:
+    """The names of a few patients (last, first), built at call time from the practice's file (the
+    patients sharing the caller's number or birth date): each in both orders and the last name alone,
+    with the usual introductions around it. A flat grammar, so PocketSphinx adds its garbage path and a
+    name that is none of these is rejected (identity/voice.py)."""
+    phrases: list[str] = []
+    for last, first in names:
+        ln, fn = _phrase(last), _phrase(first)
+        for phrase in (f"{ln} {fn}", f"{fn} {ln}", ln):
+            if phrase.strip() and phrase.strip() not in phrases:
+                phrases.append(phrase.strip())
+    body = f"[ oui ] [ {_alt(NAME_INTROS)} ] {_alt(phrases)} [ bonjour ]" if phrases else "oui"
+    return Grammar("patient_names", _jsgf("patient_names", body, ""), tuple(phrases))
+
+
+LETTER_NAMES: dict[str, tuple[str, ...]] = {
+    "a": ("a",), "b": ("bé",), "c": ("cé",), "d": ("dé",), "e": ("euh",), "f": ("effe",), "g": ("gé",),
+    "h": ("hache",), "i": ("i",), "j": ("ji",), "k": ("ka",), "l": ("elle",), "m": ("emme",),
+    "n": ("enne",), "o": ("o",), "p": ("pé",), "q": ("cu",), "r": ("erre",), "s": ("esse",), "t": ("té",),
+    "u": ("u",), "v": ("vé",), "w": ("double vé",), "x": ("ixe",), "y": ("i grec",), "z": ("zède",),
+}  # fmt: skip
+
+
+def letters() -> Grammar:
+    """A name spelled letter by letter ("T E X I E R", "deux S", "tiret"): a loop of letter names, read
+    by identity/spelling.py. Looping, so PocketSphinx gives it no garbage path: the open recogniser's
+    transcript and the read-back are the checks."""
+    names = sorted({n for ns in LETTER_NAMES.values() for n in ns})
+    extra = ("deux", "double", "tiret", "apostrophe", "accent", "aigu", "grave")
+    body = f"( {_alt(names)} | {_alt(extra)} )+"
+    return _register(Grammar("letters", _jsgf("letters", body, ""), (*names, *extra)))
 
 
 def from_phrases(phrases: Sequence[str] | None) -> Grammar | None:

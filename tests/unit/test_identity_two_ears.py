@@ -1,0 +1,133 @@
+"""A spoken name heard by two ears (issue 19): Whisper's transcript matched by sound, and PocketSphinx held to
+a grammar of the candidates' names with a garbage path, run on the kept audio. Real PocketSphinx, real
+SVOX Pico speech through G.711, real dialogue with the simulator's SQLite agenda."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from standardiste.agenda.model import Patient
+from standardiste.dialogue import prompts as P
+from standardiste.dialogue.manager import DialogueManager
+from standardiste.identity.matching import rank
+from standardiste.identity.voice import SphinxNameEar, combine, from_grammar, wav_listener
+from standardiste.speech import grammars
+from standardiste.speech.audio import lin_to_ulaw, resample, silence, ulaw_to_lin, wav_bytes
+from standardiste.speech.pico import PicoEngine
+from standardiste.speech.sphinx import garbage
+from tests.unit.test_dialogue_identity_voice import HUSBAND, TEXIER, Call, to_name
+
+MONIQUE = Patient("p1", "Texier", "Monique", dt.date(1955, 3, 5), "+33612345678")
+JEAN = Patient("p2", "Texier", "Jean", dt.date(1950, 1, 1), "+33612345678")
+LEA = Patient("p3", "Richard", "Léa", dt.date(1955, 3, 5), None)
+POOL = [MONIQUE, JEAN, LEA]
+
+
+@pytest.fixture(scope="module")
+def line_voice() -> Any:
+    """Pico's French through the phone line (8 kHz G.711 mu-law and back to 16 kHz)."""
+    pico = PicoEngine()
+
+    def say(text: str) -> bytes:
+        pcm = silence(300) + pico.synthesize(text) + silence(500)
+        pcm8 = resample(pcm, 16_000, 8_000)
+        return resample(ulaw_to_lin(lin_to_ulaw(pcm8)), 8_000, 16_000)
+
+    yield say
+    pico.close()
+
+
+@pytest.fixture(scope="module")
+def ear() -> SphinxNameEar:
+    return SphinxNameEar()
+
+
+def test_the_names_grammar_is_flat_so_it_gets_a_garbage_path() -> None:
+    grammar = grammars.patient_names([("Texier", "Monique"), ("Le Gall", "Jean-Pierre")])
+    assert garbage.is_flat(grammar.jsgf)
+    assert {"texier monique", "monique texier", "texier", "le gall jean-pierre", "le gall"} <= set(
+        grammar.phrases
+    )
+    assert "m'appelle" in grammar.words and "bonjour" in grammar.words
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("je m'appelle monique texier", "p1"),
+        ("oui texier jean bonjour", "p2"),
+        ("richard", "p3"),  # the only Richard
+        ("texier", None),  # two Texier: the last name alone chooses nobody
+        ("", None),  # rejected by the garbage path
+    ],
+)
+def test_the_grammar_hypothesis_names_one_patient_or_nobody(text: str, expected: str | None) -> None:
+    found = from_grammar(text, POOL)
+    assert (found.id if found else None) == expected
+
+
+def fake_phonemes(text: str) -> str:
+    return text.lower().replace(" ", "")
+
+
+def test_both_ears_agreeing_say_the_name_back() -> None:
+    match = rank("Texier Monique", POOL, "+33612345678", MONIQUE.birth_date, phonemize=fake_phonemes)
+    heard = combine(match, "texier monique", POOL)
+    assert heard.patient == MONIQUE and heard.how == "agree"
+
+
+def test_the_grammar_finds_a_name_whisper_garbled() -> None:
+    match = rank("T'exhypons-y", POOL, "+33612345678", MONIQUE.birth_date, phonemize=fake_phonemes)
+    assert match.say_back is None
+    heard = combine(match, "texier monique", POOL)
+    assert heard.patient == MONIQUE and heard.how == "grammar"
+
+
+def test_whisper_alone_when_the_grammar_rejects() -> None:
+    match = rank("Texier Monique", POOL, "+33612345678", MONIQUE.birth_date, phonemize=fake_phonemes)
+    heard = combine(match, "", POOL)
+    assert heard.patient == MONIQUE and heard.how == "open"
+    assert combine(match, None, POOL).how == "open"
+
+
+def test_ears_naming_two_different_patients_say_nobody_back() -> None:
+    match = rank("Richard Léa", POOL, None, LEA.birth_date, phonemize=fake_phonemes)
+    assert match.say_back is not None and match.say_back.patient == LEA
+    heard = combine(match, "texier jean", POOL)
+    assert heard.patient is None and heard.how == "disagree"
+
+
+def test_pocketsphinx_hears_the_candidates_name_from_the_line(line_voice: Any, ear: SphinxNameEar) -> None:
+    assert from_grammar(ear.hear(line_voice("Texier Monique."), 16_000, POOL), POOL) == MONIQUE
+    assert from_grammar(ear.hear(line_voice("Je m'appelle Jean Texier."), 16_000, POOL), POOL) == JEAN
+
+
+def test_pocketsphinx_rejects_a_name_that_is_none_of_the_candidates(
+    line_voice: Any, ear: SphinxNameEar
+) -> None:
+    assert ear.hear(line_voice("Bonjour, je voudrais un rendez-vous."), 16_000, POOL) == ""
+    assert from_grammar(ear.hear(line_voice("Fournier Aurélie."), 16_000, POOL), POOL) is None
+
+
+def test_a_kept_wav_is_listened_to(line_voice: Any, ear: SphinxNameEar) -> None:
+    listen = wav_listener(wav_bytes(line_voice("Texier Monique.")), ear)
+    assert listen is not None and from_grammar(listen(POOL), POOL) == MONIQUE
+    assert wav_listener(None) is None and wav_listener(b"not a wav") is None
+
+
+def test_in_a_call_the_kept_audio_finds_the_name_whisper_garbled(
+    simulator: Any, understander: Any, line_voice: Any
+) -> None:
+    call = Call(simulator, understander, {"patients": [TEXIER, HUSBAND]})
+    kept = wav_bytes(line_voice("Texier Monique."))
+    services = dataclasses.replace(call.manager.services, spoken_name=lambda: kept)
+    call.manager = DialogueManager(services)
+    to_name(call)
+    call.hear("Tex y est mon nique")  # what Whisper may write: no patient's name by sound alone
+    call.hear("le 5 mars 1955")
+    assert P.is_it_you("Texier Monique") in call.hear("oui")
+    assert "name_heard_grammar" in call.manager.state.path or "name_heard_agree" in call.manager.state.path
