@@ -1,4 +1,4 @@
-"""The run-wide tally that keeps a selection's floor when xdist spreads its pieces (tests/fixtures/tally.py)."""
+"""The run-wide tally that keeps a selection's floor when xdist spreads its pieces (fixtures/tally.py)."""
 
 from __future__ import annotations
 
@@ -54,9 +54,9 @@ def test_the_tally_is_shared_by_the_xdist_workers_of_one_run(tmp_path: Path) -> 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_XDIST_WORKER_COUNT", None)
+    options = ["-n", "2", "-p", "no:cacheprovider", "-q", "--basetemp", str(tmp_path / "base")]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider", "-q", "-p", "no:randomly"]
-        + ["--basetemp", str(tmp_path / "base"), str(tmp_path / "test_pieces.py")],
+        [sys.executable, "-m", "pytest", *options, str(tmp_path / "test_pieces.py")],
         cwd=tmp_path,
         env=env,
         capture_output=True,
