@@ -297,6 +297,28 @@ class HeardStream:
         n = int(seconds / 0.02)
         return len(self.loud) >= n and not any(self.loud[-n:])
 
+    def size(self) -> int:
+        try:
+            return os.stat(self.call.record_path).st_size
+        except OSError:
+            return 0
+
+    async def anchor(self) -> tuple[float, float]:
+        """(position in the recording in seconds, monotonic time) of the same instant.
+
+        pjsua's WAV writer flushes every 4,000 bytes (125 ms at 16 kHz): the file's length lags the call by
+        up to that much, which made the callers' clock late (the figures longer) by 0-125 ms. The moment the
+        file grows, its length is the call's position (to a poll of 2 ms and a 20 ms tick).
+        """
+        size = self.size()
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            grown = self.size()
+            if grown != size:
+                return (grown - 44) / (2 * RATE), time.monotonic()
+            await asyncio.sleep(0.002)
+        return (size - 44) / (2 * RATE), time.monotonic()
+
 
 async def _until(cond: Any, stream: HeardStream, limit_s: float) -> bool:
     deadline = time.monotonic() + limit_s
@@ -328,9 +350,11 @@ async def one_call(phone: Any, extension: str, turns: list[dict[str, Any]]) -> l
                 break  # the assistant hung up first (it took a turn split in two for two answers)
             await call.wait_media()
             heard.poll()
-            await phone._hub.run(lambda p=path: _start_player(call, p))
+            anchor_pos, anchor_t = await heard.anchor()
+            player_t = await phone._hub.run(lambda p=path: _start_player(call, p))
             heard.poll()
-            start = heard.seconds
+            # The caller's voice starts at the bridge's next 20 ms tick after the player is connected.
+            start = anchor_pos + (player_t - anchor_t) + 0.01
             voice_end_at = start + turn["voice_end_s"]
             # The reply: the first sound heard after the caller's voice began.
             ok = await _until(
@@ -338,8 +362,11 @@ async def one_call(phone: Any, extension: str, turns: list[dict[str, Any]]) -> l
             )
             reply = heard.first_loud(start + 0.1) if ok else None
             record: dict[str, Any] = {"turn": i, "kind": turn["kind"], "paused": turn["paused"]}
+            # Monotonic clock (system-wide): matched with the controller's stamps for the breakdown.
+            record["voice_end_t"] = round(anchor_t + (voice_end_at - anchor_pos), 4)
             if reply is not None:
                 record["voice_to_voice_ms"] = round((reply - voice_end_at) * 1000)
+                record["reply_t"] = round(anchor_t + (reply - anchor_pos), 4)
                 record["cut"] = reply < voice_end_at - 0.05
             else:
                 record["no_reply"] = True
@@ -351,7 +378,8 @@ async def one_call(phone: Any, extension: str, turns: list[dict[str, Any]]) -> l
     return out
 
 
-def _start_player(call: Any, path: Path) -> None:
+def _start_player(call: Any, path: Path) -> float:
+    """Hub thread: play the turn into the call; returns the monotonic time it was connected."""
     import pjsua2 as pj
 
     player = pj.AudioMediaPlayer()
@@ -359,6 +387,7 @@ def _start_player(call: Any, path: Path) -> None:
     call.phone._hub.objects.append(player)
     call._players.append(player)
     player.startTransmit(call._audio)
+    return time.monotonic()
 
 
 async def phone_worker(spec_path: str, first: int, count: int) -> None:
@@ -390,6 +419,72 @@ async def _read_until(proc: asyncio.subprocess.Process, want: Any) -> bytes:
             raise RuntimeError("phone worker exited early")
         if want(line.strip()):
             return line.strip()
+
+
+# The parts of a turn, in order: their sum is voice-to-voice at the phones.
+BREAKDOWN = (
+    ("inbound", "caller's voice end -> last voiced frame at the controller (RTP, Asterisk, websocket)"),
+    ("end_of_turn", "silence waited before the turn ended (short or long window)"),
+    ("recognition", "turn ended -> transcript (Whisper + PocketSphinx, arbitration)"),
+    ("understand", "understanding + dialogue (off the loop)"),
+    ("synthesis", "the reply's speech (cache: ~0 ms)"),
+    ("session", "the rest in the session before playback (grammar switch, queues)"),
+    ("first_frame", "playback start -> first frame sent on the websocket"),
+    (
+        "outbound",
+        "first frame sent -> first sound at the phone (Asterisk, RTP, jitter buffer, leading quiet)",
+    ),
+)
+
+
+def breakdown(turns: list[dict[str, Any]], replies: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Each phone turn matched with the controller's 'reply started' (by the voice end, same clock)."""
+    out = []
+    for t in turns:
+        if "reply_t" not in t or t.get("cut"):
+            continue
+        near = [r for r in replies if "voice_end_at" in r and abs(r["voice_end_at"] - t["voice_end_t"]) < 1.0]
+        if not near:
+            continue
+        r = min(near, key=lambda r: abs(r["voice_end_at"] - t["voice_end_t"]))
+        if not all(k in r for k in ("turn_end_at", "heard_at", "play_at", "first_frame_at")):
+            continue
+        understand, synth = r.get("understand_ms", 0.0), r.get("synth_ms", 0.0)
+        out.append(
+            {
+                "inbound": 1000 * (r["voice_end_at"] - t["voice_end_t"]),
+                "end_of_turn": 1000 * (r["turn_end_at"] - r["voice_end_at"]),
+                "recognition": 1000 * (r["heard_at"] - r["turn_end_at"]),
+                "understand": understand,
+                "synthesis": synth,
+                "session": 1000 * (r["play_at"] - r["heard_at"]) - understand - synth,
+                "first_frame": 1000 * (r["first_frame_at"] - r["play_at"]),
+                "outbound": 1000 * (t["reply_t"] - r["first_frame_at"]),
+                "total": 1000 * (t["reply_t"] - t["voice_end_t"]),
+            }
+        )
+    return out
+
+
+def breakdown_lines(levels: list[dict[str, Any]]) -> list[str]:
+    """Where the time of a turn goes, p50/p95 per part (ms), per level."""
+    lines = [
+        "Where a turn's time goes (p50/p95 ms; turns matched between the phones and the controller on the "
+        "same monotonic clock; parts do not add up exactly at p95):",
+        "",
+        "| calls | turns matched | " + " | ".join(name for name, _ in BREAKDOWN) + " | total |",
+        "|---|---|" + "---|" * (len(BREAKDOWN) + 1),
+    ]
+    for lv in levels:
+        b = lv.get("breakdown_ms")
+        if not b:
+            continue
+        cells = [f"{b[name]['p50']}/{b[name]['p95']}" for name, _ in BREAKDOWN] + [
+            f"{b['total']['p50']}/{b['total']['p95']}"
+        ]
+        lines.append(f"| {lv['calls']} | {b['turns']} | " + " | ".join(cells) + " |")
+    lines += ["", *(f"- {name}: {what}" for name, what in BREAKDOWN)]
+    return lines
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -465,6 +560,11 @@ async def run_level(
     ended = [e for e in entries if e.get("msg") == "turn ended"]
     recog = [e["recognition_ms"] for e in entries if "recognition_ms" in e]
     passes = [e for e in entries if e.get("msg") == "speculative pass"]
+    parts = breakdown(turns, [e for e in entries if e.get("msg") == "reply started"])
+    breakdown_ms: dict[str, Any] = {"turns": len(parts)}
+    for name in [*(n for n, _ in BREAKDOWN), "total"]:
+        values = [p[name] for p in parts]
+        breakdown_ms[name] = {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95)}
     v2v = [t["voice_to_voice_ms"] for t in turns if "voice_to_voice_ms" in t and not t.get("cut")]
     paused = [t for t in turns if t.get("paused")]
     procs: dict[str, Any] = {}
@@ -497,6 +597,7 @@ async def run_level(
         "speculative_passes_complete": sum(1 for e in passes if e.get("complete")),
         "speculative_pass_ms_p50": percentile([e["pass_ms"] for e in passes], 0.5),
         "speculative_pass_ms_p95": percentile([e["pass_ms"] for e in passes], 0.95),
+        "breakdown_ms": breakdown_ms,
         "cut_turns": sum(1 for t in turns if t.get("cut")),
         "paused_turns": len(paused),
         "paused_turns_cut": sum(1 for t in paused if t.get("cut")),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_capacity import PAUSED_TURNS, bench, table, write_results
+from bench_capacity import PAUSED_TURNS, bench, breakdown_lines, table, write_results
 
 
 def main() -> None:
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2, help="calls at once (each plays every turn)")
     parser.add_argument("--pause", type=float, default=0.3, help="the pause inside paused answers (s)")
     parser.add_argument("--short-ms", type=int, nargs="+", default=[250, 0])
+    parser.add_argument("--name", default="end_of_turn", help="results file name in bench/results")
     args = parser.parse_args()
     runs = {}
     for short in args.short_ms:
@@ -41,13 +42,15 @@ def main() -> None:
             "",
             *table(run),
             "",
+            *breakdown_lines(run["levels"]),
+            "",
         ]
     goal = (
         "Goal: voice-to-voice p50 <= 450 ms and p95 <= 650 ms at the phones, turns cut while the caller "
         "still spoke <= 5 %. 'ended early': turns ended on the short window; 'cut (paused cut)': all turns "
         "cut, and of the answers with a pause inside, those cut."
     )
-    write_results("end_of_turn", "Adaptive end of turn on real SIP calls", result, [*lines, goal])
+    write_results(args.name, "Adaptive end of turn on real SIP calls", result, [*lines, goal])
 
 
 if __name__ == "__main__":

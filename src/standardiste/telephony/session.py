@@ -274,6 +274,8 @@ class CallSession:
         self._playing_interruptible = False
         self._turn_end_at: float | None = None
         self._voice_end_at: float | None = None  # end of the last voiced frame of the turn answered
+        # Where the time of the turn being answered went (monotonic stamps and ms; "reply started" logs it).
+        self._turn_timing: dict[str, float] = {}
         self._last_voice_end: float | None = None  # same, of the last turn the detector ended
         self._endpoint_kind: Expect = Expect.OPEN  # the question being answered, for endpointing
         self._endpoint_phrases: tuple[str, ...] | None = None
@@ -433,7 +435,10 @@ class CallSession:
 
     async def _handle(self, event: CallerEvent) -> list[Action]:
         self.record.path.append(_describe_event(event))
+        t0 = time.monotonic()
         actions = await asyncio.to_thread(self.conversation.handle, event)
+        if isinstance(event, Heard):
+            self._turn_timing["understand_ms"] = round((time.monotonic() - t0) * 1000, 1)
         for action in actions:
             self.record.actions.append(_describe_action(action))
         return list(actions)
@@ -471,7 +476,11 @@ class CallSession:
         self._grammar_task = asyncio.create_task(self._apply_grammar(previous, phrases))
         if self._stream is not None and (previous is None or previous.done()):
             await self._grammar_task  # normally immediate; never delays the first prompt
+        t0 = time.monotonic()
         pcm = await self.synthesizer.synthesize(say.text)
+        if self._turn_end_at is not None and "synth_ms" not in self._turn_timing:
+            self._turn_timing["synth_ms"] = round((time.monotonic() - t0) * 1000, 1)
+            self._turn_timing["play_at"] = round(time.monotonic(), 4)
         self._play_seq += 1
         seq = self._play_seq
         self._playing_interruptible = say.interruptible
@@ -536,9 +545,14 @@ class CallSession:
             if self._voice_end_at is not None:
                 extra["voice_to_voice_ms"] = round((now - self._voice_end_at) * 1000, 1)
                 self.record.voice_to_voice_ms.append(extra["voice_to_voice_ms"])
+            # The turn's breakdown (bench/bench_end_of_turn.py): monotonic stamps are system-wide.
+            extra.update(
+                self._turn_timing, turn_end_at=round(self._turn_end_at, 4), first_frame_at=round(now, 4)
+            )
             log.info("reply started", extra=extra)
         self._turn_end_at = None
         self._voice_end_at = None
+        self._turn_timing = {}
 
     async def _await_answer(self, expect: Expectation, early: _Input | None) -> CallerEvent:
         keys = DigitCollector(expect.digits)
@@ -575,6 +589,9 @@ class CallSession:
             elif isinstance(item, _TurnEnded):
                 self._turn_end_at = item.at
                 self._voice_end_at = self._last_voice_end
+                self._turn_timing = {"heard_at": round(time.monotonic(), 4)}
+                if self._voice_end_at is not None:
+                    self._turn_timing["voice_end_at"] = round(self._voice_end_at, 4)
                 text = item.transcript.text.strip()
                 # How long the recogniser took after the end of the turn (catching up, then finishing).
                 recognition_s = time.monotonic() - item.at
@@ -788,6 +805,8 @@ class CallSession:
                                 "speech_ms": round(event.speech_s * 1000),
                                 "silence_ms": round((ended - self._last_voice_end) * 1000),
                                 "speculations": spec.count,
+                                "voice_end_at": round(self._last_voice_end, 4),
+                                "ended_at": round(ended, 4),
                             },
                         )
                         to_recognizer.put_nowait(ended)
