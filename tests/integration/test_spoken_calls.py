@@ -32,9 +32,11 @@ from standardiste.speech.sphinx import SphinxRecognizer
 from standardiste.speech.tts import EspeakSynthesizer
 from standardiste.speech.whisper_backend import WhisperRecognizer
 from standardiste.storage.db import Database
+from tests.fixtures.caller_voice import mbrola_available
 from tests.fixtures.clock import running_from
 from tests.fixtures.parts import require_part
 from tests.fixtures.pbx import PhoneFactory
+from tests.fixtures.reception_process import reception_in_own_process
 from tests.fixtures.speech_corpus import voice_dir
 from tests.fixtures.spoken_calls import (
     ACTIONS,
@@ -67,6 +69,7 @@ async def spoken_app(
     from standardiste.speech import pico
 
     require_part(pico.available() is None, "SVOX Pico (libttspico0)", "scripts/setup.sh")
+    require_part(mbrola_available() is None, "MBROLA fr4 (mbrola, mbrola-fr4)", "scripts/apt-packages.txt")
     practice = demo_config.practice.model_copy(
         update={"booking": demo_config.practice.booking.model_copy(update={"max_per_phone_per_day": 0})}
     )
@@ -93,6 +96,19 @@ async def spoken_app(
     finally:
         await app.stop()
         await sphinx.aclose()
+
+
+@pytest.fixture
+async def spoken_reception(pbx: PbxInstance, phone_factory: PhoneFactory) -> AsyncIterator[None]:
+    """A reception that answers, so that "put through to a human" is a transfer that succeeds. pjsua
+    allows 4 calls per process (both legs count): with more than 2 callers in the test process their
+    reception legs would not fit, so the reception then registers from a process of its own."""
+    if int(os.environ.get("SPOKEN_PARALLEL", "1")) <= 2:
+        await phone_factory(pbx.reception)
+        yield
+        return
+    async with reception_in_own_process(pbx.reception):
+        yield
 
 
 def _seed(app: VoiceApp, simulator: Any, spec: dict[str, Any]) -> None:
@@ -145,6 +161,7 @@ def _pieces() -> list[Any]:
 async def test_spoken_calls_reach_the_callers_goals(
     pbx: PbxInstance,
     spoken_app: VoiceApp,
+    spoken_reception: None,
     phone_factory: PhoneFactory,
     simulator: Any,
     understander: Any,
@@ -164,11 +181,6 @@ async def test_spoken_calls_reach_the_callers_goals(
     parallel = max(1, int(os.environ.get("SPOKEN_PARALLEL", "1")))
     names = [f"caller{i + 1}" for i in range(parallel)]
     phones = {name: await phone_factory(pbx.phone(name)) for name in names}
-    if parallel <= 2:
-        # A reception that answers, so that "put through to a human" is a transfer that succeeds (pjsua
-        # allows 4 calls per process: with 3 callers their reception legs would not fit; the bench then
-        # counts a transfer that found nobody as the dialogue reports it).
-        await phone_factory(pbx.reception)
     registry = Registry()
     spoken_app.new_conversation = registry.hook(spoken_app.new_conversation)  # type: ignore[method-assign]
     seeded = [s for s in scripts if s.get("setup")]
@@ -197,9 +209,13 @@ async def test_spoken_calls_reach_the_callers_goals(
                 result = await play_script(spec, phones[name], name, pbx.practice_extension, registry)
             except Exception as err:  # a call that broke down counts as a failure, the run goes on
                 info = err.info() if callable(getattr(err, "info", None)) else ""  # pjsua2's own words
-                result = SpokenCall(spec["id"], spec.get("expect") or {}, problems=[f"error: {err!r} {info}"])
+                result = SpokenCall(
+                    spec["id"], spec.get("expect") or {}, spec.get("voice") or "pico",
+                    problems=[f"error: {err!r} {info}"],
+                )  # fmt: skip
                 result.emergency_expected = result.expect.get("kind") == "emergency_transferred"
-            print(f"{result.id}: {'ok' if result.ok else result.problems} ({result.seconds:.0f} s)")
+            verdict = "ok" if result.ok else result.problems
+            print(f"{result.id} [{result.voice}]: {verdict} ({result.seconds:.0f} s)")
             for turn in result.turns:  # what each question heard, for diagnosis
                 also = f" (open: {turn.heard_open!r})" if turn.heard_open not in (None, turn.heard) else ""
                 print(f"    [{turn.question}] {turn.intended!r} ({turn.source}) -> {turn.heard!r}{also}")

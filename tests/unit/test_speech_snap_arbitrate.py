@@ -52,6 +52,18 @@ def test_snaps_mistranscribed_answers_by_sound(kind: Expect, heard: str, expecte
     assert snapped.in_grammar and snapped.text == expected
 
 
+@pytest.mark.parametrize("heard", ["Samedigal.", "Sametigal", "Samite gal.", "Ça m'est égal."])
+def test_any_practitioner_said_ca_m_est_egal_snaps_by_sound(heard: str) -> None:
+    # Whisper's words for "ça m'est égal" said by the spoken-call callers (Pico and MBROLA fr4), at the
+    # practitioner question (bench/results/spoken_calls.md, 2026-12-07): the grammar holds the phrase.
+    practitioners = grammars.from_phrases(
+        ("martin", "benali", "peu importe", "n'importe lequel", "ça m'est égal")
+    )
+    snapped = snap(heard, practitioners)
+    assert snapped.in_grammar and snapped.text == "ça m'est égal"
+    assert "ça m'est égal" in grammars.ANY_PRACTITIONER
+
+
 @pytest.mark.parametrize(
     ("kind", "heard"),
     [

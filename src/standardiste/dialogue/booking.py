@@ -222,7 +222,7 @@ class BookingTask:
         any_key = len(names) + 1
         aliases = [alias for p in self.core.practice.practitioners for alias in [p.name.lower(), *p.aliases]]
         aliases += [p.name.split()[-1].lower() for p in self.core.practice.practitioners]  # the surname alone
-        phrases = (*aliases, "peu importe", "n'importe lequel")
+        phrases = (*aliases, "peu importe", "n'importe lequel", "ça m'est égal")
 
         def on_answer(answer: Answer) -> list[Action] | None:
             b = self.current

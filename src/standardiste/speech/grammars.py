@@ -38,7 +38,7 @@ RELATIVE_DAYS = ("aujourd'hui", "demain", "après-demain")
 PARTS_OF_DAY = ("matin", "après-midi", "soir", "midi")
 YES = ("oui", "ouais", "oui c'est ça", "c'est ça", "exactement", "tout à fait", "d'accord", "oui merci")
 NO = ("non", "non merci", "pas du tout", "non c'est pas ça", "ce n'est pas ça")
-ANY_PRACTITIONER = ("peu importe", "n'importe lequel", "le premier disponible")
+ANY_PRACTITIONER = ("peu importe", "n'importe lequel", "le premier disponible", "ça m'est égal")
 REASONS = (
     "prendre rendez-vous", "un rendez-vous", "annuler un rendez-vous", "annuler mon rendez-vous",
     "déplacer mon rendez-vous", "changer mon rendez-vous", "les horaires", "les horaires d'ouverture",
