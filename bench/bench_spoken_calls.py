@@ -4,9 +4,12 @@ latency, CPU and memory per call.
 Plays every scripted call of tests/fixtures/spoken_calls.py (the text channel's inbound scripted calls plus
 the spoken-only ones: at least 40) through tests/integration/test_spoken_calls.py: real Asterisk, pjsua2
 test phones, the real VoiceApp with Whisper base + PocketSphinx, callers' audio from Debian's human French
-recordings (days, times, dates, numbers) and SVOX Pico fr-FR (other sentences), the assistant in espeak-ng.
+recordings (days, times, dates, numbers) and, for other sentences, a synthetic voice alternating per call:
+MBROLA fr4 through espeak-ng (a voice the product never uses) or SVOX Pico fr-FR (the product's own voice);
+the assistant speaks espeak-ng. Task success and recognition are reported per caller voice. With more than
+2 calls at once the reception phone answers from a pjsua2 process of its own, so transfers succeed.
 
-Usage: python bench/bench_spoken_calls.py [--parallel 2] [--calls id1,id2]
+Usage: python bench/bench_spoken_calls.py [--parallel 3] [--calls id1,id2]
 Results: bench/results/spoken_calls.json (summary and every call), bench/results/spoken_calls.md (summary,
 per-question recognition, the failed calls with what each question heard) and a summary on stdout.
 
@@ -32,7 +35,7 @@ REPORT = ROOT / "bench" / "results" / "spoken_calls.md"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parallel", type=int, default=2, help="calls at once (test phones), default 2")
+    parser.add_argument("--parallel", type=int, default=3, help="calls at once (test phones), default 3")
     parser.add_argument("--calls", default="all", help="comma-separated script ids, default all")
     args = parser.parse_args()
     env = {
@@ -70,6 +73,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"(max {s['load_avg_max']}; the machine was shared with other work).",
         "",
         f"- task success by voice: **{s['task_success']:.1%}**",
+        *(
+            f"  - callers in {voice}: {v['ok']}/{v['calls']} ({v['task_success']:.1%})"
+            for voice, v in s.get("task_success_per_voice", {}).items()
+        ),
         f"- emergencies: {s['emergencies']}, missed: {s['emergencies_missed'] or 'none'}",
         f"- bookings the caller did not confirm: {s['unconfirmed_bookings'] or 'none'}",
         f"- voice-to-voice latency: p50 {v2v['p50']} ms, p95 {v2v['p95']} ms ({v2v['n']} turns)",
@@ -89,7 +96,7 @@ def markdown(report: dict[str, Any]) -> str:
     for call in report["calls"]:
         if call["ok"]:
             continue
-        lines.append(f"- {call['id']}: {'; '.join(call['problems'])}")
+        lines.append(f"- {call['id']} [{call.get('voice', 'pico')}]: {'; '.join(call['problems'])}")
         for turn in call["turns"]:
             lines.append(f"  - [{turn['question']}] {turn['intended']!r} -> {turn['heard']!r}")
     return "\n".join(lines) + "\n"
