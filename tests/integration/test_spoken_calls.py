@@ -115,10 +115,45 @@ def _seed(app: VoiceApp, simulator: Any, spec: dict[str, Any]) -> None:
     setup = spec.get("setup")
     if not setup:
         return
+    _clear_for(app, simulator, setup)
     try:
         simulator._seed(app._agenda, setup, app.clock.now(), spec["id"])
     except Exception as err:  # already there from an earlier call (not cancelled): keep it
         print(f"seed {spec['id']}: {err}")
+
+
+def _clear_for(app: VoiceApp, simulator: Any, setup: dict[str, Any]) -> None:
+    """Each seeded call starts from its own setup, as in the text channel: the appointments earlier calls
+    left to its patients (kept, moved, booked) and whatever now holds its seeded slots are cancelled by
+    staff first (one agenda serves the whole run; a patient with two appointments where the script seeds
+    one is asked which, and the script's answers no longer fit)."""
+    import datetime as dt
+
+    from standardiste.agenda.model import AppointmentStatus, PatientIdentity, Source
+
+    agenda, now = app._agenda, app.clock.now()
+    stale: set[str] = set()
+    patients = setup.get("patients", [])
+    for p in patients:
+        identity = PatientIdentity(
+            p["last_name"], p["first_name"], dt.date.fromisoformat(p["birth_date"]), p.get("phone")
+        )
+        found = agenda.find_patient(identity)
+        if found is not None:
+            stale |= {a.id for a in agenda.upcoming(found.id, now - dt.timedelta(days=60))}
+    for a in setup.get("appointments", []):
+        start = dt.datetime.fromisoformat(a["start"])
+        start = start.replace(tzinfo=now.tzinfo) if start.tzinfo is None else start
+        held = agenda.appointments(
+            start - dt.timedelta(hours=1), start + dt.timedelta(hours=1), a["practitioner"]
+        )
+        stale |= {h.id for h in held if h.start < start + dt.timedelta(minutes=60) and h.end > start}
+    for appointment_id in stale:
+        try:
+            if agenda.get(appointment_id).status is not AppointmentStatus.CANCELLED:
+                agenda.cancel(appointment_id, Source.STAFF, now)
+        except Exception as err:  # already gone: nothing to clear
+            print(f"clear {appointment_id}: {err}")
 
 
 def _cpu_s(pids: list[int | None]) -> float:

@@ -45,6 +45,9 @@ def test_spell_out_reads_whisper_digits() -> None:
         (Expect.BIRTH_DATE, "22 juin-1986", "vingt deux juin mille neuf cent quatre-vingt six"),
         (Expect.YES_NO, "Oui.", "oui"),
         (Expect.YES_NO, "Non merci", "non merci"),
+        # "As soon as possible" is an answer to "quel jour ?" (the grammar recogniser forced it onto a date)
+        (Expect.DATE_TIME, "Dès que possible.", "dès que possible"),
+        (Expect.DATE_TIME, "N'importe quand.", "n'importe quand"),
     ],
 )
 def test_snaps_mistranscribed_answers_by_sound(kind: Expect, heard: str, expected: str) -> None:

@@ -38,6 +38,10 @@ RELATIVE_DAYS = ("aujourd'hui", "demain", "après-demain")
 PARTS_OF_DAY = ("matin", "après-midi", "soir", "midi")
 YES = ("oui", "ouais", "oui c'est ça", "c'est ça", "exactement", "tout à fait", "d'accord", "oui merci")
 NO = ("non", "non merci", "pas du tout", "non c'est pas ça", "ce n'est pas ça")
+# "As soon as possible" and "any time" at a day/time question: said by callers as often as a day. Without them
+# the grammar recogniser forced "le plus vite possible" onto a date ("sept juillet", spoken calls 2026-12-07).
+SOONEST = ("dès que possible", "le plus vite possible", "le plus tôt possible", "au plus vite", "au plus tôt",
+           "peu importe", "n'importe quand")  # fmt: skip
 ANY_PRACTITIONER = ("peu importe", "n'importe lequel", "le premier disponible", "ça m'est égal")
 REASONS = (
     "prendre rendez-vous", "un rendez-vous", "annuler un rendez-vous", "annuler mon rendez-vous",
@@ -177,9 +181,10 @@ def _build(kind: Expect) -> Grammar | None:
             "et demie",
             "prochain",
             "premier",
+            *SOONEST,
             *_number_words(),
         )
-        body = "<day> [<part>] [<time>] | <time> | <part>"
+        body = f"<day> [<part>] [<time>] | <time> | <part> | {_alt(SOONEST)}"
         return Grammar("date_time", _jsgf("date_time", body), phrases, (*WEEKDAYS, *RELATIVE_DAYS))
     if kind is Expect.BIRTH_DATE:
         year = "<year> = mille neuf cent <n1_99> | dix-neuf cent <n1_99> | deux mille [<n1_99>];\n"
