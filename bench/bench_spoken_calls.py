@@ -98,7 +98,8 @@ def markdown(report: dict[str, Any]) -> str:
             continue
         lines.append(f"- {call['id']} [{call.get('voice', 'pico')}]: {'; '.join(call['problems'])}")
         for turn in call["turns"]:
-            lines.append(f"  - [{turn['question']}] {turn['intended']!r} -> {turn['heard']!r}")
+            late = f" (late: {turn['heard_late']!r})" if turn.get("heard_late") else ""
+            lines.append(f"  - [{turn['question']}] {turn['intended']!r} -> {turn['heard']!r}{late}")
     return "\n".join(lines) + "\n"
 
 

@@ -253,6 +253,7 @@ async def test_spoken_calls_reach_the_callers_goals(
             print(f"{result.id} [{result.voice}]: {verdict} ({result.seconds:.0f} s)")
             for turn in result.turns:  # what each question heard, for diagnosis
                 also = f" (open: {turn.heard_open!r})" if turn.heard_open not in (None, turn.heard) else ""
+                also += f" (late: {turn.heard_late!r})" if turn.heard_late else ""
                 print(f"    [{turn.question}] {turn.intended!r} ({turn.source}) -> {turn.heard!r}{also}")
             results.append(result)
             await asyncio.sleep(1.0)
