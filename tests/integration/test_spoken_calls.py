@@ -43,6 +43,7 @@ from tests.fixtures.spoken_calls import (
     BAD_INPUT_SELECTION,
     BAD_INPUT_TO_A_HUMAN,
     TEST_SELECTION,
+    TEST_VOICES,
     Registry,
     SpokenCall,
     load_scripts,
@@ -213,6 +214,8 @@ async def test_spoken_calls_reach_the_callers_goals(
         scripts = [s for s in scripts if s["id"] in (wanted.split(",") if wanted else TEST_SELECTION)]
     for spec in scripts:
         spec["kinds"] = text_run_kinds(spec, simulator, understander)
+        if wanted != "all":  # the selection's own voices; the bench alternates them over all calls
+            spec["voice"] = TEST_VOICES.get(spec["id"], spec["voice"])
     parallel = max(1, int(os.environ.get("SPOKEN_PARALLEL", "1")))
     names = [f"caller{i + 1}" for i in range(parallel)]
     phones = {name: await phone_factory(pbx.phone(name)) for name in names}
