@@ -117,7 +117,8 @@ def build_turn_audio(turns: list[tuple[str, str]], pause_s: float, out_dir: Path
         path.write_bytes(pcm)
         out.append(
             {"kind": kind, "words": " ".join(words.split()), "source": source, "path": str(path),
-             "seconds": len(pcm) / (2 * RATE), "voice_end_s": voice_end(pcm), "paused": "|" in text}
+             "seconds": len(pcm) / (2 * RATE), "voice_end_s": voice_end(pcm),
+             "voice_start_s": voice_start(pcm), "paused": "|" in text}
         )  # fmt: skip
     return out
 
@@ -137,6 +138,15 @@ def voice_end(pcm: bytes) -> float:
         if _rms(pcm[i : i + step]) > LOUD_RMS:
             last = i + step
     return last / (2 * RATE)
+
+
+def voice_start(pcm: bytes) -> float:
+    """Seconds into `pcm` where its first loud 20 ms frame starts."""
+    step = RATE * 2 // 50
+    for i in range(0, len(pcm) - step + 1, step):
+        if _rms(pcm[i : i + step]) > LOUD_RMS:
+            return i / (2 * RATE)
+    return 0.0
 
 
 # --- the controller process -----------------------------------------------------------------------
@@ -229,7 +239,7 @@ def child_main(spec_path: str) -> None:
             db=Database(f"sqlite:///{spec['data_dir']}/bench.db"),
             secrets_=Secrets(**spec["secrets"]),
         )
-        app.new_conversation = lambda open_speech, practice=None: Questionnaire(turns, log)  # type: ignore[method-assign,assignment,return-value]
+        app.new_conversation = lambda *_args, **_kw: Questionnaire(turns, log)  # type: ignore[method-assign,assignment,return-value]
         # No 3 s "not understood" deadline here: its late answers would be taken for the next question's,
         # and the figures must show how long recognition really took under load.
         app.recognition_timeout_s = 30.0
@@ -364,6 +374,7 @@ async def one_call(phone: Any, extension: str, turns: list[dict[str, Any]]) -> l
             record: dict[str, Any] = {"turn": i, "kind": turn["kind"], "paused": turn["paused"]}
             # Monotonic clock (system-wide): matched with the controller's stamps for the breakdown.
             record["voice_end_t"] = round(anchor_t + (voice_end_at - anchor_pos), 4)
+            record["voice_start_t"] = round(anchor_t + (start + turn["voice_start_s"] - anchor_pos), 4)
             if reply is not None:
                 record["voice_to_voice_ms"] = round((reply - voice_end_at) * 1000)
                 record["reply_t"] = round(anchor_t + (reply - anchor_pos), 4)
@@ -423,7 +434,10 @@ async def _read_until(proc: asyncio.subprocess.Process, want: Any) -> bytes:
 
 # The parts of a turn, in order: their sum is voice-to-voice at the phones.
 BREAKDOWN = (
-    ("inbound", "caller's voice end -> last voiced frame at the controller (RTP, Asterisk, websocket)"),
+    (
+        "inbound",
+        "caller's voice end -> last voiced frame at the controller (transport + the detector's tail)",
+    ),
     ("end_of_turn", "silence waited before the turn ended (short or long window)"),
     ("recognition", "turn ended -> transcript (Whisper + PocketSphinx, arbitration)"),
     ("understand", "understanding + dialogue (off the loop)"),
@@ -463,6 +477,8 @@ def breakdown(turns: list[dict[str, Any]], replies: list[dict[str, Any]]) -> lis
                 "total": 1000 * (t["reply_t"] - t["voice_end_t"]),
             }
         )
+        if "speech_at" in r and "voice_start_t" in t:
+            out[-1]["transport_in"] = 1000 * (r["speech_at"] - t["voice_start_t"])
     return out
 
 
@@ -475,6 +491,7 @@ def breakdown_lines(levels: list[dict[str, Any]]) -> list[str]:
         "| calls | turns matched | " + " | ".join(name for name, _ in BREAKDOWN) + " | total |",
         "|---|---|" + "---|" * (len(BREAKDOWN) + 1),
     ]
+    onset = []
     for lv in levels:
         b = lv.get("breakdown_ms")
         if not b:
@@ -483,7 +500,14 @@ def breakdown_lines(levels: list[dict[str, Any]]) -> list[str]:
             f"{b['total']['p50']}/{b['total']['p95']}"
         ]
         lines.append(f"| {lv['calls']} | {b['turns']} | " + " | ".join(cells) + " |")
+        if b.get("transport_in"):
+            onset.append(f"{lv['calls']} call(s): {b['transport_in']['p50']}/{b['transport_in']['p95']} ms")
     lines += ["", *(f"- {name}: {what}" for name, what in BREAKDOWN)]
+    if onset:
+        lines.append(
+            "- transport in alone (caller's voice onset -> controller's first voiced frame, p50/p95): "
+            + "; ".join(onset)
+        )
     return lines
 
 
@@ -562,8 +586,8 @@ async def run_level(
     passes = [e for e in entries if e.get("msg") == "speculative pass"]
     parts = breakdown(turns, [e for e in entries if e.get("msg") == "reply started"])
     breakdown_ms: dict[str, Any] = {"turns": len(parts)}
-    for name in [*(n for n, _ in BREAKDOWN), "total"]:
-        values = [p[name] for p in parts]
+    for name in [*(n for n, _ in BREAKDOWN), "total", "transport_in"]:
+        values = [p[name] for p in parts if name in p]
         breakdown_ms[name] = {"p50": percentile(values, 0.5), "p95": percentile(values, 0.95)}
     v2v = [t["voice_to_voice_ms"] for t in turns if "voice_to_voice_ms" in t and not t.get("cut")]
     paused = [t for t in turns if t.get("paused")]

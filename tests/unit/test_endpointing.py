@@ -147,3 +147,38 @@ def test_slow_passes_turn_speculation_off_with_a_retry_now_and_then() -> None:
     for _ in range(8):
         budget.record_pass(0.25)  # fast again
     assert budget.free
+
+
+def test_a_complete_grammar_hypothesis_starts_whisper_at_the_first_silence() -> None:
+    # The pass becomes the final transcript: it starts after early_pass_after_ms, not speculate_after_ms.
+    early = EndpointSettings(short_ms=250, long_ms=700, speculate_after_ms=180, early_pass_after_ms=60)
+    assert next_step(early, view(silence_ms=40, grammar_complete=True), True) is Step.WAIT
+    assert next_step(early, view(silence_ms=60, grammar_complete=True), True) is Step.SPECULATE
+    assert next_step(early, view(silence_ms=60), True) is Step.WAIT  # no complete hypothesis: 180 ms
+    busy = view(silence_ms=100, grammar_complete=True, speculating=True, speculations=1)
+    assert next_step(early, busy, True) is Step.WAIT
+    assert next_step(early, view(silence_ms=100, grammar_complete=True), False) is Step.WAIT  # no room
+
+
+def test_a_pass_that_will_be_final_is_not_refused_for_its_speed_only_for_the_pool_queue() -> None:
+    delay: list[float | None] = [None]
+    budget = SpeculationBudget(limit=1, pressure=lambda: delay[0], max_pressure_s=0.2, max_pass_s=0.45)
+    assert budget.try_acquire()
+    budget.release()
+    budget.record_pass(0.6)  # slower than the long window allows: extra passes stop
+    assert not budget.free and budget.free_for_final
+    assert budget.try_acquire(final=True)
+    assert not budget.free_for_final and not budget.try_acquire(final=True)  # the limit still holds
+    budget.release()
+    delay[0] = 0.5  # the recognisers' queue is long: no pass at all
+    assert not budget.free_for_final and not budget.try_acquire(final=True)
+
+
+def test_where_the_grammar_decides_whisper_runs_only_once_the_answer_is_complete() -> None:
+    early = EndpointSettings(short_ms=250, long_ms=700, speculate_after_ms=180, early_pass_after_ms=60)
+    assert next_step(early, view(silence_ms=300, grammar_decides=True), True) is Step.WAIT
+    assert (
+        next_step(early, view(silence_ms=60, grammar_decides=True, grammar_complete=True), True)
+        is Step.SPECULATE
+    )
+    assert next_step(early, view(silence_ms=300), True) is Step.SPECULATE  # open question: a guessing pass

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import numpy as np
 
-from standardiste.speech.types import FRAME_BYTES, FRAME_MS
+from standardiste.speech.types import FRAME_BYTES, FRAME_MS, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,23 @@ def parse_control(text: str) -> ControlMessage:
         if sep:
             fields[key] = value
     return ControlMessage(head, fields)
+
+
+# Leading quiet in synthesised speech (Pico starts every prompt with 40-80 ms of it) delays the first sound
+# the caller hears: it is cut, keeping a little before the first loud sample so the onset is whole.
+QUIET_LEVEL = 200  # sample amplitude (about -44 dBFS)
+ONSET_KEEP_S = 0.01
+QUIET_SCAN_S = 0.5  # look no further (a prompt that starts later than this starts quietly on purpose)
+
+
+def trim_leading_quiet(pcm: bytes, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """slin16 without its leading quiet (all of it kept when nothing loud comes early)."""
+    scan = np.frombuffer(pcm[: int(QUIET_SCAN_S * sample_rate) * 2 // 2 * 2], dtype="<i2")
+    loud = np.flatnonzero(np.abs(scan.astype(np.int32)) > QUIET_LEVEL)
+    if loud.size == 0:
+        return pcm
+    start = max(0, int(loud[0]) - int(ONSET_KEEP_S * sample_rate))
+    return pcm[2 * start :]
 
 
 class FrameCutter:

@@ -42,6 +42,7 @@ from standardiste.speech.types import FRAME_MS, RecognitionStream, Recognizer, S
 from standardiste.telephony import endpointing
 from standardiste.telephony.endpointing import EndpointSettings, SpeculationBudget, Step, TurnView
 from standardiste.telephony.keypad import DigitCollector
+from standardiste.telephony.media import trim_leading_quiet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -277,6 +278,7 @@ class CallSession:
         # Where the time of the turn being answered went (monotonic stamps and ms; "reply started" logs it).
         self._turn_timing: dict[str, float] = {}
         self._last_voice_end: float | None = None  # same, of the last turn the detector ended
+        self._last_speech_start: float | None = None  # arrival of that turn's first voiced frame
         self._endpoint_kind: Expect = Expect.OPEN  # the question being answered, for endpointing
         self._endpoint_phrases: tuple[str, ...] | None = None
         self._answered_at: float | None = None
@@ -477,7 +479,7 @@ class CallSession:
         if self._stream is not None and (previous is None or previous.done()):
             await self._grammar_task  # normally immediate; never delays the first prompt
         t0 = time.monotonic()
-        pcm = await self.synthesizer.synthesize(say.text)
+        pcm = trim_leading_quiet(await self.synthesizer.synthesize(say.text))
         if self._turn_end_at is not None and "synth_ms" not in self._turn_timing:
             self._turn_timing["synth_ms"] = round((time.monotonic() - t0) * 1000, 1)
             self._turn_timing["play_at"] = round(time.monotonic(), 4)
@@ -592,6 +594,8 @@ class CallSession:
                 self._turn_timing = {"heard_at": round(time.monotonic(), 4)}
                 if self._voice_end_at is not None:
                     self._turn_timing["voice_end_at"] = round(self._voice_end_at, 4)
+                if self._last_speech_start is not None:
+                    self._turn_timing["speech_at"] = round(self._last_speech_start, 4)
                 text = item.transcript.text.strip()
                 # How long the recogniser took after the end of the turn (catching up, then finishing).
                 recognition_s = time.monotonic() - item.at
@@ -795,6 +799,7 @@ class CallSession:
                         ended = time.monotonic()
                         self._turns += 1
                         self._last_voice_end = event.last_speech_at + FRAME_S
+                        self._last_speech_start = event.speech_started_at
                         if event.reason == "complete":
                             self.record.turns_ended_early += 1
                             to_recognizer.put_nowait(_EndedEarly())
@@ -836,9 +841,10 @@ class CallSession:
         silence_ms = (now - (last + FRAME_S)) * 1000
         complete = spec.complete if spec.complete_for == last else None
         grammar_complete = False
-        if not complete and silence_ms >= settings.short_ms:
+        if not complete and silence_ms >= min(settings.short_ms, settings.early_pass_after_ms):
             # The grammar recogniser's running hypothesis (100 ms behind the audio) may already hold the
-            # answer while Whisper still decodes: the turn ends on the short window all the same.
+            # answer while Whisper still decodes: the turn ends on the short window all the same, and
+            # Whisper's pass starts early (its transcript is the final one).
             hypothesis = getattr(self._stream, "grammar_partial", "")
             grammar_complete = isinstance(hypothesis, str) and endpointing.grammar_hypothesis_complete(
                 self._endpoint_kind, hypothesis
@@ -852,9 +858,14 @@ class CallSession:
             eligible=endpointing.may_end_early(self._endpoint_kind)
             and callable(getattr(self._stream, "peek", None)),
             grammar_complete=grammar_complete,
+            # The grammar recogniser heard words, not yet a whole answer: the caller is likely to go on.
+            grammar_decides=self._endpoint_kind in endpointing.GRAMMAR_CHECKED
+            and bool(getattr(self._stream, "grammar_partial", "")),
         )
-        step = endpointing.next_step(settings, view, budget is None or budget.free)
-        if step is Step.SPECULATE and (budget is None or budget.try_acquire()):
+        final = grammar_complete  # the pass will be the turn's final transcript
+        free = budget is None or (budget.free_for_final if final else budget.free)
+        step = endpointing.next_step(settings, view, free)
+        if step is Step.SPECULATE and (budget is None or budget.try_acquire(final=final)):
             spec.count += 1
             spec.pending = asyncio.get_running_loop().create_future()
             spec.pending_for = last
