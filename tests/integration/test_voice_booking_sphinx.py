@@ -52,8 +52,8 @@ async def test_booking_day_and_time_by_voice_with_sphinx(
     conversations: list[Conversation] = []
     plain = app.new_conversation
 
-    def recorded(open_speech: bool, practice: Any = None) -> Conversation:
-        conversation = plain(open_speech, practice)
+    def recorded(open_speech: bool, practice: Any = None, spoken_name: Any = None) -> Conversation:
+        conversation = plain(open_speech, practice, spoken_name)
         conversations.append(conversation)
         return conversation
 
