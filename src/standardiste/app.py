@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import gc
 import logging
 from collections.abc import Awaitable, Callable
@@ -36,7 +37,7 @@ from standardiste.storage.db import Database
 from standardiste.telephony.admission import AdmissionSettings, QueueDelayProbe
 from standardiste.telephony.ari import AriClient, Channel
 from standardiste.telephony.controller import Controller
-from standardiste.telephony.endpointing import EndpointSettings, SpeculationBudget
+from standardiste.telephony.endpointing import EndpointSettings, SpeculationBudget, raises_urgency
 from standardiste.telephony.leg import AriCallLeg, LegSettings
 from standardiste.telephony.session import CallSession, SessionSettings
 from standardiste.understanding.types import Intent, Understander, Understanding, Urgency
@@ -388,6 +389,8 @@ class VoiceApp:
                 if 0 < speech.short_end_of_turn_ms < speech.end_of_turn_ms
                 else None,
                 speculation_budget=self.speculation_budget,
+                # Whisper's transcript after an optimistic answer still goes through the practice's net.
+                urgent=functools.partial(raises_urgency, net=getattr(self.understander, "safety", None)),
             ),
             caller_id=channel.caller_number or None,
             call_log=self.call_log,

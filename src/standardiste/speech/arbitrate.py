@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,6 +149,8 @@ def prepare_snapping() -> None:
 class ArbitratedStream:
     """The session's one stream per call, feeding both recognisers and arbitrating each turn."""
 
+    supports_provisional = True  # finish(provisional=...)
+
     def __init__(self, open_stream: RecognitionStream, grammar_stream: RecognitionStream | None) -> None:
         self._open = open_stream
         self._grammar = grammar_stream
@@ -194,11 +196,18 @@ class ArbitratedStream:
         result: Transcript | None = await peek()
         return result
 
-    async def finish(self) -> Transcript:
+    async def finish(self, provisional: Callable[[Transcript], None] | None = None) -> Transcript:
+        """The turn's arbitrated transcript. `provisional`: called with the grammar recogniser's final words
+        as soon as they are known, before the open recogniser's (the session's optimistic answer at slot
+        questions, telephony.session); the arbitration of the returned transcript is unchanged."""
         self.grammar_partial = ""
         grammar_task: Any = None
         if self._grammar is not None and self._phrases is not None:
             grammar_task = asyncio.ensure_future(self._grammar.finish())
+            if provisional is not None:
+                grammar_task.add_done_callback(
+                    lambda t: provisional(t.result()) if not t.cancelled() and t.exception() is None else None
+                )
         opened = await self._open.finish()
         grammar_text: str | None = None
         if grammar_task is not None:

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from standardiste.dialogue.messages import Expect
 from standardiste.speech import grammars
@@ -288,3 +289,44 @@ class SpeculationBudget:
     def release(self) -> None:
         with self._lock:
             self._used = max(0, self._used - 1)
+
+
+# --- the optimistic answer (Whisper off the critical path) -------------------------------------------------
+# At these questions the arbitrated answer is PocketSphinx's words whenever Whisper heard a slot (agreeing or
+# not: speech.arbitrate), and the dialogue does not read their confidence. So once PocketSphinx's final words
+# are a complete answer on a turn that ended early, the dialogue gets them at once and the reply starts while
+# Whisper still decodes. Whisper's transcript still reaches the safety net: when it raises urgency, the reply
+# is interrupted and that transcript answers the question then asked (the net runs first on every turn).
+# Not yes/no (a confirmation needs both recognisers), nor names, dates of birth, numbers.
+OPTIMISTIC = frozenset({Expect.TIME, Expect.DATE_TIME, Expect.DAY})
+
+
+def may_answer_optimistically(kind: Expect, grammar_text: str) -> bool:
+    """PocketSphinx's final words at this question can answer before Whisper's."""
+    return kind in OPTIMISTIC and is_complete_answer(kind, None, grammar_text)
+
+
+def same_answer(a: str, b: str) -> bool:
+    """Two transcripts give the same answer (spelled-out words compared; "heure" = "heures")."""
+
+    def words(text: str) -> list[str]:
+        return ["heures" if w == "heure" else w for w in spell_out(text).replace("-", " ").split()]
+
+    return bool(words(a)) and words(a) == words(b)
+
+
+def raises_urgency(text: str, net: Any = None) -> bool:
+    """The safety net reads an emergency (any level, the check question included) in `text`, or the words
+    only sound like a red flag (understanding.soundalike). `net`: the practice's SafetyNet (default: the
+    packaged red flags)."""
+    from standardiste.understanding.normalize import digits, fold, lower, without_fillers
+    from standardiste.understanding.soundalike import sounds_like_red_flag
+    from standardiste.understanding.urgency import SafetyNet, default_net
+
+    if not text.strip():
+        return False
+    safety = net if isinstance(net, SafetyNet) else default_net()
+    low = lower(text[:2000])
+    if safety.assess(fold(digits(without_fillers(low))).text).level is not None:  # as the understanding reads
+        return True
+    return sounds_like_red_flag(fold(low).text, safety) is not None

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from standardiste import metrics
 from standardiste.dialogue.messages import (
@@ -109,6 +110,9 @@ class _SpeechStarted:
 class _TurnEnded:
     transcript: Transcript
     at: float  # monotonic time when the end of turn was detected
+    # Whisper's transcript raised urgency after an optimistic answer (PocketSphinx's words) was acted on:
+    # it interrupts whatever is playing and answers the question then asked (telephony.endpointing).
+    correction: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +195,10 @@ class SessionSettings:
     # Adaptive end of turn (telephony.endpointing): None keeps the detector's fixed window.
     endpointing: EndpointSettings | None = None
     speculation_budget: SpeculationBudget | None = None  # shared by the process's calls
+    # The safety net's verdict on a transcript (endpointing.raises_urgency with the practice's net). Set, and
+    # with the adaptive end of turn: at time/day questions PocketSphinx's complete answer is acted on before
+    # Whisper's transcript, which still goes through this net (endpointing.OPTIMISTIC). None: never.
+    urgent: Callable[[str], bool] | None = None
 
 
 @dataclass(slots=True)
@@ -289,6 +297,10 @@ class CallSession:
         self._turns = 0  # caller turns ended so far
         self._name_turn: bytearray | None = None  # audio of a turn answering a name question
         self._turns_answered = 0  # of which a result (or a deadline) was reported
+        # An optimistic answer's Whisper transcript not in yet: resolves with the correction, if any.
+        self._final_pending: asyncio.Future[_TurnEnded | None] | None = None
+        self.optimistic_answers = 0  # turns answered from PocketSphinx before Whisper
+        self.optimistic_corrections = 0  # of which Whisper's transcript raised urgency
         self.done = asyncio.Event()
 
     # --- called by the controller (event loop) ---------------------------------------------------
@@ -451,6 +463,14 @@ class CallSession:
         """Play/transfer/hang up; return the caller's answer to the last question asked."""
         expectation: Expectation | None = None
         early: _Input | None = None
+        pending = self._final_pending
+        if pending is not None and any(isinstance(a, Transfer | Hangup) for a in actions):
+            # Nothing final on an answer Whisper has not heard yet: the net first.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.recognition_timeout_s):
+                    if await asyncio.shield(pending) is not None:
+                        # The correction waits in the inputs: it is the caller's answer now.
+                        return await self._await_answer(Expectation(), None)
         for action in actions:
             if isinstance(action, Transfer):
                 return await self._transfer(action)
@@ -497,6 +517,9 @@ class CallSession:
                     continue
                 if isinstance(item, _HungUp | _MediaLost):
                     raise _CallerGone() if isinstance(item, _HungUp) else RuntimeError("media lost")
+                if isinstance(item, _TurnEnded) and item.correction:
+                    await self.leg.stop_playback()  # an emergency heard late interrupts any prompt
+                    return item
                 if not say.interruptible:
                     # No barge-in: keys pressed now are kept for the question; speech is ignored.
                     if isinstance(item, _Digit):
@@ -886,12 +909,14 @@ class CallSession:
 
     async def _recognize(self, frames: asyncio.Queue[bytes | float | _PeekRequest | _EndedEarly]) -> None:
         turn = 0
+        ended_early = False  # the turn about to end ended on the short window (a complete answer)
         passes: set[asyncio.Task[None]] = set()
         try:
             while True:
                 item = await frames.get()
                 stream = await self._ready_stream()
                 if isinstance(item, _EndedEarly):
+                    ended_early = True
                     pad = getattr(stream, "pad_grammar_tail", None)
                     if pad is not None:
                         await _uncancelled(pad())
@@ -901,7 +926,9 @@ class CallSession:
                     passes.add(asyncio.create_task(self._speculate(stream, item)))
                     passes = {p for p in passes if not p.done()}
                     continue
-                await self._recognize_item(stream, item, turn)
+                await self._recognize_item(stream, item, turn, ended_early)
+                if isinstance(item, float):
+                    ended_early = False
                 if isinstance(item, float):
                     turn += 1
         finally:
@@ -934,9 +961,14 @@ class CallSession:
             if not request.complete.done():
                 request.complete.set_result(complete)
 
-    async def _recognize_item(self, stream: RecognitionStream, item: bytes | float, turn: int) -> None:
+    async def _recognize_item(
+        self, stream: RecognitionStream, item: bytes | float, turn: int, ended_early: bool = False
+    ) -> None:
         """One frame fed, or (a float: the end-of-turn time) the turn `turn` + 1 finished and reported."""
         if isinstance(item, float):
+            if ended_early and self._optimistic_ready(stream):
+                await self._finish_optimistically(stream, item, turn)
+                return
             final = await _uncancelled(stream.finish())  # also readies the stream for the next turn
             if self._turns_answered < turn + 1:  # else the deadline already answered for this turn
                 self._turns_answered = turn + 1
@@ -951,6 +983,62 @@ class CallSession:
         partial = await _uncancelled(stream.accept(item))
         if partial is not None and partial.text:
             log.debug("partial", extra={**self._speech_extra(partial.text), "final": partial.final})
+
+    def _optimistic_ready(self, stream: RecognitionStream) -> bool:
+        return (
+            self.settings.urgent is not None
+            and self.settings.endpointing is not None
+            and self._endpoint_kind in endpointing.OPTIMISTIC
+            and getattr(stream, "supports_provisional", False) is True
+        )
+
+    async def _finish_optimistically(self, stream: RecognitionStream, at: float, turn: int) -> None:
+        """PocketSphinx's complete answer goes to the dialogue at once; Whisper's transcript, when it comes,
+        goes through the safety net and interrupts the reply if it raises urgency."""
+        kind = self._endpoint_kind
+        given: list[Transcript] = []
+        pending: asyncio.Future[_TurnEnded | None] = asyncio.get_running_loop().create_future()
+
+        def provisional(heard: Transcript) -> None:
+            if self._turns_answered >= turn + 1 or not endpointing.may_answer_optimistically(
+                kind, heard.text
+            ):
+                return
+            self._turns_answered = turn + 1
+            given.append(heard)
+            self.optimistic_answers += 1
+            self._final_pending = pending
+            self._inputs.put_nowait(_TurnEnded(Transcript(heard.text, True, heard.confidence), at))
+
+        finish = cast(Callable[..., Coroutine[Any, Any, Transcript]], stream.finish)
+        try:
+            final = await _uncancelled(finish(provisional=provisional))
+        except BaseException:
+            if not pending.done():
+                pending.set_result(None)
+            raise
+        correction: _TurnEnded | None = None
+        if not given:  # PocketSphinx's words were no complete answer: the usual path
+            if self._turns_answered < turn + 1:
+                self._turns_answered = turn + 1
+                self._inputs.put_nowait(_TurnEnded(final, at))
+        elif not endpointing.same_answer(final.text, given[0].text):
+            heard = " ".join(dict.fromkeys(t for t in (final.text, final.open_text or "") if t.strip()))
+            urgent = self.settings.urgent
+            raised = urgent is not None and await asyncio.to_thread(urgent, heard)
+            log.info(
+                "optimistic answer overtaken" if raised else "optimistic answer kept",
+                extra={"turn": turn + 1},
+            )
+            if raised:
+                self.optimistic_corrections += 1
+                correction = _TurnEnded(final, at, correction=True)
+        if self._final_pending is pending:
+            self._final_pending = None
+        if not pending.done():
+            pending.set_result(correction)
+        if correction is not None:  # even if the caller spoke since: the net hears every turn
+            self._inputs.put_nowait(correction)
 
 
 async def _uncancelled(op: Coroutine[Any, Any, T]) -> T:
