@@ -131,3 +131,34 @@ def test_in_a_call_the_kept_audio_finds_the_name_whisper_garbled(
     call.hear("le 5 mars 1955")
     assert P.is_it_you("Texier Monique") in call.hear("oui")
     assert "name_heard_grammar" in call.manager.state.path or "name_heard_agree" in call.manager.state.path
+
+
+def test_a_name_whisper_dropped_is_found_in_the_kept_audio_and_still_said_back(
+    simulator: Any, understander: Any, line_voice: Any
+) -> None:
+    call = Call(simulator, understander, {"patients": [TEXIER, HUSBAND]})
+    kept = wav_bytes(line_voice("Texier Monique."))
+    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    to_name(call)
+    asked = call.hear("")  # Whisper's gate dropped the name
+    assert "naissance" in asked, asked
+    assert "name_from_kept_audio" in call.manager.state.path
+    call.hear("le 5 mars 1955")
+    assert P.is_it_you("Texier Monique") in call.hear("oui")  # said back before anything is filed
+
+
+def test_a_dropped_name_with_no_kept_audio_is_not_understood(simulator: Any, understander: Any) -> None:
+    call = Call(simulator, understander, {"patients": [TEXIER]})
+    to_name(call)
+    assert "naissance" not in call.hear("")
+
+
+def test_an_unmatched_caller_is_told_the_spoken_name_is_kept(
+    simulator: Any, understander: Any, line_voice: Any
+) -> None:
+    call = Call(simulator, understander, {"patients": [TEXIER]})
+    kept = wav_bytes(line_voice("Durant Paul."))
+    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    to_name(call)
+    call.hear("Durant Paul")
+    assert P.name_noted("Durant Paul", kept=True) in call.hear("le 12 juin 1970") + call.hear("oui")

@@ -247,7 +247,8 @@ class IdentityFlow:
         self.core.achieve(
             OutcomeKind.REQUEST_FILED, request_type=str(RequestKind.CALLBACK), request_id=request_id
         )
-        return self.core.after_task(P.IDENTITY_TO_STAFF)
+        kept = self.check.name_kept()
+        return self.core.after_task(P.IDENTITY_TO_STAFF_NAME_KEPT if kept else P.IDENTITY_TO_STAFF)
 
     def forget(self) -> None:
         """Name and birth date asked again (a file not found, "ce n'est pas le bon nom"); the phone kept."""

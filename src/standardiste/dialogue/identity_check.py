@@ -28,7 +28,7 @@ from standardiste.identity.directory import directory_for
 from standardiste.identity.matching import rank, say_back_name
 from standardiste.identity.readback import DatePart, date_fix, part_value, phone_fix, replace_part, which_part
 from standardiste.identity.spelling import parse_spelling
-from standardiste.identity.voice import combine, wav_listener
+from standardiste.identity.voice import combine, from_grammar, wav_listener
 
 if TYPE_CHECKING:
     from standardiste.dialogue.identity import IdentityFlow
@@ -242,8 +242,33 @@ class IdentityCheck:
             return resume()
 
         refused_heard = lambda: self._name_refused(resume)  # noqa: E731
-        question = self._yes_no("name_noted", P.name_noted(heard), accept_heard, refused_heard, resume)
+        noted = P.name_noted(heard, self.name_kept())
+        question = self._yes_no("name_noted", noted, accept_heard, refused_heard, resume)
         return self.core.ask(question, preamble)
+
+    def name_kept(self) -> bool:
+        """The caller's spoken name is kept with the call (sealed, purged with it) for the staff."""
+        source = self.core.services.spoken_name
+        try:
+            return source is not None and bool(source())
+        except Exception:
+            return False
+
+    def name_from_kept_audio(self) -> str | None:
+        """At the name question, when the open recogniser gave nothing: the kept spoken name decoded
+        against the names of the patients sharing the caller's number ("Texier Monique"), else None."""
+        if self.core.services.spoken_name is None or not self.core.state.caller_id:
+            return None
+        try:
+            pool = directory_for(self.core.services.agenda).candidates(self.core.state.caller_id, None)
+            found = from_grammar(self._grammar_hearing(pool) or "", pool)
+        except Exception:
+            log.warning("name from the kept audio failed", exc_info=True)
+            return None
+        if found is None:
+            return None
+        self.core.state.path.append("name_from_kept_audio")
+        return f"{found.last_name} {found.first_name}"
 
     def _grammar_hearing(self, pool: list[Patient]) -> str | None:
         """The kept spoken name decoded again against these candidates' names (PocketSphinx with a

@@ -20,6 +20,7 @@ operations on it; "autre chose ?" takes the next goal still pending and names th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 
@@ -238,6 +239,11 @@ class DialogueManager:
         text = event.text.strip()
         if self._open_words_alarm(event, text):
             text = (event.open_text or "").strip()  # the caller's own words, not the grammar's answer
+        if not text and self.core.question is not None and self.core.question.name == "name":
+            # Whisper dropped a spoken name (its gate): the kept audio against the caller ID's patients'
+            # names (identity/voice.py); a name found is still said back before anything is filed.
+            text = self.caller.check.name_from_kept_audio() or ""
+            event = dataclasses.replace(event, text=text, confidence=min(event.confidence or 0.3, 0.3))
         if not text:
             # The caller spoke (the session reports silence as NoInput) but nothing was understood:
             # "je n'ai pas bien compris", never "je ne vous entends pas".

@@ -358,9 +358,11 @@ def is_it_you(name: str, child: bool = False) -> str:
     return f"C'est bien pour {name} ?" if child else f"{name}, c'est bien vous ?"
 
 
-def name_noted(name: str) -> str:
-    """A caller not found in the file: the name as heard, to be confirmed before anything is filed."""
-    return f"J'ai noté {name}. C'est bien ça ?"
+def name_noted(name: str, kept: bool = False) -> str:
+    """A caller not found in the file: the name as heard, to be confirmed before anything is filed; `kept`:
+    the spoken name is kept (sealed, purged with the call) for the staff, and the caller is told so."""
+    told = " Je garde aussi votre nom enregistré pour le secrétariat." if kept else ""
+    return f"J'ai noté {name}.{told} C'est bien ça ?"
 
 
 def spelled_back(name: str) -> str:
@@ -388,6 +390,10 @@ PHONE_WHICH_DIGITS = (
 IDENTITY_TO_STAFF = (
     "Je n'arrive pas à confirmer votre identité. Je transmets votre demande au secrétariat, "
     "qui vous rappellera."
+)
+IDENTITY_TO_STAFF_NAME_KEPT = (
+    "Je n'arrive pas à confirmer votre identité. Le secrétariat écoutera votre nom enregistré "
+    "et vous rappellera."
 )
 NAME_NOT_CONFIRMED = "(nom non confirmé)"  # read by the staff beside the name as heard
 
