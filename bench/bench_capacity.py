@@ -500,13 +500,19 @@ def breakdown_lines(levels: list[dict[str, Any]]) -> list[str]:
             f"{b['total']['p50']}/{b['total']['p95']}"
         ]
         lines.append(f"| {lv['calls']} | {b['turns']} | " + " | ".join(cells) + " |")
+        if "answered_before_whisper" in lv:
+            onset.append(
+                f"{lv['calls']} call(s): {lv['answered_before_whisper']} turns answered before Whisper "
+                f"(PocketSphinx), Whisper disagreed on {lv['optimistic_kept_against_whisper']} (kept) and "
+                f"raised urgency on {lv['optimistic_overtaken']}"
+            )
         if b.get("transport_in"):
             onset.append(f"{lv['calls']} call(s): {b['transport_in']['p50']}/{b['transport_in']['p95']} ms")
     lines += ["", *(f"- {name}: {what}" for name, what in BREAKDOWN)]
     if onset:
         lines.append(
-            "- transport in alone (caller's voice onset -> controller's first voiced frame, p50/p95): "
-            + "; ".join(onset)
+            "- transport in alone (caller's voice onset -> controller's first voiced frame, p50/p95), and "
+            "optimistic answers: " + "; ".join(onset)
         )
     return lines
 
@@ -622,6 +628,11 @@ async def run_level(
         "speculative_pass_ms_p50": percentile([e["pass_ms"] for e in passes], 0.5),
         "speculative_pass_ms_p95": percentile([e["pass_ms"] for e in passes], 0.95),
         "breakdown_ms": breakdown_ms,
+        "answered_before_whisper": sum(1 for e in entries if e.get("msg") == "answered before Whisper"),
+        "optimistic_overtaken": sum(1 for e in entries if e.get("msg") == "optimistic answer overtaken"),
+        "optimistic_kept_against_whisper": sum(
+            1 for e in entries if e.get("msg") == "optimistic answer kept"
+        ),
         "cut_turns": sum(1 for t in turns if t.get("cut")),
         "paused_turns": len(paused),
         "paused_turns_cut": sum(1 for t in paused if t.get("cut")),

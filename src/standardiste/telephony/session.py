@@ -1007,6 +1007,7 @@ class CallSession:
             self._turns_answered = turn + 1
             given.append(heard)
             self.optimistic_answers += 1
+            log.info("answered before Whisper", extra={"turn": turn + 1})
             self._final_pending = pending
             self._inputs.put_nowait(_TurnEnded(Transcript(heard.text, True, heard.confidence), at))
 
