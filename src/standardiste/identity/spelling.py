@@ -51,6 +51,9 @@ _FILLER = {"comme", "accent", "union", "d'union", "dunion", "et", "puis", "alors
            "majuscule", "minuscule", "lettre", "mon", "nom", "euh", "heu", "cest"}  # fmt: skip
 
 
+_HYPHENATED = re.compile(r"(?<![\w-])(?:[^\W\d_]{1,2}-)+[^\W\d_]{1,2}(?![\w-])")
+
+
 def _fold(word: str) -> str:
     decomposed = unicodedata.normalize("NFKD", word.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -71,6 +74,8 @@ class Spelled:
 def parse_spelling(text: str) -> Spelled:
     """Letters out of a spelled answer, whatever the recogniser wrote for each."""
     raw = text.replace("’", "'").replace(",", " ").replace(".", " ").replace(";", " ")
+    # Whisper writes spelled letters joined by hyphens: "L-E-B-R-U-N", "Vé-vé-a-l" (not "Jean-Pierre").
+    raw = _HYPHENATED.sub(lambda m: m.group(0).replace("-", " "), raw)
     # "double v" / "double vé" / "i grec" are one letter each; "d'union" belongs to "trait d'union".
     raw = re.sub(r"\bdouble[\s-]*v[ée]{0,2}\b", " doublev ", raw, flags=re.IGNORECASE)
     raw = re.sub(r"\bi[\s-]*grec\b", " ygrec ", raw, flags=re.IGNORECASE)

@@ -11,7 +11,7 @@ understanding layer's parsers read French number words. `to_text` only tidies a 
 
 A grammar cannot reject: off-topic speech is forced into it. The dialogue confirms every recognised slot and
 offers the keypad for numbers and dates; there is no grammar for open questions. Names get one built at call
-time from the practice's patients (`patient_names`), spelling one of letters (`letters`).
+time from the practice's patients (`patient_names`).
 """
 
 from __future__ import annotations
@@ -293,24 +293,6 @@ def patient_names(names: Iterable[tuple[str, str]]) -> Grammar:
                 phrases.append(phrase.strip())
     body = f"[ oui ] [ {_alt(NAME_INTROS)} ] {_alt(phrases)} [ bonjour ]" if phrases else "oui"
     return Grammar("patient_names", _jsgf("patient_names", body, ""), tuple(phrases))
-
-
-LETTER_NAMES: dict[str, tuple[str, ...]] = {
-    "a": ("a",), "b": ("bé",), "c": ("cé",), "d": ("dé",), "e": ("euh",), "f": ("effe",), "g": ("gé",),
-    "h": ("hache",), "i": ("i",), "j": ("ji",), "k": ("ka",), "l": ("elle",), "m": ("emme",),
-    "n": ("enne",), "o": ("o",), "p": ("pé",), "q": ("cu",), "r": ("erre",), "s": ("esse",), "t": ("té",),
-    "u": ("u",), "v": ("vé",), "w": ("double vé",), "x": ("ixe",), "y": ("i grec",), "z": ("zède",),
-}  # fmt: skip
-
-
-def letters() -> Grammar:
-    """A name spelled letter by letter ("T E X I E R", "deux S", "tiret"): a loop of letter names, read
-    by identity/spelling.py. Looping, so PocketSphinx gives it no garbage path: the open recogniser's
-    transcript and the read-back are the checks."""
-    names = sorted({n for ns in LETTER_NAMES.values() for n in ns})
-    extra = ("deux", "double", "tiret", "apostrophe", "accent", "aigu", "grave")
-    body = f"( {_alt(names)} | {_alt(extra)} )+"
-    return _register(Grammar("letters", _jsgf("letters", body, ""), (*names, *extra)))
 
 
 def from_phrases(phrases: Sequence[str] | None) -> Grammar | None:
