@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from standardiste.agenda.model import Patient
+from standardiste.agenda.sealed import civility_of
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.manager import DialogueManager
 from standardiste.identity.matching import rank
@@ -182,3 +183,29 @@ def test_a_spelled_name_over_the_line_through_whisper(line_voice: Any, whisper_r
     heard = whisper_recognizer.engine.decode(line_voice("C, O, L, I, N.")).text
     spelled = parse_spelling(heard)
     assert spelled.complete and spelled.letters == 5 and spelled.text[0] == "C", heard
+
+
+def test_the_name_found_is_said_back_with_the_files_civility(simulator: Any, understander: Any) -> None:
+    call = Call(simulator, understander, {"patients": [{**TEXIER, "civility": "Mme"}, HUSBAND]})
+    to_name(call)
+    call.hear("Tessier Monique")
+    call.hear("le 5 mars 1955")
+    assert P.is_it_you("Madame Texier Monique") in call.hear("oui")
+
+
+def test_no_civility_is_said_where_the_file_has_none(simulator: Any, understander: Any) -> None:
+    call = Call(simulator, understander, {"patients": [TEXIER]})
+    to_name(call)
+    call.hear("Tessier Monique")
+    call.hear("le 5 mars 1955")
+    said = call.hear("oui")
+    assert P.is_it_you("Texier Monique") in said and "Madame" not in said and "Monsieur" not in said
+
+
+@pytest.mark.parametrize(
+    ("held", "civility"),
+    [("Mme", "Madame"), ("madame", "Madame"), ("F", "Madame"), ("M.", "Monsieur"), ("male", "Monsieur"),
+     ("Dr", None), ("", None), (None, None)],
+)  # fmt: skip
+def test_civility_from_what_a_file_holds(held: str | None, civility: str | None) -> None:
+    assert civility_of(held) == civility

@@ -86,6 +86,7 @@ class PatientIdentity:
     first_name: str
     birth_date: dt.date
     phone: str | None = None  # E.164
+    civility: str | None = None  # "Madame" / "Monsieur" from the practice's file; None: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class Patient:
     first_name: str
     birth_date: dt.date
     phone: str | None = None
+    civility: str | None = None  # "Madame" / "Monsieur" as on the file; None: unknown, not said
 
 
 @dataclass(frozen=True, slots=True)

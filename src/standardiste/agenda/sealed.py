@@ -115,7 +115,18 @@ def new_patient_row(identity: PatientIdentity, now: dt.datetime, cipher: FieldCi
     row.first_name = seal(cipher, identity.first_name.strip(), "agenda_patients.first_name", row_id) or ""
     row.birth_date = seal(cipher, identity.birth_date.isoformat(), "agenda_patients.birth_date", row_id) or ""
     set_patient_phone(row, normalise_phone(identity.phone), cipher)
+    row.civility = seal(cipher, civility_of(identity.civility), "agenda_patients.civility", row_id)
     return row
+
+
+def civility_of(text: str | None) -> str | None:
+    """ "Madame" / "Monsieur" from what a file holds (Mme, M., F, female, Monsieur...); None otherwise."""
+    folded = (text or "").strip().lower().rstrip(".")
+    if folded in ("madame", "mme", "mme.", "f", "female", "femme", "mrs", "ms", "mlle", "mademoiselle"):
+        return "Madame"
+    if folded in ("monsieur", "m", "mr", "h", "homme", "male"):
+        return "Monsieur"
+    return None
 
 
 def set_patient_phone(row: PatientRow, phone_e164: str | None, cipher: FieldCipher | None) -> None:
@@ -132,6 +143,7 @@ def patient_of(row: PatientRow, cipher: FieldCipher | None) -> Patient:
         open_text(cipher, row.first_name, "agenda_patients.first_name", row.id) or "",
         birth,
         open_text(cipher, row.phone, "agenda_patients.phone", row.id),
+        open_text(cipher, row.civility, "agenda_patients.civility", row.id),
     )
 
 

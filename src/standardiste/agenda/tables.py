@@ -81,6 +81,7 @@ class PatientRow(Base):
     first_name: Mapped[str] = mapped_column(SealedText)
     birth_date: Mapped[str] = mapped_column(SealedText)
     phone: Mapped[str | None] = mapped_column(SealedText, nullable=True)
+    civility: Mapped[str | None] = mapped_column(SealedText, nullable=True)  # agenda_0004; sealed
     # Keyed HMAC of the ISO birth date and of the E.164 phone; NULL for rows written in clear.
     birth_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     phone_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

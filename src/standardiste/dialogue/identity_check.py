@@ -234,7 +234,8 @@ class IdentityCheck:
                 self.state.rejected.add(found.id)
                 return self._name_refused(resume)
 
-            text = P.is_it_you(say_back_name(found), child=self.flow.for_child)
+            child = self.flow.for_child
+            text = P.is_it_you(say_back_name(found, civility=not child), child=child)
             return self.core.ask(self._yes_no("name_found", text, accept_file, refused, resume), preamble)
 
         def accept_heard() -> list[Action]:

@@ -171,6 +171,7 @@ class Simulator:
                         p["first_name"],
                         dt.date.fromisoformat(p["birth_date"]),
                         p.get("phone"),
+                        p.get("civility"),
                     )
                 )
             except (KeyError, TypeError, ValueError) as err:

@@ -212,6 +212,8 @@ def partial(heard: str, name: str) -> float:
     return fuzz.partial_ratio(name, heard) / 100
 
 
-def say_back_name(patient: Patient) -> str:
-    """How the found name is said back: last name then first name, as on the file ("Texier Monique")."""
-    return f"{patient.last_name} {patient.first_name}".strip()
+def say_back_name(patient: Patient, civility: bool = True) -> str:
+    """How the found name is said back: the civility when the file has it, then last name and first name,
+    as on the file ("Madame Texier Monique"; "Texier Monique" when the file says neither)."""
+    name = f"{patient.last_name} {patient.first_name}".strip()
+    return f"{patient.civility} {name}" if civility and patient.civility else name

@@ -110,6 +110,8 @@ def _patients(s: Session, old: FieldCipher, new: FieldCipher, report: ResealRepo
             t = "agenda_patients"
             for column in ("last_name", "first_name"):
                 _text(s, row, column, t, row.id, old, new)
+            if row.civility is not None:
+                _text(s, row, "civility", t, row.id, old, new)
             born = dt.date.fromisoformat(_text(s, row, "birth_date", t, row.id, old, new) or "")
             phone = open_text(old, row.phone, f"{t}.phone", row.id)
             e164 = normalise_phone(phone) if phone else None
