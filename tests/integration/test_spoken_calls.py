@@ -1,5 +1,6 @@
 """Spoken calls end to end over real SIP: scripted callers (human French recordings for days, times, dates,
-numbers; SVOX Pico fr-FR for the other sentences; the assistant speaks with espeak-ng) against the real
+numbers; for the other sentences a synthetic voice per call, MBROLA fr4 or SVOX Pico fr-FR: TEST_VOICES; the
+assistant speaks with espeak-ng; a reception phone answers transfers) against the real
 VoiceApp with the default recogniser (Whisper base + PocketSphinx grammars), on a pinned clock.
 
 Floors (asserted): no emergency missed, nothing booked or moved without the caller's own "yes", task
@@ -306,7 +307,8 @@ async def test_spoken_calls_reach_the_callers_goals(
         return
     # The goal: >= 80 % of calls reach the caller's goal by voice. Measured on this selection
     # (2026-12-07, shared machine): 8/8 alone, 7/8 inside the full bench with 3 calls at once (was 37-50 %
-    # before the late-recognition delivery, the Whisper-digits slot, particle names and the harness fixes).
+    # before the late-recognition delivery, the Whisper-digits slot, particle names and the harness fixes);
+    # with TEST_VOICES (3 MBROLA, 5 Pico): 8/8, 3 at once, load ~3.
     if call is None:
         assert summary["task_success"] >= 0.8, summary["failed"]
         return
