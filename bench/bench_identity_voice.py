@@ -37,7 +37,7 @@ from pathlib import Path
 from standardiste.agenda.model import Patient
 from standardiste.identity.matching import NameMatch, rank
 from standardiste.identity.readback import date_fix, parse_birth_date, phone_fix
-from standardiste.identity.voice import SphinxNameEar, combine
+from standardiste.identity.voice import SphinxNameEar, combine, from_grammar
 from standardiste.speech.audio import lin_to_ulaw, resample, silence, ulaw_to_lin
 from standardiste.speech.pico import PicoEngine
 from standardiste.speech.spoken import MONTHS_FR
@@ -193,8 +193,8 @@ def name_trial(
     back only when born on the birth date the caller confirmed (`confirmed_birth`, when there is one)."""
     match: NameMatch = rank(heard, pool, caller_phone=phone, birth_date=born)
     open_said = match.say_back.patient if match.say_back is not None else None
-    grammar_said = combine(rank("", pool), grammar_text, pool).patient if grammar_text is not None else None
-    two = combine(match, grammar_text, pool).patient
+    grammar_said = from_grammar(grammar_text, pool) if grammar_text else None
+    two = combine(match, grammar_text, pool, phone).patient
     out: dict[str, bool] = {
         "in_candidates": who is not None and any(c.patient.id == who.id for c in match.candidates),
     }
@@ -347,7 +347,7 @@ def run_voice(voice: str, whisper: WhisperEngine, patients: list[Patient], args:
             if key == "caller_id" and who.phone is None:
                 continue  # this patient has no number on file: the caller ID narrows nothing
             pool = list({p.id: p for p in pool}.values())
-            grammar_text = ear.grammar(pool) if key in ("both", "caller_id") else None
+            grammar_text = ear.grammar(pool)
             trials[key].append(name_trial(heard, grammar_text, pool, who, phone, born, born))
             if key == "both":
                 both_grammar = grammar_text or ""

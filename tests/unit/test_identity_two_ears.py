@@ -14,7 +14,7 @@ from standardiste.agenda.model import Patient
 from standardiste.agenda.sealed import civility_of
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.manager import DialogueManager
-from standardiste.identity.matching import rank
+from standardiste.identity.matching import NameMatch, rank
 from standardiste.identity.spelling import parse_spelling
 from standardiste.identity.voice import SphinxNameEar, combine, from_grammar, wav_listener
 from standardiste.speech import grammars
@@ -85,8 +85,16 @@ def test_both_ears_agreeing_say_the_name_back() -> None:
 def test_the_grammar_finds_a_name_whisper_garbled() -> None:
     match = rank("T'exhypons-y", POOL, "+33612345678", MONIQUE.birth_date, phonemize=fake_phonemes)
     assert match.say_back is None
-    heard = combine(match, "texier monique", POOL)
+    heard = combine(match, "texier monique", POOL, caller_phone="+33612345678")
     assert heard.patient == MONIQUE and heard.how == "grammar"
+
+
+def test_the_grammar_alone_does_not_name_a_stranger_born_the_same_day() -> None:
+    """Whisper lost the name and the grammar forced it onto the one patient born that day, who does not
+    share the caller's number and sounds nothing like the transcript: nobody is said back."""
+    match = NameMatch("pour choisir cela", ())  # nobody sounds like it
+    heard = combine(match, "richard léa", [LEA], caller_phone="+33700000000")
+    assert heard.patient is None and heard.how == "unsupported"
 
 
 def test_whisper_alone_when_the_grammar_rejects() -> None:

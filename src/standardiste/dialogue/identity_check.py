@@ -212,7 +212,7 @@ class IdentityCheck:
             )
             pool = [p for p in pool if p.id not in self.state.rejected]
             match = rank(heard, pool, self.core.state.caller_id, ident.birth_date)
-            heard_by = combine(match, self._grammar_hearing(pool), pool)
+            heard_by = combine(match, self._grammar_hearing(pool), pool, self.core.state.caller_id)
             best = heard_by.patient
             self.core.state.path.append(f"name_heard_{heard_by.how}")
             # Never a patient born another day than the one the caller confirmed.
