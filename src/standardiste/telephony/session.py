@@ -1019,9 +1019,12 @@ class CallSession:
                 pending.set_result(None)
             raise
         correction: _TurnEnded | None = None
-        if not given:  # PocketSphinx's words were no complete answer: the usual path
+        if not given:  # PocketSphinx's words were no complete answer (or came late): the usual path
             if self._turns_answered < turn + 1:
                 self._turns_answered = turn + 1
+                self._inputs.put_nowait(_TurnEnded(final, at))
+            elif final.text.strip() and self._turns == turn + 1:  # as in _recognize_item: never lost
+                log.warning("late recognition delivered", extra={"turn": turn + 1})
                 self._inputs.put_nowait(_TurnEnded(final, at))
         elif not endpointing.same_answer(final.text, given[0].text):
             heard = " ".join(dict.fromkeys(t for t in (final.text, final.open_text or "") if t.strip()))
