@@ -217,3 +217,49 @@ def test_no_civility_is_said_where_the_file_has_none(simulator: Any, understande
 )  # fmt: skip
 def test_civility_from_what_a_file_holds(held: str | None, civility: str | None) -> None:
     assert civility_of(held) == civility
+
+
+def test_a_name_whisper_glued_into_one_word_is_found_after_the_birth_date(
+    simulator: Any, understander: Any, line_voice: Any
+) -> None:
+    """'Routuma.' for 'Roux Thomas': one word is not refused at the name question when the audio is kept;
+    the birth date narrows the file, both ears look the name up, and it is said back before anything."""
+    call = Call(simulator, understander, {"patients": [TEXIER, HUSBAND]})
+    kept = wav_bytes(line_voice("Texier Monique."))
+    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    to_name(call)
+    asked = call.hear("Texiermonique.")
+    assert "naissance" in asked, asked
+    call.hear("le 5 mars 1955")
+    assert P.is_it_you("Texier Monique") in call.hear("oui")
+
+
+def test_a_glued_word_that_finds_nobody_is_spelled_not_said_back(
+    simulator: Any, understander: Any, line_voice: Any
+) -> None:
+    call = Call(simulator, understander, {"patients": [TEXIER]})
+    kept = wav_bytes(line_voice("Lambert Chloé."))
+    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    to_name(call)
+    call.hear("Lenvercleau.")
+    reply = call.hear("le 12 juin 1970") + call.hear("oui")
+    assert P.ASK_SPELLING in reply, reply
+    assert "Lenvercleau" not in reply
+    assert "glued_name_not_found" in call.manager.state.path
+
+
+@pytest.mark.parametrize("word", ["quoi", "pardon"])
+def test_a_short_word_at_the_name_question_is_not_a_name(
+    simulator: Any, understander: Any, line_voice: Any, word: str
+) -> None:
+    call = Call(simulator, understander, {"patients": [TEXIER]})
+    kept = wav_bytes(line_voice(word))
+    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    to_name(call)
+    assert "naissance" not in call.hear(word)
+
+
+def test_one_word_with_no_kept_audio_is_asked_again(simulator: Any, understander: Any) -> None:
+    call = Call(simulator, understander, {"patients": [TEXIER]})
+    to_name(call)
+    assert "naissance" not in call.hear("Texiermonique")  # nothing to look the name up with later

@@ -101,6 +101,9 @@ def birth_date_from_words(text: str, today: dt.date) -> dt.date | None:
     return born if dt.date(1900, 1, 1) <= born <= today else None
 
 
+# A single word shorter than this at the name question is not taken for a glued name ("quoi", "pardon").
+GLUED_NAME_MIN_LETTERS = 5
+
 _PARTICLES = frozenset({"du", "de", "le", "la", "des", "van", "von"})
 
 
@@ -308,11 +311,14 @@ class IdentityFlow:
                 return None
             u = answer.understanding
             entity = u.first(EntityKind.PATIENT_NAME) if u is not None else None
+            glued = False
             if entity is not None and len(entity.value.split()) >= 2:
                 parts = entity.value.split()
                 last, first = parts[0].title(), " ".join(parts[1:]).title()
             else:  # no name, or only one word of it: our own reading, else ask again
                 guess = name_from_text(answer.text)
+                glued = guess is None
+                guess = guess or self._glued_name(answer)
                 if guess is None:
                     return None
                 last, first = guess
@@ -321,6 +327,7 @@ class IdentityFlow:
             def accept() -> list[Action]:
                 self.identity.last_name, self.identity.first_name = last, first
                 self.check.name_changed()
+                self.check.state.glued = glued
                 # Read back by `checked` (grammar-only recogniser), or typed as text (no recogniser to
                 # mishear it): confirmed. Heard by a recogniser: said back by the check first.
                 if not self.core.open_speech or not self.check.recognised(answer):
@@ -338,6 +345,19 @@ class IdentityFlow:
             on_give_up=None if self._name_required else lambda: self._skip_name(then, phone),
             allow_switch=True,
         )
+
+    def _glued_name(self, answer: Answer) -> tuple[str, str] | None:
+        """Whisper often glues a two-word name into one ("Routuma." for "Roux Thomas"). With the spoken
+        name's audio kept, that word is taken for now: after the birth date the check looks the patient
+        up by sound and by the kept audio, and says the name found back; a word that finds nobody is
+        spelled. Nothing is filed before the caller confirms."""
+        if not self.core.open_speech or not self.check.recognised(answer) or not self.check.name_kept():
+            return None
+        noise = {fold(n) for n in _NAME_NOISE}
+        words = [w for w in re.findall(r"[^\W\d_][^\W\d_'-]*", answer.text) if fold(w) not in noise]
+        if len(words) != 1 or len(words[0]) < GLUED_NAME_MIN_LETTERS:
+            return None
+        return words[0].title(), ""
 
     def _skip_name(self, then: Callable[[Identity], list[Action]], phone: bool) -> list[Action]:
         self._name_skipped = True

@@ -49,6 +49,7 @@ class CheckState:
     name_tries: int = 0
     date_tries: int = 0
     rejected: set[str] = field(default_factory=set)  # patients the caller said were not them
+    glued: bool = False  # the name was one word Whisper glued together: found in the file, or spelled
 
 
 class IdentityCheck:
@@ -83,6 +84,7 @@ class IdentityCheck:
     def name_changed(self) -> None:
         self.state.name_confirmed = False
         self.state.patient_id = None
+        self.state.glued = False
 
     # --- birth date ---------------------------------------------------------------------------------
 
@@ -237,6 +239,10 @@ class IdentityCheck:
             child = self.flow.for_child
             text = P.is_it_you(say_back_name(found, civility=not child), child=child)
             return self.core.ask(self._yes_no("name_found", text, accept_file, refused, resume), preamble)
+
+        if self.state.glued:  # "J'ai noté Routuma" would not help: the caller spells it
+            self.core.state.path.append("glued_name_not_found")
+            return self.core.ask(self._spell_question(resume), preamble)
 
         def accept_heard() -> list[Action]:
             self.state.name_confirmed = True
