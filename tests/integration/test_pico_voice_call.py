@@ -19,8 +19,7 @@ from tests.fixtures.whisper import whisper_model_path
 pytestmark = [pytest.mark.asterisk, pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-@pytest.mark.alone  # matches the heard audio sample by sample: a test phone starved of CPU by the parallel
-# phase loses frames (tests/fixtures/scheduling.py)
+@pytest.mark.alone  # a Whisper decode of what the phone heard (tests/fixtures/scheduling.py)
 async def test_caller_hears_the_pico_greeting_and_understands_it(
     pbx: PbxInstance, app_factory: AppFactory, caller_phone: TestPhone
 ) -> None:
