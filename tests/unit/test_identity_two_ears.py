@@ -29,6 +29,13 @@ LEA = Patient("p3", "Richard", "Léa", dt.date(1955, 3, 5), None)
 POOL = [MONIQUE, JEAN, LEA]
 
 
+def with_kept_name(call: Call, spoken: bytes) -> Call:
+    """The call's dialogue with `spoken` (slin16) as the kept audio of the caller's name."""
+    kept = wav_bytes(spoken)
+    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    return call
+
+
 @pytest.fixture(scope="module")
 def line_voice() -> Any:
     """Pico's French through the phone line (8 kHz G.711 mu-law and back to 16 kHz)."""
@@ -132,10 +139,8 @@ def test_a_kept_wav_is_listened_to(line_voice: Any, ear: SphinxNameEar) -> None:
 def test_in_a_call_the_kept_audio_finds_the_name_whisper_garbled(
     simulator: Any, understander: Any, line_voice: Any
 ) -> None:
-    call = Call(simulator, understander, {"patients": [TEXIER, HUSBAND]})
-    kept = wav_bytes(line_voice("Texier Monique."))
-    services = dataclasses.replace(call.manager.services, spoken_name=lambda: kept)
-    call.manager = DialogueManager(services)
+    couple = {"patients": [TEXIER, HUSBAND]}
+    call = with_kept_name(Call(simulator, understander, couple), line_voice("Texier Monique."))
     to_name(call)
     call.hear("Tex y est mon nique")  # what Whisper may write: no patient's name by sound alone
     call.hear("le 5 mars 1955")
@@ -146,9 +151,8 @@ def test_in_a_call_the_kept_audio_finds_the_name_whisper_garbled(
 def test_a_name_whisper_dropped_is_found_in_the_kept_audio_and_still_said_back(
     simulator: Any, understander: Any, line_voice: Any
 ) -> None:
-    call = Call(simulator, understander, {"patients": [TEXIER, HUSBAND]})
-    kept = wav_bytes(line_voice("Texier Monique."))
-    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    couple = {"patients": [TEXIER, HUSBAND]}
+    call = with_kept_name(Call(simulator, understander, couple), line_voice("Texier Monique."))
     to_name(call)
     asked = call.hear("")  # Whisper's gate dropped the name
     assert "naissance" in asked, asked
@@ -166,9 +170,7 @@ def test_a_dropped_name_with_no_kept_audio_is_not_understood(simulator: Any, und
 def test_an_unmatched_caller_is_told_the_spoken_name_is_kept(
     simulator: Any, understander: Any, line_voice: Any
 ) -> None:
-    call = Call(simulator, understander, {"patients": [TEXIER]})
-    kept = wav_bytes(line_voice("Durant Paul."))
-    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    call = with_kept_name(Call(simulator, understander, {"patients": [TEXIER]}), line_voice("Durant Paul."))
     to_name(call)
     call.hear("Durant Paul")
     assert P.name_noted("Durant Paul", kept=True) in call.hear("le 12 juin 1970") + call.hear("oui")
@@ -224,9 +226,8 @@ def test_a_name_whisper_glued_into_one_word_is_found_after_the_birth_date(
 ) -> None:
     """'Routuma.' for 'Roux Thomas': one word is not refused at the name question when the audio is kept;
     the birth date narrows the file, both ears look the name up, and it is said back before anything."""
-    call = Call(simulator, understander, {"patients": [TEXIER, HUSBAND]})
-    kept = wav_bytes(line_voice("Texier Monique."))
-    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    couple = {"patients": [TEXIER, HUSBAND]}
+    call = with_kept_name(Call(simulator, understander, couple), line_voice("Texier Monique."))
     to_name(call)
     asked = call.hear("Texiermonique.")
     assert "naissance" in asked, asked
@@ -237,9 +238,7 @@ def test_a_name_whisper_glued_into_one_word_is_found_after_the_birth_date(
 def test_a_glued_word_that_finds_nobody_is_spelled_not_said_back(
     simulator: Any, understander: Any, line_voice: Any
 ) -> None:
-    call = Call(simulator, understander, {"patients": [TEXIER]})
-    kept = wav_bytes(line_voice("Lambert Chloé."))
-    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    call = with_kept_name(Call(simulator, understander, {"patients": [TEXIER]}), line_voice("Lambert Chloé."))
     to_name(call)
     call.hear("Lenvercleau.")
     reply = call.hear("le 12 juin 1970") + call.hear("oui")
@@ -252,9 +251,7 @@ def test_a_glued_word_that_finds_nobody_is_spelled_not_said_back(
 def test_a_short_word_at_the_name_question_is_not_a_name(
     simulator: Any, understander: Any, line_voice: Any, word: str
 ) -> None:
-    call = Call(simulator, understander, {"patients": [TEXIER]})
-    kept = wav_bytes(line_voice(word))
-    call.manager = DialogueManager(dataclasses.replace(call.manager.services, spoken_name=lambda: kept))
+    call = with_kept_name(Call(simulator, understander, {"patients": [TEXIER]}), line_voice(word))
     to_name(call)
     assert "naissance" not in call.hear(word)
 
