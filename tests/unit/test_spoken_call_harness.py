@@ -29,3 +29,50 @@ def test_turn_source_names_the_voice() -> None:
     assert _turn_source("je voudrais un rendez-vous", "mbrola") == "mbrola"
     assert _turn_source("#1", "mbrola") == "keypad"
     assert _turn_source("jeudi", "mbrola") == "human"  # Debian's human recording of the word
+
+
+def test_the_score_checks_every_expected_key_the_harness_can_play() -> None:
+    """A booking at another hour than the script's is a failure, not a success (the text channel scores
+    the same keys); a script's "transferred": false (no reception) is not played by the spoken harness."""
+    from tests.fixtures.spoken_calls import outcome_problems
+
+    expect = {"kind": "booked", "practitioner": "martin", "start": "2026-11-26T08:30:00+01:00"}
+    right = {"kind": "booked", "practitioner": "martin", "start": "2026-11-26T07:30:00+00:00"}
+    assert outcome_problems(expect, right) == []  # the same instant
+    wrong = {**right, "start": "2026-11-26T09:00:00+01:00"}
+    assert outcome_problems(expect, wrong) == [
+        "start: expected '2026-11-26T08:30:00+01:00', got '2026-11-26T09:00:00+01:00'"
+    ]
+    assert outcome_problems({"kind": "answered", "topic": "parking"}, {"kind": "answered", "topic": "x"})
+    no_reception = {"kind": "emergency_transferred", "transferred": False}
+    assert outcome_problems(no_reception, {"kind": "emergency_transferred", "transferred": True}) == []
+
+
+def test_an_unplanned_recap_is_confirmed_only_when_it_is_the_booking_wanted() -> None:
+    from tests.fixtures.spoken_calls import recap_is_wanted
+
+    spec = {"expect": {"kind": "booked", "practitioner": "martin", "start": "2026-11-26T08:30:00+01:00"}}
+    said = (
+        "Je récapitule : une consultation avec le docteur Martin, le jeudi vingt-six novembre à huit heures "
+        "trente, pour Marie Dupont. Je confirme ce rendez-vous ?"
+    )
+    assert recap_is_wanted(spec, "recap", said)
+    assert not recap_is_wanted(spec, "recap", said.replace("huit heures trente", "neuf heures"))
+    assert not recap_is_wanted(spec, "recap", said.replace("Martin", "Benali"))
+    assert recap_is_wanted(spec, "check_birth_date", "Vous êtes né le ... ?")  # not a recap
+    assert recap_is_wanted({"expect": {"kind": "booked"}}, "recap", said)  # nothing to check against
+
+
+def test_asked_when_the_caller_repeats_the_day_of_their_first_sentence() -> None:
+    from tests.fixtures.spoken_calls import time_wanted
+
+    assert time_wanted({"turns": ["je voudrais voir le docteur martin jeudi dans la matinée"]}) == (
+        "jeudi dans la matinée"
+    )
+    assert time_wanted({"turns": ["un rendez-vous avec le docteur benali le plus tôt possible"]}) == (
+        "le plus tôt possible"
+    )
+    afternoon = {"turns": ["bonjour je voudrais voir un médecin demain après-midi"]}
+    assert time_wanted(afternoon) == "demain après-midi"
+    assert time_wanted({"turns": ["je voudrais un rendez-vous"]}) is None
+    assert time_wanted({"turns": ["#1"]}) is None
