@@ -4,11 +4,13 @@ worker starting with one long test, durations read back from a junit report."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.fixtures.scheduling import (
+    BATCH_NICE,
     DEFAULT_S,
     ROOT,
     SLOW_S,
@@ -99,3 +101,48 @@ def test_the_two_phases_split_the_suite_and_an_empty_phase_passes(tmp_path: Path
     assert "test_plain" not in alone.stdout
     nothing = _phase(tmp_path, "alone", "-k", "plain")  # nothing of the phase among those asked for
     assert nothing.returncode == 0, nothing.stdout
+
+
+def test_real_time_and_batch_tests_are_merged_by_time_each_longest_first() -> None:
+    weights = [100.0, 10.0, 60.0, 30.0, 20.0, 5.0, 40.0, 1.0]
+    realtime = [True, True, False, False, True, False, True, False]
+    order = longest_first(weights, workers=1, realtime=realtime)
+    assert sorted(order) == list(range(len(weights)))
+    calls = [weights[i] for i in order if realtime[i]]
+    batch = [weights[i] for i in order if not realtime[i]]
+    assert calls == sorted(calls, reverse=True) and batch == sorted(batch, reverse=True)
+    # real time 170 s in all, batch 96 s: at every point each kind has handed out about the same share
+    assert [weights[i] for i in order] == [100.0, 60.0, 40.0, 30.0, 20.0, 5.0, 10.0, 1.0]
+    # with workers, the first long ones are each followed by one of the shortest
+    paired = longest_first(weights, workers=2, realtime=realtime)
+    assert [weights[i] for i in paired[:4]] == [100.0, 5.0, 60.0, 1.0]
+
+
+def test_a_worker_runs_batch_tests_at_a_lower_priority_and_calls_at_its_own(tmp_path: Path) -> None:
+    (tmp_path / "test_kinds.py").write_text(
+        "import os, threading, pytest\n\n"
+        "def nice():\n"
+        "    return os.getpriority(os.PRIO_PROCESS, 0)\n\n"
+        "def test_batch():\n"
+        "    out = []\n"
+        "    t = threading.Thread(target=lambda: out.append(nice())); t.start(); t.join()\n"
+        "    print('BATCH', nice(), out[0])\n\n"
+        "@pytest.mark.asterisk\n"
+        "def test_call():\n"
+        "    print('CALL', nice())\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_XDIST_WORKER_COUNT": "2"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.fixtures.scheduling", "-p", "no:cacheprovider", "-s",
+         "-q", "-W", "ignore::pytest.PytestUnknownMarkWarning",
+         str(tmp_path / "test_kinds.py")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    batch, call = re.search(r"BATCH (\d+) (\d+)", run.stdout), re.search(r"CALL (\d+)", run.stdout)
+    assert batch and call, run.stdout
+    if os.geteuid() == 0:  # lowering the niceness again needs the right to
+        assert batch.groups() == (str(min(19, base + BATCH_NICE)),) * 2  # a thread started in it too
+        assert call.group(1) == str(base)
