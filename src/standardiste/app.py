@@ -348,8 +348,16 @@ class VoiceApp:
             recording_notice=self.deployment.privacy.record_audio,
             clock=self.clock,
             spoken_name=spoken_name,
+            name_reader=self._name_reader() if spoken_name is not None else None,
         )
         return DialogueManager(services)
+
+    def _name_reader(self) -> Callable[[bytes], str] | None:
+        """The open recogniser's engine reading a kept name again (identity/voice.py open_reader)."""
+        from standardiste.identity.voice import open_reader
+
+        engine = getattr(getattr(self.recognizer, "open", self.recognizer), "engine", None)
+        return open_reader(engine) if engine is not None else None
 
     def build_session(
         self, call_id: str, channel: Channel, leg: AriCallLeg, args: tuple[str, ...]

@@ -102,7 +102,7 @@ def test_a_caller_not_in_the_file_confirms_the_name_heard_or_spells_it(simulator
     call.hear("le 12 juin 1978")
     assert P.name_noted("Durant Paul") in call.hear("oui")
     assert P.ASK_SPELLING in call.hear("non")
-    assert P.spelled_back("Durand") in call.hear("D, U, R, A, N, D comme Denise")
+    assert P.spelled_back("Durand", "Paul") in call.hear("D, U, R, A, N, D comme Denise")
     call.hear("oui")  # spelled name confirmed
     call.hear("oui")  # the caller ID
     call.hear("oui")  # the recap
@@ -117,7 +117,7 @@ def test_an_identity_refused_twice_becomes_a_staff_request_never_a_booking(simul
     call.hear("le 5 mars 1955")
     assert P.is_it_you("Texier Monique") in call.hear("oui")
     call.hear("non")  # not her: spell
-    assert P.spelled_back("Tessier") in call.hear("T E deux S I E R")
+    assert P.spelled_back("Tessier", "Monique") in call.hear("T E deux S I E R")
     end = call.hear("non")
     assert P.IDENTITY_TO_STAFF in end
     assert OutcomeKind.BOOKED not in call.achieved() and OutcomeKind.REQUEST_FILED in call.achieved()

@@ -25,7 +25,7 @@ from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, CallContext, Question
 from standardiste.dialogue.messages import Action, Expect, Expectation
 from standardiste.identity.directory import directory_for
-from standardiste.identity.matching import rank, say_back_name
+from standardiste.identity.matching import rank, say_back_name, spelled_match
 from standardiste.identity.readback import DatePart, date_fix, part_value, phone_fix, replace_part, which_part
 from standardiste.identity.spelling import parse_spelling
 from standardiste.identity.voice import combine, from_grammar, wav_listener
@@ -34,6 +34,32 @@ if TYPE_CHECKING:
     from standardiste.dialogue.identity import IdentityFlow
 
 log = logging.getLogger(__name__)
+
+_FIRST_NAME_NOISE = frozenset({
+    "je", "appelle", "mon", "prenom", "est", "moi", "oui", "non", "alors", "euh", "bonjour", "madame",
+    "monsieur", "mademoiselle", "et", "nom", "le", "la", "de", "famille", "il", "elle", "cest", "ca",
+})  # fmt: skip
+
+
+def first_name_in(text: str, last_name: str) -> str:
+    """The first name in an answer to "et votre prénom ?": "Marie", "c'est Marie", or the whole name again
+    ("Dupont Marie", "Marie Dupont": the words that are not the last name, a letter or two misheard
+    allowed); "" when there is none (at most two words: "Jean Pierre", "Marie-Claire")."""
+    from rapidfuzz.distance import Levenshtein
+
+    from standardiste.agenda.names import fold
+
+    last = fold(last_name)
+    words = []
+    for word in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", text.replace("’", "'")):
+        plain = fold(word)
+        if len(plain) < 2 or plain in _FIRST_NAME_NOISE:
+            continue
+        if last and Levenshtein.distance(plain, last) <= max(1, len(last) // 4):
+            continue
+        words.append(word)
+    return " ".join(words).title() if 1 <= len(words) <= 2 else ""
+
 
 NAME_TRIES = 2  # said back or spelled, refused twice: the staff take over
 DATE_TRIES = 3  # one-part corrections before the whole date is asked again
@@ -50,6 +76,7 @@ class CheckState:
     date_tries: int = 0
     rejected: set[str] = field(default_factory=set)  # patients the caller said were not them
     glued: bool = False  # the name was one word Whisper glued together: found in the file, or spelled
+    first_name_tries: int = 0  # a last name spelled with no first name heard: the first name asked
 
 
 class IdentityCheck:
@@ -72,8 +99,17 @@ class IdentityCheck:
         ident = self.flow.identity
         if ident.birth_date is not None and not self.state.birth_confirmed:
             return self.core.ask(self._date_readback(resume), preamble)
-        if name_required and ident.last_name and not self.state.name_confirmed and not self.state.unconfirmed:
+        named = ident.last_name or self.state.glued  # glued: a name kept as audio, maybe unread
+        if name_required and named and not self.state.name_confirmed and not self.state.unconfirmed:
             return self._confirm_name(resume, preamble)
+        if (
+            name_required
+            and ident.last_name
+            and not ident.first_name
+            and self.state.patient_id is None
+            and not self.state.unconfirmed
+        ):  # a spelled last name (a glued or dropped name): a file needs the first name too
+            return self._ask_first_name(resume, preamble)
         return None
 
     def recognised(self, answer: Answer) -> bool:
@@ -223,24 +259,9 @@ class IdentityCheck:
         except Exception:  # the agenda or espeak-ng failing: the name as heard, read back
             log.warning("patient name matching failed", exc_info=True)
         if patient is not None:
-            found = patient
+            return self._is_it_you(patient, resume, preamble)
 
-            def accept_file() -> list[Action]:
-                ident.last_name, ident.first_name = found.last_name, found.first_name
-                self.state.patient_id = found.id
-                self.state.name_confirmed = True
-                self.core.state.path.append("name_found_in_file")
-                return resume()
-
-            def refused() -> list[Action]:
-                self.state.rejected.add(found.id)
-                return self._name_refused(resume)
-
-            child = self.flow.for_child
-            text = P.is_it_you(say_back_name(found, civility=not child), child=child)
-            return self.core.ask(self._yes_no("name_found", text, accept_file, refused, resume), preamble)
-
-        if self.state.glued:  # "J'ai noté Routuma" would not help: the caller spells it
+        if self.state.glued or not heard:  # "J'ai noté Routuma" would not help: the caller spells it
             self.core.state.path.append("glued_name_not_found")
             return self.core.ask(self._spell_question(resume), preamble)
 
@@ -252,6 +273,43 @@ class IdentityCheck:
         noted = P.name_noted(heard, self.name_kept())
         question = self._yes_no("name_noted", noted, accept_heard, refused_heard, resume)
         return self.core.ask(question, preamble)
+
+    def _is_it_you(
+        self, found: Patient, resume: Callable[[], list[Action]], preamble: str = ""
+    ) -> list[Action]:
+        """The name found in the file said back ("Madame Texier Monique, c'est bien vous ?")."""
+        ident = self.flow.identity
+
+        def accept_file() -> list[Action]:
+            ident.last_name, ident.first_name = found.last_name, found.first_name
+            self.state.patient_id = found.id
+            self.state.name_confirmed = True
+            self.core.state.path.append("name_found_in_file")
+            return resume()
+
+        def refused() -> list[Action]:
+            self.state.rejected.add(found.id)
+            return self._name_refused(resume)
+
+        child = self.flow.for_child
+        text = P.is_it_you(say_back_name(found, civility=not child), child=child)
+        return self.core.ask(self._yes_no("name_found", text, accept_file, refused, resume), preamble)
+
+    def _spelled_in_file(self, name: str) -> Patient | None:
+        """The patient born on the confirmed birth date whose last name the spelling designates, one letter
+        misheard allowed ("B-I-R-N-A-R-D" for Bernard); None without a confirmed date or a single match."""
+        ident = self.flow.identity
+        if ident.birth_date is None or not self.state.birth_confirmed:
+            return None
+        try:
+            pool = directory_for(self.core.services.agenda).candidates(
+                self.core.state.caller_id, ident.birth_date, (name, ident.first_name)
+            )
+        except Exception:
+            log.warning("spelled name lookup failed", exc_info=True)
+            return None
+        born = [p for p in pool if p.birth_date == ident.birth_date and p.id not in self.state.rejected]
+        return spelled_match(name, born)
 
     def name_kept(self) -> bool:
         """The caller's spoken name is kept with the call (sealed, purged with it) for the staff."""
@@ -276,6 +334,20 @@ class IdentityCheck:
             return None
         self.core.state.path.append("name_from_kept_audio")
         return f"{found.last_name} {found.first_name}"
+
+    def name_reading(self) -> str:
+        """The kept spoken name read again by the open recogniser, keeping the text its confidence gate
+        dropped ("" when there is no kept audio, no reader, or nothing in it). Never filed as heard: the
+        name it gives is looked up in the file after the birth date, or spelled."""
+        source, reader = self.core.services.spoken_name, self.core.services.name_reader
+        if source is None or reader is None:
+            return ""
+        try:
+            wav = source()
+            return reader(wav).strip() if wav else ""
+        except Exception:  # the recogniser failing: as if nothing was heard
+            log.warning("name read again failed", exc_info=True)
+            return ""
 
     def _grammar_hearing(self, pool: list[Patient]) -> str | None:
         """The kept spoken name decoded again against these candidates' names (PocketSphinx with a
@@ -357,6 +429,10 @@ class IdentityCheck:
 
     def _spelled(self, name: str, resume: Callable[[], list[Action]]) -> list[Action]:
         ident = self.flow.identity
+        found = self._spelled_in_file(name)
+        if found is not None:  # the file's name said back, not the letters as heard
+            self.core.state.path.append("spelled_name_in_file")
+            return self._is_it_you(found, resume)
 
         def accept() -> list[Action]:
             ident.last_name = name
@@ -367,8 +443,53 @@ class IdentityCheck:
 
         refused = lambda: self._name_refused(resume)  # noqa: E731
         return self.core.ask(
-            self._yes_no("check_spelled_name", P.spelled_back(name), accept, refused, resume)
+            self._yes_no(
+                "check_spelled_name", P.spelled_back(name, ident.first_name), accept, refused, resume
+            )
         )
+
+    def _ask_first_name(self, resume: Callable[[], list[Action]], preamble: str = "") -> list[Action]:
+        """The first name, when only the last name could be had (spelled): heard, then said back with the
+        last name ("J'ai noté Dupont Marie, c'est bien ça ?"); refused or not heard twice, the identity
+        stays unconfirmed and the staff call back (the spoken name is kept)."""
+        ident = self.flow.identity
+        if self.state.first_name_tries >= NAME_TRIES:
+            return self._give_up(resume)
+        self.state.first_name_tries += 1
+
+        def on_answer(answer: Answer) -> list[Action] | None:
+            if not answer.spoken:
+                return None
+            first = first_name_in(answer.text, ident.last_name)
+            if not first:
+                return None
+
+            def accept() -> list[Action]:
+                ident.first_name = first
+                self.state.name_confirmed = True
+                self.core.state.path.append("first_name_confirmed")
+                return resume()
+
+            def refused() -> list[Action]:
+                self.core.state.path.append("first_name_refused")
+                return self._ask_first_name(resume)
+
+            if not self.recognised(answer):  # typed: as given
+                return accept()
+            noted = P.name_noted(f"{ident.last_name} {first}", self.name_kept())
+            return self.core.ask(self._yes_no("first_name_noted", noted, accept, refused, resume))
+
+        child = self.flow.for_child
+        question = Question(
+            "first_name",
+            P.ASK_FIRST_NAME_CHILD if child else P.ASK_FIRST_NAME,
+            P.ASK_FIRST_NAME_SIMPLE,
+            Expectation(Expect.NAME),
+            on_answer,
+            on_give_up=lambda: self._give_up(resume),
+            allow_switch=False,
+        )
+        return self.core.ask(question, preamble)
 
     # --- phone --------------------------------------------------------------------------------------
 

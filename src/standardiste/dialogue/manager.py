@@ -244,6 +244,10 @@ class DialogueManager:
             # names (identity/voice.py); a name found is still said back before anything is filed.
             text = self.caller.check.name_from_kept_audio() or ""
             event = dataclasses.replace(event, text=text, confidence=min(event.confidence or 0.3, 0.3))
+            if not text:  # not asked again: the kept audio is read again and looked up after the birth date
+                held = self.caller.unheard_name(self.core.local(event.now))
+                if held is not None:
+                    return held
         if not text:
             # The caller spoke (the session reports silence as NoInput) but nothing was understood:
             # "je n'ai pas bien compris", never "je ne vous entends pas".

@@ -365,10 +365,12 @@ def name_noted(name: str, kept: bool = False) -> str:
     return f"J'ai noté {name}.{told} C'est bien ça ?"
 
 
-def spelled_back(name: str) -> str:
-    """'Texier' -> 'J'ai noté Texier : T, E, X, I, E, R. C'est bien ça ?'"""
+def spelled_back(name: str, first_name: str = "") -> str:
+    """'Texier' -> 'J'ai noté Texier : T, E, X, I, E, R. C'est bien ça ?'; with the first name heard
+    before, it is confirmed with the letters: '... T, E, X, I, E, R, prénom Monique. C'est bien ça ?'"""
     letters = ", ".join(c.upper() for c in name if c.isalpha())
-    return f"J'ai noté {name} : {letters}. C'est bien ça ?"
+    first = f", prénom {first_name}" if first_name else ""
+    return f"J'ai noté {name} : {letters}{first}. C'est bien ça ?"
 
 
 ASK_SPELLING = (
@@ -376,6 +378,9 @@ ASK_SPELLING = (
     "Par exemple : D comme Denise, U, P, O, N, T."
 )
 ASK_SPELLING_SIMPLE = "Épelez le nom de famille, une lettre à la fois : par exemple D, U, P, O, N, T."
+ASK_FIRST_NAME = "Et quel est votre prénom ?"
+ASK_FIRST_NAME_CHILD = "Et quel est le prénom de l'enfant ?"
+ASK_FIRST_NAME_SIMPLE = "Dites seulement le prénom. Par exemple : Marie."
 WHICH_DATE_PART = "Qu'est-ce qui ne va pas : le jour, le mois ou l'année ?"
 WHICH_DATE_PART_SIMPLE = "Tapez 1 pour le jour, 2 pour le mois, 3 pour l'année."
 ASK_DATE_PART = {

@@ -29,3 +29,6 @@ class ConversationServices:
     # The caller's spoken name as kept by the session (WAV bytes; None before it is said, or on a text
     # channel): decoded again against the candidates' names when they are known (identity/voice.py).
     spoken_name: Callable[[], bytes | None] | None = None
+    # The kept spoken name read again by the open recogniser, keeping what its confidence gate dropped
+    # (identity/voice.py open_reader): only when the name turn came back empty; looked up, never filed.
+    name_reader: Callable[[bytes], str] | None = None

@@ -205,6 +205,42 @@ def rank(
     return NameMatch(name, tuple(out))
 
 
+# A spelled last name this many letters from a patient's (born on the confirmed date) is that patient's,
+# when no other candidate is as close: 1 letter up to 6 letters ("Birnard" for Bernard), 2 beyond.
+SPELLED_MAX_EDITS = (6, 1, 2)
+
+
+def _letters(name: str) -> str:
+    from standardiste.agenda.names import fold
+
+    return re.sub(r"[^a-z]", "", fold(name))
+
+
+def spelled_match(spelled: str, patients: Sequence[Patient]) -> Patient | None:
+    """The patient a name spelled letter by letter designates among `patients` (already narrowed to the
+    confirmed birth date): the only one whose last name is within a letter or two of the spelling
+    (recognisers mishear one letter in a spelled name: "B-I-R-N-A-R-D" for Bernard). None when nobody is
+    that close, or two are (namesakes born the same day: the caller's spelling cannot tell them apart)."""
+    letters = _letters(spelled)
+    if len(letters) < 3:
+        return None
+    short, few, many = SPELLED_MAX_EDITS
+    allowed = few if len(letters) <= short else many
+    scored = sorted(
+        ((Levenshtein.distance(letters, _letters(p.last_name)), p) for p in patients if p.last_name),
+        key=lambda dp: dp[0],
+    )
+    if not scored or scored[0][0] > allowed:
+        return None
+    best, found = scored[0]
+    # Nobody else as close, nor one letter farther when the best is itself a letter off ("Martin" spelled:
+    # Marin 1, Martel 2: either could be the misheard one).
+    margin = 1 if best == 0 else 2
+    if any(d - best < margin for d, p in scored[1:] if p.id != found.id):
+        return None
+    return found
+
+
 def partial(heard: str, name: str) -> float:
     """0-1: how well `name`'s phonemes fit somewhere inside the longer `heard`."""
     if not heard or not name:

@@ -159,3 +159,50 @@ def wav_listener(wav: bytes | None, ear: SphinxNameEar | None = None) -> NameLis
         return use.hear(pcm, rate, patients)
 
     return listen
+
+
+# --- the open recogniser, again, on a kept name it dropped -------------------------------------------
+
+# The kept spoken name (WAV bytes) -> what the open recogniser makes of it, "" when nothing.
+NameReader = Callable[[bytes], str]
+
+# Why Whisper's live gate may drop a name whose text is still worth a second look: a low average token
+# probability (MBROLA and Pico names: "Gébon Marie !" at -1.16 for "Dupont Marie"), with or without a high
+# no-speech probability. Not "loop" (repetition) nor "no_voice" (nothing decoded).
+LENIENT_REJECTIONS = frozenset({"low_logprob", "no_speech"})
+
+
+def _pcm16k(wav: bytes) -> bytes | None:
+    from standardiste.speech.audio import resample
+    from standardiste.speech.types import SAMPLE_RATE
+
+    try:
+        with wave.open(BytesIO(wav)) as w:
+            rate, pcm = w.getframerate(), w.readframes(w.getnframes())
+    except (wave.Error, EOFError):
+        return None
+    return resample(pcm, rate, SAMPLE_RATE) if rate != SAMPLE_RATE else pcm
+
+
+def open_reader(engine: Any) -> NameReader | None:
+    """A second reading of the kept name by the open recogniser's engine (Whisper: `decode(pcm)` ->
+    text, `rejected`, `dropped`), keeping the text its confidence gate dropped. Only at the name question:
+    what it gives is never filed as heard; it is looked up in the practice's file by sound (and by the
+    grammar ear) after the birth date, and said back, or the caller spells (dialogue/identity_check.py)."""
+    decode = getattr(engine, "decode", None)
+    if not callable(decode):
+        return None
+
+    def read(wav: bytes) -> str:
+        pcm = _pcm16k(wav)
+        if not pcm:
+            return ""
+        decoded = decode(pcm)
+        text = str(getattr(decoded, "text", "") or "")
+        if text:
+            return text
+        if getattr(decoded, "rejected", "") in LENIENT_REJECTIONS:
+            return str(getattr(decoded, "dropped", "") or "")
+        return ""
+
+    return read
