@@ -115,6 +115,41 @@ def test_one_short_word_whisper_doubts_is_no_yes_or_no() -> None:
     assert v.text == "Attendez." and v.why == "outside"
 
 
+def test_a_yes_whisper_wrote_itself_and_the_grammar_heard_too_is_a_yes() -> None:
+    """MBROLA's "oui" came back "Oui." at 0.3-0.45 with PocketSphinx "oui" and was asked again 6 times in 6
+    (spoken calls, 2026-12-07). Both ears agreeing on the word Whisper WROTE is an answer; a word that only
+    sounds near it ("On...", "Un.", "Eh." for "euh") is not, whatever the grammar says; nor is a contradicted
+    one. Measured on 336 synthetic answers (Pico and MBROLA fr4 at three speeds, with and without line noise,
+    through G.711): no "non ..." and no "euh", "attendez", "pardon", "quoi" became a yes."""
+    yes_no = phrases(Expect.YES_NO)
+    for heard in ("Oui.", "Oui, oui !", "Ouais."):
+        v = arbitrate(yes_no, heard, "oui", open_confidence=0.35)
+        assert v.why == "weak_agree" and v.text == "oui", (heard, v)
+    assert arbitrate(yes_no, "Non.", "non", open_confidence=0.4).text == "non"
+    for heard, grammar_said in (
+        ("Oui.", "non"),
+        ("Oui.", ""),
+        ("On...", "oui"),
+        ("Eh.", "oui"),
+        ("Un.", "oui"),
+    ):
+        assert arbitrate(yes_no, heard, grammar_said, open_confidence=0.35).text == "", (heard, grammar_said)
+    assert arbitrate(yes_no, "Oui mais non.", "oui", open_confidence=0.35).why != "weak_agree"
+
+
+def test_grammar_words_unrelated_to_what_whisper_is_sure_of_are_no_answer() -> None:
+    """ "le plus vite possible" came back "Le plus impossible." from Whisper and "sept juillet" from the
+    grammar, and the call searched July (spoken calls, 2026-12-07): words Whisper is sure of that share
+    nothing with the grammar's are passed on as heard (not an answer: asked again), never a date nobody
+    said. Sharing a word, the grammar's more precise slot is still read back."""
+    v = arbitrate(phrases(Expect.DATE_TIME), "Le plus impossible.", "sept juillet", open_confidence=0.8)
+    assert v.why == "unrelated" and v.text == "Le plus impossible."
+    v = arbitrate(phrases(Expect.DATE_TIME), "Le plus impossible.", "sept juillet", open_confidence=0.3)
+    assert v.text == "sept juillet"  # Whisper unsure of its own words: the grammar's, read back
+    v = arbitrate(phrases(Expect.DATE_TIME), "Mardi 9h45", "mardi neuf heures quarante", open_confidence=0.8)
+    assert v.why == "disagree" and v.text == "mardi neuf heures quarante"
+
+
 def test_digits_written_by_whisper_are_a_slot_not_a_sentence() -> None:
     """ "deux mai mille neuf cent soixante-dix" came back "2,000,970.": not a sentence to understand but a
     slot the grammar recogniser heard better, read back to the caller."""

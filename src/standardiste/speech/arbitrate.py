@@ -69,6 +69,27 @@ def _yes_no_value(text: str) -> str | None:
     return "yes" if words[0] in yes or text in grammars.YES else None
 
 
+def _literal_yes_no(text: str) -> str | None:
+    """ "yes"/"no" when the open recogniser WROTE the word itself first ("Oui.", "Oui, oui !", "Non merci."),
+    not a word that only sounds near it ("On...", "Un.", "Bonne..."): None otherwise."""
+    words = spell_out(text).replace(",", " ").split()
+    first = words[0].strip(".!?;:") if words else ""
+    if first in ("oui", "ouais"):
+        return None if "non" in words or "pas" in words else "yes"
+    if first in ("non", "nan"):
+        return "no"
+    return None
+
+
+def _share_a_word(open_text: str, grammar_text: str) -> bool:
+    """Whether the two recognisers have a word of three letters or more in common (numbers spelled out)."""
+
+    def words(text: str) -> set[str]:
+        return {w for w in re.split(r"[\W_]+", spell_out(text).lower()) if len(w) >= 3}
+
+    return bool(words(open_text) & words(grammar_text))
+
+
 def _spoken_words(open_text: str) -> int:
     """Words the caller said as words: a group of digits the open recogniser wrote ("2,000,970") is one
     slot value, not a sentence."""
@@ -111,6 +132,14 @@ def arbitrate(
     # "oui" came back "On..." (snapped to "non") while PocketSphinx also said "non" (spoken calls,
     # 2026-12-07). At a yes/no question that "agreement" is a doubt: asked again, keypad offered.
     weak_word = said <= 1 and open_confidence < WEAK_OPEN
+    if yes_no and g and said <= 2 and open_confidence < WEAK_OPEN:
+        # Whisper wrote "Oui." (or "Non.") itself, unsure of it, and the grammar recogniser, which can
+        # reject, heard the same answer: two ears agree (spoken calls: every MBROLA "oui" came back "Oui."
+        # at 0.3-0.45 with PocketSphinx "oui", and was asked again 6 times in 6). A word that only sounds
+        # near it ("On...", "Un.") is still no answer (below).
+        literal = _literal_yes_no(open_text)
+        if literal is not None and literal == _yes_no_value(g):
+            return Verdict(g, DOUBT, "weak_agree", open_text, g, snapped.text)
     if inside and g and not (yes_no and weak_word):
         same = _same(snapped.text, g) or (yes_no and _yes_no_value(snapped.text) == _yes_no_value(g))
         if same:
@@ -127,6 +156,18 @@ def arbitrate(
         if not inside:
             return Verdict(open_text, OUTSIDE, "outside", open_text, g, snapped.text)
         return Verdict("", 0.0, "doubt_yes_no", open_text, g, snapped.text)
+    if (
+        g
+        and open_confidence >= WEAK_OPEN
+        and not _share_a_word(open_text, g)
+        and not _share_a_word(snapped.text, g)
+    ):
+        # Whisper is sure of words that are no answer to this question and have nothing in common with
+        # what the grammar forced out of them ("Le premier." -> "sept janvier", "Le plus impossible." ->
+        # "sept juillet" at a day question, spoken calls 2026-12-07: the call searched July and went to a
+        # human): the grammar's words are no answer either; passed on as heard (not understood: asked
+        # again), never a date nobody said.
+        return Verdict(open_text, OUTSIDE, "unrelated", open_text, g, snapped.text)
     if g:
         # The grammar's words, heard as speech by the open recogniser (or short and unclear to it): a
         # slot the dialogue reads back for confirmation.
