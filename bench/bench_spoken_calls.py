@@ -79,6 +79,7 @@ def markdown(report: dict[str, Any]) -> str:
         ),
         f"- emergencies: {s['emergencies']}, missed: {s['emergencies_missed'] or 'none'}",
         f"- bookings the caller did not confirm: {s['unconfirmed_bookings'] or 'none'}",
+        *identity_lines(s.get("identity")),
         f"- voice-to-voice latency: p50 {v2v['p50']} ms, p95 {v2v['p95']} ms ({v2v['n']} turns)",
         f"- CPU per call: {s['cpu_s_per_call']} s in the test process (controller, Whisper, test phones) + "
         f"{s['asterisk_and_sphinx_cpu_s_per_call']} s in Asterisk and the PocketSphinx workers; "
@@ -101,6 +102,23 @@ def markdown(report: dict[str, Any]) -> str:
             late = f" (late: {turn['heard_late']!r})" if turn.get("heard_late") else ""
             lines.append(f"  - [{turn['question']}] {turn['intended']!r} -> {turn['heard']!r}{late}")
     return "\n".join(lines) + "\n"
+
+
+def identity_lines(identity: dict[str, Any] | None) -> list[str]:
+    """Identity per field (tests/fixtures/identity_fields.py): right / calls whose script gives it."""
+    if not identity:
+        return []
+    fields = identity["fields"]
+    per = ", ".join(f"{k} {v}" for k, v in fields.items())
+    wrong = identity["calls_with_a_wrong_identity_action"]
+    return [
+        f"- identity right at the end of the call (field, field/voice: right/planned): {per}",
+        f"  - known patients found in the file: {identity['known_found_in_file']}",
+        f"  - actions (book, move, cancel, confirm) under the right patient: "
+        f"{identity['actions_under_right_patient']} (right patient, name misspelled: "
+        f"{identity['actions_right_patient_name_misspelled']}); under a wrong identity: "
+        f"**{identity['actions_under_wrong_identity']}** {wrong or ''}",
+    ]
 
 
 if __name__ == "__main__":
