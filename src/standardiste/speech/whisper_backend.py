@@ -61,6 +61,9 @@ class Decoded:
     no_speech_prob: float
     tokens: int
     rejected: str = ""  # why the text was dropped ("" when kept)
+    # What the model decoded before the gate dropped it ("" when kept): never an answer by itself; read
+    # only for a kept spoken name, looked up in the patient file (identity/voice.py open_reader).
+    dropped: str = ""
 
     @property
     def confidence(self) -> float:
@@ -181,7 +184,7 @@ class WhisperEngine:
         elif d.tokens >= MAX_TOKENS or compression_ratio(d.text) > g.max_compression:
             why = "loop"
         if why:
-            return Decoded("", d.avg_logprob, d.no_speech_prob, d.tokens, why)
+            return Decoded("", d.avg_logprob, d.no_speech_prob, d.tokens, why, d.text)
         return d
 
     def decode(self, pcm: bytes) -> Decoded:
