@@ -193,3 +193,46 @@ def test_the_second_reading_keeps_what_the_gate_dropped_for_low_confidence_only(
     assert open_reader(looped)(wav) == ""  # type: ignore[misc]
     assert open_reader(object()) is None
     assert reader(b"not a wav") == ""
+
+
+# --- a careless "oui" never confirms someone else's file -------------------------------------------
+
+RICHARD = {"last_name": "Richard", "first_name": "Léa", "birth_date": "1955-03-05", "phone": "+33677777777"}
+
+
+def to_weak_match(call: Call) -> str:
+    """Whisper's name only roughly like the file's, another number than the file's, no second ear."""
+    to_name(call)
+    call.hear("Richa Léo")
+    call.hear("le 5 mars 1955")
+    return call.hear("oui")
+
+
+def test_a_file_found_on_weak_evidence_asks_the_first_name_not_a_yes(
+    simulator: Any, understander: Any
+) -> None:
+    call = Call(simulator, understander, {"patients": [RICHARD]})
+    asked = to_weak_match(call)
+    assert P.first_name_check("Richard") in asked, asked
+    assert "Léa" not in asked  # only the last name is said
+    again = call.hear("oui")  # a careless yes: no first name, nothing confirmed
+    assert call.manager.caller.check.state.patient_id is None and "prénom" in again
+    call.hear("Léa")
+    assert call.manager.caller.check.state.patient_id is not None
+    assert "first_name_matched" in call.manager.state.path
+
+
+def test_another_first_name_is_not_that_file(simulator: Any, understander: Any) -> None:
+    call = Call(simulator, understander, {"patients": [RICHARD]})
+    to_weak_match(call)
+    reply = call.hear("Monique")
+    assert P.ASK_SPELLING in reply and "Richard" not in reply, reply
+    assert call.manager.caller.check.state.patient_id is None
+    assert "first_name_mismatch" in call.manager.state.path
+
+
+def test_the_callers_own_number_on_the_file_keeps_the_yes_no_say_back(
+    simulator: Any, understander: Any
+) -> None:
+    call = Call(simulator, understander, {"patients": [{**RICHARD, "phone": "+33612345678"}]})
+    assert P.is_it_you("Richard Léa") in to_weak_match(call)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from standardiste.agenda.model import Patient
+from standardiste.agenda.names import normalise_phone
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, CallContext, Question
 from standardiste.dialogue.messages import Action, Expect, Expectation
@@ -39,6 +40,26 @@ _FIRST_NAME_NOISE = frozenset({
     "je", "appelle", "mon", "prenom", "est", "moi", "oui", "non", "alors", "euh", "bonjour", "madame",
     "monsieur", "mademoiselle", "et", "nom", "le", "la", "de", "famille", "il", "elle", "cest", "ca",
 })  # fmt: skip
+
+
+def same_first_name(heard: str, on_file: str) -> bool:
+    """Whether a first name heard sounds like the file's ("Sofie" / "Sophie", "Lea" / "Léa"): espeak-ng
+    phonemes within a small edit distance, or the same French phonetic key when espeak-ng fails."""
+    from standardiste.agenda.names import phonetic
+    from standardiste.identity.matching import default_phonemizer, sound_similarity
+
+    if not heard or not on_file:
+        return False
+    if phonetic(heard) == phonetic(on_file):  # "Lea" / "Léa", "Paule" / "Paul"
+        return True
+    try:
+        return sound_similarity(default_phonemizer(heard), default_phonemizer(on_file)) >= SAME_FIRST_NAME
+    except Exception:  # espeak-ng failing: the key alone
+        return False
+
+
+# Sound similarity (0-1) of a first name heard and the file's for the caller to be taken as that patient.
+SAME_FIRST_NAME = 0.75
 
 
 def first_name_in(text: str, last_name: str) -> str:
@@ -61,6 +82,9 @@ def first_name_in(text: str, last_name: str) -> str:
     return " ".join(words).title() if 1 <= len(words) <= 2 else ""
 
 
+# Whisper's transcript this close in sound (0-1) to the file's name: said back for a yes or no even when
+# the other ear did not hear it and the caller's number is not on the file; below, the first name is asked.
+STRONG_SOUND = 0.85
 NAME_TRIES = 2  # said back or spelled, refused twice: the staff take over
 DATE_TRIES = 3  # one-part corrections before the whole date is asked again
 _SPELL_WORDS = re.compile(r"\b(?:[ée]pel|lettre)", re.IGNORECASE)
@@ -241,6 +265,7 @@ class IdentityCheck:
         ident = self.flow.identity
         heard = f"{ident.last_name} {ident.first_name}".strip()
         patient = None
+        strong = False
         try:
             directory = directory_for(self.core.services.agenda)
             pool = directory.candidates(
@@ -256,10 +281,13 @@ class IdentityCheck:
             # Never a patient born another day than the one the caller confirmed.
             if best is not None and (ident.birth_date is None or best.birth_date == ident.birth_date):
                 patient = best
+                said = match.say_back
+                sure = said is not None and said.patient.id == best.id and said.sound >= STRONG_SOUND
+                strong = heard_by.how == "agree" or sure or self._own_number(best)
         except Exception:  # the agenda or espeak-ng failing: the name as heard, read back
             log.warning("patient name matching failed", exc_info=True)
         if patient is not None:
-            return self._is_it_you(patient, resume, preamble)
+            return self._is_it_you(patient, resume, preamble, strong)
 
         if self.state.glued or not heard:  # "J'ai noté Routuma" would not help: the caller spells it
             self.core.state.path.append("glued_name_not_found")
@@ -274,10 +302,19 @@ class IdentityCheck:
         question = self._yes_no("name_noted", noted, accept_heard, refused_heard, resume)
         return self.core.ask(question, preamble)
 
+    def _own_number(self, patient: Patient) -> bool:
+        """The caller's number is on this patient's file (and the birth date was confirmed)."""
+        phone = normalise_phone(self.core.state.caller_id)
+        return self.state.birth_confirmed and phone is not None and normalise_phone(patient.phone) == phone
+
     def _is_it_you(
-        self, found: Patient, resume: Callable[[], list[Action]], preamble: str = ""
+        self, found: Patient, resume: Callable[[], list[Action]], preamble: str = "", strong: bool = True
     ) -> list[Action]:
-        """The name found in the file said back ("Madame Texier Monique, c'est bien vous ?")."""
+        """The name found in the file said back ("Madame Texier Monique, c'est bien vous ?") when both ears
+        agree on it or the caller's number is on it. Otherwise (one ear only, another number) a careless
+        "oui" must not file the call under someone else: only the last name is said and the caller gives
+        the first name, which must sound like the file's ("J'ai trouvé un dossier au nom de Richard. Pour
+        vérifier, quel est votre prénom ?")."""
         ident = self.flow.identity
 
         def accept_file() -> list[Action]:
@@ -292,8 +329,45 @@ class IdentityCheck:
             return self._name_refused(resume)
 
         child = self.flow.for_child
+        if not strong:
+            self.core.state.path.append("first_name_challenge")
+            return self.core.ask(self._first_name_check(found, accept_file, refused, resume), preamble)
         text = P.is_it_you(say_back_name(found, civility=not child), child=child)
         return self.core.ask(self._yes_no("name_found", text, accept_file, refused, resume), preamble)
+
+    def _first_name_check(
+        self,
+        found: Patient,
+        accept: Callable[[], list[Action]],
+        refused: Callable[[], list[Action]],
+        resume: Callable[[], list[Action]],
+    ) -> Question:
+        def on_answer(answer: Answer) -> list[Action] | None:
+            if not answer.spoken:
+                return None
+            spelled = self._spelling(answer, resume)
+            if spelled is not None:
+                return spelled
+            if answer.yes_no() is False and not first_name_in(answer.text, found.last_name):
+                return refused()  # "non, ce n'est pas moi"
+            first = first_name_in(answer.text, found.last_name)
+            if not first:
+                return None  # "oui": no first name, asked again
+            if same_first_name(first, found.first_name):
+                self.core.state.path.append("first_name_matched")
+                return accept()
+            self.core.state.path.append("first_name_mismatch")
+            return refused()
+
+        return Question(
+            "first_name_check",
+            P.first_name_check(found.last_name, self.flow.for_child),
+            P.FIRST_NAME_CHECK_SIMPLE,
+            Expectation(Expect.NAME),
+            on_answer,
+            on_give_up=lambda: self.core.ask(self._spell_question(resume)),
+            allow_switch=False,
+        )
 
     def _spelled_in_file(self, name: str) -> Patient | None:
         """The patient born on the confirmed birth date whose last name the spelling designates, one letter

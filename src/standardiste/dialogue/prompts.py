@@ -358,6 +358,16 @@ def is_it_you(name: str, child: bool = False) -> str:
     return f"C'est bien pour {name} ?" if child else f"{name}, c'est bien vous ?"
 
 
+def first_name_check(last_name: str, child: bool = False) -> str:
+    """A file found on weaker evidence (not both ears, not the caller's own number): only its last name is
+    said, and the caller proves it is theirs with the first name; a careless "oui" confirms nothing."""
+    whose = "le prénom de l'enfant" if child else "votre prénom"
+    return f"J'ai trouvé un dossier au nom de {last_name}. Pour vérifier, quel est {whose} ?"
+
+
+FIRST_NAME_CHECK_SIMPLE = "Dites seulement le prénom. Par exemple : Marie."
+
+
 def name_noted(name: str, kept: bool = False) -> str:
     """A caller not found in the file: the name as heard, to be confirmed before anything is filed; `kept`:
     the spoken name is kept (sealed, purged with the call) for the staff, and the caller is told so."""
