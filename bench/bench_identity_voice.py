@@ -37,7 +37,7 @@ from pathlib import Path
 from standardiste.agenda.model import Patient
 from standardiste.identity.matching import NameMatch, rank
 from standardiste.identity.readback import date_fix, parse_birth_date, phone_fix
-from standardiste.identity.voice import SphinxNameEar, combine, from_grammar
+from standardiste.identity.voice import SphinxNameEar, combine, from_grammar, yes_no_enough
 from standardiste.speech.audio import lin_to_ulaw, resample, silence, ulaw_to_lin
 from standardiste.speech.pico import PicoEngine
 from standardiste.speech.spoken import MONTHS_FR
@@ -203,6 +203,12 @@ def name_trial(
             said = None
         out[f"{ear}_found"] = said is not None and who is not None and said.id == who.id
         out[f"{ear}_wrong_said_back"] = said is not None and (who is None or said.id != who.id)
+    # As the dialogue says it: for a yes or no only on strong evidence, else the caller gives the first name
+    # (a careless "oui" confirms nothing there): the wrong names offered for a plain yes are the exposure.
+    heard_by = combine(match, grammar_text, pool, phone)
+    strong = yes_no_enough(heard_by, match, phone, confirmed_birth is not None)
+    out["two_ears_wrong_yes_no"] = out["two_ears_wrong_said_back"] and strong
+    out["two_ears_first_name_asked"] = out["two_ears_found"] and not strong
     return out
 
 
@@ -303,6 +309,8 @@ def names(rows: list[dict[str, bool]]) -> dict[str, object]:
             "found": share([r[f"{ear}_found"] for r in rows]),
             "wrong_said_back": sum(r[f"{ear}_wrong_said_back"] for r in rows),
         }
+    out["two_ears_wrong_yes_no"] = sum(r["two_ears_wrong_yes_no"] for r in rows)
+    out["two_ears_first_name_asked"] = share([r["two_ears_first_name_asked"] for r in rows])
     return out
 
 
@@ -411,6 +419,13 @@ def run_voice(voice: str, whisper: WhisperEngine, patients: list[Patient], args:
             "wrong_name_said_back_unknown": sum(
                 r["two_ears_wrong_said_back"] for v in unknown.values() for r in v
             ),
+            # Of those, offered for a plain yes or no (a careless "oui" would confirm them); the others are
+            # checked by the caller's first name.
+            "wrong_name_for_a_yes_no_known": sum(r["two_ears_wrong_yes_no"] for r in both),
+            "wrong_name_for_a_yes_no_unknown": sum(
+                r["two_ears_wrong_yes_no"] for v in unknown.values() for r in v
+            ),
+            "known_found_asked_first_name": share([r["two_ears_first_name_asked"] for r in both]),
         },
         "whisper_decodes": ear.decodes,
         "whisper_cpu_s_per_decode": round(ear.cpu_s / max(ear.decodes, 1), 3),
@@ -432,9 +447,10 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
         "No human recordings of names exist here.",
         "",
         "| voice | load 1 min (start/end) | name found, Whisper alone | PocketSphinx grammar alone "
-        "| two ears | wrong name said back (known / unknown callers) | birth date right after read-back | "
+        "| two ears | wrong name said back (known / unknown callers) | of which for a plain yes/no "
+        "| found, first name asked | birth date right after read-back | "
         "phone right after read-back | actions under the right patient | actions under a wrong identity |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for voice, r in result["voices"].items():
         both = r["name_known_patients"]["both"]
@@ -444,7 +460,10 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
             f"| {voice} | {loads[0][0]} / {loads[1][0]} | {both['open']['found']:.0%} "
             f"| {both['grammar']['found']:.0%} "
             f"| **{both['two_ears']['found']:.0%}** | {a['wrong_name_said_back_known']} / "
-            f"{a['wrong_name_said_back_unknown']} | {r['birth_date']['right_after_readback_fixes']:.0%} | "
+            f"{a['wrong_name_said_back_unknown']} | {a.get('wrong_name_for_a_yes_no_known', '-')} / "
+            f"{a.get('wrong_name_for_a_yes_no_unknown', '-')} "
+            f"| {a.get('known_found_asked_first_name', 0):.0%} "
+            f"| {r['birth_date']['right_after_readback_fixes']:.0%} | "
             f"{r['phone']['right_after_readback_fixes']:.0%} | {a['filed_under_right_patient']:.0%} | "
             f"{a['under_wrong_identity_truthful_callers']} |"
         )

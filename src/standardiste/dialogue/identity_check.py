@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from standardiste.agenda.model import Patient
-from standardiste.agenda.names import normalise_phone
 from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, CallContext, Question
 from standardiste.dialogue.messages import Action, Expect, Expectation
@@ -29,7 +28,7 @@ from standardiste.identity.directory import directory_for
 from standardiste.identity.matching import rank, say_back_name, spelled_match
 from standardiste.identity.readback import DatePart, date_fix, part_value, phone_fix, replace_part, which_part
 from standardiste.identity.spelling import parse_spelling
-from standardiste.identity.voice import combine, from_grammar, wav_listener
+from standardiste.identity.voice import combine, from_grammar, wav_listener, yes_no_enough
 
 if TYPE_CHECKING:
     from standardiste.dialogue.identity import IdentityFlow
@@ -82,9 +81,6 @@ def first_name_in(text: str, last_name: str) -> str:
     return " ".join(words).title() if 1 <= len(words) <= 2 else ""
 
 
-# Whisper's transcript this close in sound (0-1) to the file's name: said back for a yes or no even when
-# the other ear did not hear it and the caller's number is not on the file; below, the first name is asked.
-STRONG_SOUND = 0.85
 NAME_TRIES = 2  # said back or spelled, refused twice: the staff take over
 DATE_TRIES = 3  # one-part corrections before the whole date is asked again
 _SPELL_WORDS = re.compile(r"\b(?:[ée]pel|lettre)", re.IGNORECASE)
@@ -281,9 +277,8 @@ class IdentityCheck:
             # Never a patient born another day than the one the caller confirmed.
             if best is not None and (ident.birth_date is None or best.birth_date == ident.birth_date):
                 patient = best
-                said = match.say_back
-                sure = said is not None and said.patient.id == best.id and said.sound >= STRONG_SOUND
-                strong = heard_by.how == "agree" or sure or self._own_number(best)
+                caller = self.core.state.caller_id
+                strong = yes_no_enough(heard_by, match, caller, self.state.birth_confirmed)
         except Exception:  # the agenda or espeak-ng failing: the name as heard, read back
             log.warning("patient name matching failed", exc_info=True)
         if patient is not None:
@@ -301,11 +296,6 @@ class IdentityCheck:
         noted = P.name_noted(heard, self.name_kept())
         question = self._yes_no("name_noted", noted, accept_heard, refused_heard, resume)
         return self.core.ask(question, preamble)
-
-    def _own_number(self, patient: Patient) -> bool:
-        """The caller's number is on this patient's file (and the birth date was confirmed)."""
-        phone = normalise_phone(self.core.state.caller_id)
-        return self.state.birth_confirmed and phone is not None and normalise_phone(patient.phone) == phone
 
     def _is_it_you(
         self, found: Patient, resume: Callable[[], list[Action]], preamble: str = "", strong: bool = True

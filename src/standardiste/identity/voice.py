@@ -100,6 +100,27 @@ def combine(
     return Heard(None, "disagree" if heard is not None else "unsupported")
 
 
+# Whisper's transcript this close in sound (0-1) to the file's name: enough for a yes or no.
+STRONG_SOUND = 0.85
+
+
+def yes_no_enough(heard: Heard, match: NameMatch, caller_phone: str | None, birth_confirmed: bool) -> bool:
+    """Whether the patient heard may be said back for a plain yes or no ("Madame Texier Monique, c'est bien
+    vous ?"): both ears agree, or Whisper's transcript sounds very like the file's name (STRONG_SOUND), or
+    the caller's number is on the file and the birth date was confirmed. Otherwise a careless "oui" could
+    file the call under someone else: the caller must give the first name (dialogue/identity_check.py)."""
+    patient = heard.patient
+    if patient is None:
+        return False
+    if heard.how == "agree":
+        return True
+    said = match.say_back
+    if said is not None and said.patient.id == patient.id and said.sound >= STRONG_SOUND:
+        return True
+    phone = normalise_phone(caller_phone)
+    return birth_confirmed and phone is not None and normalise_phone(patient.phone) == phone
+
+
 # --- the grammar decoder on a kept name -------------------------------------------------------------
 
 
