@@ -232,3 +232,17 @@ def test_red_flag_in_the_open_words_wins_over_the_grammar_answer(simulator, unde
     )
     assert any(p.startswith("emergency") for p in manager.state.path), manager.state.path
     assert any(isinstance(a, Say) and "15" in a.text for a in actions)
+
+
+def test_callers_name_the_doctor_with_the_article() -> None:
+    """ "le docteur Benali": without the article in the grammar PocketSphinx rejected it (Pico) or forced it
+    onto "pédiatre" (MBROLA fr4); with it, both voices came back "le docteur bénali" through G.711."""
+    from types import SimpleNamespace
+
+    doctor = SimpleNamespace(name="Docteur Karim Benali", aliases=("docteur benali", "docteur bénali"))
+    said = grammars.practitioners(SimpleNamespace(practitioners=(doctor,))).phrases
+    assert {"le docteur benali", "le docteur bénali", "le docteur karim benali", "benali"} <= set(said)
+    assert len(said) == len(set(said))
+    # Whisper's garble and the grammar's name share a sound, not a word: the name, read back.
+    v = arbitrate(said, "Le bacteur de Mali.", "le docteur bénali", open_confidence=0.52)
+    assert v.text == "le docteur bénali"

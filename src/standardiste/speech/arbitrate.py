@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +86,9 @@ def _share_a_word(open_text: str, grammar_text: str) -> bool:
     """Whether the two recognisers have a word of three letters or more in common (numbers spelled out)."""
 
     def words(text: str) -> set[str]:
-        return {w for w in re.split(r"[\W_]+", spell_out(text).lower()) if len(w) >= 3}
+        plain = unicodedata.normalize("NFKD", spell_out(text).lower())
+        plain = "".join(c for c in plain if not unicodedata.combining(c))
+        return {w for w in re.split(r"[\W_]+", plain) if len(w) >= 3}
 
     return bool(words(open_text) & words(grammar_text))
 

@@ -272,6 +272,10 @@ def practitioners(practice: object) -> Grammar:
             parts = norm.split()
             if parts and parts[-1] not in names:
                 names.append(parts[-1])  # the surname alone
+            if norm.startswith("docteur ") and f"le {norm}" not in names:
+                # "le docteur Benali", as callers say it: without the article PocketSphinx rejected it or
+                # forced it onto "pédiatre" (spoken calls, 2026-12-07).
+                names.append(f"le {norm}")
     phrases = (*names, *ANY_PRACTITIONER)
     return Grammar("practitioner", _jsgf("practitioner", _alt(phrases), ""), phrases)
 
