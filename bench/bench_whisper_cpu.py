@@ -66,10 +66,11 @@ def window_for(setting: Setting, seconds: float) -> float:
 
 
 def turns(limit: int) -> dict[str, list[tuple[str, bytes]]]:
-    from bench_caller_voices import sentences
     from tests.fixtures.caller_voice import CALLER_VOICES, caller_say
     from tests.fixtures.speech_corpus import build_corpus
     from tests.fixtures.voice_check import padded, telephone
+
+    from bench_caller_voices import sentences
 
     cache = Path("/tmp/bench-whisper-cpu-corpus")
     human = [s for s in build_corpus("june", cache) if not s.group.startswith("word:")]
@@ -84,13 +85,13 @@ def decode_with(engine: Any, setting: Setting, pcm: bytes) -> str:
     """Engine.decode with the setting's window and beam (the server's gate and judge)."""
     import ctranslate2
 
+    from standardiste.speech.types import SAMPLE_RATE
     from standardiste.speech.whisper_backend import (
         MAX_TOKENS,
         Decoded,
         split_at_pauses,
         voiced_seconds,
     )
-    from standardiste.speech.types import SAMPLE_RATE
 
     if voiced_seconds(pcm, engine.gate) < engine.gate.min_voiced_s:
         return ""
@@ -111,7 +112,9 @@ def decode_with(engine: Any, setting: Setting, pcm: bytes) -> str:
         ids = [t for t in result.sequences_ids[0] if t < engine._tokenizer.eot]
         k = len(result.sequences_ids[0])
         avg = (result.scores[0] * k) / (k + 1) if k else -10.0
-        d = engine._judge(Decoded(engine._tokenizer.decode(ids).strip(), avg, float(result.no_speech_prob), k))
+        d = engine._judge(
+            Decoded(engine._tokenizer.decode(ids).strip(), avg, float(result.no_speech_prob), k)
+        )
         if d.text:
             texts.append(d.text)
     return " ".join(texts)
@@ -123,9 +126,9 @@ def main() -> int:
     parser.add_argument("--settings", nargs="+", default=["w10b5", "w10b1", "fit4b5", "fit6b5", "fit4b1"])
     parser.add_argument("--name", default="whisper_cpu")
     args = parser.parse_args()
-    from benchinfo import describe
     from tests.fixtures.voice_check import word_errors
 
+    from benchinfo import describe
     from standardiste.speech.whisper_backend import WhisperEngine
     from standardiste.speech.whisper_model import find_whisper_model
 
@@ -157,7 +160,7 @@ def main() -> int:
             print(name, corpus, row[corpus], flush=True)
         rows.append(row)
     engine.close()
-    out = {
+    out: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "context": describe(
             f"whisper:{model.name} (CTranslate2 int8, one thread)",
@@ -176,21 +179,23 @@ def main() -> int:
         "",
         f"Recogniser: {out['context']['recogniser']}. Audio: {out['context']['audio_source']} "
         f"({', '.join(f'{k}: {len(v)} turns, {audio_s[k]:.0f} s' for k, v in sets.items())}). "
-        f"Machine: {out['context']['machine']}; load (1/5/15 min): {out['context']['machine_load_1_5_15min']}.",
+        f"Machine: {out['context']['machine']}; "
+        f"load (1/5/15 min): {out['context']['machine_load_1_5_15min']}.",
         "",
         "| setting | " + " | ".join(f"{c} WER | {c} CPU-s/audio-s (per turn)" for c in corpora) + " |",
         "|---|" + "---|---|" * len(corpora),
     ]
     for row in rows:
         cells = [
-            f"{row[c]['wer']:.1%} | {row[c]['cpu_s_per_audio_s']} ({row[c]['cpu_s_per_turn']} s)" for c in corpora
+            f"{row[c]['wer']:.1%} | {row[c]['cpu_s_per_audio_s']} ({row[c]['cpu_s_per_turn']} s)"
+            for c in corpora
         ]
         lines.append(f"| {row['setting']} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Settings: wNbK = a fixed N s encoder window, beam K; fitFbK = the window fitted to the turn (its length "
-        "+ 1 s, rounded up to 2 s, at least F s, at most 10 s), beam K. CPU: process CPU time of the decodes "
-        "(the gate, the mel, encoder and decoder), one thread.",
+        "Settings: wNbK = a fixed N s encoder window, beam K; fitFbK = the window fitted to the turn (its "
+        "length + 1 s, rounded up to 2 s, at least F s, at most 10 s), beam K. CPU: process CPU time of the "
+        "decodes (the gate, the mel, encoder and decoder), one thread.",
     ]
     (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from standardiste.dialogue.messages import Expect
@@ -182,3 +184,28 @@ def test_where_the_grammar_decides_whisper_runs_only_once_the_answer_is_complete
         is Step.SPECULATE
     )
     assert next_step(early, view(silence_ms=300), True) is Step.SPECULATE  # open question: a guessing pass
+
+
+def test_the_late_pass_runs_inside_the_long_window_for_any_kind() -> None:
+    late = EndpointSettings(short_ms=250, long_ms=700, speculate_after_ms=180, late_pass_after_ms=300)
+    phone = view(eligible=False, can_peek=True)  # a phone number: never ends early
+    assert next_step(late, view(eligible=False, can_peek=True, silence_ms=250), True) is Step.WAIT
+    assert next_step(late, dataclasses.replace(phone, silence_ms=300), True) is Step.SPECULATE
+    assert next_step(late, dataclasses.replace(phone, silence_ms=700), True) is Step.WAIT  # window over
+    assert next_step(late, dataclasses.replace(phone, silence_ms=300), False) is Step.WAIT  # no budget
+    assert next_step(late, dataclasses.replace(phone, silence_ms=300, can_peek=False), True) is Step.WAIT
+    assert next_step(late, dataclasses.replace(phone, silence_ms=400, speculating=True), True) is Step.WAIT
+    assert next_step(late, dataclasses.replace(phone, silence_ms=300, speech_s=12.0), True) is Step.WAIT
+    assert next_step(late, dataclasses.replace(phone, silence_ms=300, speculations=3), True) is Step.WAIT
+    # Its verdict never ends a kind said with pauses (is_complete_answer says no for them).
+    assert next_step(late, dataclasses.replace(phone, silence_ms=400, complete=False), True) is Step.WAIT
+    # An incomplete grammar hypothesis: no guessing pass at 180 ms, the late one at 300 ms.
+    waiting = view(grammar_decides=True, can_peek=True)
+    assert next_step(late, dataclasses.replace(waiting, silence_ms=200), True) is Step.WAIT
+    assert next_step(late, dataclasses.replace(waiting, silence_ms=300), True) is Step.SPECULATE
+    # A long turn that may end early: past max_speculative_speech_s only the late pass.
+    long_turn = view(speech_s=8.0, can_peek=True)
+    assert next_step(late, dataclasses.replace(long_turn, silence_ms=200), True) is Step.WAIT
+    assert next_step(late, dataclasses.replace(long_turn, silence_ms=320), True) is Step.SPECULATE
+    off = dataclasses.replace(late, late_pass_after_ms=0)
+    assert next_step(off, dataclasses.replace(phone, silence_ms=300), True) is Step.WAIT

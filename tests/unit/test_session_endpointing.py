@@ -9,7 +9,7 @@ when the phone sends nothing in silence. The recognition stream's `peek` stands 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from standardiste.dialogue.messages import (
     Action,
@@ -109,18 +109,29 @@ class PeekRecognizer:
 
 
 def yes_no_then_bye(event: CallerEvent) -> list[Action]:
-    if isinstance(event, CallStarted):
-        return [Say("Vous confirmez ?", expect=Expectation(Expect.YES_NO, timeout_s=3.0))]
-    return [Hangup("fin")]
+    return ask_then_bye(Expect.YES_NO)(event)
+
+
+def ask_then_bye(kind: Expect) -> Callable[[CallerEvent], list[Action]]:
+    def handle(event: CallerEvent) -> list[Action]:
+        if isinstance(event, CallStarted):
+            return [Say("Votre réponse ?", expect=Expectation(kind, timeout_s=3.0))]
+        return [Hangup("fin")]
+
+    return handle
 
 
 async def _turn(
-    text: str, pauses: Sequence[float] = (), grammar_partial: str = "", peek_s: float = 0.05
+    text: str,
+    pauses: Sequence[float] = (),
+    grammar_partial: str = "",
+    peek_s: float = 0.05,
+    kind: Expect = Expect.YES_NO,
 ) -> tuple[int, int, list[CallerEvent]]:
     """One spoken turn (10 voiced frames, then the given pauses each followed by 5 voiced frames, then
     nothing): turns ended early, speculative passes, the conversation's events."""
     leg = FakeLeg()
-    script = Script(yes_no_then_bye)
+    script = Script(ask_then_bye(kind))
     recognizer = PeekRecognizer(text, grammar_partial, peek_s)
     session = CallSession(
         call_id="call-1",
@@ -179,6 +190,21 @@ async def test_speech_resuming_after_a_pass_is_not_cut() -> None:
     early, peeks, events = await _turn("Oui.", pauses=[0.2], peek_s=0.3)
     assert len([e for e in events if isinstance(e, Heard)]) == 1
     assert peeks >= 1 and early == 1
+
+
+async def test_a_phone_number_gets_one_late_pass_and_still_waits_for_the_long_window() -> None:
+    # A phone number never ends early, but Whisper's pass runs inside the long window (late_pass_after_ms):
+    # when the caller stays silent it is the final transcript, ready when the window ends.
+    early, peeks, events = await _turn("06 12 34 56 78", kind=Expect.PHONE)
+    assert early == 0 and peeks == 1
+    assert any(isinstance(e, Heard) for e in events)
+
+
+async def test_an_incomplete_grammar_hypothesis_gets_a_late_pass_that_can_end_the_turn() -> None:
+    # PocketSphinx misheard ("en matin": no full time), Whisper's late pass holds the whole answer: the turn
+    # ends then, before the long window.
+    early, peeks, _ = await _turn("Onze heures quinze.", grammar_partial="en matin", kind=Expect.TIME)
+    assert early == 1 and peeks == 1
 
 
 class CountingEngine:

@@ -11,6 +11,9 @@ How a session uses it, per caller turn:
   the pass, waits for the long window (`long_ms`, the turn detector's own end of turn).
 The final recognition reuses the speculative pass when nothing voiced came after it, so the pass costs
 nothing extra on the turns it ends early.
+- a turn that has had no pass over its current silence by `late_pass_after_ms` (a phone number, a name, a
+  long turn, a grammar hypothesis still incomplete) gets one then: the final transcript is ready about when
+  the long window ends instead of a decode later.
 
 Conservative on purpose: a time without its minutes ("neuf heures" may go on "... trente"), a day without
 its part of day, names, birth dates and phone numbers (said with pauses) never end early.
@@ -44,6 +47,14 @@ class EndpointSettings:
     # Whisper's decode overlaps the short window instead of following it (issue 14: recognition p50 523 ms
     # after the turn's end with the pass at 180 ms or none).
     early_pass_after_ms: int = 60
+    # The late pass (issue 14, the slow turns at p95): a turn that cannot end early (a phone number, a name,
+    # a turn longer than max_speculative_speech_s) or whose grammar hypothesis is not complete used to wait
+    # the whole long window and only then start Whisper (700 ms + a decode: 1.1-1.4 s voice to voice). After
+    # this much silence one pass runs over the turn so far: when the caller stays silent it is the final
+    # transcript (no second decode), ready about when the long window ends; when it is a complete answer the
+    # turn ends at once. 0: off. Bounded like any pass (per turn, process budget, turn length).
+    late_pass_after_ms: int = 300
+    max_late_pass_speech_s: float = 10.0  # one Whisper window: longer turns are decoded at the end
 
 
 # Kinds whose answers are said with pauses (or checked digit by digit): always the long window.
@@ -169,7 +180,7 @@ def grammar_hypothesis_complete(kind: Expect, hypothesis: str) -> bool:
 
 
 def may_end_early(kind: Expect) -> bool:
-    """Whether answers of this kind can ever end on the short window (else: no speculative pass)."""
+    """Whether answers of this kind can ever end on the short window (else: only the late pass)."""
     return kind not in NEVER_EARLY
 
 
@@ -194,16 +205,32 @@ class TurnView:
     # says when the answer is complete, so Whisper runs only once it is (that pass is the final one); no
     # guessing passes, wasted whenever the caller went on (measured: 15 passes for 8 turns, 5 complete).
     grammar_decides: bool = False
+    # The recogniser can decode the turn so far (the late pass: any kind of question, `eligible` or not).
+    can_peek: bool = False
+
+
+def _late_pass(settings: EndpointSettings, view: TurnView, budget_free: bool) -> bool:
+    """One pass over the turn so far, late in the long window: most likely the turn's final transcript."""
+    return (
+        settings.late_pass_after_ms > 0
+        and view.can_peek
+        and view.complete is None
+        and not view.speculating
+        and settings.late_pass_after_ms <= view.silence_ms < settings.long_ms
+        and view.speech_s <= settings.max_late_pass_speech_s
+        and view.speculations < settings.max_speculations_per_turn
+        and budget_free
+    )
 
 
 def next_step(settings: EndpointSettings, view: TurnView, budget_free: bool) -> Step:
     """Pure decision for one instant of a turn (the long window itself is the turn detector's)."""
     if not view.eligible:
-        return Step.WAIT
+        return Step.SPECULATE if _late_pass(settings, view, budget_free) else Step.WAIT
     if (view.complete or view.grammar_complete) and view.silence_ms >= settings.short_ms:
         return Step.END
     if view.grammar_decides and not view.grammar_complete:
-        return Step.WAIT
+        return Step.SPECULATE if _late_pass(settings, view, budget_free) else Step.WAIT
     after_ms = settings.early_pass_after_ms if view.grammar_complete else settings.speculate_after_ms
     if (
         view.complete is None
@@ -215,7 +242,7 @@ def next_step(settings: EndpointSettings, view: TurnView, budget_free: bool) -> 
         and budget_free
     ):
         return Step.SPECULATE
-    return Step.WAIT
+    return Step.SPECULATE if _late_pass(settings, view, budget_free) else Step.WAIT
 
 
 class SpeculationBudget:

@@ -880,6 +880,7 @@ class CallSession:
             complete=complete,
             eligible=endpointing.may_end_early(self._endpoint_kind)
             and callable(getattr(self._stream, "peek", None)),
+            can_peek=callable(getattr(self._stream, "peek", None)),
             grammar_complete=grammar_complete,
             # The grammar recogniser heard words, not yet a whole answer: the caller is likely to go on.
             grammar_decides=self._endpoint_kind in endpointing.GRAMMAR_CHECKED
