@@ -76,3 +76,17 @@ def test_asked_when_the_caller_repeats_the_day_of_their_first_sentence() -> None
     assert time_wanted(afternoon) == "demain après-midi"
     assert time_wanted({"turns": ["je voudrais un rendez-vous"]}) is None
     assert time_wanted({"turns": ["#1"]}) is None
+
+
+def test_not_understood_at_the_greeting_the_caller_says_their_goal_simply() -> None:
+    from tests.fixtures.spoken_calls import goal_words
+
+    assert goal_words({"expect": {"kind": "cancelled"}}) == "annuler un rendez-vous"
+    assert goal_words({"expect": {"kind": "booked", "practitioner": "martin"}}) == "prendre rendez-vous"
+    assert goal_words({"expect": {"kind": "answered", "topic": "hours"}}) == "les horaires"
+    assert goal_words({"expect": {"kind": "request_filed", "request_type": "test_results"}}) == (
+        "des résultats d'examen"
+    )
+    assert goal_words({"expect": {"kind": "answered", "topic": "tiers_payant"}}) is None  # no short form
+    assert goal_words({"expect": {"kind": "emergency_transferred"}}) is None
+    assert goal_words({"expect": {"kind": "transferred"}}) is None
