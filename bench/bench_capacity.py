@@ -231,6 +231,14 @@ def child_main(spec_path: str) -> None:
     )
     config = config.model_copy(update={"deployment": deployment})
     turns = json.loads(Path(spec["turns"]).read_text())
+    if spec.get("late_pass_ms") is not None:  # the late pass (endpointing.EndpointSettings), for A/B runs
+        import functools
+
+        import standardiste.app as app_module
+
+        app_module.EndpointSettings = functools.partial(  # type: ignore[misc]
+            app_module.EndpointSettings, late_pass_after_ms=spec["late_pass_ms"]
+        )
 
     async def main() -> None:
         app = VoiceApp(
@@ -349,6 +357,7 @@ async def one_call(phone: Any, extension: str, turns: list[dict[str, Any]]) -> l
     try:
         # The question: sound, then 0.6 s of quiet (its end).
         await _until(lambda: heard.first_loud(0) is not None, heard, 20)
+        first_sound = heard.first_loud(0)  # seconds after the answer: never silence, admitted or not
         for i, turn in enumerate(turns):
             await _until(lambda: heard.quiet_for(0.6), heard, 20)
             await asyncio.sleep(0.2)
@@ -371,7 +380,10 @@ async def one_call(phone: Any, extension: str, turns: list[dict[str, Any]]) -> l
                 lambda s=start: heard.first_loud(s + 0.1) is not None, heard, 15 + turn["seconds"]
             )
             reply = heard.first_loud(start + 0.1) if ok else None
-            record: dict[str, Any] = {"turn": i, "kind": turn["kind"], "paused": turn["paused"]}
+            record: dict[str, Any] = {
+                "turn": i, "kind": turn["kind"], "paused": turn["paused"], "phone": phone.account.username,
+                "first_sound_s": first_sound,
+            }  # fmt: skip
             # Monotonic clock (system-wide): matched with the controller's stamps for the breakdown.
             record["voice_end_t"] = round(anchor_t + (voice_end_at - anchor_pos), 4)
             record["voice_start_t"] = round(anchor_t + (start + turn["voice_start_s"] - anchor_pos), 4)
@@ -449,6 +461,37 @@ BREAKDOWN = (
         "first frame sent -> first sound at the phone (Asterisk, RTP, jitter buffer, leading quiet)",
     ),
 )
+
+
+def admission_figures(turns: list[dict[str, Any]], replies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Calls the assistant answered (a turn of theirs matched a reply of the controller, same clock) and
+    calls sent elsewhere (admission control: the waiting line): how soon each heard something, and the
+    answered calls' voice-to-voice at the phones."""
+    calls: dict[str, list[dict[str, Any]]] = {}
+    for t in turns:
+        calls.setdefault(t.get("phone", "?"), []).append(t)
+    ends = [r["voice_end_at"] for r in replies if "voice_end_at" in r]
+
+    def answered(call: list[dict[str, Any]]) -> bool:
+        return any(abs(e - t["voice_end_t"]) < 1.0 for t in call if "voice_end_t" in t for e in ends)
+
+    admitted = {k: v for k, v in calls.items() if answered(v)}
+    others = {k: v for k, v in calls.items() if k not in admitted}
+    first = [v[0].get("first_sound_s") for v in others.values()]
+    v2v = [
+        t["voice_to_voice_ms"]
+        for v in admitted.values()
+        for t in v
+        if "voice_to_voice_ms" in t and not t.get("cut")
+    ]
+    return {
+        "admitted_calls": len(admitted),
+        "other_calls": len(others),
+        "other_calls_first_sound_s_max": max((f for f in first if f is not None), default=None),
+        "other_calls_silent": sum(1 for f in first if f is None),
+        "admitted_voice_to_voice_ms_p50": percentile(v2v, 0.5),
+        "admitted_voice_to_voice_ms_p95": percentile(v2v, 0.95),
+    }
 
 
 def breakdown(turns: list[dict[str, Any]], replies: list[dict[str, Any]]) -> list[dict[str, float]]:
@@ -591,6 +634,8 @@ async def run_level(
     recog = [e["recognition_ms"] for e in entries if "recognition_ms" in e]
     passes = [e for e in entries if e.get("msg") == "speculative pass"]
     parts = breakdown(turns, [e for e in entries if e.get("msg") == "reply started"])
+    admission = admission_figures(turns, [e for e in entries if e.get("msg") == "reply started"])
+    admission["refusals_logged"] = sum(1 for e in entries if "sent to the waiting line" in str(e.get("msg")))
     breakdown_ms: dict[str, Any] = {"turns": len(parts)}
     for name in [*(n for n, _ in BREAKDOWN), "total", "transport_in"]:
         values = [p[name] for p in parts if name in p]
@@ -613,6 +658,7 @@ async def run_level(
     return {
         "calls": n,
         "turns": len(turns),
+        "admission": admission,
         "errors": errors[:3],
         "no_reply": sum(1 for t in turns if t.get("no_reply")),
         "calls_ended_early": sum(1 for t in turns if t.get("call_ended")),
@@ -653,10 +699,11 @@ async def run_level(
 
 async def bench(
     levels: list[int], turns_spec: list[tuple[str, str]], short_ms: int, pause_s: float = 0.45,
-    max_calls: int = 0, repeat: int = 1,
+    max_calls: int = 0, repeat: int = 1, late_pass_ms: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     from standardiste.config import Secrets
     from standardiste.pbx import PbxInstance, ensure_root, free_asterisk_config
+    from standardiste.telephony.endpointing import EndpointSettings as EndpointDefaults
 
     root = ensure_root()
     (root / "instances").mkdir(exist_ok=True)
@@ -677,6 +724,7 @@ async def bench(
         "ari_url": pbx.ari_url, "ari_user": pbx.ari_user, "ari_password": pbx.ari_password,
         "app": pbx.app_name, "secrets": secrets_.model_dump(), "data_dir": str(work),
         "turns": str(work / "turns.json"), "short_ms": short_ms, "max_calls": max_calls,
+        "late_pass_ms": late_pass_ms,
     }  # fmt: skip
     spec_path = work / "spec.json"
     spec_path.write_text(json.dumps(spec))
@@ -685,7 +733,10 @@ async def bench(
         [sys.executable, __file__, "--child", str(spec_path)],
         stdout=subprocess.PIPE, stderr=log_path.open("w"), text=True,
     )  # fmt: skip
-    out: dict[str, Any] = {"short_end_of_turn_ms": short_ms, "pause_s": pause_s, "levels": []}
+    out: dict[str, Any] = {
+        "short_end_of_turn_ms": short_ms, "pause_s": pause_s, "levels": [],
+        "late_pass_ms": late_pass_ms if late_pass_ms is not None else EndpointDefaults.late_pass_after_ms,
+    }  # fmt: skip
     try:
         assert child.stdout is not None
         line = await asyncio.to_thread(child.stdout.readline)
@@ -786,7 +837,7 @@ def write_results(name: str, title: str, result: dict[str, Any], notes: list[str
         f"Recogniser: {ctx['recogniser']}. Audio: {ctx['audio_source']}. Machine: {ctx['machine']}; "
         f"load (1/5/15 min) when written: {ctx['machine_load_1_5_15min']} (shared with other jobs).",
         f"Adaptive end of turn: short window {result['short_end_of_turn_ms']} ms (0: off), "
-        "long window 700 ms.",
+        f"long window 700 ms, late pass at {result.get('late_pass_ms', 'none')} ms of silence (0: off).",
         "",
         *table(result),
         "",
@@ -801,6 +852,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 10, 20, 30, 40])
     parser.add_argument("--short-ms", type=int, default=250, help="adaptive end of turn (0: off)")
     parser.add_argument("--max-calls", type=int, default=0, help="admission control cap (0: none)")
+    parser.add_argument("--late-pass-ms", type=int, default=None, help="the late pass (0: off; default: on)")
     parser.add_argument("--name", default="capacity")
     parser.add_argument("--rewrite", action="store_true", help="rewrite the .md from the stored .json")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -816,7 +868,15 @@ def main() -> None:
     if args.rewrite:  # the tables and notes again from the stored figures
         result = json.loads((RESULTS / f"{args.name}.json").read_text())
     else:
-        result = asyncio.run(bench(args.calls, PLAIN_TURNS, args.short_ms, max_calls=args.max_calls))
+        result = asyncio.run(
+            bench(
+                args.calls,
+                PLAIN_TURNS,
+                args.short_ms,
+                max_calls=args.max_calls,
+                late_pass_ms=args.late_pass_ms,
+            )
+        )
     write_results(
         args.name, "Capacity with open recognition (Whisper + PocketSphinx)", result, notes_for(result)
     )
@@ -833,8 +893,19 @@ def notes_for(result: dict[str, Any]) -> list[str]:
         share = first["server_cpu_s_per_call"] / first["wall_s"]
         result["server_cores_per_call"] = round(share, 3)
         result["calls_per_core_implied"] = round(1 / share, 1) if share else None
+    refused = [
+        f"{lv['calls']} calls placed: {a['admitted_calls']} answered by the assistant (voice-to-voice at "
+        f"their phones p50/p95 {a['admitted_voice_to_voice_ms_p50']}/{a['admitted_voice_to_voice_ms_p95']}"
+        " ms), "
+        f"{a['other_calls']} sent to the waiting line ({a['refusals_logged']} refusals logged; first sound "
+        f"heard within {a['other_calls_first_sound_s_max']} s of the answer, {a['other_calls_silent']} left "
+        "in silence)"
+        for lv in result["levels"]
+        if (a := lv.get("admission")) and a.get("other_calls")
+    ]
     return [
         f"Where it breaks: {verdict}.",
+        *(f"Admission control: {line}." for line in refused),
         *result.get("observed", []),
         f"Server cores per call in progress (controller + Sphinx workers + Asterisk, from the 1-call level): "
         f"{result.get('server_cores_per_call')}, i.e. about {result.get('calls_per_core_implied')} calls per "

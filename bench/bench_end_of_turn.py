@@ -7,7 +7,7 @@ about half of them a natural pause of --pause seconds inside the answer: "seize 
 "jeudi | neuf heures trente", a phone number in pairs); yes/no answers in SVOX Pico. The recogniser is the
 default one (Whisper base + PocketSphinx grammars). Machinery: bench/bench_capacity.py.
 
-Usage: python bench/bench_end_of_turn.py [--calls 2] [--pause 0.45]
+Usage: python bench/bench_end_of_turn.py [--calls 2] [--pause 0.45] [--repeat 1]
 Results: bench/results/end_of_turn.json and end_of_turn.md
 """
 
@@ -29,10 +29,21 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=0.3, help="the pause inside paused answers (s)")
     parser.add_argument("--short-ms", type=int, nargs="+", default=[250, 0])
     parser.add_argument("--name", default="end_of_turn", help="results file name in bench/results")
+    parser.add_argument("--repeat", type=int, default=1, help="each call says the turns this many times")
+    parser.add_argument("--late-pass-ms", type=int, default=None, help="the late pass (0: off; default: on)")
     args = parser.parse_args()
     runs = {}
     for short in args.short_ms:
-        runs[short] = asyncio.run(bench([args.calls], PAUSED_TURNS, short, pause_s=args.pause))
+        runs[short] = asyncio.run(
+            bench(
+                [args.calls],
+                PAUSED_TURNS,
+                short,
+                pause_s=args.pause,
+                repeat=args.repeat,
+                late_pass_ms=args.late_pass_ms,
+            )
+        )
     first = runs[args.short_ms[0]]
     result = {**first, "runs": {str(k): v["levels"] for k, v in runs.items()}}
     lines = []

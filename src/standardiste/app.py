@@ -34,7 +34,13 @@ from standardiste.speech import grammars
 from standardiste.speech.turn import TurnDetector, TurnSettings
 from standardiste.speech.types import Recognizer, Synthesizer
 from standardiste.storage.db import Database
-from standardiste.telephony.admission import AdmissionSettings, QueueDelayProbe
+from standardiste.telephony.admission import (
+    AdmissionSettings,
+    QueueDelayProbe,
+    call_limit,
+    measured_calls_per_core,
+    usable_cores,
+)
 from standardiste.telephony.ari import AriClient, Channel
 from standardiste.telephony.controller import Controller
 from standardiste.telephony.endpointing import EndpointSettings, SpeculationBudget, raises_urgency
@@ -142,12 +148,21 @@ class VoiceApp:
             self.queue_probe.start()
             # A busy decoding pool: no speculative passes (final results first).
             self.speculation_budget.pressure = _delay_of(self.queue_probe)
+        per_core = capacity.calls_per_core
+        if per_core is None and self.recognizer is not None:
+            per_core = measured_calls_per_core(self.recognizer.name)
+        max_calls = call_limit(capacity.max_calls, per_core, usable_cores())
+        log.info(
+            "admission control",
+            extra={"max_calls": max_calls, "configured": capacity.max_calls, "per_core": per_core,
+                   "cores": usable_cores()},
+        )  # fmt: skip
         self.controller = Controller(
             ari,
             self.build_session,
             legs,
             admission=AdmissionSettings(
-                max_calls=capacity.max_calls, max_queue_delay_s=capacity.max_recognition_delay_s
+                max_calls=max_calls, max_queue_delay_s=capacity.max_recognition_delay_s
             ),
             queue_delay=_delay_of(self.queue_probe) if self.queue_probe is not None else None,
         )

@@ -355,8 +355,12 @@ class SpeechConfig(_Model):
 class CapacityConfig(_Model):
     """Admission control: beyond capacity new callers go to the reception's waiting line at once."""
 
-    # Calls in progress beyond which new callers queue (bench/results/capacity.md); 0: no cap.
-    max_calls: Annotated[int, Field(ge=0, le=10000)] = 0
+    # Calls in progress beyond which new callers queue; 0: no cap; "auto": calls_per_core times the CPU
+    # cores the controller may use (the start-up log says the figure).
+    max_calls: Annotated[int, Field(ge=0, le=10000)] | Literal["auto"] = "auto"
+    # None: the figure measured for the recogniser in use (telephony/admission.py, bench/results/capacity.md:
+    # 3 per core with Whisper); set it after measuring your own server (bench/bench_capacity.py).
+    calls_per_core: Annotated[float, Field(gt=0, le=1000)] | None = None
     # Recognition work waiting this long for a decoding thread means overload; 0: not used.
     max_recognition_delay_s: Annotated[float, Field(ge=0, le=60)] = 2.0
 

@@ -9,12 +9,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 from standardiste.config import CapacityConfig
 from standardiste.telephony.admission import (
+    CALLS_PER_CORE_GRAMMAR,
+    CALLS_PER_CORE_WHISPER,
     Admission,
     AdmissionSettings,
     Load,
     QueueDelayProbe,
+    call_limit,
     decide,
+    measured_calls_per_core,
     overloaded,
+    usable_cores,
 )
 from standardiste.telephony.ari import AriClient
 
@@ -36,7 +41,32 @@ def test_queue_delay() -> None:
 
 def test_defaults() -> None:
     capacity = CapacityConfig()
-    assert capacity.max_calls == 0 and capacity.max_recognition_delay_s == 2.0
+    assert capacity.max_calls == "auto" and capacity.max_recognition_delay_s == 2.0
+    assert capacity.calls_per_core is None  # the recogniser's measured figure
+    assert CapacityConfig(max_calls=12).max_calls == 12
+
+
+def test_the_cap_comes_from_the_measured_calls_per_core_unless_set() -> None:
+    whisper = measured_calls_per_core("whisper:whisper-base-ct2+sphinx-fr-8k-grammar")
+    assert whisper == CALLS_PER_CORE_WHISPER
+    assert measured_calls_per_core("sphinx-fr-8k-grammar") == CALLS_PER_CORE_GRAMMAR
+    assert measured_calls_per_core("keypad") is None
+    assert call_limit("auto", 3.0, 2) == 6
+    assert call_limit("auto", 3.5, 2) == 7
+    assert call_limit("auto", 0.2, 1) == 1  # never zero: that would mean no cap
+    assert call_limit("auto", None, 2) == 0  # the keypad: no cap from the count
+    assert call_limit(12, 3.0, 2) == 12  # configured: as set
+    assert call_limit(0, 3.0, 2) == 0  # 0: no cap
+    assert usable_cores() >= 1
+
+
+def test_a_bad_capacity_setting_is_refused() -> None:
+    import pydantic
+    import pytest
+
+    for bad in ({"max_calls": "beaucoup"}, {"max_calls": -1}, {"calls_per_core": 0.0}):
+        with pytest.raises(pydantic.ValidationError):
+            CapacityConfig(**bad)  # type: ignore[arg-type]
 
 
 async def test_probe_sees_a_busy_pool() -> None:

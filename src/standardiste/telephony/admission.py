@@ -15,11 +15,53 @@ import collections
 import contextlib
 import enum
 import logging
+import math
+import os
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Literal
 
 log = logging.getLogger(__name__)
+
+# Spoken calls in progress per CPU core that keep voice-to-voice p95 within 1 s with no wrong reply caused
+# by load, per recogniser (real SIP callers speaking human French on 2 cores):
+# - Whisper base on every turn + PocketSphinx grammars: bench/results/capacity.md;
+# - PocketSphinx grammars alone: 30 calls held on 2 cores (issue 14's measurement), 40 did not.
+# - Vosk (docs/scale.md, bench/results/voice_loop-vosk-ko.md): 10 calls held on 2 cores, 20 did not.
+# The keypad alone costs about 1 % of a core per call: no cap from the count (the delay signal remains).
+CALLS_PER_CORE_WHISPER = 3.0
+CALLS_PER_CORE_GRAMMAR = 15.0
+CALLS_PER_CORE_VOSK = 5.0
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity: a container's or a unit's CPU set)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def measured_calls_per_core(recognizer_name: str) -> float | None:
+    """The measured figure for this recogniser (its `name`); None: nothing heavy, no cap from the count."""
+    if "whisper" in recognizer_name:
+        return CALLS_PER_CORE_WHISPER
+    if "vosk" in recognizer_name:
+        return CALLS_PER_CORE_VOSK
+    if "sphinx" in recognizer_name:
+        return CALLS_PER_CORE_GRAMMAR
+    return None
+
+
+def call_limit(max_calls: int | Literal["auto"], calls_per_core: float | None, cores: int) -> int:
+    """The admission cap: a number as configured (0: no cap), or "auto": calls per core (configured, else
+    the recogniser's measured figure) times the cores, at least one call; "auto" without a figure: no cap."""
+    if max_calls != "auto":
+        return max(0, int(max_calls))
+    if calls_per_core is None:
+        return 0
+    return max(1, math.floor(calls_per_core * max(1, cores)))
 
 
 @dataclass(frozen=True, slots=True)
