@@ -37,7 +37,31 @@ def menu_word_intent(text: str) -> Intent | None:
     folded = fold(text)
     if len(folded.split()) > 4:  # a sentence the classifier could not place: not a menu word
         return None
-    return next((intent for word, intent in MENU_WORDS if word in folded), None)
+    found = next((intent for word, intent in MENU_WORDS if word in folded), None)
+    if found == Intent.BOOK_APPOINTMENT and _sounds_like_cancel(folded):
+        # "Amulez un rendez-vous." (Pico's "annulez un rendez-vous" through the phone and Whisper): the
+        # verb misheard, "rendez-vous" heard; without this, the caller who wants to cancel was booking.
+        return Intent.CANCEL_APPOINTMENT
+    return found
+
+
+# "annuler" as the open recogniser mishears it, by its French sound key (understanding.soundalike.key):
+# "amulez", "amuler" are one sound away. Only a word of four sounds or more starting like it ("nul", "aller",
+# "animer", "amener", "allumer" stay what they are: 1 to 3 sounds away, or too short).
+_CANCEL_FORMS = ("annuler", "annulez", "annule")
+
+
+def _sounds_like_cancel(folded: str) -> bool:
+    from rapidfuzz.distance import Levenshtein
+
+    from standardiste.understanding.soundalike import key
+
+    targets = {key(w) for w in _CANCEL_FORMS}
+    for word in folded.split():
+        k = key(word)
+        if len(k) >= 4 and k[0] == "a" and min(Levenshtein.distance(k, t) for t in targets) <= 1:
+            return True
+    return False
 
 
 def goal_parts(text: str) -> list[tuple[Intent, str]]:
