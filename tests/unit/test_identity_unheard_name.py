@@ -236,3 +236,17 @@ def test_the_callers_own_number_on_the_file_keeps_the_yes_no_say_back(
 ) -> None:
     call = Call(simulator, understander, {"patients": [{**RICHARD, "phone": "+33612345678"}]})
     assert P.is_it_you("Richard Léa") in to_weak_match(call)
+
+
+def test_a_dropped_answer_read_again_with_a_red_flag_goes_through_the_safety_net(
+    simulator: Any, understander: Any, line_voice: Any
+) -> None:
+    """What the gate dropped at the name question is read again: an emergency in it is never taken for a
+    name (the spoken-call bench's caller says it at the name question)."""
+    said = "attendez mon mari vient de s'effondrer il ne respire plus"
+    call = kept(Call(simulator, understander, {}), line_voice(said), said)
+    to_name(call)
+    reply = call.hear("")
+    assert "naissance" not in reply
+    assert OutcomeKind.EMERGENCY_TRANSFERRED in call.achieved(), (reply, call.manager.state.path)
+    assert call.manager.caller.identity.last_name == ""

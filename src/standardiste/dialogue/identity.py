@@ -363,19 +363,25 @@ class IdentityFlow:
 
         return self.core.checked(answer, f"{first} {last}".strip(), accept, "name")
 
-    def unheard_name(self, now: dt.datetime) -> list[Action] | None:
+    def unheard_reading(self) -> str | None:
+        """At the name question, a turn that came back empty with its audio kept: the kept audio read again
+        (what Whisper's gate dropped, "" when nothing); None when there is no kept audio to go on (keys, a
+        text channel, a grammar-only recogniser): then the question is asked again."""
+        question, asking = self.core.question, self._asking_name
+        if question is None or question.name != "name" or asking is None:
+            return None
+        if not self.core.open_speech or not self.check.name_kept():
+            return None
+        return self.check.name_reading()
+
+    def unheard_name(self, now: dt.datetime, reading: str) -> list[Action]:
         """The name turn came back empty (Whisper's gate dropped it: MBROLA and Pico names over SIP, 27 of
         28 MBROLA names in a spoken-call bench) but its audio is kept. Rather than the same question again,
         the kept audio is read again keeping what the gate dropped, and that reading (or nothing) is taken
         for now, like a glued name: after the birth date both ears look the caller up in the narrowed file
         and the name found is said back; nobody found, the caller spells. Nothing is filed before the
-        caller confirms. None: no kept audio (keys, text channel, grammar-only recogniser): asked again."""
-        question, asking = self.core.question, getattr(self, "_asking_name", None)
-        if question is None or question.name != "name" or asking is None:
-            return None
-        if not self.core.open_speech or not self.check.name_kept():
-            return None
-        reading = self.check.name_reading()
+        caller confirms (`reading`: from `unheard_reading`, the safety net already run on it)."""
+        assert self._asking_name is not None
         guess = name_from_text(reading) if reading else None
         if guess is not None and len(guess[1].split()) > 1:  # "Dès pour mariner": no first name from it
             guess = (guess[0], "")
@@ -386,7 +392,7 @@ class IdentityFlow:
         if reading:
             self.core.heard(f"[nom relu : {reading}]")
         answer = Answer(now=now, text=reading, confidence=0.0)
-        then, phone = asking
+        then, phone = self._asking_name
         return self._take_name(answer, guess[0], guess[1], True, then, phone)
 
     def _glued_name(self, answer: Answer) -> tuple[str, str] | None:
