@@ -244,10 +244,13 @@ class DialogueManager:
             # names (identity/voice.py); a name found is still said back before anything is filed.
             text = self.caller.check.name_from_kept_audio() or ""
             event = dataclasses.replace(event, text=text, confidence=min(event.confidence or 0.3, 0.3))
-            if not text:  # not asked again: the kept audio is read again and looked up after the birth date
-                held = self.caller.unheard_name(self.core.local(event.now))
-                if held is not None:
-                    return held
+            reading = self.caller.unheard_reading() if not text else None
+            if reading is not None:  # not asked again: read again, looked up after the birth date
+                if not (reading and self._reading_alarm(event, reading)):
+                    return self.caller.unheard_name(self.core.local(event.now), reading)
+                # What the gate dropped carries a red flag: the safety net hears it as any turn.
+                text = reading
+                event = dataclasses.replace(event, text=reading, confidence=0.1)
         if not text:
             # The caller spoke (the session reports silence as NoInput) but nothing was understood:
             # "je n'ai pas bien compris", never "je ne vous entends pas".
@@ -322,6 +325,13 @@ class DialogueManager:
             self.release_holds()
             return self.start_task(u.intent, answer)
         return self.core.failure("no_match", answer)
+
+    def _reading_alarm(self, event: Heard, reading: str) -> bool:
+        """A dropped name read again ("mon mari vient de s'effondrer") raises the safety net's alarm."""
+        u = self.core.services.understander.parse(reading, self.core.local(event.now))
+        if self.core.urgent(u) or u.needs_emergency_confirmation or self._classifier_emergency(u):
+            return True
+        return self._sounds_like_red_flag(dataclasses.replace(event, open_text=None), reading, u)
 
     def _needs_check(self, u: Understanding) -> bool:
         """One check question: a distress cue or a hypothetical red flag (rules), or the classifier alone."""
