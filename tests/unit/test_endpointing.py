@@ -190,7 +190,7 @@ def test_the_late_pass_runs_inside_the_long_window_for_any_kind() -> None:
     late = EndpointSettings(short_ms=250, long_ms=700, speculate_after_ms=180, late_pass_after_ms=300)
     phone = view(eligible=False, can_peek=True)  # a phone number: never ends early
     assert next_step(late, view(eligible=False, can_peek=True, silence_ms=250), True) is Step.WAIT
-    assert next_step(late, dataclasses.replace(phone, silence_ms=300), True) is Step.SPECULATE
+    assert next_step(late, dataclasses.replace(phone, silence_ms=300), True) is Step.LATE_PASS
     assert next_step(late, dataclasses.replace(phone, silence_ms=700), True) is Step.WAIT  # window over
     assert next_step(late, dataclasses.replace(phone, silence_ms=300), False) is Step.WAIT  # no budget
     assert next_step(late, dataclasses.replace(phone, silence_ms=300, can_peek=False), True) is Step.WAIT
@@ -202,10 +202,14 @@ def test_the_late_pass_runs_inside_the_long_window_for_any_kind() -> None:
     # An incomplete grammar hypothesis: no guessing pass at 180 ms, the late one at 300 ms.
     waiting = view(grammar_decides=True, can_peek=True)
     assert next_step(late, dataclasses.replace(waiting, silence_ms=200), True) is Step.WAIT
-    assert next_step(late, dataclasses.replace(waiting, silence_ms=300), True) is Step.SPECULATE
+    assert next_step(late, dataclasses.replace(waiting, silence_ms=300), True) is Step.LATE_PASS
     # A long turn that may end early: past max_speculative_speech_s only the late pass.
     long_turn = view(speech_s=8.0, can_peek=True)
     assert next_step(late, dataclasses.replace(long_turn, silence_ms=200), True) is Step.WAIT
-    assert next_step(late, dataclasses.replace(long_turn, silence_ms=320), True) is Step.SPECULATE
+    assert next_step(late, dataclasses.replace(long_turn, silence_ms=320), True) is Step.LATE_PASS
+    # Slow passes stop guessing passes, not the late one (it is the final decode, started earlier); a
+    # queued recogniser pool stops both.
+    assert next_step(late, dataclasses.replace(long_turn, silence_ms=320), False, True) is Step.LATE_PASS
+    assert next_step(late, dataclasses.replace(long_turn, silence_ms=320), True, False) is Step.WAIT
     off = dataclasses.replace(late, late_pass_after_ms=0)
     assert next_step(off, dataclasses.replace(phone, silence_ms=300), True) is Step.WAIT

@@ -188,6 +188,7 @@ class Step(enum.Enum):
     WAIT = "wait"  # keep listening
     SPECULATE = "speculate"  # recognise the turn so far now
     END = "end"  # end the turn now (a complete answer and the short silence)
+    LATE_PASS = "late_pass"  # recognise the turn so far now: most likely its final transcript
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,9 +210,9 @@ class TurnView:
     can_peek: bool = False
 
 
-def _late_pass(settings: EndpointSettings, view: TurnView, budget_free: bool) -> bool:
+def _late_pass(settings: EndpointSettings, view: TurnView, budget_free: bool) -> Step:
     """One pass over the turn so far, late in the long window: most likely the turn's final transcript."""
-    return (
+    late = (
         settings.late_pass_after_ms > 0
         and view.can_peek
         and view.complete is None
@@ -221,16 +222,24 @@ def _late_pass(settings: EndpointSettings, view: TurnView, budget_free: bool) ->
         and view.speculations < settings.max_speculations_per_turn
         and budget_free
     )
+    return Step.LATE_PASS if late else Step.WAIT
 
 
-def next_step(settings: EndpointSettings, view: TurnView, budget_free: bool) -> Step:
-    """Pure decision for one instant of a turn (the long window itself is the turn detector's)."""
+def next_step(
+    settings: EndpointSettings, view: TurnView, budget_free: bool, late_free: bool | None = None
+) -> Step:
+    """Pure decision for one instant of a turn (the long window itself is the turn detector's).
+
+    `late_free`: room for a late pass (the session passes the budget's room for a final pass: a late pass
+    is no extra decode when the caller stays silent, so a slow CPU does not stop it, a queue does);
+    None: `budget_free`."""
+    late_ok = budget_free if late_free is None else late_free
     if not view.eligible:
-        return Step.SPECULATE if _late_pass(settings, view, budget_free) else Step.WAIT
+        return _late_pass(settings, view, late_ok)
     if (view.complete or view.grammar_complete) and view.silence_ms >= settings.short_ms:
         return Step.END
     if view.grammar_decides and not view.grammar_complete:
-        return Step.SPECULATE if _late_pass(settings, view, budget_free) else Step.WAIT
+        return _late_pass(settings, view, late_ok)
     after_ms = settings.early_pass_after_ms if view.grammar_complete else settings.speculate_after_ms
     if (
         view.complete is None
@@ -242,7 +251,7 @@ def next_step(settings: EndpointSettings, view: TurnView, budget_free: bool) -> 
         and budget_free
     ):
         return Step.SPECULATE
-    return Step.SPECULATE if _late_pass(settings, view, budget_free) else Step.WAIT
+    return _late_pass(settings, view, late_ok)
 
 
 class SpeculationBudget:

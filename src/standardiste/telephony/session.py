@@ -888,8 +888,9 @@ class CallSession:
         )
         final = grammar_complete  # the pass will be the turn's final transcript
         free = budget is None or (budget.free_for_final if final else budget.free)
-        step = endpointing.next_step(settings, view, free)
-        if step is Step.SPECULATE and (budget is None or budget.try_acquire(final=final)):
+        step = endpointing.next_step(settings, view, free, budget is None or budget.free_for_final)
+        final = final or step is Step.LATE_PASS
+        if step in (Step.SPECULATE, Step.LATE_PASS) and (budget is None or budget.try_acquire(final=final)):
             spec.count += 1
             spec.pending = asyncio.get_running_loop().create_future()
             spec.pending_for = last
