@@ -39,7 +39,7 @@ from standardiste.dialogue.core import (
 )
 from standardiste.dialogue.emergency import EmergencyTask
 from standardiste.dialogue.human import HumanOrMessageTask
-from standardiste.dialogue.identity import IdentityFlow
+from standardiste.dialogue.identity import REREAD_QUESTIONS, IdentityFlow
 from standardiste.dialogue.messages import (
     Action,
     CallerEvent,
@@ -251,6 +251,11 @@ class DialogueManager:
                 # What the gate dropped carries a red flag: the safety net hears it as any turn.
                 text = reading
                 event = dataclasses.replace(event, text=reading, confidence=0.1)
+        elif not text and self.core.question is not None and self.core.question.name in REREAD_QUESTIONS:
+            # A first name or a spelling the gate dropped: read again, then checked as any answer (a first
+            # name against the file's, a spelling read back letter by letter).
+            text = self.caller.reread()
+            event = dataclasses.replace(event, text=text, confidence=0.1) if text else event
         if not text:
             # The caller spoke (the session reports silence as NoInput) but nothing was understood:
             # "je n'ai pas bien compris", never "je ne vous entends pas".
