@@ -250,3 +250,13 @@ def test_a_dropped_answer_read_again_with_a_red_flag_goes_through_the_safety_net
     assert "naissance" not in reply
     assert OutcomeKind.EMERGENCY_TRANSFERRED in call.achieved(), (reply, call.manager.state.path)
     assert call.manager.caller.identity.last_name == ""
+
+
+def test_a_first_name_the_gate_dropped_is_read_again_and_checked_against_the_file(
+    simulator: Any, understander: Any, line_voice: Any
+) -> None:
+    call = kept(Call(simulator, understander, {"patients": [RICHARD]}), line_voice("Léa."), "Léa.")
+    assert P.first_name_check("Richard") in to_weak_match(call)
+    call.hear("")  # the gate dropped "Léa."
+    assert "answer_read_again" in call.manager.state.path
+    assert call.manager.caller.check.state.patient_id is not None

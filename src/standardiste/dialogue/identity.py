@@ -101,6 +101,10 @@ def birth_date_from_words(text: str, today: dt.date) -> dt.date | None:
     return born if dt.date(1900, 1, 1) <= born <= today else None
 
 
+# Questions whose answer's audio is kept (a name's), read again when Whisper's gate dropped it: checked
+# as any answer there (a first name against the file's, a spelling read back).
+REREAD_QUESTIONS = frozenset({"first_name", "first_name_check", "spell_name"})
+
 # A single word shorter than this at the name question is not taken for a glued name ("quoi", "pardon").
 GLUED_NAME_MIN_LETTERS = 5
 
@@ -373,6 +377,16 @@ class IdentityFlow:
         if not self.core.open_speech or not self.check.name_kept():
             return None
         return self.check.name_reading()
+
+    def reread(self) -> str:
+        """The kept audio of a first name or a spelling (REREAD_QUESTIONS) read again, keeping what
+        Whisper's gate dropped; "" when there is none."""
+        if not self.core.open_speech or not self.check.name_kept():
+            return ""
+        reading = self.check.name_reading()
+        if reading:
+            self.core.state.path.append("answer_read_again")
+        return reading
 
     def unheard_name(self, now: dt.datetime, reading: str) -> list[Action]:
         """The name turn came back empty (Whisper's gate dropped it: MBROLA and Pico names over SIP, 27 of
