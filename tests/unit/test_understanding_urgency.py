@@ -39,6 +39,8 @@ EMERGENCIES = [
     ("ça saigne énormément", "bleeding"),
     ("il perd beaucoup de sang", "bleeding"),
     ("ça n'arrête pas de saigner", "bleeding"),
+    ("je n'arrive pas à arrêter le saignement", "bleeding"),  # said on a spoken call (spoken_calls.md)
+    ("il n'arrive plus à arrêter de saigner", "bleeding"),
     ("mon père a perdu connaissance", "unconscious"),
     ("elle s'est évanouie", "unconscious"),
     ("il ne se réveille pas", "unconscious"),
@@ -93,6 +95,8 @@ HARD_NEGATIVES = [
     "il fait chaud dans la chambre du bébé",
     "je voudrais un certificat pour l'assurance après mon accident de voiture",
     "j'ai fait un malaise la semaine dernière je voudrais en parler au docteur",
+    "je n'arrive pas à arrêter de fumer",
+    "je n'arrive pas à arrêter ça c'est le robinet de la cuisine",
 ]
 
 

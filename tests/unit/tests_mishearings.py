@@ -22,4 +22,19 @@ MISHEARINGS: tuple[tuple[str, str], ...] = (
     ("elle est paralisée d'un côté", "stroke"),
     ("il ne respir plus", "breathing"),
     ("elle arrive pas à res pirer", "breathing"),
+    # Heard through G.711 by Whisper base from the test callers' voices (bench/bench_spoken_safety.py,
+    # bench/results/spoken_safety.md): MBROLA fr4 and SVOX Pico, word for word.
+    ("En fait, je sain d'énormément, je n'arrive pas à arrêter le cinéma.", "bleeding"),  # a real SIP call
+    ("je n'arrive pas à arrêter le cinéma", "bleeding"),
+    ("En fait, je sais ni normalement.", "bleeding"),
+    ("Je sais m'immormément.", "bleeding"),
+    ("Bonjour Madame, ma fille s'amie beaucoup. Qu'est-ce que je fais?", "bleeding"),
+    ("Il perd beaucoup de sons.", "bleeding"),
+    ("Elle fait une émouragie.", "bleeding"),
+    ("Ma mère s'était vanouille.", "unconscious"),
+    ("Allo, bonjour, excusez-moi, ma mère s'était vanuille.", "unconscious"),
+    ("Elle s'était fondrée dans la twisie.", "unconscious"),
+    ("Ma grand-mère me répond plus.", "unconscious"),
+    ("Je crois que je fais une crise cardioque.", "chest_pain"),
+    ("Oui, mais là, mon mariâtre est mal à la boitrine.", "chest_pain"),
 )

@@ -347,8 +347,10 @@ class DialogueManager:
     def _sounds_like_red_flag(self, event: Heard, text: str, u: Understanding) -> bool:
         """A recogniser's words that only SOUND like a red flag ("je sais ni énormément"): one question.
 
-        Only for speech, only when the rules found nothing (never above the check level, never lower)."""
-        if not event.from_recognizer or u.safety_level is not None or u.emergency_rule is not None:
+        Only for speech, only when the rules found nothing (never above the check level, never lower).
+        The classifier's half guess (a "check" level with no red flag, too weak to ask at a slot question)
+        does not stand in for the rules: "ma mère s'était vanouille" is heard mid-booking."""
+        if not event.from_recognizer or u.red_flag is not None or u.emergency_rule is not None:
             return False
         net = getattr(self.core.services.understander, "safety", None)  # the practice's red flags
         for words in dict.fromkeys((text, (event.open_text or "").strip())):

@@ -86,6 +86,23 @@ def key(word: str) -> str:
     return _SMALL.get(word) or _raw_key(word)
 
 
+# Sounds a telephone line and Whisper confuse, merged for the loose comparison: voiced and voiceless
+# pairs (b/p, d/t, g/k, v/f, z/s, j/ch), "o"/"ou", and the nasal consonants (m, n, gn).
+_LOOSE = str.maketrans(
+    {"b": "p", "d": "t", "G": "K", "g": "K", "v": "f", "z": "s", "j": "S", "U": "o", "m": "n"}
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def loose(phonetic: str) -> str:
+    """A phonetic key with the sounds a telephone line confuses merged: "boitrine" and "poitrine",
+    "émouragie" and "hémorragie", "me répond plus" and "ne répond plus" get the same loose key."""
+    return phonetic.replace("ni", "n").translate(_LOOSE)
+
+
+# Only terms with at least this many phonemes are compared loosely (shorter ones collide too often).
+LOOSE_MIN = 6
+
 # The cues a short term needs (the bleeding and breathing flags ask for as much).
 _BLEEDING_CUES = frozenset(
     {"beaucoup", "enormement", "abondamment", "partout", "fort", "trop", "tellement", "sang", "flots",
@@ -94,7 +111,22 @@ _BLEEDING_CUES = frozenset(
 _BREATHING_CUES = frozenset(
     {"plus", "pas", "arrive", "arrives", "peut", "peux", "mal", "difficilement", "bleu", "bleue", "air"}
 )  # fmt: skip
-_ALL_CUES = _BLEEDING_CUES | _BREATHING_CUES
+# How Whisper wrote "énormément" said by the test voices on the telephone (bench_spoken_safety): read as
+# "énormément" in this layer only, where a word that sounds like a red flag also needs this cue.
+_CUE_HEARD = {"normalement": "enormement", "mormement": "enormement", "immormement": "enormement",
+              "normement": "enormement", "inormement": "enormement", "enormemant": "enormement"}  # fmt: skip
+
+# A bleeding context, for a heard word far in sound from "saignement" ("cinéma"): the turn speaks of
+# stopping something, of blood, of a lot.
+_BLEEDING_CONTEXT = _BLEEDING_CUES | frozenset(
+    {"arreter", "arrive", "saigne", "saigner", "sain", "hemorragie"}
+)
+_STOP_CUES = frozenset({"arrete", "arretent", "arreter", "cesse"})  # "ça n'arrête pas de saigner"
+_MUCH_CUES = frozenset({"enormement", "beaucoup", "tres", "vraiment", "tellement"})
+_SWELLING_CUES = frozenset({"gorge", "langue", "levres", "visage", "bouche", "figure"})
+_SCALD_CUES = frozenset(
+    {"casserole", "bouilloire", "eau", "huile", "soupe", "the", "cafe", "brule", "brulure"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,28 +135,75 @@ class Term:
     forms: tuple[str, ...]  # the spellings the rules read (a window spelled so is left to them)
     # Short and common sounding: one of these words must also be in the turn (an intensifier, "plus").
     cues: frozenset[str] = frozenset()
+    # How Whisper mishears the term where the key is too far from the term's own: words it wrote for it
+    # on the telephone (bench/bench_spoken_safety.py), matched by their key (distance 0, so "sein",
+    # "saint" count like "sain"), and only with one of `heard_cues` in the turn: "saignement" heard
+    # "cinéma" is read so only beside "arrêter", "énormément", "sang"... The first form is put back.
+    heard: tuple[str, ...] = ()
+    heard_cues: frozenset[str] = frozenset()
+    # The word right before a heard form must be one of these (none: any): "perd beaucoup de son".
+    heard_after: frozenset[str] = frozenset()
 
 
-# Distinctive words of the red flags (data/red_flags.yml), folded. Not "sang" (cent, sans, sent),
-# not "coma" (comme ça), not "bleu": too many ordinary homophones.
+# Distinctive words of the red flags (data/red_flags.yml), folded. Not "coma" (comme ça), not "bleu": too
+# many ordinary homophones; "sang" (cent, sans, sent) only as its mishearing "son" beside "perd".
 TERMS: tuple[Term, ...] = (
-    Term("bleeding", ("saigne", "saignent", "saigner", "saignait"), cues=_BLEEDING_CUES),
-    Term("bleeding", ("saignement", "saignements")),
+    Term(
+        "bleeding",
+        ("saigne", "saignent", "saigner", "saignait"),
+        cues=_BLEEDING_CUES,
+        heard=("sain", "saine", "s aime", "s amie"),
+        heard_cues=_BLEEDING_CUES,
+    ),
+    Term(
+        "bleeding",
+        ("saignement", "saignements"),
+        heard=("cinema", "cinemas", "sentiment", "sentiments"),
+        heard_cues=_BLEEDING_CONTEXT,
+    ),
     Term("bleeding", ("hemorragie", "hemorragies")),
+    Term(
+        "bleeding",
+        ("sang",),
+        heard=("son", "sons", "fond", "fonds"),
+        heard_cues=frozenset({"perd", "perdu", "perds"}),
+        heard_after=frozenset({"de", "du"}),
+    ),
+    Term("bleeding", ("saigner",), heard=("signer", "se nier"), heard_cues=_STOP_CUES),
     Term("breathing", ("respire", "respirer", "respirent"), cues=_BREATHING_CUES),
     Term("breathing", ("etouffe", "etouffer", "etouffent"), cues=_BREATHING_CUES),
+    Term("breathing", ("respirer",), heard=("retirer",), heard_cues=_MUCH_CUES),
     Term("breathing", ("suffoque", "suffoquer", "suffocation")),
     Term("breathing", ("asphyxie",)),
     Term("chest_pain", ("poitrine",)),
     Term("chest_pain", ("infarctus",)),
     Term("chest_pain", ("thoracique", "thoraciques")),
+    Term("chest_pain", ("cardiaque",), heard=("cardioque", "cardiac")),
     Term("unconscious", ("inconscient", "inconsciente", "inconscients")),
-    Term("unconscious", ("evanoui", "evanouie", "evanouir", "evanouit", "evanouis")),
-    Term("unconscious", ("effondre", "effondree")),
+    Term(
+        "unconscious",
+        ("evanoui", "evanouie", "evanouir", "evanouit", "evanouis"),
+        heard=("vanouille", "vanuille", "vanouie", "vanoui"),
+    ),
+    Term(
+        "unconscious",
+        ("effondre", "effondree"),
+        heard=("fondree", "etait fondree", "etait fondre", "etait fondee"),
+    ),
+    Term("unconscious", ("ne repond plus", "ne repond pas")),
     Term("seizure", ("convulse", "convulsions", "convulsion", "convulser", "convulsait")),
+    Term("seizure", ("epilepsie",)),
     Term("stroke", ("paralyse", "paralysee", "paralysie", "paralyses")),
     Term("stroke", ("hemiplegie",)),
     Term("allergic_reaction", ("anaphylactique", "anaphylaxie")),
+    Term(
+        "allergic_reaction",
+        ("gonfle", "gonflent", "enfle"),
+        cues=_SWELLING_CUES,
+        heard=("gonfe", "bonse", "gonse"),
+        heard_cues=_SWELLING_CUES,
+    ),
+    Term("burn", ("ebouillante", "ebouillantee"), cues=_SCALD_CUES, heard=("etait bouillante",)),
     Term("poisoning", ("intoxique", "intoxiquee", "intoxication")),
     Term("suicidal", ("suicide", "suicider", "suicidaire")),
 )
@@ -132,6 +211,11 @@ TERMS: tuple[Term, ...] = (
 # Real words that sound like a term and are ordinary in a practice's calls.
 _BENIGN = frozenset({"c est ni", "c est nie", "s est ni", "ses ni", "respect", "respecte", "respecter"})
 _NEGATION = frozenset({"pas", "sans", "aucun", "aucune", "jamais", "ni"})
+_ELIDED = frozenset({"d", "l", "j", "n", "m", "s", "t"})
+_DETERMINERS = frozenset(
+    {"des", "le", "la", "les", "un", "une", "mon", "ma", "mes", "son", "sa", "ses", "ce", "cette", "ces", "l",
+     "votre", "vos", "notre", "nos", "leur", "leurs"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +226,31 @@ class SoundsLike:
     distance: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    key: str
+    term: Term
+    form: str  # the spelling put back in the turn for the rules to read
+    cues: frozenset[str]  # one of these must be in the turn (none: no condition)
+    heard: bool  # a mishearing of the term (distance 0 only), not one of its spellings
+
+
 @functools.lru_cache(maxsize=1)
-def _index() -> tuple[tuple[str, Term, str], ...]:
-    """(key, term, form) of every spelling of every term."""
-    out: list[tuple[str, Term, str]] = []
+def _index() -> tuple[_Entry, ...]:
+    """Every spelling of every term, and every mishearing of one, with its key."""
+    out: list[_Entry] = []
     for term in TERMS:
         for form in term.forms:
-            out.append((key(form), term, form))
+            out.append(_Entry(key(form), term, form, term.cues, False))
+        for heard in term.heard:
+            heard_key = "".join(key(w) for w in heard.split())
+            out.append(_Entry(heard_key, term, term.forms[0], term.heard_cues or term.cues, True))
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _all_cues() -> frozenset[str]:
+    return frozenset(w for term in TERMS for w in term.cues | term.heard_cues)
 
 
 @functools.lru_cache(maxsize=1)
@@ -158,14 +259,18 @@ def _spellings() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=128)
-def _near_length(length: int, said: frozenset[str]) -> tuple[tuple[str, Term, str], ...]:
-    """The forms whose key is within one phoneme of this length (the others cannot be close)."""
-    return tuple(e for e in _index() if abs(len(e[0]) - length) <= 1 and (not e[1].cues or e[1].cues & said))
+def _near_length(length: int, said: frozenset[str]) -> tuple[_Entry, ...]:
+    """The entries whose key is within one phoneme of this length (the others cannot be close), and
+    whose cues the turn has."""
+    return tuple(e for e in _index() if abs(len(e.key) - length) <= 2 and (not e.cues or e.cues & said))
 
 
-def _allowed(term_key: str) -> int:
-    """Edit distance allowed on the phonetic key: none for short keys, one from eight phonemes on."""
-    return 1 if len(term_key) >= 8 else 0
+def _allowed(entry: _Entry) -> int:
+    """Edit distance allowed on the phonetic key: none for short keys and mishearings, one from eight
+    phonemes on, two from ten ("anacylaptique" for "anaphylactique")."""
+    if entry.heard:
+        return 0
+    return 2 if len(entry.key) >= 10 else 1 if len(entry.key) >= 8 else 0
 
 
 def sounds_like_red_flag(folded: str, net: SafetyNet | None = None) -> SoundsLike | None:
@@ -186,7 +291,8 @@ def sounds_like_red_flag(folded: str, net: SafetyNet | None = None) -> SoundsLik
             heard = glued[0]
             flag = verdict.red_flag or verdict.rule or "distress"
             return SoundsLike(flag, heard.replace(" ", ""), heard, 0)
-    said = frozenset(w for w in words if w in _ALL_CUES)  # the cues of the turn
+    words = [_CUE_HEARD.get(w, w) for w in words]  # "je sais ni normalement": the cue heard again
+    said = frozenset(w for w in words if w in _all_cues())  # the cues of the turn
     spellings = _spellings()
     missed: set[str] = set()  # keys already compared in this turn, close to no term
     keys = [key(w) for w in words]
@@ -198,26 +304,44 @@ def sounds_like_red_flag(folded: str, net: SafetyNet | None = None) -> SoundsLik
                 continue  # the rules read the right spelling, with its qualifiers
             before = words[max(0, i - 2) : i]
             negated = bool(before) and before[-1] in _NEGATION
-            if negated or (len(before) == 2 and before[0] in _NEGATION and before[1] in ("de", "d", "du")):
-                continue  # "pas de", "sans": the caller says it is absent
+            stopping = before[-1:] in (["de"], ["d"]) and i >= 3 and words[i - 3] in _STOP_CUES
+            if not stopping and (
+                negated or (len(before) == 2 and before[0] in _NEGATION and before[1] in ("de", "d", "du"))
+            ):
+                continue  # "pas de", "sans": the caller says it is absent ("n'arrête pas de" is not)
             # The words' keys end to end ("sais" + "ni"), and the key of the words glued back
-            # together ("res pirer" -> "respirer"): a split word keeps its sound either way.
+            # together ("res pirer" -> "respirer"): a split word keeps its sound either way. A lone
+            # elided letter after the word is a sound Whisper heard in the join ("je sain d'énormément"
+            # for "je saigne énormément"): the word's key without it counts too.
             candidates = {"".join(keys[i : i + size])}
             if size > 1:
                 candidates.add(key("".join(window)))
+                if window[-1] in _ELIDED:
+                    candidates.add("".join(keys[i : i + size - 1]))
             for joined in candidates - missed:
                 close = [
-                    (term, form, distance)
-                    for term_key, term, form in _near_length(len(joined), said)
-                    if len(joined) >= 4
-                    and (distance := Levenshtein.distance(joined, term_key)) <= _allowed(term_key)
+                    (entry, distance)
+                    for entry in _near_length(len(joined), said)
+                    if len(joined) >= (2 if entry.heard and entry.cues else 3 if entry.heard else 4)
+                    and (
+                        (distance := Levenshtein.distance(joined, entry.key)) <= _allowed(entry)
+                        or (len(entry.key) >= LOOSE_MIN and loose(joined) == loose(entry.key))
+                    )
+                    and not (entry.heard and entry.cues and not entry.cues & (said - set(window)))
                 ]
                 if not close:
                     missed.add(joined)
-                for term, form, distance in close:
-                    repaired = " ".join([*words[:i], form, *words[i + size :]])
+                for entry, distance in close:
+                    if entry.heard and _DETERMINERS.intersection(
+                        [*window[1:], *words[i + size : i + size + 1]]
+                    ):
+                        continue  # "signer des papiers": a verb with its object, not "saigner"
+                    after = entry.term.heard_after
+                    if entry.heard and after and (i == 0 or words[i - 1] not in after):
+                        continue  # "perdu le son de la télé": not "perd beaucoup de sang"
+                    repaired = " ".join([*words[:i], entry.form, *words[i + size :]])
                     if net.assess(repaired).level is not None:
-                        return SoundsLike(term.flag, form, surface, distance)
+                        return SoundsLike(entry.term.flag, entry.form, surface, distance)
     return None
 
 
