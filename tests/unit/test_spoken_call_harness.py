@@ -74,6 +74,8 @@ def test_asked_when_the_caller_repeats_the_day_of_their_first_sentence() -> None
     )
     afternoon = {"turns": ["bonjour je voudrais voir un médecin demain après-midi"]}
     assert time_wanted(afternoon) == "demain après-midi"
+    move = {"turns": ["je voudrais déplacer mon rendez-vous de vendredi à lundi après-midi"]}
+    assert time_wanted({**move, "expect": {"kind": "rescheduled"}}) == "lundi après-midi"
     assert time_wanted({"turns": ["je voudrais un rendez-vous"]}) is None
     assert time_wanted({"turns": ["#1"]}) is None
 
