@@ -18,6 +18,7 @@ from tests.fixtures.scheduling import (
     expected_s,
     load_durations,
     longest_first,
+    realtime_at_once,
 )
 
 
@@ -103,21 +104,6 @@ def test_the_two_phases_split_the_suite_and_an_empty_phase_passes(tmp_path: Path
     assert nothing.returncode == 0, nothing.stdout
 
 
-def test_real_time_and_batch_tests_are_merged_by_time_each_longest_first() -> None:
-    weights = [100.0, 10.0, 60.0, 30.0, 20.0, 5.0, 40.0, 1.0]
-    realtime = [True, True, False, False, True, False, True, False]
-    order = longest_first(weights, workers=1, realtime=realtime)
-    assert sorted(order) == list(range(len(weights)))
-    calls = [weights[i] for i in order if realtime[i]]
-    batch = [weights[i] for i in order if not realtime[i]]
-    assert calls == sorted(calls, reverse=True) and batch == sorted(batch, reverse=True)
-    # real time 170 s in all, batch 96 s: at every point each kind has handed out about the same share
-    assert [weights[i] for i in order] == [100.0, 60.0, 40.0, 30.0, 20.0, 5.0, 10.0, 1.0]
-    # with workers, the first long ones are each followed by one of the shortest
-    paired = longest_first(weights, workers=2, realtime=realtime)
-    assert [weights[i] for i in paired[:4]] == [100.0, 5.0, 60.0, 1.0]
-
-
 def test_a_worker_runs_batch_tests_at_a_lower_priority_and_calls_at_its_own(tmp_path: Path) -> None:
     (tmp_path / "test_kinds.py").write_text(
         "import os, threading, pytest\n\n"
@@ -146,3 +132,35 @@ def test_a_worker_runs_batch_tests_at_a_lower_priority_and_calls_at_its_own(tmp_
     if os.geteuid() == 0:  # lowering the niceness again needs the right to
         assert batch.groups() == (str(min(19, base + BATCH_NICE)),) * 2  # a thread started in it too
         assert call.group(1) == str(base)
+
+
+def test_at_most_so_many_real_time_tests_run_at_once_under_xdist(tmp_path: Path) -> None:
+    log = tmp_path / "spans.log"
+    (tmp_path / "test_mix.py").write_text(
+        "import os, time, pytest\n\n"
+        f"LOG = {str(log)!r}\n\n"
+        "def span(kind, seconds):\n"
+        "    start = time.monotonic(); time.sleep(seconds)\n"
+        "    with open(LOG, 'a') as f: f.write(f'{kind} {start} {time.monotonic()}\\n')\n\n"
+        "@pytest.mark.asterisk\n"
+        "@pytest.mark.parametrize('n', range(5))\n"
+        "def test_call(n):\n"
+        "    span('call', 0.8)\n\n"
+        "@pytest.mark.parametrize('n', range(24))\n"
+        "def test_batch(n):\n"
+        "    span('batch', 0.25)\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.fixtures.scheduling", "-p", "no:cacheprovider", "-q",
+         "-n", "3", "--dist", "load", "--maxschedchunk", "1", "-W", "ignore::pytest.PytestUnknownMarkWarning",
+         str(tmp_path / "test_mix.py")],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=180,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    spans = [line.split() for line in log.read_text().splitlines()]
+    calls = [(float(a), float(b)) for kind, a, b in spans if kind == "call"]
+    assert len(calls) == 5 and len(spans) == 29
+    at_once = max(sum(a <= start < b for a, b in calls) for start, _ in calls)
+    assert at_once <= realtime_at_once(3) == 2
