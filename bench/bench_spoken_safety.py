@@ -174,10 +174,14 @@ def main() -> int:
     parser.add_argument("--voices", default="mbrola,pico", help="caller voices, comma-separated")
     parser.add_argument("--tag", default="", help="results file suffix (e.g. before)")
     parser.add_argument("--limit", type=int, default=0, help="first N sentences only (0: all)")
+    parser.add_argument(
+        "--set", default="tuning", choices=("tuning", "holdout"),
+        help="tuning: the set the sounds-like terms were chosen on; holdout: never used to choose them",
+    )  # fmt: skip
     args = parser.parse_args()
-    from standardiste.understanding.safety_corpus import spoken_items
+    from standardiste.understanding.safety_corpus import spoken_holdout, spoken_items
 
-    items = spoken_items()
+    items = spoken_items() if args.set == "tuning" else spoken_holdout()
     if args.limit:
         items = items[: args.limit]
     voices = [v for v in args.voices.split(",") if v]
@@ -233,6 +237,7 @@ def main() -> int:
     summary: dict[str, Any] = {
         "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_avg": os.getloadavg(),
+        "set": args.set,
         "sentences": len(items),
         "positives": len(positives),
         "negatives": len(items) - len(positives),
@@ -247,7 +252,7 @@ def main() -> int:
     }
     lines = report_lines(summary)
     print("\n".join(lines))
-    suffix = f"-{args.tag}" if args.tag else ""
+    suffix = ("-holdout" if args.set == "holdout" else "") + (f"-{args.tag}" if args.tag else "")
     (RESULTS / f"spoken_safety{suffix}.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
@@ -262,7 +267,8 @@ def report_lines(s: dict[str, Any]) -> list[str]:
         "",
         f"Run {s['run']}, load average {', '.join(f'{x:.2f}' for x in s['load_avg'])}. "
         f"{s['positives']} red-flag sentences and {s['negatives']} hard negatives per voice "
-        "(understanding/safety_corpus.spoken_items), each transcript fed to the real dialogue at the opening "
+        f"(set {s.get('set', 'tuning')}: understanding/safety_corpus.spoken_items or spoken_holdout), "
+        "each transcript fed to the real dialogue at the opening "
         "and at the date-time question of a booking. Caught = a priority transfer or the check question.",
         "",
         "## Recall per voice and question",

@@ -8,7 +8,14 @@ import collections
 import pytest
 
 from standardiste.understanding.normalize import digits, fold, lower, without_fillers
-from standardiste.understanding.safety_corpus import SEED, Item, generate
+from standardiste.understanding.safety_corpus import (
+    SEED,
+    Item,
+    SpokenItem,
+    generate,
+    spoken_holdout,
+    spoken_items,
+)
 from standardiste.understanding.urgency import VITAL, assess
 
 
@@ -57,3 +64,23 @@ def test_another_seed_is_caught_too() -> None:
     """Other noise on the same templates: still every emergency."""
     missed = [i.text for i in generate(seed=7) if i.vital and verdict(i.text) != VITAL]
     assert not missed, missed[:10]
+
+
+@pytest.mark.parametrize("item", [*spoken_items(), *spoken_holdout()], ids=lambda i: i.text[:60])
+def test_spoken_sets_as_typed_text_are_what_the_rules_say(item: SpokenItem) -> None:
+    """The spoken safety sets (bench/bench_spoken_safety.py) spelled right: every red flag is vital for
+    the rules, no hard negative is (a question about an emergency may get the check question). What the
+    voices and Whisper lose on the way is the bench's business, not a gap in the rules."""
+    level = verdict(item.text)
+    if item.vital:
+        assert level == VITAL, item
+    else:
+        assert level != VITAL and (level is None or item.check_ok), (item, level)
+
+
+def test_spoken_sets_are_stable_and_cover_the_red_flags() -> None:
+    items = spoken_items()
+    assert [i.text for i in items] == [i.text for i in spoken_items()]
+    assert {i.context for i in items if i.vital} == {"alone", "opening", "mid_booking", "after_routine"}
+    assert len([i for i in items if i.vital]) >= 150 and len([i for i in items if not i.vital]) >= 40
+    assert not {i.text for i in items} & {i.text for i in spoken_holdout()}

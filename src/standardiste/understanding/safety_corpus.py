@@ -432,3 +432,69 @@ def spoken_items() -> list[SpokenItem]:
     for item in items:
         out.setdefault(item.text, item)
     return list(out.values())
+
+
+# A held-out spoken set: other phrasings, people and contexts, never used to choose the sounds-like terms
+# (bench_spoken_safety.py --set holdout): how far the terms heard on the tuning set carry.
+SPOKEN_HOLDOUT: tuple[tuple[str, str, bool], ...] = (
+    ("bleeding", "Bonjour, mon mari s'est coupé, il saigne énormément.", True),
+    ("bleeding", "Attendez, ma fille saigne énormément du bras.", True),
+    ("bleeding", "Le saignement ne s'arrête pas, il y en a partout.", True),
+    ("bleeding", "Je perds beaucoup de sang depuis ce matin.", True),
+    ("bleeding", "Mon fils saigne beaucoup de la tête.", True),
+    ("bleeding", "Vendredi, non attendez, ma femme fait une hémorragie.", True),
+    ("chest_pain", "Mon mari a une grosse douleur dans la poitrine.", True),
+    ("chest_pain", "Ma mère a mal à la poitrine, ça serre très fort.", True),
+    ("chest_pain", "Le docteur Martin, mais en fait mon père fait une crise cardiaque.", True),
+    ("chest_pain", "J'ai une douleur thoracique qui irradie dans le bras gauche.", True),
+    ("breathing", "Ma fille n'arrive plus à respirer.", True),
+    ("breathing", "Mon père a énormément de mal à respirer.", True),
+    ("breathing", "Le bébé s'étouffe, il devient tout bleu.", True),
+    ("breathing", "Mon mari ne respire plus, qu'est-ce que je fais ?", True),
+    ("breathing", "Ma grand-mère suffoque depuis tout à l'heure.", True),
+    ("unconscious", "Ma femme a perdu connaissance dans la salle de bain.", True),
+    ("unconscious", "Mon fils s'est évanoui à l'école.", True),
+    ("unconscious", "Mon grand-père est inconscient.", True),
+    ("unconscious", "Mon père ne répond plus, il est par terre.", True),
+    ("unconscious", "Ma voisine s'est effondrée dans l'escalier.", True),
+    ("stroke", "Ma mère a la bouche de travers depuis ce matin.", True),
+    ("stroke", "Mon père ne peut plus bouger le bras droit, d'un coup.", True),
+    ("stroke", "Je crois que ma femme fait un AVC.", True),
+    ("stroke", "Mon mari est paralysé d'un côté.", True),
+    ("suicide", "Je n'ai plus envie de vivre.", True),
+    ("suicide", "Ma fille veut se suicider.", True),
+    ("suicide", "J'ai envie de me tuer.", True),
+    ("infant", "Ma fille de trois semaines a trente-neuf de fièvre.", True),
+    ("infant", "Mon nourrisson ne boit plus et il est tout mou.", True),
+    ("child", "Mon fils a bu de l'eau de javel.", True),
+    ("child", "Ma fille a avalé des médicaments de sa grand-mère.", True),
+    ("child", "Mon fils fait une crise d'épilepsie.", True),
+    ("child", "Ma fille convulse, elle ne répond pas.", True),
+    ("allergic_reaction", "Ma fille a la langue qui gonfle après des cacahuètes.", True),
+    ("allergic_reaction", "Mon mari a été piqué par une abeille, sa gorge gonfle.", True),
+    ("poisoning", "Ma mère a pris toute une boîte de cachets.", True),
+    ("seizure", "Mon mari convulse par terre.", True),
+    ("burn", "Ma fille s'est ébouillantée avec la bouilloire.", True),
+    ("routine", "Je voudrais prendre rendez-vous pour une prise de sang mardi.", False),
+    ("routine", "On est allés au cinéma hier, c'est pour un certificat.", False),
+    ("routine", "Je vous remercie énormément pour votre aide.", False),
+    ("routine", "J'ai le sentiment que mon traitement ne marche pas, je voudrais en parler.", False),
+    ("routine", "Il faut que je signe les papiers de la mutuelle.", False),
+    ("routine", "Mon fils voudrait un rendez-vous pour un vaccin.", False),
+    ("routine", "C'est pour renouveler la pilule de ma fille.", False),
+    ("routine", "Je voudrais déplacer le rendez-vous de ma mère à jeudi.", False),
+    ("routine", "C'est pour une radio du thorax demandée par le docteur.", False),
+    ("routine", "Ma mère a une petite toux, rien de grave.", False),
+    ("minor", "Je me suis coupé le doigt hier, ça ne saigne plus.", False),
+    ("past", "Mon père a perdu connaissance l'année dernière, c'est pour le suivi.", False),
+    ("negation", "Il n'a pas de fièvre et il respire bien.", False),
+    ("death", "Mon mari est décédé, il faut annuler ses rendez-vous.", False),
+)
+
+
+def spoken_holdout() -> list[SpokenItem]:
+    """The held-out spoken set, in a stable order."""
+    return [
+        SpokenItem(text, vital, category, "holdout" if vital else "negative")
+        for category, text, vital in SPOKEN_HOLDOUT
+    ]

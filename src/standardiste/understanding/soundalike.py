@@ -37,7 +37,7 @@ MAX_WINDOW = 3
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p), r)
     for p, r in (
-        (r"[^a-z]", ""),
+        (r"[^a-zS]", ""),  # (S: "ch", set just before)
         (r"h", ""),  # silent (ph, ch, gn handled first by their own rules below)
         (r"(.)\1+", r"\1"),
         (r"eaux?$|aux?$", "o"),
@@ -122,6 +122,10 @@ _BLEEDING_CONTEXT = _BLEEDING_CUES | frozenset(
     {"arreter", "arrive", "saigne", "saigner", "sain", "hemorragie"}
 )
 _STOP_CUES = frozenset({"arrete", "arretent", "arreter", "cesse"})  # "ça n'arrête pas de saigner"
+_FACE_CUES = frozenset({"bouche", "visage", "levre", "levres"})
+_PRODUCT_CUES = frozenset(
+    {"javel", "javelle", "produit", "pile", "medicaments", "cachets", "comprimes", "lessive"}
+)
 _MUCH_CUES = frozenset({"enormement", "beaucoup", "tres", "vraiment", "tellement"})
 _SWELLING_CUES = frozenset({"gorge", "langue", "levres", "visage", "bouche", "figure"})
 _SCALD_CUES = frozenset(
@@ -143,6 +147,9 @@ class Term:
     heard_cues: frozenset[str] = frozenset()
     # The word right before a heard form must be one of these (none: any): "perd beaucoup de son".
     heard_after: frozenset[str] = frozenset()
+    # Only the heard forms count: the term's own sound is too common ("sang", "bu", "fièvre" in
+    # "Lefèvre"); its spellings are still left to the rules.
+    heard_only: bool = False
 
 
 # Distinctive words of the red flags (data/red_flags.yml), folded. Not "coma" (comme ça), not "bleu": too
@@ -168,11 +175,12 @@ TERMS: tuple[Term, ...] = (
         heard=("son", "sons", "fond", "fonds"),
         heard_cues=frozenset({"perd", "perdu", "perds"}),
         heard_after=frozenset({"de", "du"}),
+        heard_only=True,
     ),
-    Term("bleeding", ("saigner",), heard=("signer", "se nier"), heard_cues=_STOP_CUES),
+    Term("bleeding", ("saigner",), heard=("signer", "se nier"), heard_cues=_STOP_CUES, heard_only=True),
     Term("breathing", ("respire", "respirer", "respirent"), cues=_BREATHING_CUES),
     Term("breathing", ("etouffe", "etouffer", "etouffent"), cues=_BREATHING_CUES),
-    Term("breathing", ("respirer",), heard=("retirer",), heard_cues=_MUCH_CUES),
+    Term("breathing", ("respirer",), heard=("retirer",), heard_cues=_MUCH_CUES, heard_only=True),
     Term("breathing", ("suffoque", "suffoquer", "suffocation")),
     Term("breathing", ("asphyxie",)),
     Term("chest_pain", ("poitrine",)),
@@ -191,10 +199,28 @@ TERMS: tuple[Term, ...] = (
         heard=("fondree", "etait fondree", "etait fondre", "etait fondee"),
     ),
     Term("unconscious", ("ne repond plus", "ne repond pas")),
+    Term(
+        "unconscious", ("perdu",), heard=("perd du",), heard_cues=frozenset({"connaissance"}), heard_only=True
+    ),
     Term("seizure", ("convulse", "convulsions", "convulsion", "convulser", "convulsait")),
     Term("seizure", ("epilepsie",)),
     Term("stroke", ("paralyse", "paralysee", "paralysie", "paralyses")),
     Term("stroke", ("hemiplegie",)),
+    Term(
+        "stroke",
+        ("travers",),
+        heard=("trasere", "traverse", "traverser"),
+        heard_cues=_FACE_CUES,
+        heard_only=True,
+    ),
+    Term(
+        "stroke",
+        ("avc",),
+        heard=("avesse", "avaise", "avece"),
+        heard_cues=frozenset({"fait", "fais", "faire"}),
+        heard_after=frozenset({"un"}),
+        heard_only=True,
+    ),
     Term("allergic_reaction", ("anaphylactique", "anaphylaxie")),
     Term(
         "allergic_reaction",
@@ -205,6 +231,27 @@ TERMS: tuple[Term, ...] = (
     ),
     Term("burn", ("ebouillante", "ebouillantee"), cues=_SCALD_CUES, heard=("etait bouillante",)),
     Term("poisoning", ("intoxique", "intoxiquee", "intoxication")),
+    Term(
+        "poisoning",
+        ("avale", "avalee"),
+        heard=("ravallee", "ravalee", "ravale", "valer", "avaler"),
+        heard_cues=_PRODUCT_CUES,
+    ),
+    Term(
+        "poisoning",
+        ("bu",),
+        heard=("vu", "du"),
+        heard_cues=_PRODUCT_CUES,
+        heard_after=frozenset({"a", "as"}),
+        heard_only=True,
+    ),
+    Term(
+        "infant",
+        ("fievre",),
+        heard=("chevre",),
+        heard_cues=frozenset({"bebe", "nourrisson", "mois", "semaines"}),
+        heard_only=True,
+    ),
     Term("suicidal", ("suicide", "suicider", "suicidaire")),
 )
 
@@ -240,7 +287,7 @@ def _index() -> tuple[_Entry, ...]:
     """Every spelling of every term, and every mishearing of one, with its key."""
     out: list[_Entry] = []
     for term in TERMS:
-        for form in term.forms:
+        for form in () if term.heard_only else term.forms:
             out.append(_Entry(key(form), term, form, term.cues, False))
         for heard in term.heard:
             heard_key = "".join(key(w) for w in heard.split())
