@@ -248,3 +248,4 @@ async def test_whisper_final_reuses_the_speculative_pass_when_only_silence_follo
     await stream.accept(tone)
     await stream.finish()
     assert engine.decodes == 3 and stream.reused == 1
+    assert stream.decodes == 3 and stream.turns == 2  # logged at close: the CPU per turn of a call

@@ -221,6 +221,8 @@ class WhisperStream:
         # when nothing voiced came after it (telephony.endpointing, adaptive end of turn).
         self._peeked: tuple[int, asyncio.Future[Decoded]] | None = None
         self.reused = 0  # final results taken from a speculative pass (no second decode)
+        self.decodes = 0  # decodes started for this call (passes and finals): CPU per turn (issue 14)
+        self.turns = 0
 
     async def set_grammar(self, phrases: Sequence[str] | None) -> None:
         return None  # open vocabulary always; grammars are the arbiter's business
@@ -241,7 +243,7 @@ class WhisperStream:
         covered = len(self._buffer)
         if self._peeked is not None:
             self._peeked[1].cancel()  # an older pass not started yet never takes a decoding thread
-        future = asyncio.ensure_future(self._engine.decode_async(bytes(self._buffer)))
+        future = asyncio.ensure_future(self._counted(bytes(self._buffer)))
         self._peeked = (covered, future)
         try:
             decoded = await asyncio.shield(future)
@@ -276,13 +278,21 @@ class WhisperStream:
         if decoded is not None:
             self.reused += 1
         else:
-            decoded = await self._engine.decode_async(pcm)
+            decoded = await self._counted(pcm)
+        self.turns += 1
         self.last = decoded
         if decoded.rejected:
             log.info("open recogniser dropped a turn", extra={"why": decoded.rejected})
         return Transcript(decoded.text, True, round(decoded.confidence, 3))
 
+    async def _counted(self, pcm: bytes) -> Decoded:
+        self.decodes += 1  # a pass called off before its task ran is not counted
+        return await self._engine.decode_async(pcm)
+
     async def close(self) -> None:
+        if not self._closed and self.turns:
+            extra = {"turns": self.turns, "decodes": self.decodes, "reused": self.reused}
+            log.info("open recogniser work", extra=extra)
         self._closed = True
         self._buffer.clear()
         if self._peeked is not None:
