@@ -636,6 +636,9 @@ async def run_level(
     parts = breakdown(turns, [e for e in entries if e.get("msg") == "reply started"])
     admission = admission_figures(turns, [e for e in entries if e.get("msg") == "reply started"])
     admission["refusals_logged"] = sum(1 for e in entries if "sent to the waiting line" in str(e.get("msg")))
+    work = [e for e in entries if e.get("msg") == "open recogniser work"]  # one per call, at its end
+    whisper_turns = sum(e.get("turns", 0) for e in work)
+    decodes = round(sum(e.get("decodes", 0) for e in work) / whisper_turns, 2) if whisper_turns else None
     breakdown_ms: dict[str, Any] = {"turns": len(parts)}
     for name in [*(n for n, _ in BREAKDOWN), "total", "transport_in"]:
         values = [p[name] for p in parts if name in p]
@@ -659,6 +662,7 @@ async def run_level(
         "calls": n,
         "turns": len(turns),
         "admission": admission,
+        "whisper_decodes_per_turn": decodes,
         "errors": errors[:3],
         "no_reply": sum(1 for t in turns if t.get("no_reply")),
         "calls_ended_early": sum(1 for t in turns if t.get("call_ended")),
