@@ -910,6 +910,9 @@ def notes_for(result: dict[str, Any]) -> list[str]:
     return [
         f"Where it breaks: {verdict}.",
         *(f"Admission control: {line}." for line in refused),
+        "Whisper decodes per turn (passes and finals; 1.0 = every turn decoded once): "
+        + ", ".join(f"{lv['calls']} calls: {lv.get('whisper_decodes_per_turn')}" for lv in result["levels"])
+        + ".",
         *result.get("observed", []),
         f"Server cores per call in progress (controller + Sphinx workers + Asterisk, from the 1-call level): "
         f"{result.get('server_cores_per_call')}, i.e. about {result.get('calls_per_core_implied')} calls per "
