@@ -374,7 +374,10 @@ class IdentityFlow:
         question, asking = self.core.question, self._asking_name
         if question is None or question.name != "name" or asking is None:
             return None
-        if not self.core.open_speech or not self.check.name_kept():
+        if not self.core.open_speech:
+            return None
+        if not self.check.name_kept():
+            self.core.state.path.append("name_audio_missing")
             return None
         return self.check.name_reading()
 
