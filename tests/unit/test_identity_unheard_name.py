@@ -260,3 +260,23 @@ def test_a_first_name_the_gate_dropped_is_read_again_and_checked_against_the_fil
     call.hear("")  # the gate dropped "Léa."
     assert "answer_read_again" in call.manager.state.path
     assert call.manager.caller.check.state.patient_id is not None
+
+
+@pytest.mark.parametrize(
+    ("heard", "name"),
+    [("Sofie", "Sophie"), ("Tuma", "Thomas"), ("Lea", "Léa"), ("Paul", "Paul"), ("Géropole", "Géropole")],
+)
+def test_a_first_name_heard_slightly_wrong_is_set_back_on_a_common_one(heard: str, name: str) -> None:
+    from standardiste.identity.first_names import snap_first_name
+
+    assert snap_first_name(heard) == name
+
+
+def test_an_unknown_caller_hears_the_common_spelling_of_the_first_name(
+    simulator: Any, understander: Any
+) -> None:
+    call = Call(simulator, understander, {})
+    to_name(call)
+    call.hear("Bernard Sofie.")
+    call.hear("le 3 février 1990")
+    assert P.name_noted("Bernard Sophie") in call.hear("oui")

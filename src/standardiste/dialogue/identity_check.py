@@ -25,6 +25,7 @@ from standardiste.dialogue import prompts as P
 from standardiste.dialogue.core import Answer, CallContext, Question
 from standardiste.dialogue.messages import Action, Expect, Expectation
 from standardiste.identity.directory import directory_for
+from standardiste.identity.first_names import snap_first_name
 from standardiste.identity.matching import rank, say_back_name, spelled_match
 from standardiste.identity.readback import DatePart, date_fix, part_value, phone_fix, replace_part, which_part
 from standardiste.identity.spelling import parse_spelling
@@ -288,6 +289,13 @@ class IdentityCheck:
             self.core.state.path.append("glued_name_not_found")
             return self.core.ask(self._spell_question(resume), preamble)
 
+        # Not in the file: a first name heard slightly wrong is set back on a common one ("Sofie").
+        first = snap_first_name(ident.first_name)
+        if first != ident.first_name:
+            ident.first_name = first
+            heard = f"{ident.last_name} {first}".strip()
+            self.core.state.path.append("first_name_snapped")
+
         def accept_heard() -> list[Action]:
             self.state.name_confirmed = True
             return resume()
@@ -524,7 +532,7 @@ class IdentityCheck:
         def on_answer(answer: Answer) -> list[Action] | None:
             if not answer.spoken:
                 return None
-            first = first_name_in(answer.text, ident.last_name)
+            first = snap_first_name(first_name_in(answer.text, ident.last_name))
             if not first:
                 return None
 
