@@ -92,3 +92,5 @@ def test_not_understood_at_the_greeting_the_caller_says_their_goal_simply() -> N
     assert goal_words({"expect": {"kind": "answered", "topic": "tiers_payant"}}) is None  # no short form
     assert goal_words({"expect": {"kind": "emergency_transferred"}}) is None
     assert goal_words({"expect": {"kind": "transferred"}}) is None
+    no_upcoming = {"turns": ["annulez mon rendez-vous s'il vous plaît"], "expect": {"kind": "answered"}}
+    assert goal_words(no_upcoming, "cancel_or_move") == "annuler"
