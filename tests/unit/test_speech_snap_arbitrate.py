@@ -137,6 +137,16 @@ def test_a_yes_whisper_wrote_itself_and_the_grammar_heard_too_is_a_yes() -> None
     assert arbitrate(yes_no, "Oui mais non.", "oui", open_confidence=0.35).why != "weak_agree"
 
 
+def test_a_doubted_phrase_the_grammar_hears_as_the_other_answer_is_no_answer() -> None:
+    """ "comment ?" came back "C'est bon ?" (a yes to the dialogue) at 0.45-0.48 with PocketSphinx "non":
+    at a recap that was a booking nobody confirmed. Whisper sure of it, or the grammar silent, it goes on."""
+    yes_no = phrases(Expect.YES_NO)
+    assert arbitrate(yes_no, "C'est bon ?", "non", open_confidence=0.48).text == ""
+    assert arbitrate(yes_no, "Oui, bien sûr.", "non merci", open_confidence=0.73).text == "Oui, bien sûr."
+    assert arbitrate(yes_no, "Non plus tard.", "", open_confidence=0.46).text == "Non plus tard."
+    assert arbitrate(yes_no, "Non, tu t'as.", "non", open_confidence=0.39).text == "Non, tu t'as."
+
+
 def test_grammar_words_unrelated_to_what_whisper_is_sure_of_are_no_answer() -> None:
     """ "le plus vite possible" came back "Le plus impossible." from Whisper and "sept juillet" from the
     grammar, and the call searched July (spoken calls, 2026-12-07): words Whisper is sure of that share
