@@ -420,8 +420,10 @@ class IdentityFlow:
         if not self.core.open_speech or not self.check.recognised(answer) or not self.check.name_kept():
             return None
         noise = {fold(n) for n in _NAME_NOISE}
-        words = [w for w in re.findall(r"[^\W\d_][^\W\d_'-]*", answer.text) if fold(w) not in noise]
-        if len(words) != 1 or len(words[0]) < GLUED_NAME_MIN_LETTERS:
+        # One word, its parts joined by hyphens or an apostrophe as Whisper writes them: "Camille-le-voi."
+        # for "Camille Leroy", "L'envercleau." for "Lambert Chloé" (they were two and three words here).
+        words = [w for w in re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", answer.text) if fold(w) not in noise]
+        if len(words) != 1 or len(re.sub(r"\W", "", words[0])) < GLUED_NAME_MIN_LETTERS:
             return None
         return words[0].title(), ""
 
