@@ -197,6 +197,10 @@ def test_the_late_pass_runs_inside_the_long_window_for_any_kind() -> None:
     assert next_step(late, dataclasses.replace(phone, silence_ms=400, speculating=True), True) is Step.WAIT
     assert next_step(late, dataclasses.replace(phone, silence_ms=300, speech_s=12.0), True) is Step.WAIT
     assert next_step(late, dataclasses.replace(phone, silence_ms=300, speculations=3), True) is Step.WAIT
+    # A pass wasted on a pause inside the answer pushes the next late pass later (200 ms per pass).
+    assert next_step(late, dataclasses.replace(phone, silence_ms=400, speculations=1), True) is Step.WAIT
+    assert next_step(late, dataclasses.replace(phone, silence_ms=500, speculations=1), True) is Step.LATE_PASS
+    assert next_step(late, dataclasses.replace(phone, silence_ms=690, speculations=2), True) is Step.WAIT
     # Its verdict never ends a kind said with pauses (is_complete_answer says no for them).
     assert next_step(late, dataclasses.replace(phone, silence_ms=400, complete=False), True) is Step.WAIT
     # An incomplete grammar hypothesis: no guessing pass at 180 ms, the late one at 300 ms.

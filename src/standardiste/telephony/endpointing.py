@@ -55,6 +55,10 @@ class EndpointSettings:
     # turn ends at once. 0: off. Bounded like any pass (per turn, process budget, turn length).
     late_pass_after_ms: int = 300
     max_late_pass_speech_s: float = 10.0  # one Whisper window: longer turns are decoded at the end
+    # Each pass the caller's next words already made useless in this turn pushes the late pass this much
+    # later (answers said in pieces: "zéro six | douze | trente-quatre"): measured without it, 1.81 Whisper
+    # decodes per turn on answers with pauses against 1.0 with no late pass.
+    late_pass_backoff_ms: int = 200
 
 
 # Kinds whose answers are said with pauses (or checked digit by digit): always the long window.
@@ -210,6 +214,12 @@ class TurnView:
     can_peek: bool = False
 
 
+def late_after_ms(settings: EndpointSettings, passes: int) -> int:
+    """Silence before the late pass, after `passes` passes already started in this turn (each one wasted:
+    the caller spoke again after it, or it would be the one reused)."""
+    return settings.late_pass_after_ms + settings.late_pass_backoff_ms * passes
+
+
 def _late_pass(settings: EndpointSettings, view: TurnView, budget_free: bool) -> Step:
     """One pass over the turn so far, late in the long window: most likely the turn's final transcript."""
     late = (
@@ -217,7 +227,7 @@ def _late_pass(settings: EndpointSettings, view: TurnView, budget_free: bool) ->
         and view.can_peek
         and view.complete is None
         and not view.speculating
-        and settings.late_pass_after_ms <= view.silence_ms < settings.long_ms
+        and late_after_ms(settings, view.speculations) <= view.silence_ms < settings.long_ms
         and view.speech_s <= settings.max_late_pass_speech_s
         and view.speculations < settings.max_speculations_per_turn
         and budget_free
