@@ -358,8 +358,8 @@ class CapacityConfig(_Model):
     # Calls in progress beyond which new callers queue; 0: no cap; "auto": calls_per_core times the CPU
     # cores the controller may use (the start-up log says the figure).
     max_calls: Annotated[int, Field(ge=0, le=10000)] | Literal["auto"] = "auto"
-    # None: the figure measured for the recogniser in use (telephony/admission.py, bench/results/capacity.md:
-    # 3 per core with Whisper); set it after measuring your own server (bench/bench_capacity.py).
+    # None: the figure measured for the recogniser in use (telephony/admission.py: 2 per core with Whisper,
+    # bench/results/capacity-open.md); set it after measuring your own server (bench/bench_capacity.py).
     calls_per_core: Annotated[float, Field(gt=0, le=1000)] | None = None
     # Recognition work waiting this long for a decoding thread means overload; 0: not used.
     max_recognition_delay_s: Annotated[float, Field(ge=0, le=60)] = 2.0

@@ -24,13 +24,15 @@ from typing import Literal
 
 log = logging.getLogger(__name__)
 
-# Spoken calls in progress per CPU core that keep voice-to-voice p95 within 1 s with no wrong reply caused
-# by load, per recogniser (real SIP callers speaking human French on 2 cores):
-# - Whisper base on every turn + PocketSphinx grammars: bench/results/capacity.md;
+# Spoken calls in progress per CPU core, per recogniser (real SIP callers speaking human French on 2 cores
+# shared with the callers' own processes):
+# - Whisper base on every turn + PocketSphinx grammars (bench/results/capacity-open.md, turns of all calls
+#   ending at the same instant): 4-5 calls held the 1-call level's right replies with voice-to-voice p50
+#   ~0.6 s but p95 ~1.5 s; 10 calls: p50 2.4 s; 20: p50 5.7 s and wrong replies from load. 2 per core;
 # - PocketSphinx grammars alone: 30 calls held on 2 cores (issue 14's measurement), 40 did not.
 # - Vosk (docs/scale.md, bench/results/voice_loop-vosk-ko.md): 10 calls held on 2 cores, 20 did not.
 # The keypad alone costs about 1 % of a core per call: no cap from the count (the delay signal remains).
-CALLS_PER_CORE_WHISPER = 3.0
+CALLS_PER_CORE_WHISPER = 2.0
 CALLS_PER_CORE_GRAMMAR = 15.0
 CALLS_PER_CORE_VOSK = 5.0
 
