@@ -463,34 +463,19 @@ BREAKDOWN = (
 )
 
 
-def admission_figures(turns: list[dict[str, Any]], replies: list[dict[str, Any]]) -> dict[str, Any]:
-    """Calls the assistant answered (a turn of theirs matched a reply of the controller, same clock) and
-    calls sent elsewhere (admission control: the waiting line): how soon each heard something, and the
-    answered calls' voice-to-voice at the phones."""
+def admission_figures(turns: list[dict[str, Any]], started: int, placed: int) -> dict[str, Any]:
+    """Calls the assistant took (the controller's 'call started' lines) and calls sent elsewhere (admission
+    control: the waiting line), and how soon every caller heard something after the answer. (Which phone
+    was refused is not told apart: the calls start together, so their turns' times cannot say it.)"""
     calls: dict[str, list[dict[str, Any]]] = {}
     for t in turns:
         calls.setdefault(t.get("phone", "?"), []).append(t)
-    ends = [r["voice_end_at"] for r in replies if "voice_end_at" in r]
-
-    def answered(call: list[dict[str, Any]]) -> bool:
-        return any(abs(e - t["voice_end_t"]) < 1.0 for t in call if "voice_end_t" in t for e in ends)
-
-    admitted = {k: v for k, v in calls.items() if answered(v)}
-    others = {k: v for k, v in calls.items() if k not in admitted}
-    first = [v[0].get("first_sound_s") for v in others.values()]
-    v2v = [
-        t["voice_to_voice_ms"]
-        for v in admitted.values()
-        for t in v
-        if "voice_to_voice_ms" in t and not t.get("cut")
-    ]
+    first = [v[0].get("first_sound_s") for v in calls.values()]
     return {
-        "admitted_calls": len(admitted),
-        "other_calls": len(others),
-        "other_calls_first_sound_s_max": max((f for f in first if f is not None), default=None),
-        "other_calls_silent": sum(1 for f in first if f is None),
-        "admitted_voice_to_voice_ms_p50": percentile(v2v, 0.5),
-        "admitted_voice_to_voice_ms_p95": percentile(v2v, 0.95),
+        "admitted_calls": started,
+        "other_calls": max(0, placed - started),
+        "first_sound_s_max": max((f for f in first if f is not None), default=None),
+        "calls_silent": sum(1 for f in first if f is None) + max(0, placed - len(calls)),
     }
 
 
@@ -634,7 +619,8 @@ async def run_level(
     recog = [e["recognition_ms"] for e in entries if "recognition_ms" in e]
     passes = [e for e in entries if e.get("msg") == "speculative pass"]
     parts = breakdown(turns, [e for e in entries if e.get("msg") == "reply started"])
-    admission = admission_figures(turns, [e for e in entries if e.get("msg") == "reply started"])
+    started = sum(1 for e in entries if e.get("msg") == "call started")
+    admission = admission_figures(turns, started, n)
     admission["refusals_logged"] = sum(1 for e in entries if "sent to the waiting line" in str(e.get("msg")))
     work = [e for e in entries if e.get("msg") == "open recogniser work"]  # one per call, at its end
     whisper_turns = sum(e.get("turns", 0) for e in work)
@@ -739,7 +725,7 @@ async def bench(
     )  # fmt: skip
     out: dict[str, Any] = {
         "short_end_of_turn_ms": short_ms, "pause_s": pause_s, "levels": [],
-        "late_pass_ms": late_pass_ms if late_pass_ms is not None else EndpointDefaults.late_pass_after_ms,
+        "late_pass_ms": late_pass_ms if late_pass_ms is not None else EndpointDefaults().late_pass_after_ms,
     }  # fmt: skip
     try:
         assert child.stdout is not None
@@ -898,12 +884,12 @@ def notes_for(result: dict[str, Any]) -> list[str]:
         result["server_cores_per_call"] = round(share, 3)
         result["calls_per_core_implied"] = round(1 / share, 1) if share else None
     refused = [
-        f"{lv['calls']} calls placed: {a['admitted_calls']} answered by the assistant (voice-to-voice at "
-        f"their phones p50/p95 {a['admitted_voice_to_voice_ms_p50']}/{a['admitted_voice_to_voice_ms_p95']}"
-        " ms), "
-        f"{a['other_calls']} sent to the waiting line ({a['refusals_logged']} refusals logged; first sound "
-        f"heard within {a['other_calls_first_sound_s_max']} s of the answer, {a['other_calls_silent']} left "
-        "in silence)"
+        f"{lv['calls']} calls placed: {a['admitted_calls']} taken by the assistant (their voice-to-voice at "
+        f"the controller p50/p95 {lv['controller_voice_to_voice_ms_p50']}/"
+        f"{lv['controller_voice_to_voice_ms_p95']} ms), {a['other_calls']} sent to the waiting line "
+        f"({a['refusals_logged']} refusals logged, the waiting line's and the message box's); every caller "
+        f"heard a first sound within {a['first_sound_s_max']} s of the answer, {a['calls_silent']} left "
+        "in silence"
         for lv in result["levels"]
         if (a := lv.get("admission")) and a.get("other_calls")
     ]
