@@ -94,3 +94,12 @@ def test_not_understood_at_the_greeting_the_caller_says_their_goal_simply() -> N
     assert goal_words({"expect": {"kind": "transferred"}}) is None
     no_upcoming = {"turns": ["annulez mon rendez-vous s'il vous plaît"], "expect": {"kind": "answered"}}
     assert goal_words(no_upcoming, "cancel_or_move") == "annuler"
+
+
+def test_asked_which_doctor_the_caller_names_the_one_they_asked_for() -> None:
+    from tests.fixtures.spoken_calls import _doctor_wanted
+
+    refuses = {"turns": ["je voudrais un rendez-vous avec le docteur benali vendredi matin"]}
+    assert _doctor_wanted({**refuses, "expect": {"kind": "abandoned"}}) == "le docteur benali"
+    assert _doctor_wanted({"turns": ["bonjour"], "expect": {"kind": "booked"}}) == "peu importe"
+    assert _doctor_wanted({"turns": ["annuler"], "expect": {"kind": "cancelled"}}) is None
