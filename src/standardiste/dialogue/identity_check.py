@@ -29,7 +29,7 @@ from standardiste.identity.first_names import snap_first_name
 from standardiste.identity.matching import rank, say_back_name, spelled_match
 from standardiste.identity.readback import DatePart, date_fix, part_value, phone_fix, replace_part, which_part
 from standardiste.identity.spelling import parse_spelling
-from standardiste.identity.voice import combine, from_grammar, wav_listener, yes_no_enough
+from standardiste.identity.voice import combine, wav_listener, yes_no_enough
 
 if TYPE_CHECKING:
     from standardiste.dialogue.identity import IdentityFlow
@@ -390,22 +390,6 @@ class IdentityCheck:
             return source is not None and bool(source())
         except Exception:
             return False
-
-    def name_from_kept_audio(self) -> str | None:
-        """At the name question, when the open recogniser gave nothing: the kept spoken name decoded
-        against the names of the patients sharing the caller's number ("Texier Monique"), else None."""
-        if self.core.services.spoken_name is None or not self.core.state.caller_id:
-            return None
-        try:
-            pool = directory_for(self.core.services.agenda).candidates(self.core.state.caller_id, None)
-            found = from_grammar(self._grammar_hearing(pool) or "", pool)
-        except Exception:
-            log.warning("name from the kept audio failed", exc_info=True)
-            return None
-        if found is None:
-            return None
-        self.core.state.path.append("name_from_kept_audio")
-        return f"{found.last_name} {found.first_name}"
 
     def name_reading(self) -> str:
         """The kept spoken name read again by the open recogniser, keeping the text its confidence gate
