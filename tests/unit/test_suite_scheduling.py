@@ -143,17 +143,17 @@ def test_at_most_so_many_real_time_tests_run_at_once_under_xdist(tmp_path: Path)
         "    start = time.monotonic(); time.sleep(seconds)\n"
         "    with open(LOG, 'a') as f: f.write(f'{kind} {start} {time.monotonic()}\\n')\n\n"
         "@pytest.mark.asterisk\n"
-        "@pytest.mark.parametrize('n', range(5))\n"
+        "@pytest.mark.parametrize('n', range(6))\n"
         "def test_call(n):\n"
         "    span('call', 0.8)\n\n"
-        "@pytest.mark.parametrize('n', range(24))\n"
+        "@pytest.mark.parametrize('n', range(30))\n"
         "def test_batch(n):\n"
         "    span('batch', 0.25)\n",
         encoding="utf-8",
     )
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.fixtures.scheduling", "-p", "no:cacheprovider", "-q",
-         "-n", "3", "--dist", "load", "--maxschedchunk", "1", "-W", "ignore::pytest.PytestUnknownMarkWarning",
+         "-n", "6", "--dist", "load", "--maxschedchunk", "1", "-W", "ignore::pytest.PytestUnknownMarkWarning",
          str(tmp_path / "test_mix.py")],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
         timeout=180,
@@ -161,6 +161,6 @@ def test_at_most_so_many_real_time_tests_run_at_once_under_xdist(tmp_path: Path)
     assert run.returncode == 0, run.stdout + run.stderr
     spans = [line.split() for line in log.read_text().splitlines()]
     calls = [(float(a), float(b)) for kind, a, b in spans if kind == "call"]
-    assert len(calls) == 5 and len(spans) == 29
+    assert len(calls) == 6 and len(spans) == 36
     at_once = max(sum(a <= start < b for a, b in calls) for start, _ in calls)
-    assert at_once <= realtime_at_once(3) == 2
+    assert at_once <= realtime_at_once(6) == 4 and realtime_at_once(4) == 4
