@@ -42,15 +42,9 @@ def main() -> int:
     from tests.fixtures.caller_voice import CALLER_VOICES, caller_say
     from tests.fixtures.voice_check import padded, telephone, word_errors
 
-    from standardiste.speech.whisper_backend import WhisperEngine
-    from standardiste.speech.whisper_model import find_whisper_model
+    from benchinfo import whisper_engine
 
-    model = find_whisper_model()
-    if model is None:
-        print("Whisper base model not installed (standardiste models install whisper)", file=sys.stderr)
-        return 1
-    engine = WhisperEngine(model, workers=1)
-    engine.load()
+    engine = whisper_engine()
     texts = sentences(args.limit)
     out: dict[str, Any] = {"sentences": len(texts), "run": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     try:

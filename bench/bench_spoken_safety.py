@@ -80,14 +80,9 @@ def transcribe(texts: list[str], voices: list[str], settings: dict[str, Any]) ->
     from tests.fixtures.caller_voice import caller_say
     from tests.fixtures.voice_check import padded, telephone
 
-    from standardiste.speech.whisper_backend import WhisperEngine
-    from standardiste.speech.whisper_model import find_whisper_model
+    from benchinfo import whisper_engine
 
-    model = find_whisper_model()
-    if model is None:
-        raise SystemExit("Whisper base model not installed (standardiste models install whisper)")
-    engine = WhisperEngine(model, workers=1)
-    engine.load()
+    engine = whisper_engine()
     t0 = time.monotonic()
     try:
         for n, (voice, text) in enumerate(todo, 1):

@@ -128,16 +128,9 @@ def main() -> int:
     args = parser.parse_args()
     from tests.fixtures.voice_check import word_errors
 
-    from benchinfo import describe
-    from standardiste.speech.whisper_backend import WhisperEngine
-    from standardiste.speech.whisper_model import find_whisper_model
+    from benchinfo import describe, whisper_engine
 
-    model = find_whisper_model()
-    if model is None:
-        print("Whisper base model not installed (standardiste models install whisper)", file=sys.stderr)
-        return 1
-    engine = WhisperEngine(model, workers=1)
-    engine.load()
+    engine = whisper_engine()
     sets = turns(args.limit)
     audio_s = {k: sum(len(p) / 32000 for _, p in v) for k, v in sets.items()}
     decode_with(engine, SETTINGS["w10b5"], sets["human"][0][1])  # warm up
@@ -163,7 +156,7 @@ def main() -> int:
     out: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "context": describe(
-            f"whisper:{model.name} (CTranslate2 int8, one thread)",
+            f"whisper:{engine.model_dir.name} (CTranslate2 int8, one thread)",
             "human French (asterisk-core-sounds-fr-wav June, spliced caller-like answers, G.711) and the "
             "test callers' synthetic voices (MBROLA fr4, SVOX Pico) through G.711",
         ),

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import platform
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from standardiste.speech.whisper_backend import WhisperEngine
 
 
 def describe(recogniser: str, audio_source: str) -> dict[str, Any]:
@@ -24,3 +27,16 @@ def describe(recogniser: str, audio_source: str) -> dict[str, Any]:
         flush=True,
     )
     return context
+
+
+def whisper_engine(workers: int = 1) -> WhisperEngine:
+    """Whisper base loaded as the server loads it; exits with a clear message where it is not installed."""
+    from standardiste.speech.whisper_backend import WhisperEngine
+    from standardiste.speech.whisper_model import find_whisper_model
+
+    model = find_whisper_model()
+    if model is None:
+        raise SystemExit("Whisper base model not installed (standardiste models install whisper)")
+    engine = WhisperEngine(model, workers=workers)
+    engine.load()
+    return engine
